@@ -1,0 +1,80 @@
+"""Output for the CLI: Rich tables for people, JSON for scripts. Commands build data; this prints it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+
+
+def console() -> Console:
+    """A console for stdout, made per call so the terminal width (or $COLUMNS) is read when printing."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def error_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout (plain print: Rich must not wrap or colour machine output)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    grid = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        grid.add_row(*(Text(format_value(value)) for value in row))
+    console().print(grid)
+
+
+def pairs(title: str | None, items: Iterable[tuple[str, Any]]) -> None:
+    """A two-column key/value table."""
+    grid = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    for key, value in items:
+        grid.add_row(key, Text(format_value(value)))
+    console().print(grid)
+
+
+def markdown(text: str) -> None:
+    console().print(Markdown(text))
+
+
+def message(text: str, *values: Any) -> None:
+    """Print ``text`` (Rich markup allowed) with ``values`` formatted into its ``{}`` slots, escaped, so
+    user-supplied names can never be read as markup."""
+    console().print(text.format(*(escape(str(value)) for value in values)))
+
+
+def plain(text: str) -> str:
+    """Escape text for printing where Rich markup is parsed."""
+    return escape(text)
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value[:12] + "…"  # a sha256: the prefix identifies it, the full hash is in --json
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) or "-"
+    if isinstance(value, list | tuple):
+        return ", ".join(format_value(v) for v in value) or "-"
+    return str(value)

@@ -1,0 +1,158 @@
+"""Settings: read once from ``shipyard.toml``, ``SHIPYARD_*`` variables and explicit arguments.
+
+Precedence, highest first: arguments given in code or on the command line, environment variables, the
+workspace's ``shipyard.toml``, built-in defaults. The result is one immutable ``Settings`` object that is
+passed down; nothing deeper in shipyard reads the environment. ``Settings.sources`` remembers where each
+value came from, so ``shipyard config`` can show it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shipyard.errors import ConfigurationError
+
+CONFIG_FILE = "shipyard.toml"
+DEFAULT_HOME = ".shipyard"
+ENV_PREFIX = "SHIPYARD_"
+
+
+class _SettingsModel(BaseModel):
+    """The validated shape of the settings (pydantic at the edge; a dataclass inside)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registry_url: str = Field("sqlite:///registry.db", description="metadata database (sqlite or postgresql)")
+    artifacts_url: str = Field("artifacts", description="artifact store root (a path, file:// or s3://)")
+    actor: str = Field("", description="name recorded in the audit trail (default: the OS user)")
+    busy_timeout: float = Field(30.0, gt=0, description="seconds to wait for a locked SQLite database")
+
+
+FIELDS = tuple(_SettingsModel.model_fields)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Effective settings of one workspace. Relative paths are already resolved against ``home``."""
+
+    home: Path
+    registry_url: str
+    artifacts_url: str
+    actor: str
+    busy_timeout: float
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "home": str(self.home),
+            "registry_url": self.registry_url,
+            "artifacts_url": self.artifacts_url,
+            "actor": self.actor,
+            "busy_timeout": self.busy_timeout,
+        }
+
+
+def find_home(home: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The workspace directory: the argument, else ``SHIPYARD_HOME``, else the nearest ``.shipyard`` found in
+    the current directory or a parent, else ``./.shipyard``."""
+    env = os.environ if environ is None else environ
+    if home is not None:
+        return Path(home).expanduser().resolve()
+    if env.get("SHIPYARD_HOME"):
+        return Path(env["SHIPYARD_HOME"]).expanduser().resolve()
+    cwd = Path.cwd()
+    for directory in (cwd, *cwd.parents):
+        if (directory / DEFAULT_HOME / CONFIG_FILE).is_file():
+            return directory / DEFAULT_HOME
+    return cwd / DEFAULT_HOME
+
+
+def load_settings(
+    home: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read the effective settings of the workspace at ``home`` (see ``find_home``)."""
+    env = os.environ if environ is None else environ
+    root = find_home(home, env)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = dict.fromkeys(FIELDS, "default")
+
+    config_file = root / CONFIG_FILE
+    if config_file.is_file():
+        try:
+            document = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config_file} is not valid TOML: {exc}") from None
+        section = document.get("shipyard", {})
+        if not isinstance(section, dict):
+            raise ConfigurationError(f"{config_file}: [shipyard] must be a table of settings")
+        unknown = sorted(set(section) - set(FIELDS))
+        if unknown:
+            raise ConfigurationError(
+                f"{config_file}: unknown setting(s) {', '.join(unknown)} in [shipyard]; known: {', '.join(FIELDS)}"
+            )
+        values.update(section)
+        sources.update(dict.fromkeys(section, str(config_file)))
+
+    for name in FIELDS:
+        variable = ENV_PREFIX + name.upper()
+        if variable in env:
+            values[name] = env[variable]
+            sources[name] = f"${variable}"
+
+    for name, value in overrides.items():
+        if name not in FIELDS:
+            raise ConfigurationError(f"unknown setting {name!r}; known: {', '.join(FIELDS)}")
+        if value is not None:
+            values[name] = value
+            sources[name] = "argument"
+
+    try:
+        model = _SettingsModel(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid settings: {problems}") from None
+
+    return Settings(
+        home=root,
+        registry_url=_resolve_database_url(model.registry_url, root),
+        artifacts_url=_resolve_storage_url(model.artifacts_url, root),
+        actor=model.actor or _os_user(),
+        busy_timeout=model.busy_timeout,
+        sources=sources,
+    )
+
+
+def _resolve_database_url(url: str, root: Path) -> str:
+    """Make ``sqlite:///relative.db`` relative to the workspace, not to wherever the command runs."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        path = url[len(prefix) :]
+        if path and path != ":memory:" and not path.startswith("/"):
+            return prefix + str(root / path)
+    return url
+
+
+def _resolve_storage_url(url: str, root: Path) -> str:
+    if "://" in url:
+        if url.startswith("file://") and not url.startswith("file:///"):
+            return "file://" + str(root / url[len("file://") :])
+        return url
+    path = Path(url).expanduser()
+    return "file://" + str(path if path.is_absolute() else root / path)
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a minimal container
+        return f"uid:{os.getuid()}"

@@ -1,0 +1,132 @@
+"""The one interface every model format ("flavor") answers.
+
+A flavor knows how to recognise a fitted model object or a saved file, save the object to ONE file, and
+load that file back into a ``LoadedModel`` that predicts exactly what the original predicted. The registry
+never touches a model any other way, so serving, batch and gates treat every format alike.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+Task = Literal["classification", "regression", "unknown"]
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What a model says about itself: enough to validate input and label output."""
+
+    task: Task
+    classes: list[Any] | None = None
+    feature_names: list[str] | None = None
+    n_features: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task": self.task,
+            "classes": _plain(self.classes),
+            "feature_names": self.feature_names,
+            "n_features": self.n_features,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelDescription:
+        return cls(
+            task=data.get("task", "unknown"),
+            classes=data.get("classes"),
+            feature_names=data.get("feature_names"),
+            n_features=data.get("n_features"),
+        )
+
+
+def _plain(values: list[Any] | None) -> list[Any] | None:
+    """Turn numpy scalars into Python ones so the description is JSON-serialisable."""
+    if values is None:
+        return None
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+class LoadedModel(ABC):
+    """A model ready to predict. Input is a DataFrame (or anything ``pd.DataFrame`` accepts)."""
+
+    flavor: str
+
+    @property
+    @abstractmethod
+    def native(self) -> Any:
+        """The underlying library object (sklearn estimator, xgboost model, onnx session, …)."""
+
+    @abstractmethod
+    def describe(self) -> ModelDescription:
+        """Task, classes, feature names and count, as far as the format records them."""
+
+    @abstractmethod
+    def predict(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Predictions: class labels for classifiers, values for regressors."""
+
+    @property
+    def has_proba(self) -> bool:
+        """Whether ``predict_proba`` is available for this model."""
+        return False
+
+    def predict_proba(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Class probabilities, shape (rows, classes), columns in ``describe().classes`` order."""
+        from shipyard.errors import InvalidInput
+
+        raise InvalidInput(
+            f"this {self.flavor} model has no predict_proba (it is not a probabilistic classifier)"
+        )
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """What ``Flavor.save`` produced: the file, and format details needed to load it again."""
+
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Flavor(ABC):
+    """A model format. Subclasses are stateless; one instance of each lives in ``shipyard.flavors``."""
+
+    #: short name stored in the registry ("sklearn", "xgboost", "lightgbm", "onnx", "python", …)
+    name: str
+    #: file name used inside the artifact store's temporary directories
+    file_name: str
+    #: True when loading a file of this format can execute arbitrary code (pickle and friends)
+    needs_trust: bool = False
+
+    @abstractmethod
+    def accepts_object(self, obj: Any) -> bool:
+        """Whether ``obj`` is a fitted model this flavor can save."""
+
+    def rejection_reason(self, obj: Any) -> str | None:
+        """Why ``obj``, which is this flavor's kind of model, cannot be saved as it is (e.g. not fitted).
+
+        ``None`` when the flavor has no objection, including when ``obj`` is simply not its kind. Detection
+        asks this before ``accepts_object`` so an unfitted estimator is refused with the real reason instead
+        of falling through to a more generic flavor.
+        """
+        return None
+
+    @abstractmethod
+    def accepts_file(self, path: Path) -> bool:
+        """Whether ``path`` holds a saved model of this format (cheap sniffing; must not run code)."""
+
+    @abstractmethod
+    def save(self, obj: Any, directory: Path) -> SavedModel:
+        """Write ``obj`` to a single file inside ``directory``; return it and format metadata."""
+
+    @abstractmethod
+    def load(self, path: Path, metadata: dict[str, Any], *, trust: bool = False) -> LoadedModel:
+        """Load the file written by ``save`` (or a user's saved file that ``accepts_file``)."""
+
+    def inspect_file(self, path: Path, *, trust: bool = False) -> dict[str, Any]:
+        """Format metadata for a user-supplied saved file, as ``save`` would have returned it."""
+        return {}

@@ -1,0 +1,201 @@
+"""scikit-learn estimators and pipelines, stored with skops instead of pickle.
+
+skops writes a zip of JSON and ``.npy`` files and rebuilds the estimator without running pickle, so a file
+in the registry cannot smuggle in code the way a pickle can. What it cannot avoid is importing every class
+the file names. shipyard therefore loads a file on its own only when each type skops does not already
+trust is a *class* from scikit-learn, NumPy or SciPy. Functions from those packages are not widened this
+way (a function named in a file, such as ``numpy.load`` inside a FunctionTransformer, is called on your
+data), and anything else — a custom transformer, a third-party estimator inside a Pipeline — needs
+``trust=True``, because importing and rebuilding it runs its author's code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.errors import InvalidInput, Unauthorized
+from shipyard.flavors._features import FeatureLayout
+from shipyard.flavors._optional import loaded
+from shipyard.flavors._sniffing import zip_member_names
+from shipyard.flavors.base import Flavor, LoadedModel, ModelDescription, SavedModel, Task
+
+#: Packages whose classes a skops file may name without the caller passing ``trust=True``.
+_LIBRARY_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
+_SCHEMA = "schema.json"
+
+
+class SklearnFlavor(Flavor):
+    """Fitted scikit-learn estimators and Pipelines, as one ``.skops`` file."""
+
+    name = "sklearn"
+    file_name = "model.skops"
+
+    def rejection_reason(self, obj: Any) -> str | None:
+        if not _is_estimator(obj):
+            return None
+        from sklearn.exceptions import NotFittedError
+        from sklearn.utils.validation import check_is_fitted
+
+        label = type(obj).__name__
+        try:
+            check_is_fitted(obj)
+        except NotFittedError:
+            return f"{label} is not fitted: call fit() on it before registering it"
+        if not callable(getattr(obj, "predict", None)):
+            return (
+                f"{label} has no predict() method: register a model, or a Pipeline that ends in one, "
+                "not a transformer on its own"
+            )
+        return None
+
+    def accepts_object(self, obj: Any) -> bool:
+        return _is_estimator(obj) and self.rejection_reason(obj) is None
+
+    def accepts_file(self, path: Path) -> bool:
+        names = zip_member_names(path)
+        if names is None or _SCHEMA not in names:
+            return False
+        schema = _read_schema(path)
+        return schema is not None and "__loader__" in schema and "protocol" in schema
+
+    def save(self, obj: Any, directory: Path) -> SavedModel:
+        reason = self.rejection_reason(obj)
+        if reason is not None:
+            raise InvalidInput(reason)
+        if not _is_estimator(obj):
+            raise InvalidInput(
+                f"the sklearn format saves fitted scikit-learn estimators; got {type(obj).__name__}"
+            )
+        import sklearn
+        import skops
+        import skops.io
+
+        path = directory / self.file_name
+        try:
+            skops.io.dump(obj, path)
+        except Exception as error:  # skops raises TypeError, ValueError, … for state it cannot express
+            raise InvalidInput(
+                f"skops cannot save this {type(obj).__name__}: {error}; "
+                "register it with the 'python' format instead (loading it will then need trust)"
+            ) from error
+        metadata = {
+            "serializer": "skops",
+            "skops_version": skops.__version__,
+            "sklearn_version": sklearn.__version__,
+        }
+        return SavedModel(path=path, metadata=metadata)
+
+    def load(self, path: Path, metadata: dict[str, Any], *, trust: bool = False) -> LoadedModel:
+        import skops.io
+
+        try:
+            untrusted = skops.io.get_untrusted_types(file=path)
+        except Exception as error:  # a damaged zip or schema surfaces as many exception types
+            raise InvalidInput(f"'{path.name}' is not a readable skops file: {error}") from error
+        foreign = [type_name for type_name in untrusted if not _is_library_class(type_name)]
+        if foreign and not trust:
+            raise Unauthorized(
+                f"'{path.name}' contains types that are not part of scikit-learn, NumPy or SciPy: "
+                f"{', '.join(foreign)}. Loading it imports them and runs their code; pass trust=True "
+                "(Python) or --trust (CLI) only if you trust whoever made this file"
+            )
+        try:
+            estimator = skops.io.load(path, trusted=untrusted)
+        except Exception as error:
+            raise InvalidInput(f"skops could not load '{path.name}': {error}") from error
+        if not callable(getattr(estimator, "predict", None)):
+            raise InvalidInput(
+                f"'{path.name}' holds a {type(estimator).__name__}, which has no predict() method"
+            )
+        return SklearnModel(estimator)
+
+    def inspect_file(self, path: Path, *, trust: bool = False) -> dict[str, Any]:
+        schema = _read_schema(path) or {}
+        return {"serializer": "skops", "skops_version": schema.get("_skops_version")}
+
+
+class SklearnModel(LoadedModel):
+    """A scikit-learn estimator ready to predict; DataFrame columns are matched to ``feature_names_in_``."""
+
+    flavor = "sklearn"
+
+    def __init__(self, estimator: Any) -> None:
+        self._estimator = estimator
+        names = getattr(estimator, "feature_names_in_", None)
+        self._layout = FeatureLayout(
+            names=None if names is None else [str(name) for name in names],
+            count=getattr(estimator, "n_features_in_", None),
+        )
+
+    @property
+    def native(self) -> Any:
+        return self._estimator
+
+    def describe(self) -> ModelDescription:
+        from sklearn.base import is_classifier, is_regressor
+
+        task: Task = "unknown"
+        if is_classifier(self._estimator):
+            task = "classification"
+        elif is_regressor(self._estimator):
+            task = "regression"
+        classes = getattr(self._estimator, "classes_", None)
+        # Multi-output classifiers keep one array of classes per output; there is no single label list.
+        flat_classes = list(classes) if classes is not None and np.ndim(classes) == 1 else None
+        return ModelDescription(
+            task=task,
+            classes=flat_classes,
+            feature_names=self._layout.names,
+            n_features=self._layout.count,
+        )
+
+    def predict(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+        return np.asarray(self._estimator.predict(self._features(data)))
+
+    @property
+    def has_proba(self) -> bool:
+        return callable(getattr(self._estimator, "predict_proba", None))
+
+    def predict_proba(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
+        if not self.has_proba:
+            return super().predict_proba(data)
+        return np.asarray(self._estimator.predict_proba(self._features(data)))
+
+    def _features(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
+        # An estimator fitted on an array warns when given named columns, so it gets an array back.
+        if self._layout.names is None:
+            return self._layout.matrix(data)
+        return self._layout.frame(data)
+
+
+def _is_estimator(obj: Any) -> bool:
+    base = loaded("sklearn.base")
+    return base is not None and isinstance(obj, base.BaseEstimator) and not isinstance(obj, type)
+
+
+def _is_library_class(type_name: str) -> bool:
+    """Whether ``type_name`` (as skops reports it) is a class defined in scikit-learn, NumPy or SciPy."""
+    module_name, _, attribute = type_name.rpartition(".")
+    if module_name.split(".")[0] not in _LIBRARY_PACKAGES:
+        return False
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    return isinstance(getattr(module, attribute, None), type)
+
+
+def _read_schema(path: Path) -> dict[str, Any] | None:
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(_SCHEMA) as stream:
+            schema = json.load(stream)
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    return schema if isinstance(schema, dict) else None

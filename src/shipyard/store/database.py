@@ -1,0 +1,200 @@
+"""The metadata database: engine set-up, transactions with retry, and migrations applied on open.
+
+SQLite is the zero-setup default; PostgreSQL is the same schema behind another URL. Two decisions matter:
+
+* SQLite runs in WAL mode (readers never block the writer) and every write transaction starts with
+  ``BEGIN IMMEDIATE``: it takes the write lock up front, so two writers queue on ``busy_timeout`` instead of
+  deadlocking halfway through. Anything still reported as busy is retried with backoff, never surfaced.
+* Migrations run on open, under a lock (a file lock beside the SQLite file, an advisory lock on PostgreSQL)
+  so several processes opening a new workspace at once create the schema exactly once. A database migrated
+  by a newer shipyard is refused with a message, never written to.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import random
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shipyard.errors import ConfigurationError, MissingDependency
+
+T = TypeVar("T")
+
+HEAD_REVISION = "0001_registry"
+_MIGRATION_LOCK_KEY = 0x5D1B_A4D  # advisory lock id on PostgreSQL: "shipyard migrations"
+_RETRIES = 12
+
+
+class Database:
+    """A metadata database behind a SQLAlchemy URL, migrated to the code's schema when opened."""
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+        try:
+            self.url: URL = make_url(url)
+        except ArgumentError as exc:
+            raise ConfigurationError(f"registry URL {url!r} is not a database URL: {exc}") from None
+        self.dialect = self.url.get_backend_name()
+        if self.dialect not in {"sqlite", "postgresql"}:
+            raise ConfigurationError(
+                f"registry URL uses {self.dialect!r}; shipyard supports sqlite:/// and postgresql+psycopg://"
+            )
+        self._busy_timeout = busy_timeout
+        self.engine = self._create_engine()
+        # SQLite: writes need BEGIN IMMEDIATE, reads plain BEGIN. Both share one pool of connections.
+        self._write_engine = self.engine.execution_options(shipyard_write=True)
+        self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+        self.migrate()
+
+    # -- engine -----------------------------------------------------------------------------------------
+    def _create_engine(self) -> Engine:
+        if self.dialect == "sqlite":
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(self.url, connect_args={"timeout": self._busy_timeout})
+            busy_ms = int(self._busy_timeout * 1000)
+
+            @event.listens_for(engine, "connect")
+            def _configure(dbapi_connection: Any, _record: Any) -> None:
+                dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+                cursor = dbapi_connection.cursor()
+                cursor.execute(f"PRAGMA busy_timeout = {busy_ms}")
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute("PRAGMA foreign_keys = ON")
+                cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def _begin(connection: Connection) -> None:
+                write = connection.get_execution_options().get("shipyard_write", False)
+                connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+            return engine
+        try:
+            return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        except ModuleNotFoundError as exc:
+            raise MissingDependency("psycopg", "postgres", "a PostgreSQL registry") from exc
+
+    def dispose(self) -> None:
+        """Close every pooled connection (call before forking, or when done)."""
+        self.engine.dispose()
+
+    def describe(self) -> str:
+        """The URL with any password hidden, for messages and ``shipyard config``."""
+        return self.url.render_as_string(hide_password=True)
+
+    # -- transactions -----------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session (rolled back at the end)."""
+        with self._read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one write transaction and commit it; retry the whole unit when the database
+        reports a transient conflict (SQLite busy, PostgreSQL serialization failure or deadlock)."""
+        for attempt in range(_RETRIES):
+            try:
+                with self._write_sessions() as session, session.begin():
+                    return work(session)
+            except OperationalError as exc:
+                if not _transient(exc) or attempt == _RETRIES - 1:
+                    raise
+            except DBAPIError as exc:
+                if not _transient(exc) or attempt == _RETRIES - 1:
+                    raise
+            time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- migrations -------------------------------------------------------------------------------------
+    def current_revision(self) -> str | None:
+        """The schema revision recorded in the database, or None for an empty database."""
+        with self.engine.connect() as connection:
+            return _revision(connection)
+
+    def migrate(self) -> None:
+        """Bring the schema up to this code's head revision; refuse a database from a newer shipyard."""
+        try:
+            current = self.current_revision()
+        except OperationalError as exc:
+            raise ConfigurationError(f"cannot open the registry database {self.describe()}: {exc.orig}") from None
+        if current == HEAD_REVISION:
+            return
+        with self._migration_lock():
+            self._upgrade_locked()
+
+    def _upgrade_locked(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("shipyard.store") / "migrations"))
+        known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+        with self.engine.connect() as connection:
+            current = _revision(connection)
+            if current is not None and current not in known:
+                raise ConfigurationError(
+                    f"the registry database {self.describe()} was migrated by a newer shipyard (schema revision "
+                    f"{current!r}); upgrade shipyard (pip install -U shipyard) to open it"
+                )
+            if current == HEAD_REVISION:
+                return
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+            connection.commit()
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.dialect == "postgresql":
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                    connection.commit()
+            return
+        database = self.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate.lock", "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _revision(connection: Connection) -> str | None:
+    from sqlalchemy import inspect
+
+    if not inspect(connection).has_table("alembic_version"):
+        connection.rollback()
+        return None
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    connection.rollback()
+    return revision
+
+
+def _transient(exc: DBAPIError) -> bool:
+    message = str(exc.orig).lower()
+    if "database is locked" in message or "database is busy" in message:
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in {"40001", "40P01"}  # serialization_failure, deadlock_detected

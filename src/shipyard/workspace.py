@@ -1,0 +1,43 @@
+"""A workspace: the directory holding ``shipyard.toml``, the SQLite database and the artifact folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from shipyard.config import CONFIG_FILE, Settings, find_home, load_settings
+from shipyard.errors import Conflict
+
+_TEMPLATE = """\
+# shipyard workspace settings. Every value can also be set with a SHIPYARD_<NAME> environment variable
+# (e.g. SHIPYARD_REGISTRY_URL), which wins over this file. Relative paths are relative to this folder.
+
+[shipyard]
+# Metadata database: SQLite here by default, or e.g. "postgresql+psycopg://user@host:5432/shipyard".
+registry_url = "sqlite:///registry.db"
+# Artifact store root: a folder here by default, or e.g. "s3://bucket/shipyard".
+artifacts_url = "artifacts"
+# Name written to the audit trail; empty means the operating-system user.
+actor = ""
+# Seconds to wait when another process holds the SQLite write lock.
+busy_timeout = 30.0
+"""
+
+
+def init_workspace(home: str | os.PathLike[str] | None = None, *, exist_ok: bool = False) -> Settings:
+    """Create the workspace directory and its ``shipyard.toml``; return its settings.
+
+    An existing ``shipyard.toml`` is never overwritten: with ``exist_ok`` the workspace is simply reused,
+    without it a Conflict says where it is.
+    """
+    root = Path(home).expanduser().resolve() if home is not None else find_home(None, {**os.environ})
+    if home is None and "SHIPYARD_HOME" not in os.environ and not (root / CONFIG_FILE).is_file():
+        root = Path.cwd() / ".shipyard"
+    config_file = root / CONFIG_FILE
+    if config_file.exists():
+        if not exist_ok:
+            raise Conflict(f"a workspace already exists at {root}; use it, or pass another directory")
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        config_file.write_text(_TEMPLATE, encoding="utf-8")
+    return load_settings(root)

@@ -1,0 +1,180 @@
+"""The sklearn format: pipelines survive a skops round trip, and foreign types need trust to load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from shipyard.errors import InvalidInput, Unauthorized
+from shipyard.flavors import LoadedModel, flavor_for_file, flavor_for_object, get_flavor
+
+FEATURES = ["age", "income", "score", "colour"]
+
+
+class ClipOutliers(BaseEstimator, TransformerMixin):
+    """A user's own transformer: not part of scikit-learn, so a skops file holding it needs trust."""
+
+    def __init__(self, limit: float = 3.0) -> None:
+        self.limit = limit
+
+    def fit(self, data: Any, target: Any = None) -> ClipOutliers:
+        self.n_features_in_ = np.asarray(data).shape[1]
+        return self
+
+    def transform(self, data: Any) -> np.ndarray:
+        return np.clip(np.asarray(data, dtype=float), -self.limit, self.limit)
+
+
+@pytest.fixture(scope="module")
+def pipeline(table: pd.DataFrame, string_labels: np.ndarray) -> Pipeline:
+    """OneHotEncoder on the string column, StandardScaler on the numeric ones, then LogisticRegression."""
+    columns = ColumnTransformer(
+        [
+            ("colour", OneHotEncoder(handle_unknown="ignore"), ["colour"]),
+            ("numbers", StandardScaler(), ["age", "income", "score"]),
+        ]
+    )
+    return Pipeline([("columns", columns), ("model", LogisticRegression())]).fit(table, string_labels)
+
+
+@pytest.fixture(scope="module")
+def saved_pipeline(pipeline: Pipeline, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return get_flavor("sklearn").save(pipeline, tmp_path_factory.mktemp("sklearn")).path
+
+
+@pytest.fixture(scope="module")
+def loaded_pipeline(saved_pipeline: Path) -> LoadedModel:
+    return get_flavor("sklearn").load(saved_pipeline, {})
+
+
+def test_sklearn_pipeline_round_trip_predicts_identically(
+    pipeline: Pipeline, loaded_pipeline: LoadedModel, table: pd.DataFrame
+) -> None:
+    np.testing.assert_array_equal(loaded_pipeline.predict(table), pipeline.predict(table))
+    assert loaded_pipeline.has_proba
+    np.testing.assert_allclose(loaded_pipeline.predict_proba(table), pipeline.predict_proba(table))
+
+
+def test_sklearn_pipeline_describes_task_classes_and_features(loaded_pipeline: LoadedModel) -> None:
+    description = loaded_pipeline.describe()
+    assert description.task == "classification"
+    assert description.classes == ["approve", "reject"]
+    assert description.feature_names == FEATURES
+    assert description.n_features == 4
+    assert description.to_dict()["classes"] == ["approve", "reject"]
+
+
+def test_sklearn_save_records_the_serializer_and_versions(pipeline: Pipeline, tmp_path: Path) -> None:
+    saved = get_flavor("sklearn").save(pipeline, tmp_path)
+    assert saved.path == tmp_path / "model.skops"
+    assert saved.metadata["serializer"] == "skops"
+    assert {"skops_version", "sklearn_version"} <= saved.metadata.keys()
+
+
+def test_sklearn_input_columns_are_matched_by_name_and_extras_ignored(
+    pipeline: Pipeline, loaded_pipeline: LoadedModel, table: pd.DataFrame
+) -> None:
+    shuffled = table[["colour", "score", "age", "income"]].assign(unrelated=1.0)
+    np.testing.assert_array_equal(loaded_pipeline.predict(shuffled), pipeline.predict(table))
+
+
+def test_sklearn_missing_input_column_is_invalid_input_naming_it(
+    loaded_pipeline: LoadedModel, table: pd.DataFrame
+) -> None:
+    with pytest.raises(InvalidInput, match=r"missing 1 column\(s\) the model needs: 'income'"):
+        loaded_pipeline.predict(table.drop(columns="income"))
+
+
+def test_sklearn_named_pipeline_accepts_a_positional_array(
+    pipeline: Pipeline, loaded_pipeline: LoadedModel, table: pd.DataFrame
+) -> None:
+    rows = table.to_numpy(dtype=object)
+    np.testing.assert_array_equal(loaded_pipeline.predict(rows), pipeline.predict(table))
+
+
+def test_sklearn_one_dimensional_array_is_invalid_input(loaded_pipeline: LoadedModel) -> None:
+    with pytest.raises(InvalidInput, match=r"expected 2 \(rows x features\).*reshape\(1, -1\)"):
+        loaded_pipeline.predict(np.array([40.0, 50_000.0, 0.5, "red"], dtype=object))
+
+
+def test_sklearn_regressor_fitted_on_an_array_takes_arrays_and_frames(
+    numeric_table: pd.DataFrame, target: np.ndarray, tmp_path: Path
+) -> None:
+    regressor = LinearRegression().fit(numeric_table.to_numpy(), target)
+    flavor = get_flavor("sklearn")
+    loaded = flavor.load(flavor.save(regressor, tmp_path).path, {})
+    expected = regressor.predict(numeric_table.to_numpy())
+    np.testing.assert_array_equal(loaded.predict(numeric_table.to_numpy()), expected)
+    np.testing.assert_array_equal(loaded.predict(numeric_table), expected)
+    assert loaded.describe().to_dict() == {
+        "task": "regression",
+        "classes": None,
+        "feature_names": None,
+        "n_features": 3,
+    }
+    assert not loaded.has_proba
+    with pytest.raises(InvalidInput, match=r"has no predict_proba"):
+        loaded.predict_proba(numeric_table)
+    with pytest.raises(InvalidInput, match=r"input has 2 column\(s\) but the model expects 3"):
+        loaded.predict(numeric_table.to_numpy()[:, :2])
+
+
+def test_sklearn_is_detected_from_the_object_and_from_its_file(pipeline: Pipeline, saved_pipeline: Path) -> None:
+    assert flavor_for_object(pipeline).name == "sklearn"
+    assert flavor_for_file(saved_pipeline).name == "sklearn"
+
+
+def test_skops_file_with_numpy_functions_loads_without_trust(
+    numeric_table: pd.DataFrame, target: np.ndarray, tmp_path: Path
+) -> None:
+    model = make_pipeline(FunctionTransformer(np.log1p), LinearRegression()).fit(numeric_table.abs(), target)
+    flavor = get_flavor("sklearn")
+    loaded = flavor.load(flavor.save(model, tmp_path).path, {})
+    np.testing.assert_array_equal(loaded.predict(numeric_table.abs()), model.predict(numeric_table.abs()))
+
+
+def test_skops_file_with_a_custom_type_requires_trust(
+    numeric_table: pd.DataFrame, target: np.ndarray, tmp_path: Path
+) -> None:
+    model = make_pipeline(ClipOutliers(), LinearRegression()).fit(numeric_table, target)
+    flavor = get_flavor("sklearn")
+    path = flavor.save(model, tmp_path).path
+    with pytest.raises(Unauthorized) as caught:
+        flavor.load(path, {})
+    message = str(caught.value)
+    assert f"{__name__}.ClipOutliers" in message
+    assert "trust=True" in message and "--trust" in message
+    trusted = flavor.load(path, {}, trust=True)
+    np.testing.assert_array_equal(trusted.predict(numeric_table), model.predict(numeric_table))
+
+
+def test_sklearn_save_of_an_unfitted_estimator_is_invalid_input(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match=r"not fitted"):
+        get_flavor("sklearn").save(LogisticRegression(), tmp_path)
+
+
+def test_a_zip_that_is_not_a_skops_file_is_not_the_sklearn_format(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "archive.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("schema.json", '{"name": "not a model"}')
+    assert not get_flavor("sklearn").accepts_file(path)
+    with pytest.raises(InvalidInput, match=r"'archive.zip' is not a saved model"):
+        flavor_for_file(path)
+
+
+def test_a_damaged_skops_file_is_invalid_input(saved_pipeline: Path, tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.skops"
+    damaged.write_bytes(saved_pipeline.read_bytes()[:200])
+    with pytest.raises(InvalidInput, match=r"'damaged.skops' is not a readable skops file"):
+        get_flavor("sklearn").load(damaged, {})
