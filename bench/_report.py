@@ -57,7 +57,8 @@ def measure(label: str, operation: Callable[[int], object], count: int) -> Timin
 def machine() -> str:
     import os
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    cpu = platform.processor() or platform.machine()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def write_section(name: str, title: str, body: str) -> None:

@@ -16,7 +16,14 @@ from shipyard.errors import (
     Unauthorized,
 )
 from shipyard.refs import ModelRef
-from shipyard.registry import AliasChange, AuditEvent, ModelVersion, RegisteredModel, Registry, render_model_card
+from shipyard.registry import (
+    AliasChange,
+    AuditEvent,
+    ModelVersion,
+    RegisteredModel,
+    Registry,
+    render_model_card,
+)
 from shipyard.workspace import init_workspace
 
 __version__ = "0.1.0"

@@ -98,7 +98,8 @@ def load_settings(
         unknown = sorted(set(section) - set(FIELDS))
         if unknown:
             raise ConfigurationError(
-                f"{config_file}: unknown setting(s) {', '.join(unknown)} in [shipyard]; known: {', '.join(FIELDS)}"
+                f"{config_file}: unknown setting(s) {', '.join(unknown)} in [shipyard]; "
+                f"known: {', '.join(FIELDS)}"
             )
         values.update(section)
         sources.update(dict.fromkeys(section, str(config_file)))

@@ -43,7 +43,13 @@ def make_transactions(rows: int = 4000, seed: int = SEED) -> pd.DataFrame:
     logit += 0.8 * np.sin(amount / 40.0)
     fraud = rng.random(rows) < 1 / (1 + np.exp(-logit))
     return pd.DataFrame(
-        {"amount": amount, "hour": hour, "channel": channel, "account_age_days": age_days, "fraud": fraud.astype(int)}
+        {
+            "amount": amount,
+            "hour": hour,
+            "channel": channel,
+            "account_age_days": age_days,
+            "fraud": fraud.astype(int),
+        }
     )
 
 
@@ -82,7 +88,10 @@ def run_demo(directory: Path) -> None:
     )
     candidates = [
         ("logistic regression baseline", LogisticRegression(max_iter=500, C=1.0)),
-        ("gradient boosting", HistGradientBoostingClassifier(max_iter=120, learning_rate=0.1, random_state=SEED)),
+        (
+            "gradient boosting",
+            HistGradientBoostingClassifier(max_iter=120, learning_rate=0.1, random_state=SEED),
+        ),
     ]
 
     with Registry(settings) as registry:
@@ -123,7 +132,9 @@ def run_demo(directory: Path) -> None:
 
         change = registry.rollback("fraud@production", reason="demo: pretend v2 misbehaves")
         render.message(
-            "[bold]4. rollback[/] fraud@production: v{} → v{} (one call)", change.previous_version, change.version
+            "[bold]4. rollback[/] fraud@production: v{} → v{} (one call)",
+            change.previous_version,
+            change.version,
         )
 
         production = registry.resolve("fraud@production")
@@ -131,8 +142,8 @@ def run_demo(directory: Path) -> None:
         sample = test_x.head(200)
         same = np.array_equal(loaded.predict(sample), trained[production.version].predict(sample))
         render.message(
-            "[bold]5. load[/] {} from the artifact store (hash verified): predictions identical to the trained "
-            "model on 200 rows: {}",
+            "[bold]5. load[/] {} from the artifact store (hash verified): predictions identical to the "
+            "trained model on 200 rows: {}",
             production.ref,
             "yes" if same else "NO",
         )
@@ -150,9 +161,14 @@ def run_demo(directory: Path) -> None:
         render.table(
             "audit trail",
             ["when (UTC)", "actor", "action", "target", "before", "after", "reason"],
-            [(e.at, e.actor, e.action, e.target, e.before, e.after, e.reason) for e in registry.audit(model="fraud")],
+            [
+                (e.at, e.actor, e.action, e.target, e.before, e.after, e.reason)
+                for e in registry.audit(model="fraud")
+            ],
         )
-    render.message("done. Explore it with: shipyard --home {} models show fraud@production --card", settings.home)
+    render.message(
+        "done. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
+    )
 
 
 def _simple_params(estimator: object) -> dict[str, object]:

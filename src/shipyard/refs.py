@@ -65,7 +65,7 @@ class ModelRef:
 
     @classmethod
     def parse(cls, text: str) -> ModelRef:
-        """Parse ``fraud``, ``fraud/3``, ``fraud@production``, ``models:/fraud/3`` or ``models:/fraud@prod``."""
+        """Parse ``fraud``, ``fraud/3``, ``fraud@prod``, ``models:/fraud/3`` or ``models:/fraud@prod``."""
         if not isinstance(text, str):
             raise InvalidInput(f"a model reference must be a string, got {type(text).__name__}")
         raw = text.strip()

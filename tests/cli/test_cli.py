@@ -61,7 +61,9 @@ def test_config_prints_effective_settings_and_their_sources(
 def test_register_alias_rollback_and_audit_round_trip(
     home: Path, model_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = run_json(capsys, "register", "fraud", str(model_file), "-m", "auc=0.9", "-p", "C=1.5", "-t", "team=risk")
+    first = run_json(
+        capsys, "register", "fraud", str(model_file), "-m", "auc=0.9", "-p", "C=1.5", "-t", "team=risk"
+    )
     assert isinstance(first, dict)
     assert (first["version"], first["flavor"], first["metrics"], first["params"]) == (
         1,
@@ -151,8 +153,12 @@ def test_installed_console_script_runs_end_to_end(tmp_path: Path, model_file: Pa
     if not script.exists():
         pytest.fail("the shipyard console script is not installed; run 'make test' (pip install -e .)")
     env = {**os.environ, "SHIPYARD_HOME": str(tmp_path / "cli-ws")}
-    done = subprocess.run([str(script), "register", "fraud", str(model_file)], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [str(script), "register", "fraud", str(model_file)], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
-    missing = subprocess.run([str(script), "models", "show", "fraud/5"], env=env, capture_output=True, text=True)
+    missing = subprocess.run(
+        [str(script), "models", "show", "fraud/5"], env=env, capture_output=True, text=True
+    )
     assert missing.returncode == 3
     assert missing.stderr.startswith("error: model 'fraud' has no version 5")

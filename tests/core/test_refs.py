@@ -24,7 +24,9 @@ def test_references_parse_in_all_three_spellings(text: str, expected: ModelRef) 
     assert ModelRef.parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "models:/", "fraud/", "fraud/0", "fraud/x", "fraud/-1", "@prod", "a/b/c", "f@"])
+@pytest.mark.parametrize(
+    "text", ["", "models:/", "fraud/", "fraud/0", "fraud/x", "fraud/-1", "@prod", "a/b/c", "f@"]
+)
 def test_malformed_references_are_rejected(text: str) -> None:
     with pytest.raises(InvalidInput):
         ModelRef.parse(text)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import InvalidInput, MissingDependency, NotFound
 from shipyard.flavors import FLAVOR_NAMES, flavor_for_file, flavor_for_object, get_flavor
 
 
@@ -75,7 +78,9 @@ def test_a_model_class_rather_than_an_instance_is_refused() -> None:
         flavor_for_object(LinearRegression)
 
 
-def test_a_fitted_sklearn_estimator_is_the_sklearn_format(numeric_table: pd.DataFrame, target: np.ndarray) -> None:
+def test_a_fitted_sklearn_estimator_is_the_sklearn_format(
+    numeric_table: pd.DataFrame, target: np.ndarray
+) -> None:
     assert flavor_for_object(LinearRegression().fit(numeric_table, target)).name == "sklearn"
 
 
@@ -86,7 +91,9 @@ def test_any_object_with_predict_is_the_python_format() -> None:
 def test_a_random_bytes_file_is_refused_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "weights.bin"
     path.write_bytes(np.random.default_rng(0).bytes(4096))
-    with pytest.raises(InvalidInput, match=r"'weights.bin' is not a saved model in a format shipyard recognises"):
+    with pytest.raises(
+        InvalidInput, match=r"'weights.bin' is not a saved model in a format shipyard recognises"
+    ):
         flavor_for_file(path)
 
 
@@ -139,3 +146,35 @@ def test_importing_and_detecting_loads_no_optional_library() -> None:
         env={"PYTHONPATH": source, "PATH": ""},
     )
     assert result.stdout.strip() == ""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=400))
+def test_file_sniffing_never_raises_on_arbitrary_bytes(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "upload.bin"
+        path.write_bytes(content)
+        for name in FLAVOR_NAMES:
+            assert get_flavor(name).accepts_file(path) in (True, False)
+
+
+def test_loading_without_the_optional_library_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "model.ubj"
+    path.write_bytes(b'{"learner": {}}')
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # makes `import xgboost` fail like a missing package
+    with pytest.raises(MissingDependency, match=r"pip install 'shipyard\[xgboost\]'"):
+        get_flavor("xgboost").load(path, {"kind": "XGBClassifier"})
+
+
+def test_an_onnx_file_is_recognised_even_without_the_onnx_package(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # ModelProto header: ir_version=8, producer_name="x", then a graph field.
+    path = tmp_path / "model.onnx"
+    path.write_bytes(bytes([0x08, 0x08, 0x12, 0x01, ord("x"), 0x3A, 0x00]))
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert flavor_for_file(path).name == "onnx"
+    with pytest.raises(MissingDependency, match=r"pip install 'shipyard\[onnx\]'"):
+        get_flavor("onnx").load(path, {})

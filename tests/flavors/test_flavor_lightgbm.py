@@ -19,7 +19,9 @@ NUMERIC = ["age", "income", "score"]
 
 @pytest.fixture(scope="module")
 def classifier(numeric_table: pd.DataFrame, string_labels: np.ndarray) -> lightgbm.LGBMClassifier:
-    return lightgbm.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1).fit(numeric_table, string_labels)
+    return lightgbm.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1).fit(
+        numeric_table, string_labels
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +78,9 @@ def test_lightgbm_multiclass_with_gapped_integer_labels_predicts_identically(
 def test_lightgbm_regressor_round_trip_predicts_identically(
     numeric_table: pd.DataFrame, target: np.ndarray, tmp_path: Path
 ) -> None:
-    model = lightgbm.LGBMRegressor(n_estimators=10, num_leaves=7, verbose=-1).fit(numeric_table.to_numpy(), target)
+    model = lightgbm.LGBMRegressor(n_estimators=10, num_leaves=7, verbose=-1).fit(
+        numeric_table.to_numpy(), target
+    )
     flavor = get_flavor("lightgbm")
     saved = flavor.save(model, tmp_path)
     assert saved.metadata["feature_names"] is None
@@ -94,7 +98,9 @@ def test_lightgbm_binary_booster_predicts_labels_and_its_own_probabilities(
     numeric_table: pd.DataFrame, string_labels: np.ndarray, tmp_path: Path
 ) -> None:
     training = lightgbm.Dataset(numeric_table, label=(string_labels == "approve").astype(int))
-    booster = lightgbm.train({"objective": "binary", "num_leaves": 7, "verbose": -1}, training, num_boost_round=10)
+    booster = lightgbm.train(
+        {"objective": "binary", "num_leaves": 7, "verbose": -1}, training, num_boost_round=10
+    )
     flavor = get_flavor("lightgbm")
     saved = flavor.save(booster, tmp_path)
     assert saved.metadata["kind"] == "Booster"

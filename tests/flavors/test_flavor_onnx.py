@@ -60,7 +60,9 @@ def test_onnx_logistic_regression_matches_sklearn_labels_and_probabilities(
 ) -> None:
     np.testing.assert_array_equal(loaded_logistic.predict(scaled), logistic.predict(scaled))
     assert loaded_logistic.has_proba
-    np.testing.assert_allclose(loaded_logistic.predict_proba(scaled), logistic.predict_proba(scaled), **FLOAT32)
+    np.testing.assert_allclose(
+        loaded_logistic.predict_proba(scaled), logistic.predict_proba(scaled), **FLOAT32
+    )
 
 
 def test_onnx_classifier_describes_classes_and_feature_count(loaded_logistic: LoadedModel) -> None:
@@ -181,7 +183,9 @@ def test_onnx_model_with_external_data_is_refused(tmp_path: Path) -> None:
     onnx.save_model(model, path, save_as_external_data=True, location="weights.bin", size_threshold=0)
     assert (tmp_path / "weights.bin").exists()
     assert flavor_for_file(path).name == "onnx"
-    with pytest.raises(InvalidInput, match=r"'model.onnx': the ONNX model keeps tensors in external data files"):
+    with pytest.raises(
+        InvalidInput, match=r"'model.onnx': the ONNX model keeps tensors in external data files"
+    ):
         get_flavor("onnx").load(path, {})
 
 

@@ -41,6 +41,14 @@ def test_python_model_round_trip_predicts_identically(table: pd.DataFrame, tmp_p
     np.testing.assert_allclose(loaded.predict_proba(table), model.predict_proba(table))
 
 
+def test_python_metadata_names_the_distribution_of_the_models_class(
+    numeric_table: pd.DataFrame, string_labels: np.ndarray, tmp_path: Path
+) -> None:
+    model = LogisticRegression().fit(numeric_table, string_labels)
+    saved = get_flavor("python").save(model, tmp_path)
+    assert saved.metadata["packages"] == ["scikit-learn"]
+
+
 def test_python_model_describes_itself_from_its_attributes(tmp_path: Path) -> None:
     flavor = get_flavor("python")
     loaded = flavor.load(flavor.save(RuleModel(), tmp_path).path, {}, trust=True)

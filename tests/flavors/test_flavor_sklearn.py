@@ -128,7 +128,9 @@ def test_sklearn_regressor_fitted_on_an_array_takes_arrays_and_frames(
         loaded.predict(numeric_table.to_numpy()[:, :2])
 
 
-def test_sklearn_is_detected_from_the_object_and_from_its_file(pipeline: Pipeline, saved_pipeline: Path) -> None:
+def test_sklearn_is_detected_from_the_object_and_from_its_file(
+    pipeline: Pipeline, saved_pipeline: Path
+) -> None:
     assert flavor_for_object(pipeline).name == "sklearn"
     assert flavor_for_file(saved_pipeline).name == "sklearn"
 

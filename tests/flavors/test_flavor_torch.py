@@ -40,25 +40,28 @@ def rows(numeric_table: pd.DataFrame) -> np.ndarray:
     return ((numeric_table - numeric_table.mean()) / numeric_table.std()).to_numpy(dtype=np.float32)
 
 
-def test_torch_module_round_trip_predicts_identically(scorer: Scorer, rows: np.ndarray, tmp_path: Path) -> None:
+def test_torch_module_round_trip_predicts_identically(
+    scorer: Scorer, rows: np.ndarray, tmp_path: Path
+) -> None:
     flavor = flavor_for_object(scorer)
     assert flavor.name == "torch"
     saved = flavor.save(scorer, tmp_path)
     assert saved.metadata["serializer"] == "torchscript"
     loaded = flavor.load(saved.path, saved.metadata)
     with torch.no_grad():
-        expected = scorer(torch.from_numpy(rows)).numpy().ravel()
+        expected = scorer(torch.tensor(rows)).numpy().ravel()
     np.testing.assert_array_equal(loaded.predict(rows), expected)
     np.testing.assert_array_equal(loaded.predict(pd.DataFrame(rows)), expected)
     assert loaded.describe().task == "unknown"
     assert flavor_for_file(saved.path).name == "torch"
 
 
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace:DeprecationWarning")
 def test_traced_module_is_saved_as_it_is(scorer: Scorer, rows: np.ndarray, tmp_path: Path) -> None:
-    traced = torch.jit.trace(scorer, torch.from_numpy(rows[:2]))
+    traced = torch.jit.trace(scorer, torch.tensor(rows[:2]))
     flavor = get_flavor("torch")
     loaded = flavor.load(flavor.save(traced, tmp_path).path, {})
-    np.testing.assert_array_equal(loaded.predict(rows), traced(torch.from_numpy(rows)).detach().numpy().ravel())
+    np.testing.assert_array_equal(loaded.predict(rows), traced(torch.tensor(rows)).detach().numpy().ravel())
 
 
 def test_unscriptable_module_is_invalid_input_suggesting_trace(tmp_path: Path) -> None:

@@ -69,7 +69,9 @@ def test_xgboost_regressor_round_trip_predicts_identically(
     flavor = get_flavor("xgboost")
     saved = flavor.save(regressor, tmp_path)
     loaded = flavor.load(saved.path, saved.metadata)
-    np.testing.assert_array_equal(loaded.predict(numeric_table.to_numpy()), regressor.predict(numeric_table.to_numpy()))
+    np.testing.assert_array_equal(
+        loaded.predict(numeric_table.to_numpy()), regressor.predict(numeric_table.to_numpy())
+    )
     assert loaded.describe().task == "regression"
     assert loaded.describe().feature_names is None
     assert not loaded.has_proba

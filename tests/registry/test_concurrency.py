@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ def _run(target: Any, args_for: Any) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(PROCESSES)
     results = context.Queue()
-    processes = [context.Process(target=target, args=(*args_for(i), barrier, results)) for i in range(PROCESSES)]
+    processes = [
+        context.Process(target=target, args=(*args_for(i), barrier, results)) for i in range(PROCESSES)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -53,7 +56,9 @@ def test_concurrent_registrations_never_share_a_version_number(workspace: Path, 
     numbers = _run(_register_versions, lambda i: (str(workspace), registry_url, per_process))
     assert sorted(numbers) == list(range(1, PROCESSES * per_process + 1))
     with Registry(home=workspace, registry_url=registry_url) as registry:
-        assert [v.version for v in registry.list_versions("fraud")] == list(range(1, PROCESSES * per_process + 1))
+        assert [v.version for v in registry.list_versions("fraud")] == list(
+            range(1, PROCESSES * per_process + 1)
+        )
 
 
 def test_concurrent_alias_moves_form_one_unbroken_history(workspace: Path, registry_url: str) -> None:
@@ -66,7 +71,7 @@ def test_concurrent_alias_moves_form_one_unbroken_history(workspace: Path, regis
     with Registry(home=workspace, registry_url=registry_url) as registry:
         history = registry.alias_history("fraud", "production")
         assert len(history) == sum(1 for action in actions if action == "set")
-        for before, after in zip(history, history[1:], strict=False):
+        for before, after in itertools.pairwise(history):
             assert after.previous_version == before.version
         assert registry.resolve("fraud@production").version == history[-1].version
         assert len(registry.audit(action="alias.", limit=1000)) == len(history)

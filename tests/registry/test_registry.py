@@ -66,7 +66,9 @@ def test_lineage_records_git_commit_and_dirty_tree(registry: Registry, tmp_path:
     (repo / "train.py").write_text("print('train')\n")
     subprocess.run([*git, "add", "."], cwd=repo, check=True)
     subprocess.run([*git, "commit", "-qm", "first"], cwd=repo, check=True)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
+    ).stdout.strip()
 
     clean = registry.register("fraud", tiny_classifier(), code_dir=repo)
     assert clean.lineage["code"] == {"commit": commit, "dirty": False, "repository": "code"}
@@ -87,7 +89,9 @@ def test_loaded_version_predicts_exactly_like_the_original(registry: Registry) -
     np.testing.assert_allclose(loaded.predict_proba(frame), model.predict_proba(frame))
 
 
-def test_registering_a_file_copies_it_in_and_never_reads_the_path_again(registry: Registry, tmp_path: Path) -> None:
+def test_registering_a_file_copies_it_in_and_never_reads_the_path_again(
+    registry: Registry, tmp_path: Path
+) -> None:
     model = tiny_classifier()
     saved = get_flavor("sklearn").save(model, tmp_path)
     version = registry.register("fraud", path=saved.path)
@@ -209,7 +213,10 @@ def test_alias_set_move_delete_and_history(registry: Registry) -> None:
     with pytest.raises(NotFound):
         registry.delete_alias("fraud", "staging")
     history = registry.alias_history("fraud", "production")
-    assert [(h.previous_version, h.version, h.reason) for h in history] == [(None, 1, "launch"), (1, 3, "better")]
+    assert [(h.previous_version, h.version, h.reason) for h in history] == [
+        (None, 1, "launch"),
+        (1, 3, "better"),
+    ]
     assert [h.action for h in registry.alias_history("fraud")] == ["set", "set", "set", "delete"]
 
 
@@ -301,7 +308,9 @@ def test_tags_and_descriptions_change_with_an_audit_entry(registry: Registry) ->
     ]
 
 
-def test_flipped_byte_in_a_stored_artifact_is_an_integrity_error_naming_the_version(registry: Registry) -> None:
+def test_flipped_byte_in_a_stored_artifact_is_an_integrity_error_naming_the_version(
+    registry: Registry,
+) -> None:
     version = registry.register("fraud", tiny_classifier())
     stored = Path(registry.artifacts.object_path(version.artifact_sha256))
     data = bytearray(stored.read_bytes())

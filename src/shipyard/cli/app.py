@@ -62,7 +62,8 @@ def _registry() -> Registry:
 @app.command()
 def init(
     directory: Annotated[
-        Path | None, typer.Argument(help="Workspace directory (default: --home, $SHIPYARD_HOME, ./.shipyard).")
+        Path | None,
+        typer.Argument(help="Workspace directory (default: --home, $SHIPYARD_HOME, ./.shipyard)."),
     ] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Reuse an existing workspace.")] = False,
 ) -> None:
@@ -152,7 +153,9 @@ def _print_version(version: ModelVersion) -> None:
     lineage = version.lineage
     code = lineage.get("code") or {}
     commit = code.get("commit")
-    code_text = f"{commit[:12]}{' (dirty)' if code.get('dirty') else ''}" if commit else "not in a git checkout"
+    code_text = (
+        f"{commit[:12]}{' (dirty)' if code.get('dirty') else ''}" if commit else "not in a git checkout"
+    )
     render.pairs(
         f"{version.ref}",
         [
@@ -211,8 +214,12 @@ def _json_values(items: list[str]) -> dict[str, Any]:
 @app.command()
 def register(
     name: Annotated[str, typer.Argument(help="Model name; created on first registration.")],
-    model_file: Annotated[Path, typer.Argument(help="A saved model file (format detected).", show_default=False)],
-    flavor: Annotated[str | None, typer.Option("--format", help="Force the format instead of detecting it.")] = None,
+    model_file: Annotated[
+        Path, typer.Argument(help="A saved model file (format detected).", show_default=False)
+    ],
+    flavor: Annotated[
+        str | None, typer.Option("--format", help="Force the format instead of detecting it.")
+    ] = None,
     metric: Annotated[list[str], typer.Option("--metric", "-m", help="name=value, repeatable.")] = [],  # noqa: B006
     param: Annotated[list[str], typer.Option("--param", "-p", help="name=value, repeatable.")] = [],  # noqa: B006
     tag: Annotated[list[str], typer.Option("--tag", "-t", help="key=value, repeatable.")] = [],  # noqa: B006
@@ -220,7 +227,9 @@ def register(
         list[str], typer.Option("--dataset", help="role=sha256 of a dataset the model saw, repeatable.")
     ] = [],  # noqa: B006
     description: Annotated[str, typer.Option("--description", "-d", help="Model card text (Markdown).")] = "",
-    card_file: Annotated[Path | None, typer.Option("--card", help="Read the model card from a Markdown file.")] = None,
+    card_file: Annotated[
+        Path | None, typer.Option("--card", help="Read the model card from a Markdown file.")
+    ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed used in training.")] = None,
     trust: Annotated[
         bool, typer.Option("--trust", help="Allow formats that can run code on load (pickle-based 'python').")
@@ -344,7 +353,9 @@ def rollback(
 @app.command()
 def audit(
     model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
-    action: Annotated[str | None, typer.Option("--action", help="Only actions starting with this, e.g. alias.")] = None,
+    action: Annotated[
+        str | None, typer.Option("--action", help="Only actions starting with this, e.g. alias.")
+    ] = None,
     since: Annotated[datetime | None, typer.Option("--since", help="Only events at or after (UTC).")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many of the newest events.", min=1)] = 50,
     as_json: JsonFlag = False,

@@ -15,7 +15,6 @@ from rich.table import Table
 from rich.text import Text
 
 
-
 def console() -> Console:
     """A console for stdout, made per call so the terminal width (or $COLUMNS) is read when printing."""
     return Console(highlight=False, soft_wrap=True)

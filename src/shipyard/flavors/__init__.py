@@ -49,10 +49,12 @@ _OBJECT_ORDER: tuple[Flavor, ...] = (_XGBOOST, _LIGHTGBM, _ONNX, _TORCH, _SKLEAR
 #: Zip-based formats first (skops, TorchScript), then ONNX's protobuf, XGBoost's JSON, LightGBM's text,
 #: and pickle last; the sniffers do not overlap, the order only keeps the cheap checks early.
 _FILE_ORDER: tuple[Flavor, ...] = (_SKLEARN, _TORCH, _ONNX, _XGBOOST, _LIGHTGBM, _PYTHON)
-_BY_NAME: dict[str, Flavor] = {flavor.name: flavor for flavor in _OBJECT_ORDER}
+_BY_NAME: dict[str, Flavor] = {
+    flavor.name: flavor for flavor in (_SKLEARN, _XGBOOST, _LIGHTGBM, _ONNX, _TORCH, _PYTHON)
+}
 
 #: Names of every model format, as stored in the registry.
-FLAVOR_NAMES: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm", "onnx", "torch", "python")
+FLAVOR_NAMES: tuple[str, ...] = tuple(_BY_NAME)
 
 
 def get_flavor(name: str) -> Flavor:

@@ -117,6 +117,8 @@ class OnnxModel(LoadedModel):
         self._session = session
         self._inputs = session.get_inputs()
         self._outputs = session.get_outputs()
+        if not self._inputs or not self._outputs:
+            raise InvalidInput("the ONNX model has no inputs or no outputs; there is nothing to predict with")
         for node in self._inputs:
             if node.type not in _INPUT_DTYPES:
                 raise InvalidInput(
@@ -125,7 +127,9 @@ class OnnxModel(LoadedModel):
         self._per_column = len(self._inputs) > 1
         if self._per_column:
             for node in self._inputs:
-                if len(node.shape) > 2 or (len(node.shape) == 2 and node.shape[1] not in (1, None)):
+                # Dimensions are ints when fixed, None or a symbolic name (str) when dynamic.
+                fixed_width = len(node.shape) == 2 and isinstance(node.shape[1], int) and node.shape[1] != 1
+                if len(node.shape) > 2 or fixed_width:
                     raise InvalidInput(
                         f"ONNX input {node.name!r} has shape {node.shape}; a model with several inputs must "
                         "take one column per input, shaped (rows, 1)"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ class PythonFlavor(Flavor):
             "cloudpickle_version": cloudpickle.__version__,
             "python_version": f"{sys.version_info.major}.{sys.version_info.minor}",
             "class": f"{type(obj).__module__}.{type(obj).__qualname__}",
+            "packages": _distributions_of(type(obj).__module__),
         }
         return SavedModel(path=path, metadata=metadata)
 
@@ -130,3 +132,13 @@ class PythonModel(LoadedModel):
     def _features(self, data: pd.DataFrame | np.ndarray) -> Any:
         # Without recorded names shipyard cannot know what the object expects, so it gets the input as given.
         return data if self._layout.names is None else self._layout.frame(data)
+
+
+def _distributions_of(module: str) -> list[str]:
+    """Installed distributions that provide ``module``: what a machine loading the pickle needs as well.
+
+    The registry records their versions next to the model, because a pickle only loads where the classes
+    it names can be imported.
+    """
+    top_level = module.split(".")[0]
+    return sorted(set(package_metadata.packages_distributions().get(top_level, [])))

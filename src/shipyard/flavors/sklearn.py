@@ -183,7 +183,12 @@ def _is_estimator(obj: Any) -> bool:
 def _is_library_class(type_name: str) -> bool:
     """Whether ``type_name`` (as skops reports it) is a class defined in scikit-learn, NumPy or SciPy."""
     module_name, _, attribute = type_name.rpartition(".")
-    if module_name.split(".")[0] not in _LIBRARY_PACKAGES:
+    parts = module_name.split(".")
+    if parts[0] not in _LIBRARY_PACKAGES:
+        return False
+    # The name comes from the file, and importing runs module code: never import a dunder module such as
+    # numpy.f2py.__main__, which acts on import.
+    if any(part.startswith("__") for part in parts):
         return False
     try:
         module = importlib.import_module(module_name)

@@ -121,7 +121,8 @@ class TorchModel(LoadedModel):
         except (TypeError, ValueError) as error:
             raise InvalidInput(f"a torch model takes numeric input: {error}") from error
         with torch.inference_mode():
-            output = self._module(torch.as_tensor(rows, dtype=self._input_dtype))
+            # torch.tensor copies: arrays from pandas are often read-only, which torch warns about.
+            output = self._module(torch.tensor(rows, dtype=self._input_dtype))
         if isinstance(output, tuple | list):
             output = output[0]
         predictions = output.detach().cpu().numpy()

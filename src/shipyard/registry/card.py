@@ -1,4 +1,4 @@
-"""Model cards: the Markdown page that tells a reader what a version is, how good it is, and where it came from.
+"""Model cards: the Markdown page telling a reader what a version is, how good it is, and where it came from.
 
 The user's own text (the version's description) comes first; the facts the registry recorded follow, so a
 card is never out of date with the version it describes.

@@ -75,7 +75,11 @@ def validate_datasets(datasets: Mapping[str, str] | None) -> dict[str, str]:
     """Dataset role → sha256 hex digest; refuse anything that is not a full hash."""
     checked: dict[str, str] = {}
     for role, digest in (datasets or {}).items():
-        if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        if (
+            not isinstance(digest, str)
+            or len(digest) != 64
+            or any(c not in "0123456789abcdef" for c in digest)
+        ):
             raise InvalidInput(f"dataset {role!r} must be a 64-character lowercase sha256 hex digest")
         checked[str(role)] = digest
     return checked

@@ -63,7 +63,7 @@ class Registry:
         clean_tags = _clean_tags(tags)
 
         def work(session: Session) -> None:
-            row, created = self._lock_or_create_model(session, name, description, clean_tags, reason)
+            _, created = self._lock_or_create_model(session, name, description, clean_tags, reason)
             if not created:
                 raise Conflict(f"model {name!r} already exists; register a new version of it instead")
 
@@ -88,7 +88,15 @@ class Registry:
             before = row.description
             row.description = description
             row.updated_at = _now()
-            self._audit(session, "model.update", name, name, {"description": before}, {"description": description}, reason)
+            self._audit(
+                session,
+                "model.update",
+                name,
+                name,
+                {"description": before},
+                {"description": description},
+                reason,
+            )
 
         self.db.write(work)
         return self.get_model(name)
@@ -147,7 +155,9 @@ class Registry:
         """
         validate_name(name)
         if (model is None) == (path is None):
-            raise InvalidInput("register needs exactly one of: a fitted model object, or path= to a saved model file")
+            raise InvalidInput(
+                "register needs exactly one of: a fitted model object, or path= to a saved model file"
+            )
         clean_metrics = _clean_metrics(metrics)
         clean_params = _clean_params(params)
         clean_tags = _clean_tags(tags)
@@ -163,7 +173,10 @@ class Registry:
             else:
                 chosen = get_flavor(flavor) if flavor else flavor_for_object(model)
                 if flavor and not chosen.accepts_object(model):
-                    raise InvalidInput(f"an object of type {_type_name(model)!r} cannot be saved as {flavor!r}")
+                    why = chosen.rejection_reason(model)
+                    raise InvalidInput(
+                        why or f"an object of type {_type_name(model)!r} cannot be saved as {flavor!r}"
+                    )
                 saved = chosen.save(model, workdir)
                 saved_path, flavor_metadata = saved.path, saved.metadata
                 trusted_load = True  # the file was written by us, just now, from the caller's own object
@@ -225,8 +238,8 @@ class Registry:
         chosen = get_flavor(flavor) if flavor else flavor_for_file(local)
         if chosen.needs_trust and not trust:
             raise Unauthorized(
-                f"{source.name!r} is a {chosen.name!r} model file, which can execute arbitrary code when loaded; "
-                "pass trust=True (CLI: --trust) only if you trust whoever wrote it"
+                f"{source.name!r} is a {chosen.name!r} model file, which can execute arbitrary code when "
+                "loaded; pass trust=True (CLI: --trust) only if you trust whoever wrote it"
             )
         return chosen, local, chosen.inspect_file(local, trust=trust)
 
@@ -253,7 +266,9 @@ class Registry:
                 raise self._explain_miss(session, parsed)
             row = found[0]
             aliases = session.execute(
-                select(AliasRow.name).where(AliasRow.model_id == row.model_id, AliasRow.version == row.version)
+                select(AliasRow.name).where(
+                    AliasRow.model_id == row.model_id, AliasRow.version == row.version
+                )
             ).scalars()
             return _version_entity(row, parsed.model, tuple(sorted(aliases)))
 
@@ -317,7 +332,9 @@ class Registry:
         """
         parsed = ModelRef.parse(ref)
         if parsed.alias is None:
-            raise InvalidInput(f"rollback needs an alias reference such as '{parsed.model}@production', got {ref!r}")
+            raise InvalidInput(
+                f"rollback needs an alias reference such as '{parsed.model}@production', got {ref!r}"
+            )
         alias = parsed.alias
         explicit = _version_number(to) if to is not None else None
 
@@ -363,13 +380,19 @@ class Registry:
         now = _now()
         if version is None:
             if current is None:
-                existing = session.execute(select(AliasRow.name).where(AliasRow.model_id == model_row.id)).scalars()
+                existing = session.execute(
+                    select(AliasRow.name).where(AliasRow.model_id == model_row.id)
+                ).scalars()
                 raise not_found("alias", alias, within=f"model {name!r}", candidates=existing)
             session.delete(current)
         elif previous == version:
             return AliasChange(name, alias, "unchanged", previous, version, now, self.actor, reason)
         elif current is None:
-            session.add(AliasRow(model_id=model_row.id, name=alias, version=version, updated_at=now, updated_by=self.actor))
+            session.add(
+                AliasRow(
+                    model_id=model_row.id, name=alias, version=version, updated_at=now, updated_by=self.actor
+                )
+            )
         else:
             current.version = version
             current.updated_at = now
@@ -406,8 +429,8 @@ class Registry:
         chosen = get_flavor(version.flavor)
         if chosen.needs_trust and not trust:
             raise Unauthorized(
-                f"{version.ref} is stored in the {chosen.name!r} format, which can execute arbitrary code when "
-                "loaded; pass trust=True (CLI: --trust) if you trust whoever registered it"
+                f"{version.ref} is stored in the {chosen.name!r} format, which can execute arbitrary code "
+                "when loaded; pass trust=True (CLI: --trust) if you trust whoever registered it"
             )
         with tempfile.TemporaryDirectory(prefix="shipyard-load-") as scratch:
             local = Path(scratch) / chosen.file_name
@@ -493,7 +516,9 @@ class Registry:
         result = session.execute(dialect_insert(ModelRow).values(**values).on_conflict_do_nothing())
         created = bool(result.rowcount)  # type: ignore[attr-defined]
         if created:
-            self._audit(session, "model.create", name, name, None, {"description": description, "tags": tags}, reason)
+            self._audit(
+                session, "model.create", name, name, None, {"description": description, "tags": tags}, reason
+            )
         row = self._select_model(session, name, lock=True)
         assert row is not None
         return row, created
@@ -547,15 +572,23 @@ class Registry:
         if model_row is None:
             return self._unknown_model(session, ref.model)
         if ref.alias is not None:
-            aliases = session.execute(select(AliasRow.name).where(AliasRow.model_id == model_row.id)).scalars().all()
+            aliases = (
+                session.execute(select(AliasRow.name).where(AliasRow.model_id == model_row.id))
+                .scalars()
+                .all()
+            )
             return not_found("alias", ref.alias, within=f"model {ref.model!r}", candidates=aliases)
         if ref.version is not None:
             return _missing_version(ref.model, ref.version, model_row.last_version)
         return NotFound(f"model {ref.model!r} has no versions yet; register one with 'shipyard register'")
 
     def _model_entity(self, session: Session, row: ModelRow) -> RegisteredModel:
-        aliases = session.execute(select(AliasRow.name, AliasRow.version).where(AliasRow.model_id == row.id)).all()
-        latest = session.execute(select(func.max(VersionRow.version)).where(VersionRow.model_id == row.id)).scalar()
+        aliases = session.execute(
+            select(AliasRow.name, AliasRow.version).where(AliasRow.model_id == row.id)
+        ).all()
+        latest = session.execute(
+            select(func.max(VersionRow.version)).where(VersionRow.model_id == row.id)
+        ).scalar()
         return RegisteredModel(
             name=row.name,
             description=row.description,
@@ -614,7 +647,7 @@ def _below_top(stack: list[int | None]) -> list[int | None]:
 
 def _undo_target(stack: list[int | None]) -> int | None:
     if stack and stack[-1] is None:  # the alias is deleted now: rolling back restores what it held
-        below = _below_top(stack + [None])
+        below = _below_top([*stack, None])
         return below[-1] if below else None
     below = _below_top(stack)
     return below[-1] if below else None
@@ -624,7 +657,8 @@ def _clean_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     clean: dict[str, float] = {}
     for key, value in (metrics or {}).items():
         _check_key(key, "metric")
-        if isinstance(value, bool) or not isinstance(value, int | float) and not hasattr(value, "__float__"):
+        numeric = isinstance(value, int | float) or hasattr(value, "__float__")
+        if isinstance(value, bool) or not numeric:
             raise InvalidInput(f"metric {key!r} must be a number, got {type(value).__name__}")
         number = float(value)
         if not math.isfinite(number):
@@ -638,9 +672,8 @@ def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for key, value in (params or {}).items():
         _check_key(key, "param")
-        if value is None or isinstance(value, bool | int | str):
-            clean[key] = value
-        elif isinstance(value, float) and math.isfinite(value):
+        plain = value is None or isinstance(value, bool | int | str)
+        if plain or (isinstance(value, float) and math.isfinite(value)):
             clean[key] = value
         else:
             clean[key] = str(value)
@@ -689,7 +722,9 @@ def _version_entity(row: VersionRow, name: str, aliases: tuple[str, ...]) -> Mod
 
 
 def _alias_change(row: AliasHistoryRow, name: str) -> AliasChange:
-    return AliasChange(name, row.alias, row.action, row.previous_version, row.version, row.at, row.actor, row.reason)
+    return AliasChange(
+        name, row.alias, row.action, row.previous_version, row.version, row.at, row.actor, row.reason
+    )
 
 
 def _audit_entity(row: AuditRow) -> AuditEvent:

@@ -43,7 +43,9 @@ class ArtifactStore:
         except ImportError as exc:
             scheme = url.split("://", 1)[0]
             extra = _EXTRAS.get(scheme, scheme)
-            raise MissingDependency(str(exc.name or scheme), extra, f"the {scheme}:// artifact store") from exc
+            raise MissingDependency(
+                str(exc.name or scheme), extra, f"the {scheme}:// artifact store"
+            ) from exc
         except ValueError as exc:
             raise ConfigurationError(f"artifact store URL {url!r} is not usable: {exc}") from None
         self.root = root.rstrip("/")

@@ -131,7 +131,9 @@ class Database:
         try:
             current = self.current_revision()
         except OperationalError as exc:
-            raise ConfigurationError(f"cannot open the registry database {self.describe()}: {exc.orig}") from None
+            raise ConfigurationError(
+                f"cannot open the registry database {self.describe()}: {exc.orig}"
+            ) from None
         if current == HEAD_REVISION:
             return
         with self._migration_lock():
@@ -149,8 +151,8 @@ class Database:
             current = _revision(connection)
             if current is not None and current not in known:
                 raise ConfigurationError(
-                    f"the registry database {self.describe()} was migrated by a newer shipyard (schema revision "
-                    f"{current!r}); upgrade shipyard (pip install -U shipyard) to open it"
+                    f"the registry database {self.describe()} was migrated by a newer shipyard "
+                    f"(schema revision {current!r}); upgrade shipyard (pip install -U shipyard) to open it"
                 )
             if current == HEAD_REVISION:
                 return
