@@ -158,14 +158,7 @@ def run_demo(directory: Path) -> None:
                 for v in registry.list_versions("fraud")
             ],
         )
-        render.table(
-            "audit trail",
-            ["when (UTC)", "actor", "action", "target", "before", "after", "reason"],
-            [
-                (e.at, e.actor, e.action, e.target, e.before, e.after, e.reason)
-                for e in registry.audit(model="fraud")
-            ],
-        )
+        render.audit_table("audit trail", registry.audit(model="fraud"))
     render.message(
         "done. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shipyard.config import CONFIG_FILE, Settings, find_home, load_settings
+from shipyard.config import CONFIG_FILE, DEFAULT_HOME, Settings, load_settings
 from shipyard.errors import Conflict
 
 _TEMPLATE = """\
@@ -30,9 +30,12 @@ def init_workspace(home: str | os.PathLike[str] | None = None, *, exist_ok: bool
     An existing ``shipyard.toml`` is never overwritten: with ``exist_ok`` the workspace is simply reused,
     without it a Conflict says where it is.
     """
-    root = Path(home).expanduser().resolve() if home is not None else find_home(None, {**os.environ})
-    if home is None and "SHIPYARD_HOME" not in os.environ and not (root / CONFIG_FILE).is_file():
-        root = Path.cwd() / ".shipyard"
+    if home is not None:
+        root = Path(home).expanduser().resolve()
+    elif os.environ.get("SHIPYARD_HOME"):
+        root = Path(os.environ["SHIPYARD_HOME"]).expanduser().resolve()
+    else:  # init creates the workspace here, rather than finding one in a parent folder
+        root = Path.cwd() / DEFAULT_HOME
     config_file = root / CONFIG_FILE
     if config_file.exists():
         if not exist_ok:

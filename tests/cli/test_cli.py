@@ -141,6 +141,24 @@ def test_errors_are_one_line_with_an_exit_code(
     assert captured.err.strip().count("\n") == 0
 
 
+def test_export_writes_a_verified_copy_that_registers_again(
+    home: Path, model_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["register", "fraud", str(model_file)])
+    exported = tmp_path / "out" / "fraud-1.skops"
+    assert main(["models", "export", "fraud/1", str(exported)]) == 0
+    assert exported.read_bytes() == model_file.read_bytes()
+    assert main(["register", "fraud", str(exported)]) == 0
+    assert "registered fraud/2" in capsys.readouterr().out
+
+
+def test_version_flag_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from shipyard import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"shipyard {__version__}"
+
+
 def test_debug_flag_shows_the_traceback(home: Path) -> None:
     from shipyard import NotFound
 

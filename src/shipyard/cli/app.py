@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,6 +42,14 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; recorded in the audit trail.")]
 
 
+def _print_and_exit(value: bool) -> None:
+    if value:
+        from shipyard import __version__
+
+        render.message("shipyard {}", __version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def _global_options(
     home: Annotated[
@@ -49,6 +57,12 @@ def _global_options(
         typer.Option("--home", envvar="SHIPYARD_HOME", help="Workspace directory (default: ./.shipyard)."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the shipyard version and exit.", is_eager=True, callback=_print_and_exit
+        ),
+    ] = False,
 ) -> None:
     state.home = home
     state.debug = debug
@@ -147,6 +161,20 @@ def models_show(
         render.emit_json(version.to_dict())
         return
     _print_version(version)
+
+
+@models_app.command("export")
+def models_export(
+    reference: Annotated[str, typer.Argument(help="The version to export: fraud/3, fraud@production.")],
+    destination: Annotated[Path, typer.Argument(help="File to write the model to.")],
+) -> None:
+    """Write a version's model file (hash-verified) to DESTINATION."""
+    with _registry() as registry:
+        version = registry.resolve(reference)
+        written = registry.export(version.ref, destination)
+    render.message(
+        "wrote {} ({} format, {} bytes) to {}", version.ref, version.flavor, version.artifact_size, written
+    )
 
 
 def _print_version(version: ModelVersion) -> None:
@@ -361,19 +389,13 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the audit trail: who changed what, when, from what to what, and why."""
-    from datetime import UTC
-
     when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
     with _registry() as registry:
         events = registry.audit(model=model, action=action, since=when, limit=limit)
     if as_json:
         render.emit_json([event.to_dict() for event in events])
         return
-    render.table(
-        None,
-        ["when (UTC)", "actor", "action", "target", "before", "after", "reason"],
-        [(e.at, e.actor, e.action, e.target, e.before, e.after, e.reason) for e in events],
-    )
+    render.audit_table(None, events)
 
 
 # -- demo --------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from shipyard.registry import AuditEvent
+
 
 def console() -> Console:
     """A console for stdout, made per call so the terminal width (or $COLUMNS) is read when printing."""
@@ -36,6 +38,14 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     for row in rows:
         grid.add_row(*(Text(format_value(value)) for value in row))
     console().print(grid)
+
+
+def audit_table(title: str | None, events: Iterable[AuditEvent]) -> None:
+    table(
+        title,
+        ["when (UTC)", "actor", "action", "target", "before", "after", "reason"],
+        [(e.at, e.actor, e.action, e.target, e.before, e.after, e.reason) for e in events],
+    )
 
 
 def pairs(title: str | None, items: Iterable[tuple[str, Any]]) -> None:

@@ -49,6 +49,10 @@ class FeatureLayout:
         self._check_count(data.shape[1])
         return pd.DataFrame(data, columns=self.names)
 
+    def table(self, data: Any) -> pd.DataFrame | np.ndarray:
+        """A DataFrame in the model's column order when it recorded names, else a positional 2-D array."""
+        return self.matrix(data) if self.names is None else self.frame(data)
+
     def matrix(self, data: Any) -> np.ndarray:
         """``data`` as a 2-D array, columns in the model's order, for libraries that take arrays."""
         table = _as_table(data)

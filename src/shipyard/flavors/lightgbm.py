@@ -148,7 +148,7 @@ class LightGBMClassifierModel(LoadedModel):
         return True
 
     def predict_proba(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
-        return _probabilities(self._booster, _features(self._layout, data))
+        return _probabilities(self._booster, self._layout.table(data))
 
 
 class LightGBMBoosterModel(LoadedModel):
@@ -180,7 +180,7 @@ class LightGBMBoosterModel(LoadedModel):
     def predict(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         if self.has_proba:
             return np.argmax(self.predict_proba(data), axis=1)
-        return np.asarray(self._booster.predict(_features(self._layout, data)))
+        return np.asarray(self._booster.predict(self._layout.table(data)))
 
     @property
     def has_proba(self) -> bool:
@@ -189,7 +189,7 @@ class LightGBMBoosterModel(LoadedModel):
     def predict_proba(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         if not self.has_proba:
             return super().predict_proba(data)
-        return _probabilities(self._booster, _features(self._layout, data))
+        return _probabilities(self._booster, self._layout.table(data))
 
 
 def _probabilities(booster: Any, features: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -197,10 +197,6 @@ def _probabilities(booster: Any, features: pd.DataFrame | np.ndarray) -> np.ndar
     if raw.ndim == 1:  # binary: LightGBM returns P(class 1) only
         return np.vstack((1.0 - raw, raw)).transpose()
     return raw
-
-
-def _features(layout: FeatureLayout, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
-    return layout.matrix(data) if layout.names is None else layout.frame(data)
 
 
 def _kind_of(obj: Any) -> str | None:

@@ -170,9 +170,7 @@ class SklearnModel(LoadedModel):
 
     def _features(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
         # An estimator fitted on an array warns when given named columns, so it gets an array back.
-        if self._layout.names is None:
-            return self._layout.matrix(data)
-        return self._layout.frame(data)
+        return self._layout.table(data)
 
 
 def _is_estimator(obj: Any) -> bool:

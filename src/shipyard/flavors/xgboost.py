@@ -127,7 +127,7 @@ class XGBoostEstimatorModel(LoadedModel):
         return np.asarray(self._estimator.predict_proba(self._features(data)))
 
     def _features(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
-        return self._layout.matrix(data) if self._layout.names is None else self._layout.frame(data)
+        return self._layout.table(data)
 
 
 class XGBoostBoosterModel(LoadedModel):
@@ -181,7 +181,7 @@ class XGBoostBoosterModel(LoadedModel):
     def _raw(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         import xgboost
 
-        features = self._layout.matrix(data) if self._layout.names is None else self._layout.frame(data)
+        features = self._layout.table(data)
         # enable_categorical: a model trained on pandas categories needs them passed through as such.
         matrix = xgboost.DMatrix(features, enable_categorical=True)
         return np.asarray(self._booster.predict(matrix))

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -111,10 +111,7 @@ class Database:
             try:
                 with self._write_sessions() as session, session.begin():
                     return work(session)
-            except OperationalError as exc:
-                if not _transient(exc) or attempt == _RETRIES - 1:
-                    raise
-            except DBAPIError as exc:
+            except DBAPIError as exc:  # OperationalError included
                 if not _transient(exc) or attempt == _RETRIES - 1:
                     raise
             time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
@@ -184,8 +181,6 @@ class Database:
 
 
 def _revision(connection: Connection) -> str | None:
-    from sqlalchemy import inspect
-
     if not inspect(connection).has_table("alembic_version"):
         connection.rollback()
         return None
