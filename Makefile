@@ -50,7 +50,10 @@ $(MLFLOW_VENV)/bin/python:
 		sqlalchemy alembic 'psycopg[binary]'
 
 bench: install $(MLFLOW_VENV)/bin/python
+	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/validation.py
+	$(BIN)/python bench/reference_profile.py
 
 # Re-resolve the pins from pyproject.toml in a throw-away venv (run after changing dependencies).
 lock:

@@ -4,6 +4,8 @@ The public API is what this module exports; everything else may change between r
 """
 
 from shipyard.config import Settings, load_settings
+from shipyard.contracts import Contract, ContractViolation
+from shipyard.datasets import DatasetVersion
 from shipyard.errors import (
     ConfigurationError,
     Conflict,
@@ -24,15 +26,36 @@ from shipyard.registry import (
     Registry,
     render_model_card,
 )
+from shipyard.stats import Profile
 from shipyard.workspace import init_workspace
 
 __version__ = "0.1.0"
+
+# Training pulls in scikit-learn's model selection and metrics; load it on first use, not on import.
+_LAZY = {
+    "train": "shipyard.training",
+    "reproduce": "shipyard.training",
+    "TrainSpec": "shipyard.training",
+    "TrainingResult": "shipyard.training",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+
 
 __all__ = [
     "AliasChange",
     "AuditEvent",
     "ConfigurationError",
     "Conflict",
+    "Contract",
+    "ContractViolation",
+    "DatasetVersion",
     "GateFailed",
     "IntegrityError",
     "InvalidInput",
@@ -40,13 +63,18 @@ __all__ = [
     "ModelRef",
     "ModelVersion",
     "NotFound",
+    "Profile",
     "RegisteredModel",
     "Registry",
     "Settings",
     "ShipyardError",
+    "TrainSpec",
+    "TrainingResult",
     "Unauthorized",
     "__version__",
     "init_workspace",
     "load_settings",
     "render_model_card",
+    "reproduce",
+    "train",
 ]

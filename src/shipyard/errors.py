@@ -71,8 +71,16 @@ class GateFailed(ShipyardError):
     exit_code = 1
 
 
-def not_found(kind: str, name: str, *, within: str = "", candidates: Iterable[str] = ()) -> NotFound:
-    """Build a NotFound naming what was missing and the closest existing names, if any."""
+def not_found(
+    kind: str,
+    name: str,
+    *,
+    within: str = "",
+    candidates: Iterable[str] = (),
+    list_command: str | None = None,
+) -> NotFound:
+    """Build a NotFound naming what was missing and the closest existing names, if any; when there are too
+    many to list, ``list_command`` tells the user how to see them."""
     where = f" in {within}" if within else ""
     known = sorted(set(candidates))
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
@@ -81,7 +89,7 @@ def not_found(kind: str, name: str, *, within: str = "", candidates: Iterable[st
     elif known and len(known) <= 10:
         hint = f" (existing: {', '.join(known)})"
     elif known:
-        hint = f" ({len(known)} exist; list them with 'shipyard models list')"
+        hint = f" ({len(known)} exist" + (f"; list them with '{list_command}')" if list_command else ")")
     else:
         hint = ""
     return NotFound(f"{kind} {name!r} not found{where}{hint}")

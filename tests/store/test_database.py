@@ -5,12 +5,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from importlib import resources
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from shipyard import ConfigurationError, Registry
 from shipyard.store.database import HEAD_REVISION, Database
@@ -70,3 +73,28 @@ def test_busy_sqlite_file_is_retried_not_a_crash(workspace: Path, tmp_path: Path
         holder.close()
         assert version.version == 1
         assert time.monotonic() - started >= 0.7
+
+
+def test_opening_an_older_database_migrates_it_and_keeps_its_data(workspace: Path, registry_url: str) -> None:
+    engine = create_engine(registry_url)  # a bare engine: no automatic migration to head
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("shipyard.store") / "migrations"))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001_registry")
+        connection.commit()
+        connection.execute(
+            text(
+                "INSERT INTO models "
+                "(name, description, tags, last_version, created_at, created_by, updated_at) VALUES "
+                "('legacy', 'from 0001', '{}', 0, '2026-01-01 00:00:00', 'old', '2026-01-01 00:00:00')"
+            )
+        )
+        connection.commit()
+    engine.dispose()
+
+    with Registry(home=workspace, registry_url=registry_url) as registry:
+        assert registry.db.current_revision() == HEAD_REVISION
+        assert registry.get_model("legacy").description == "from 0001"
+        version = registry.register("legacy", tiny_classifier())
+        assert version.version == 1 and version.profile is None

@@ -10,7 +10,8 @@ import sys
 
 import typer
 
-from shipyard.cli.app import app, state
+from shipyard.cli.app import app
+from shipyard.cli.common import state
 from shipyard.cli.render import error_console, plain
 from shipyard.errors import ShipyardError
 
@@ -21,7 +22,8 @@ UNEXPECTED_EXIT = 70
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``shipyard`` console script; returns the exit code."""
     try:
-        app(args=argv, prog_name="shipyard", standalone_mode=False)
+        # Without standalone mode, a command's typer.Exit(code) comes back as the return value.
+        outcome = app(args=argv, prog_name="shipyard", standalone_mode=False)
     except ShipyardError as exc:
         if state.debug:
             raise
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             "(run with --debug for the traceback)"
         )
         return UNEXPECTED_EXIT
-    return 0
+    return outcome if isinstance(outcome, int) else 0
 
 
 def _one_line(text: str) -> str:

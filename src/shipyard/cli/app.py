@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,20 +10,16 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli import render
+from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, state
+from shipyard.cli.contract import contract_app
+from shipyard.cli.data import data_app
+from shipyard.cli.training import register_training_commands
 from shipyard.config import load_settings
+from shipyard.datasets import read_contract
 from shipyard.errors import InvalidInput
 from shipyard.refs import ModelRef
 from shipyard.registry import AliasChange, ModelVersion, Registry, render_model_card
 from shipyard.workspace import init_workspace
-
-
-@dataclass
-class _State:
-    home: Path | None = None
-    debug: bool = False
-
-
-state = _State()
 
 app = typer.Typer(
     name="shipyard",
@@ -37,9 +32,9 @@ models_app = typer.Typer(help="List and inspect registered models and versions."
 alias_app = typer.Typer(help="Point aliases (production, staging, …) at versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(alias_app, name="alias")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why; recorded in the audit trail.")]
+app.add_typer(data_app, name="data")
+app.add_typer(contract_app, name="contract")
+register_training_commands(app)
 
 
 def _print_and_exit(value: bool) -> None:
@@ -66,10 +61,6 @@ def _global_options(
 ) -> None:
     state.home = home
     state.debug = debug
-
-
-def _registry() -> Registry:
-    return Registry(home=state.home)
 
 
 # -- workspace ---------------------------------------------------------------------------------------------
@@ -106,7 +97,7 @@ def config(as_json: JsonFlag = False) -> None:
 @models_app.command("list")
 def models_list(as_json: JsonFlag = False) -> None:
     """List registered models with their latest version and aliases."""
-    with _registry() as registry:
+    with open_registry() as registry:
         models = registry.list_models()
     if as_json:
         render.emit_json([model.to_dict() for model in models])
@@ -129,7 +120,7 @@ def models_show(
 ) -> None:
     """Show a model and its versions, or one version in detail."""
     parsed = ModelRef.parse(reference)
-    with _registry() as registry:
+    with open_registry() as registry:
         if parsed.version is None and parsed.alias is None and not card:
             model = registry.get_model(parsed.model)
             versions = registry.list_versions(parsed.model)
@@ -169,7 +160,7 @@ def models_export(
     destination: Annotated[Path, typer.Argument(help="File to write the model to.")],
 ) -> None:
     """Write a version's model file (hash-verified) to DESTINATION."""
-    with _registry() as registry:
+    with open_registry() as registry:
         version = registry.resolve(reference)
         written = registry.export(version.ref, destination)
     render.message(
@@ -259,6 +250,9 @@ def register(
         Path | None, typer.Option("--card", help="Read the model card from a Markdown file.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed used in training.")] = None,
+    contract_file: Annotated[
+        Path | None, typer.Option("--contract", help="Data contract (YAML/JSON) the model's input must meet.")
+    ] = None,
     trust: Annotated[
         bool, typer.Option("--trust", help="Allow formats that can run code on load (pickle-based 'python').")
     ] = False,
@@ -271,10 +265,12 @@ def register(
         if not card_file.is_file():
             raise InvalidInput(f"model card file {str(card_file)!r} does not exist")
         text = card_file.read_text(encoding="utf-8")
-    with _registry() as registry:
+    contract = read_contract(contract_file).to_dict() if contract_file is not None else None
+    with open_registry() as registry:
         version = registry.register(
             name,
             path=model_file,
+            input_schema=contract,
             flavor=flavor,
             metrics=_numbers(metric),
             params=_json_values(param),
@@ -327,7 +323,7 @@ def alias_set(
 ) -> None:
     """Create or move an alias."""
     name, alias = _alias_ref(reference)
-    with _registry() as registry:
+    with open_registry() as registry:
         change = registry.set_alias(name, alias, version, reason=reason)
     _report_change(change, as_json)
 
@@ -340,7 +336,7 @@ def alias_delete(
 ) -> None:
     """Delete an alias (a rollback restores it)."""
     name, alias = _alias_ref(reference)
-    with _registry() as registry:
+    with open_registry() as registry:
         change = registry.delete_alias(name, alias, reason=reason)
     _report_change(change, as_json)
 
@@ -352,7 +348,7 @@ def alias_history(
 ) -> None:
     """Show every move of a model's aliases, oldest first."""
     parsed = ModelRef.parse(reference)
-    with _registry() as registry:
+    with open_registry() as registry:
         changes = registry.alias_history(parsed.model, parsed.alias)
     if as_json:
         render.emit_json([change.to_dict() for change in changes])
@@ -372,7 +368,7 @@ def rollback(
     as_json: JsonFlag = False,
 ) -> None:
     """Move an alias back to the version it pointed at before its last move."""
-    with _registry() as registry:
+    with open_registry() as registry:
         change = registry.rollback(reference, to=to, reason=reason)
     _report_change(change, as_json)
 
@@ -390,7 +386,7 @@ def audit(
 ) -> None:
     """Show the audit trail: who changed what, when, from what to what, and why."""
     when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
-    with _registry() as registry:
+    with open_registry() as registry:
         events = registry.audit(model=model, action=action, since=when, limit=limit)
     if as_json:
         render.emit_json([event.to_dict() for event in events])

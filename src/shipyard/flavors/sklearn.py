@@ -3,10 +3,10 @@
 skops writes a zip of JSON and ``.npy`` files and rebuilds the estimator without running pickle, so a file
 in the registry cannot smuggle in code the way a pickle can. What it cannot avoid is importing every class
 the file names. shipyard therefore loads a file on its own only when each type skops does not already
-trust is a *class* from scikit-learn, NumPy or SciPy. Functions from those packages are not widened this
-way (a function named in a file, such as ``numpy.load`` inside a FunctionTransformer, is called on your
-data), and anything else — a custom transformer, a third-party estimator inside a Pipeline — needs
-``trust=True``, because importing and rebuilding it runs its author's code.
+trust is a *class* from scikit-learn, NumPy, SciPy, XGBoost or LightGBM. Functions from those packages are
+not widened this way (a function named in a file, such as ``numpy.load`` inside a FunctionTransformer, is
+called on your data), and anything else — a custom transformer, another library's estimator inside a
+Pipeline — needs ``trust=True``, because importing and rebuilding it runs its author's code.
 """
 
 from __future__ import annotations
@@ -26,8 +26,12 @@ from shipyard.flavors._optional import loaded
 from shipyard.flavors._sniffing import zip_member_names
 from shipyard.flavors.base import Flavor, LoadedModel, ModelDescription, SavedModel, Task
 
-#: Packages whose classes a skops file may name without the caller passing ``trust=True``.
-_LIBRARY_PACKAGES = frozenset({"sklearn", "numpy", "scipy"})
+#: Packages whose classes a skops file may name without the caller passing ``trust=True``. XGBoost's and
+#: LightGBM's estimators are here because pipelines end in them so often, and rebuilding them only hands
+#: the booster's own model bytes to the library's loader (no pickle).
+_LIBRARY_PACKAGES = frozenset({"sklearn", "numpy", "scipy", "xgboost", "lightgbm"})
+#: Individual standard-library classes that fitted estimators keep in their state.
+_LIBRARY_CLASSES = frozenset({"collections.OrderedDict"})
 _SCHEMA = "schema.json"
 
 
@@ -102,8 +106,9 @@ class SklearnFlavor(Flavor):
         foreign = [type_name for type_name in untrusted if not _is_library_class(type_name)]
         if foreign and not trust:
             raise Unauthorized(
-                f"'{path.name}' contains types that are not part of scikit-learn, NumPy or SciPy: "
-                f"{', '.join(foreign)}. Loading it imports them and runs their code; pass trust=True "
+                f"'{path.name}' contains types from outside the trusted libraries (scikit-learn, NumPy, "
+                f"SciPy, XGBoost, LightGBM): {', '.join(foreign)}. Loading it imports them and runs their "
+                "code; pass trust=True "
                 "(Python) or --trust (CLI) only if you trust whoever made this file"
             )
         try:
@@ -179,7 +184,9 @@ def _is_estimator(obj: Any) -> bool:
 
 
 def _is_library_class(type_name: str) -> bool:
-    """Whether ``type_name`` (as skops reports it) is a class defined in scikit-learn, NumPy or SciPy."""
+    """Whether ``type_name`` (as skops reports it) is a class of a library shipyard trusts."""
+    if type_name in _LIBRARY_CLASSES:
+        return True
     module_name, _, attribute = type_name.rpartition(".")
     parts = module_name.split(".")
     if parts[0] not in _LIBRARY_PACKAGES:

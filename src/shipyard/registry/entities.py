@@ -55,6 +55,8 @@ class ModelVersion:
     created_at: datetime
     created_by: str
     aliases: tuple[str, ...] = field(default=())
+    profile: dict[str, Any] | None = None
+    training: dict[str, Any] | None = None
 
     @property
     def ref(self) -> str:
@@ -77,6 +79,8 @@ class ModelVersion:
             "tags": self.tags,
             "description": self.description,
             "lineage": self.lineage,
+            "profile": self.profile,
+            "training": self.training,
             "created_at": self.created_at.isoformat(),
             "created_by": self.created_by,
         }

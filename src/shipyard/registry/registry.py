@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.config import Settings, load_settings
+from shipyard.datasets import DatasetCatalog
 from shipyard.errors import Conflict, InvalidInput, NotFound, Unauthorized, not_found
 from shipyard.flavors import flavor_for_file, flavor_for_object, get_flavor
 from shipyard.flavors.base import LoadedModel, ModelDescription
@@ -28,8 +28,10 @@ from shipyard.refs import ModelRef, validate_alias, validate_name
 from shipyard.registry import lineage as lineage_capture
 from shipyard.registry.entities import AliasChange, AuditEvent, ModelVersion, RegisteredModel
 from shipyard.store.artifacts import ArtifactInfo, ArtifactStore
+from shipyard.store.audit import record_audit
 from shipyard.store.database import Database
 from shipyard.store.schema import AliasHistoryRow, AliasRow, AuditRow, ModelRow, VersionRow
+from shipyard.store.sequences import lock_or_create_named, next_version, select_named
 
 _MAX_TAG_KEY = 255
 _MAX_TAG_VALUE = 5000
@@ -44,6 +46,7 @@ class Registry:
         self.db = Database(self.settings.registry_url, busy_timeout=self.settings.busy_timeout)
         self.artifacts = ArtifactStore(self.settings.artifacts_url)
         self.actor = self.settings.actor
+        self.datasets = DatasetCatalog(self.db, self.artifacts, self.actor)
 
     def close(self) -> None:
         self.db.dispose()
@@ -140,6 +143,8 @@ class Registry:
         tags: Mapping[str, Any] | None = None,
         description: str = "",
         input_schema: Mapping[str, Any] | None = None,
+        profile: Mapping[str, Any] | None = None,
+        training: Mapping[str, Any] | None = None,
         datasets: Mapping[str, str] | None = None,
         seed: int | None = None,
         code_dir: str | Path | None = None,
@@ -150,7 +155,8 @@ class Registry:
 
         The format is detected unless ``flavor`` names it. The model is saved (or the file copied) into the
         artifact store, loaded back once to prove it works and to describe it, and recorded with its
-        metrics, params, tags, model card text, input schema and lineage. ``path`` is read exactly once.
+        metrics, params, tags, model card text, input schema (the data contract), reference profile, training
+        record and lineage. ``path`` is read exactly once.
         Formats that can run code on load (``python``) need ``trust=True`` when registered from a file.
         """
         validate_name(name)
@@ -194,12 +200,7 @@ class Registry:
 
         def work(session: Session) -> int:
             model_row, _ = self._lock_or_create_model(session, name, "", {}, reason)
-            number = session.execute(
-                update(ModelRow)
-                .where(ModelRow.id == model_row.id)
-                .values(last_version=ModelRow.last_version + 1, updated_at=_now())
-                .returning(ModelRow.last_version)
-            ).scalar_one()
+            number = next_version(session, ModelRow, model_row.id, updated_at=_now())
             row = VersionRow(
                 model_id=model_row.id,
                 version=number,
@@ -209,6 +210,8 @@ class Registry:
                 artifact_size=artifact.size,
                 model_info=info.to_dict(),
                 input_schema=schema,
+                profile=dict(profile) if profile is not None else None,
+                training=dict(training) if training is not None else None,
                 metrics=clean_metrics,
                 params=clean_params,
                 tags=clean_tags,
@@ -482,52 +485,38 @@ class Registry:
         after: dict[str, Any] | None,
         reason: str,
     ) -> None:
-        session.add(
-            AuditRow(
-                at=_now(),
-                actor=self.actor,
-                action=action,
-                model=model,
-                target=target,
-                before=before,
-                after=after,
-                reason=reason,
-            )
+        record_audit(
+            session,
+            actor=self.actor,
+            action=action,
+            model=model,
+            target=target,
+            before=before,
+            after=after,
+            reason=reason,
         )
 
     def _lock_or_create_model(
         self, session: Session, name: str, description: str, tags: dict[str, str], reason: str
     ) -> tuple[ModelRow, bool]:
         """Fetch the model row under its write lock, creating it first if needed (race-free)."""
-        row = self._select_model(session, name, lock=True)
-        if row is not None:
-            return row, False
         now = _now()
         values = {
-            "name": name,
             "description": description,
             "tags": tags,
-            "last_version": 0,
             "created_at": now,
             "created_by": self.actor,
             "updated_at": now,
         }
-        dialect_insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        result = session.execute(dialect_insert(ModelRow).values(**values).on_conflict_do_nothing())
-        created = bool(result.rowcount)  # type: ignore[attr-defined]
+        row, created = lock_or_create_named(session, ModelRow, name, values)
         if created:
             self._audit(
                 session, "model.create", name, name, None, {"description": description, "tags": tags}, reason
             )
-        row = self._select_model(session, name, lock=True)
-        assert row is not None
         return row, created
 
     def _select_model(self, session: Session, name: str, *, lock: bool = False) -> ModelRow | None:
-        query = select(ModelRow).where(ModelRow.name == name)
-        if lock:
-            query = query.with_for_update()
-        return session.execute(query).scalar_one_or_none()
+        return select_named(session, ModelRow, name, lock=lock)
 
     def _model_row(self, session: Session, name: str) -> ModelRow:
         row = self._select_model(session, name)
@@ -543,7 +532,7 @@ class Registry:
 
     def _unknown_model(self, session: Session, name: str) -> NotFound:
         names = session.execute(select(ModelRow.name)).scalars().all()
-        return not_found("model", name, candidates=names)
+        return not_found("model", name, candidates=names, list_command="shipyard models list")
 
     def _version_row(
         self, session: Session, name: str, version: int, *, model_row: ModelRow | None = None
@@ -718,6 +707,8 @@ def _version_entity(row: VersionRow, name: str, aliases: tuple[str, ...]) -> Mod
         created_at=row.created_at,
         created_by=row.created_by,
         aliases=aliases,
+        profile=row.profile,
+        training=row.training,
     )
 
 

@@ -77,6 +77,43 @@ class VersionRow(Base):
     tags: Mapped[dict[str, Any]] = mapped_column(default=dict)
     description: Mapped[str] = mapped_column(Text, default="")
     lineage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    profile: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    training: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class DatasetRow(Base):
+    """A named dataset; its versions are immutable snapshots stored once under their content hash."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class DatasetVersionRow(Base):
+    __tablename__ = "dataset_versions"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_dataset_version"),
+        UniqueConstraint("dataset_id", "sha256", name="uq_dataset_versions_dataset_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[int] = mapped_column(Integer)
+    contract: Mapped[dict[str, Any]] = mapped_column()
+    profile: Mapped[dict[str, Any]] = mapped_column()
+    source: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
 
