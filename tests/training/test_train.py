@@ -271,3 +271,15 @@ def test_reproducing_a_version_without_a_spec_is_explained(tx_registry: Registry
     tx_registry.register("plain", DummyClassifier().fit([[0], [1]], [0, 1]))
     with pytest.raises(InvalidInput, match="not trained from a spec"):
         reproduce("plain/1", registry=tx_registry)
+
+
+def test_csv_column_with_text_among_numbers_is_refused_with_its_lines(
+    registry: Registry, tmp_path: Path
+) -> None:
+    frame = transactions(rows=120)
+    frame["amount"] = frame["amount"].round(2).astype(object)
+    frame.loc[[9, 40], "amount"] = "unknown"
+    frame.to_csv(tmp_path / "tx.csv", index=False)
+    spec = classification_spec(data={"dataset": None, "path": str(tmp_path / "tx.csv"), "name": "tx"})
+    message = _error(registry, spec)
+    assert "column 'amount' is mostly numbers but has text on CSV line(s) 11, 42" in message
