@@ -34,6 +34,9 @@ class _SettingsModel(BaseModel):
     artifacts_url: str = Field("artifacts", description="artifact store root (a path, file:// or s3://)")
     actor: str = Field("", description="name recorded in the audit trail (default: the OS user)")
     busy_timeout: float = Field(30.0, gt=0, description="seconds to wait for a locked SQLite database")
+    gates_file: str = Field(
+        "", description="TOML file with [gates.<model>.<alias>] policies (default: this file)"
+    )
 
 
 FIELDS = tuple(_SettingsModel.model_fields)
@@ -48,6 +51,7 @@ class Settings:
     artifacts_url: str
     actor: str
     busy_timeout: float
+    gates_file: str = ""
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,6 +61,7 @@ class Settings:
             "artifacts_url": self.artifacts_url,
             "actor": self.actor,
             "busy_timeout": self.busy_timeout,
+            "gates_file": self.gates_file,
         }
 
 
@@ -129,6 +134,7 @@ def load_settings(
         artifacts_url=_resolve_storage_url(model.artifacts_url, root),
         actor=model.actor or _os_user(),
         busy_timeout=model.busy_timeout,
+        gates_file=str(_resolve_path(model.gates_file, root)) if model.gates_file else "",
         sources=sources,
     )
 
@@ -150,6 +156,11 @@ def _resolve_storage_url(url: str, root: Path) -> str:
         return url
     path = Path(url).expanduser()
     return "file://" + str(path if path.is_absolute() else root / path)
+
+
+def _resolve_path(value: str, root: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else root / path
 
 
 def _os_user() -> str:

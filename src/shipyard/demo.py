@@ -1,38 +1,47 @@
-"""The demo behind ``make demo``: the registry loop on generated data, using only the embedded defaults.
+"""The demo behind ``make demo``: the loop so far, on generated data, using only the embedded defaults.
 
-It trains two fraud classifiers on data generated in code, registers both with metrics, parameters and
-dataset lineage, points ``production`` at the first and then the second, rolls back in one call, proves the
-loaded model predicts exactly what the trained one did, and prints the audit trail. Later capabilities
-(gates, serving, monitoring) extend this same story.
+It versions a table of card transactions, trains a baseline fraud model from a spec (cross-validation,
+hold-out, slices) and promotes it to ``production``; then trains a weaker and a stronger candidate: the gate
+refuses the weaker one and promotes the stronger one, and both gate reports are printed. It rolls back in
+one call, proves the model loaded from the registry predicts exactly what was trained, reproduces a
+version from its recorded spec, and prints the audit trail. Later capabilities extend this same story.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from shipyard.cli import render
-from shipyard.errors import Conflict
+from shipyard.cli.gates import show_gate_report
+from shipyard.cli.training import show_report
+from shipyard.errors import Conflict, GateFailed
+from shipyard.gates import GateReport, promote
 from shipyard.registry import Registry
+from shipyard.training import reproduce, train
 from shipyard.workspace import init_workspace
 
 _MARKER = ".shipyard-demo"
 SEED = 7
+FEATURES = ["amount", "hour", "channel", "account_age_days"]
+_POLICY = """
+[gates.fraud.production]
+metrics = { roc_auc = ">= 0.70" }
+regression = { metrics = ["roc_auc", "log_loss"], tolerance = 0.002 }
+slices = { columns = ["channel"], floor = { roc_auc = 0.6 }, min_rows = 50 }
+directional = [{ column = "account_age_days", delta = 365, direction = "decreasing" }]
+latency = { p99_single_ms = 50, p99_batch_ms = 200 }
+"""
 
 
-def make_transactions(rows: int = 4000, seed: int = SEED) -> pd.DataFrame:
-    """Synthetic card transactions whose fraud label depends non-linearly on amount, hour and channel."""
+def make_transactions(rows: int = 6000, seed: int = SEED) -> pd.DataFrame:
+    """Synthetic card transactions whose fraud label depends non-linearly on amount, hour and channel, and
+    falls with account age (so older accounts must never look riskier)."""
     rng = np.random.default_rng(seed)
     amount = rng.lognormal(mean=3.5, sigma=1.0, size=rows)
     hour = rng.integers(0, 24, size=rows)
@@ -40,7 +49,7 @@ def make_transactions(rows: int = 4000, seed: int = SEED) -> pd.DataFrame:
     age_days = rng.integers(1, 3650, size=rows)
     night = (hour < 6) | (hour > 22)
     logit = -3.0 + 0.9 * np.log1p(amount) * night + 1.2 * (channel == "web") - 0.0006 * age_days
-    logit += 0.8 * np.sin(amount / 40.0)
+    logit += 1.2 * np.sin(amount / 40.0)
     fraud = rng.random(rows) < 1 / (1 + np.exp(-logit))
     return pd.DataFrame(
         {
@@ -53,14 +62,17 @@ def make_transactions(rows: int = 4000, seed: int = SEED) -> pd.DataFrame:
     )
 
 
-def _pipeline(estimator: object) -> Pipeline:
-    features = ColumnTransformer(
-        [
-            ("numbers", StandardScaler(), ["amount", "hour", "account_age_days"]),
-            ("channel", OneHotEncoder(handle_unknown="ignore"), ["channel"]),
-        ]
-    )
-    return Pipeline([("features", features), ("model", estimator)])
+def _spec(label: str, estimator: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "model": "fraud",
+        "seed": SEED,
+        "description": f"{label}: flags card transactions for manual review.",
+        "tags": {"candidate": label},
+        "data": {"dataset": "transactions", "target": "fraud", "features": FEATURES},
+        "estimator": {"class": estimator, "params": params},
+        "cv": {"strategy": "stratified", "folds": 5},
+        "evaluation": {"holdout": 0.25, "slices": ["channel"], "min_slice_rows": 50},
+    }
 
 
 def _fresh_workspace(directory: Path) -> Path:
@@ -74,98 +86,119 @@ def _fresh_workspace(directory: Path) -> Path:
     return directory
 
 
+def _step(number: int, text: str, *values: Any) -> None:
+    render.message(f"\n[bold cyan]{number}.[/] " + text, *values)
+
+
 def run_demo(directory: Path) -> None:
     """Run the demo in a fresh workspace at ``directory``."""
     workspace = _fresh_workspace(Path(directory))
     settings = init_workspace(workspace / ".shipyard", exist_ok=True)
-    render.message("[bold]1. workspace[/] {} (SQLite registry, local artifact store)", settings.home)
-
-    data = make_transactions()
-    data_hash = hashlib.sha256(pd.util.hash_pandas_object(data, index=False).values.tobytes()).hexdigest()
-    features = data.drop(columns="fraud")
-    train_x, test_x, train_y, test_y = train_test_split(
-        features, data["fraud"], test_size=0.25, random_state=SEED, stratify=data["fraud"]
+    config = settings.home / "shipyard.toml"
+    config.write_text(config.read_text(encoding="utf-8") + textwrap.dedent(_POLICY), encoding="utf-8")
+    _step(
+        1,
+        "workspace {} (SQLite registry, local artifact store) with a gate policy for production",
+        settings.home,
     )
-    candidates = [
-        ("logistic regression baseline", LogisticRegression(max_iter=500, C=1.0)),
-        (
-            "gradient boosting",
-            HistGradientBoostingClassifier(max_iter=120, learning_rate=0.1, random_state=SEED),
-        ),
-    ]
 
     with Registry(settings) as registry:
-        registry.create_model(
-            "fraud", description="Flags card transactions for manual review.", tags={"team": "risk"}
+        data = registry.datasets.add("transactions", make_transactions(), reason="demo data")
+        _step(2, "dataset {}: {} rows, sha256 {}…", data.ref, f"{data.rows:,}", data.sha256[:12])
+
+        baseline = train(
+            _spec(
+                "logistic regression baseline", "sklearn.linear_model.LogisticRegression", {"max_iter": 500}
+            ),
+            registry=registry,
+            progress=False,
         )
-        trained = {}
-        for label, estimator in candidates:
-            model = _pipeline(estimator).fit(train_x, train_y)
-            proba = model.predict_proba(test_x)[:, 1]
-            metrics = {
-                "roc_auc": roc_auc_score(test_y, proba),
-                "accuracy": accuracy_score(test_y, model.predict(test_x)),
-            }
-            version = registry.register(
-                "fraud",
-                model,
-                metrics=metrics,
-                params={"estimator": type(estimator).__name__, **_simple_params(estimator)},
-                tags={"candidate": label},
-                description=f"{label.capitalize()} over amount, hour, channel and account age.",
-                datasets={"train": data_hash},
-                seed=SEED,
-                reason="demo training run",
-            )
-            trained[version.version] = model
-            render.message(
-                "[bold]2. registered[/] {}: {}, roc_auc={}, sha256 {}…",
-                version.ref,
-                label,
-                f"{metrics['roc_auc']:.3f}",
-                version.artifact_sha256[:12],
-            )
-
-        registry.set_alias("fraud", "production", 1, reason="first release")
-        registry.set_alias("fraud", "production", 2, reason="gradient boosting is better on the hold-out")
-        render.message("[bold]3. production[/] → fraud/1, then → fraud/2")
-
-        change = registry.rollback("fraud@production", reason="demo: pretend v2 misbehaves")
+        assert baseline.version is not None
+        _step(
+            3,
+            "trained the baseline {} from a spec (5-fold stratified CV, 25% hold-out):",
+            baseline.version.ref,
+        )
+        show_report(baseline.report)
+        _, change = promote(registry, baseline.version.ref, "production", reason="first release")
         render.message(
-            "[bold]4. rollback[/] fraud@production: v{} → v{} (one call)",
-            change.previous_version,
-            change.version,
+            "promoted {} to production (no previous holder: comparisons skipped)", baseline.version.ref
         )
 
-        production = registry.resolve("fraud@production")
+        weaker = train(
+            _spec("decision stump", "sklearn.tree.DecisionTreeClassifier", {"max_depth": 1}),
+            registry=registry,
+            progress=False,
+        )
+        assert weaker.version is not None
+        _step(4, "a weaker candidate, {} (a decision stump), asks for production:", weaker.version.ref)
+        try:
+            promote(registry, weaker.version.ref, "production")
+        except GateFailed as refused:
+            if isinstance(refused.report, GateReport):
+                show_gate_report(refused.report)
+            render.message("[bold red]refused[/]: fraud@production stays on {}", baseline.version.ref)
+
+        stronger = train(
+            _spec(
+                "gradient boosting",
+                "sklearn.ensemble.HistGradientBoostingClassifier",
+                # Preprocessed columns: amount, hour, account_age_days, then channel's three one-hot columns;
+                # risk may only fall as an account ages.
+                {"max_iter": 150, "learning_rate": 0.08, "monotonic_cst": [0, 0, -1, 0, 0, 0]},
+            ),
+            registry=registry,
+            progress=False,
+        )
+        assert stronger.version is not None
+        _step(5, "a stronger candidate, {} (gradient boosting), asks for production:", stronger.version.ref)
+        report, change = promote(registry, stronger.version.ref, "production", reason="beats the baseline")
+        show_gate_report(report)
+        render.message(
+            "[bold green]promoted:[/] fraud@production v{} → v{}", change.previous_version, change.version
+        )
+
+        rolled = registry.rollback("fraud@production", reason="demo: pretend the new model misbehaves")
+        _step(6, "rollback in one call: fraud@production v{} → v{}", rolled.previous_version, rolled.version)
+        promote(registry, stronger.version.ref, "production", reason="demo: incident over, promote again")
+        render.message("and promoted again through the gate: fraud@production → {}", stronger.version.ref)
+
         loaded = registry.load_model("fraud@production")
-        sample = test_x.head(200)
-        same = np.array_equal(loaded.predict(sample), trained[production.version].predict(sample))
-        render.message(
-            "[bold]5. load[/] {} from the artifact store (hash verified): predictions identical to the "
-            "trained model on 200 rows: {}",
-            production.ref,
+        holdout = registry.datasets.load(stronger.holdout)[FEATURES]
+        same = np.array_equal(loaded.predict(holdout), stronger.model.predict(holdout))
+        _step(
+            7,
+            "loaded fraud@production from the artifact store (hash verified): identical predictions on "
+            "{} hold-out rows: {}",
+            len(holdout),
             "yes" if same else "NO",
         )
         if not same:
             raise AssertionError("the loaded model does not predict what the trained model predicted")
 
+        outcome = reproduce(stronger.version.ref, registry=registry)
+        _step(
+            8,
+            "reproduce {} from its recorded spec and data: metrics match: {}",
+            outcome.ref,
+            "yes" if outcome.matches else "NO",
+        )
+
         render.table(
             "versions of fraud",
-            ["version", "aliases", "format", "roc_auc", "candidate"],
+            ["version", "aliases", "candidate", "roc_auc (hold-out)", "cv roc_auc"],
             [
-                (v.version, v.aliases, v.flavor, v.metrics["roc_auc"], v.tags.get("candidate"))
+                (
+                    v.version,
+                    v.aliases,
+                    v.tags.get("candidate"),
+                    v.metrics.get("roc_auc"),
+                    f"{v.metrics.get('cv_roc_auc_mean', 0):.4f} ± {v.metrics.get('cv_roc_auc_std', 0):.4f}",
+                )
                 for v in registry.list_versions("fraud")
             ],
         )
         render.audit_table("audit trail", registry.audit(model="fraud"))
     render.message(
-        "done. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
+        "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
     )
-
-
-def _simple_params(estimator: object) -> dict[str, object]:
-    get_params = getattr(estimator, "get_params", None)
-    if get_params is None:
-        return {}
-    return {k: v for k, v in get_params().items() if isinstance(v, int | float | str | bool) or v is None}

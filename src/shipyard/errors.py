@@ -66,9 +66,19 @@ class MissingDependency(ConfigurationError, ImportError):
 
 
 class GateFailed(ShipyardError):
-    """A promotion gate refused a version."""
+    """A promotion gate refused a version: at least one check failed. ``report`` holds the GateReport."""
 
     exit_code = 1
+
+    def __init__(self, message: str, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class GateError(ShipyardError):
+    """A promotion gate could not run at all (no evaluation data, a policy naming unknown things, …)."""
+
+    exit_code = 2
 
 
 def not_found(

@@ -21,6 +21,14 @@ artifacts_url = "artifacts"
 actor = ""
 # Seconds to wait when another process holds the SQLite write lock.
 busy_timeout = 30.0
+# Gate policies may live in their own file instead of below, e.g. "gates.toml".
+gates_file = ""
+
+# Promotion gates: the checks a version must pass to reach an alias (see docs/gates.md).
+# [gates.fraud.production]
+# metrics = { roc_auc = ">= 0.85" }
+# regression = { tolerance = 0.005 }
+# latency = { p99_single_ms = 25 }
 """
 
 

@@ -52,6 +52,7 @@ def test_config_prints_effective_settings_and_their_sources(
         "artifacts_url": f"file://{home / 'artifacts'}",
         "actor": "ci-bot",
         "busy_timeout": 30.0,
+        "gates_file": "",
     }
     assert main(["config"]) == 0
     table = capsys.readouterr().out

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 
 import typer
 
+from shipyard.cicd import CiKind, check_ci_target, write_ci
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.data import data_app
+from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.training import register_training_commands
 from shipyard.config import load_settings
 from shipyard.datasets import read_contract
@@ -34,6 +36,8 @@ app.add_typer(models_app, name="models")
 app.add_typer(alias_app, name="alias")
 app.add_typer(data_app, name="data")
 app.add_typer(contract_app, name="contract")
+app.add_typer(gate_app, name="gate")
+app.command("promote")(promote_command)
 register_training_commands(app)
 
 
@@ -71,14 +75,44 @@ def init(
         typer.Argument(help="Workspace directory (default: --home, $SHIPYARD_HOME, ./.shipyard)."),
     ] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Reuse an existing workspace.")] = False,
+    ci: Annotated[
+        CiKind | None,
+        typer.Option("--ci", help="Also write a CI pipeline that trains, gates and promotes on main."),
+    ] = None,
+    spec: Annotated[
+        str | None,
+        typer.Option("--spec", help="Training spec the pipeline trains from (default: spec.toml)."),
+    ] = None,
+    alias: Annotated[
+        str | None,
+        typer.Option("--alias", help="Alias the pipeline gates and promotes to (default: production)."),
+    ] = None,
+    project_dir: Annotated[
+        Path | None,
+        typer.Option("--project-dir", help="Repository root to write the CI file into (default: .)."),
+    ] = None,
+    force_ci: Annotated[bool, typer.Option("--force-ci", help="Replace an existing CI file.")] = False,
 ) -> None:
-    """Create a workspace with its shipyard.toml, database and artifact store."""
+    """Create a workspace with its shipyard.toml, database and artifact store; with --ci, a CI file too."""
+    if ci is None and (spec is not None or alias is not None or project_dir is not None or force_ci):
+        raise InvalidInput("--spec, --alias, --project-dir and --force-ci only apply with --ci github|gitlab")
+    ci_spec, ci_alias, ci_root = spec or "spec.toml", alias or "production", project_dir or Path.cwd()
+    if ci is not None:  # refuse a bad spec or alias, or an existing CI file, before creating anything
+        check_ci_target(ci, ci_root, spec=ci_spec, alias=ci_alias, overwrite=force_ci)
     settings = init_workspace(directory or state.home, exist_ok=exist_ok)
     Registry(settings).close()  # creates the database and applies migrations now, not on first use
     render.message("workspace ready at {}", settings.home)
     render.message("  settings:  {}", settings.home / "shipyard.toml")
     render.message("  registry:  {}", settings.registry_url)
     render.message("  artifacts: {}", settings.artifacts_url)
+    if ci is None:
+        return
+    written = write_ci(ci, ci_root, spec=ci_spec, alias=ci_alias, overwrite=force_ci)
+    branch = "main" if ci == "github" else "the default branch"
+    render.message("wrote the {} pipeline to {}", ci, written)
+    render.message("  trains {}, gates against {}, promotes to {} on {}", ci_spec, ci_alias, ci_alias, branch)
+    if not (ci_root / ci_spec).is_file():
+        render.message("[yellow]note:[/] {} does not exist yet; the pipeline trains from it", ci_spec)
 
 
 @app.command()
@@ -141,6 +175,9 @@ def models_show(
             )
             return
         version = registry.resolve(parsed)
+        from shipyard.gates import gate_runs  # gates load scikit-learn's metrics: only when needed
+
+        runs = gate_runs(registry, version.ref)
     if card:
         text = render_model_card(version)
         if as_json:
@@ -149,9 +186,26 @@ def models_show(
             render.markdown(text)
         return
     if as_json:
-        render.emit_json(version.to_dict())
+        render.emit_json({**version.to_dict(), "gate_runs": runs})
         return
     _print_version(version)
+    if runs:
+        render.table(
+            "gate runs",
+            ["when (UTC)", "to", "champion", "passed", "promoted", "by", "failed checks"],
+            [
+                (
+                    run["at"][:19].replace("T", " "),
+                    run["alias"],
+                    f"v{run['champion']}" if run["champion"] else None,
+                    "yes" if run["passed"] else "no",
+                    ("forced" if run["forced"] else "yes") if run["promoted"] else "no",
+                    run["actor"],
+                    [r["check"] for r in run["report"]["results"] if r["status"] == "fail"],
+                )
+                for run in runs
+            ],
+        )
 
 
 @models_app.command("export")

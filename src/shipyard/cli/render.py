@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -18,8 +19,14 @@ from shipyard.registry import AuditEvent
 
 
 def console() -> Console:
-    """A console for stdout, made per call so the terminal width (or $COLUMNS) is read when printing."""
-    return Console(highlight=False, soft_wrap=True)
+    """A console for stdout, made per call so the terminal width (or $COLUMNS) is read when printing.
+
+    Output that is not a terminal (CI logs, files) gets 120 columns instead of Rich's 80, so tables stay
+    readable there."""
+    plain = Console(highlight=False, soft_wrap=True)
+    if plain.is_terminal or "COLUMNS" in os.environ:
+        return plain
+    return Console(highlight=False, soft_wrap=True, width=120)
 
 
 def error_console() -> Console:
@@ -37,6 +44,21 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
         grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(Text(format_value(value)) for value in row))
+    console().print(grid)
+
+
+def status_table(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, status_column: int, styles: dict[str, str]
+) -> None:
+    """A table whose status column is coloured (pass/fail/skip); other cells are plain text."""
+    grid = Table(header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    for row in rows:
+        cells: list[Any] = [Text(format_value(value)) for value in row]
+        status = str(row[status_column])
+        cells[status_column] = styles.get(status, escape(status))
+        grid.add_row(*cells)
     console().print(grid)
 
 
@@ -81,7 +103,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
         return value[:12] + "…"  # a sha256: the prefix identifies it, the full hash is in --json
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return f"{value:.4g}"
     if isinstance(value, dict):
         return ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) or "-"
     if isinstance(value, list | tuple):

@@ -24,6 +24,10 @@ def train_command(
     no_register: Annotated[
         bool, typer.Option("--no-register", help="Train and report, but do not register a version.")
     ] = False,
+    ref_file: Annotated[
+        Path | None,
+        typer.Option("--ref-file", help="Write the registered version (e.g. fraud/4) to this file."),
+    ] = None,
     reason: ReasonOption = "",
     as_json: JsonFlag = False,
 ) -> None:
@@ -32,6 +36,8 @@ def train_command(
 
     with open_registry() as registry:
         result = train(spec, registry=registry, register=not no_register, progress=not as_json, reason=reason)
+    if ref_file is not None and result.version is not None:
+        ref_file.write_text(result.version.ref + "\n", encoding="utf-8")
     if as_json:
         render.emit_json(
             {

@@ -9,6 +9,7 @@ Part of the core layer: pure Python, numpy, pandas and pyarrow; no database, net
 
 from shipyard.contracts._checks import PROBLEM_CODES
 from shipyard.contracts._columns import ColumnContract, ColumnType, ExtraColumns
+from shipyard.contracts._compatibility import breaking_changes
 from shipyard.contracts._contract import Contract
 from shipyard.contracts._inference import find_mixed_types
 from shipyard.contracts._validation import (
@@ -30,5 +31,6 @@ __all__ = [
     "ExtraColumns",
     "Problem",
     "ValidationResult",
+    "breaking_changes",
     "find_mixed_types",
 ]

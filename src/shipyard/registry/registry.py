@@ -34,6 +34,10 @@ from shipyard.store.schema import AliasHistoryRow, AliasRow, AuditRow, ModelRow,
 from shipyard.store.sequences import lock_or_create_named, next_version, select_named
 
 _MAX_TAG_KEY = 255
+#: Placeholder for "do not check the alias's current version".
+_ANY: object = object()
+#: What a direct alias move may be called in the history; rollback and delete have their own methods.
+_ALIAS_ACTIONS = frozenset({"set", "promote", "promote.forced"})
 _MAX_TAG_VALUE = 5000
 
 
@@ -315,12 +319,30 @@ class Registry:
         return self.get_version(target.model, target.version)
 
     # -- aliases ----------------------------------------------------------------------------------------
-    def set_alias(self, name: str, alias: str, version: int, *, reason: str = "") -> AliasChange:
-        """Point ``name@alias`` at ``version`` (creating or moving the alias), atomically and audited."""
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str = "",
+        action: str = "set",
+        expect_current: int | object | None = _ANY,
+    ) -> AliasChange:
+        """Point ``name@alias`` at ``version`` (creating or moving the alias), atomically and audited.
+
+        ``action`` is what the history and audit trail call the move ("set", or "promote" from a gate).
+        With ``expect_current`` the move happens only if the alias still points there (None: unset), so a
+        decision taken on the old holder cannot land on a newer one.
+        """
         validate_name(name)
         validate_alias(alias)
+        if action not in _ALIAS_ACTIONS:
+            raise InvalidInput(f"unknown alias action {action!r}; one of {', '.join(sorted(_ALIAS_ACTIONS))}")
         number = _version_number(version)
-        return self.db.write(lambda session: self._move_alias(session, name, alias, number, "set", reason))
+        return self.db.write(
+            lambda session: self._move_alias(session, name, alias, number, action, reason, expect_current)
+        )
 
     def delete_alias(self, name: str, alias: str, *, reason: str = "") -> AliasChange:
         validate_name(name)
@@ -371,7 +393,14 @@ class Registry:
             return [_alias_change(row, name) for row in rows]
 
     def _move_alias(
-        self, session: Session, name: str, alias: str, version: int | None, action: str, reason: str
+        self,
+        session: Session,
+        name: str,
+        alias: str,
+        version: int | None,
+        action: str,
+        reason: str,
+        expect_current: int | object | None = _ANY,
     ) -> AliasChange:
         model_row = self._lock_model(session, name)
         if version is not None:
@@ -380,6 +409,13 @@ class Registry:
             select(AliasRow).where(AliasRow.model_id == model_row.id, AliasRow.name == alias)
         ).scalar_one_or_none()
         previous = current.version if current is not None else None
+        if expect_current is not _ANY and previous != expect_current:
+            now_at = f"v{previous}" if previous else "nothing"
+            expected = f"v{expect_current}" if expect_current else "unset"
+            raise Conflict(
+                f"{name}@{alias} moved to {now_at} while this change was being decided "
+                f"(expected {expected}); decide again"
+            )
         now = _now()
         if version is None:
             if current is None:

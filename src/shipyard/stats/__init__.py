@@ -13,6 +13,7 @@ keeping a single training row. This is core code: numpy, pandas and pyarrow only
 """
 
 from shipyard.stats._columns import ColumnKind
+from shipyard.stats.bootstrap import Difference, paired_bootstrap
 from shipyard.stats.layout import CategoricalLayout, ColumnLayout, InferOptions, NumericLayout, ProfileLayout
 from shipyard.stats.profile import Profile
 from shipyard.stats.sketches import CategoricalSketch, ColumnSketch, NumericSketch
@@ -23,9 +24,11 @@ __all__ = [
     "ColumnKind",
     "ColumnLayout",
     "ColumnSketch",
+    "Difference",
     "InferOptions",
     "NumericLayout",
     "NumericSketch",
     "Profile",
     "ProfileLayout",
+    "paired_bootstrap",
 ]

@@ -118,6 +118,25 @@ class DatasetVersionRow(Base):
     created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
 
 
+class GateRunRow(Base):
+    """One run of a promotion gate for a version and a target alias, with its full report."""
+
+    __tablename__ = "gate_runs"
+    __table_args__ = (Index("ix_gate_runs_model_version", "model_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    alias: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    champion: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    passed: Mapped[bool] = mapped_column()
+    promoted: Mapped[bool] = mapped_column(default=False)
+    forced: Mapped[bool] = mapped_column(default=False)
+    report: Mapped[dict[str, Any]] = mapped_column()
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
 class AliasRow(Base):
     __tablename__ = "aliases"
     __table_args__ = (UniqueConstraint("model_id", "name", name="uq_aliases_model_name"),)

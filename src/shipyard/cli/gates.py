@@ -1,0 +1,102 @@
+"""``shipyard gate check`` and ``shipyard promote``: CI-friendly gates with meaningful exit codes.
+
+``gate check`` exits 0 when every check passes, 1 when a check failed, 2 when the gate could not run at all
+(unknown version, no evaluation data, a policy naming unknown metrics or columns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from shipyard.cli import render
+from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
+from shipyard.errors import GateError, ShipyardError
+
+if TYPE_CHECKING:
+    from shipyard.gates import GateReport
+
+gate_app = typer.Typer(
+    help="Promotion gates: the checks a version must pass to reach an alias.", no_args_is_help=True
+)
+
+ToOption = Annotated[str, typer.Option("--to", help="The alias the version would move to, e.g. production.")]
+PolicyOption = Annotated[
+    Path | None,
+    typer.Option("--policy", help="A TOML file with [gates.<model>.<alias>] (default: shipyard.toml)."),
+]
+_STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]skip[/]"}
+
+
+def show_gate_report(report: GateReport) -> None:
+    """The gate report as a table, then its verdict."""
+    render.message(
+        "gate {} → {} (current holder: {}; policy: {}; evaluation data: {}, {} rows)",
+        report.candidate,
+        report.alias,
+        report.champion or "none",
+        report.policy,
+        report.evaluation_data or "none",
+        report.evaluation_rows,
+    )
+    render.status_table(
+        ["check", "measured", "threshold", "result", "detail"],
+        [(r.check, r.measured, r.threshold, r.status, r.detail) for r in report.results],
+        status_column=3,
+        styles=_STATUS_STYLE,
+    )
+    for note in report.notes:
+        render.message("[yellow]note:[/] {}", note)
+    render.message("[bold]{}[/]", report.summary())
+
+
+@gate_app.command("check")
+def gate_check(
+    reference: Annotated[str, typer.Argument(help="The candidate version: fraud/4.")],
+    to: ToOption,
+    policy_file: PolicyOption = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Also write a JUnit XML report here.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the gate without moving anything; exit 0 pass, 1 a check failed, 2 the gate could not run."""
+    from shipyard.gates import check_gate
+
+    try:
+        with open_registry() as registry:
+            report = check_gate(registry, reference, to, policy_file=policy_file)
+    except ShipyardError as exc:  # anything that stops the gate from running is "could not run"
+        raise GateError(f"the gate could not run: {exc}") from exc
+    if junit is not None:
+        junit.write_text(report.to_junit(), encoding="utf-8")
+    if as_json:
+        render.emit_json(report.to_dict())
+    else:
+        show_gate_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def promote_command(
+    reference: Annotated[str, typer.Argument(help="The candidate version: fraud/4.")],
+    to: ToOption,
+    force: Annotated[
+        bool, typer.Option("--force", help="Move the alias even if checks fail (needs --reason; audited).")
+    ] = False,
+    reason: ReasonOption = "",
+    policy_file: PolicyOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the gate and move the alias only when every check passes."""
+    from shipyard.gates import promote
+
+    with open_registry() as registry:
+        report, change = promote(registry, reference, to, force=force, reason=reason, policy_file=policy_file)
+    if as_json:
+        render.emit_json({"gate": report.to_dict(), "alias": change.to_dict()})
+        return
+    show_gate_report(report)
+    before = f"v{change.previous_version}" if change.previous_version else "(unset)"
+    verb = "FORCED" if change.action == "promote.forced" else "promoted"
+    render.message("{}: {}@{} {} → v{}", verb, change.model, change.alias, before, change.version)
