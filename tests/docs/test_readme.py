@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,22 @@ def test_quickstart_python_then_cli_runs_as_written(tmp_path: Path) -> None:
     )
     actions = [event["action"] for event in json.loads(audit.stdout)]
     assert actions[-1] == "alias.rollback"
+
+
+def test_train_gate_promote_block_runs_on_the_example(tmp_path: Path) -> None:
+    example = README.parent / "examples" / "fraud"
+    work = tmp_path / "examples" / "fraud"
+    shutil.copytree(example, work)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env["SHIPYARD_HOME"] = str(tmp_path / "ws")
+    block = next(block for block in _blocks("bash") if "shipyard train spec.toml" in block)
+    for line in block.splitlines():
+        command = line.split("#", 1)[0].strip()
+        if not command or command.startswith("cd "):
+            continue
+        done = subprocess.run(shlex.split(command), cwd=work, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{command!r} failed: {done.stderr}"
+    shown = subprocess.run(
+        ["shipyard", "models", "show", "fraud@production", "--json"], env=env, capture_output=True, text=True
+    )
+    assert json.loads(shown.stdout)["version"] == 1
