@@ -111,7 +111,7 @@ def load_settings(
 
     for name in FIELDS:
         variable = ENV_PREFIX + name.upper()
-        if variable in env:
+        if env.get(variable, "") != "":  # an empty variable (a CI secret that is not set) means "unset"
             values[name] = env[variable]
             sources[name] = f"${variable}"
 

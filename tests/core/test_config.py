@@ -27,6 +27,12 @@ def test_environment_beats_toml_and_arguments_beat_environment(tmp_path: Path) -
     assert load_settings(tmp_path, environ=env, actor="from-arg").actor == "from-arg"
 
 
+def test_an_empty_variable_counts_as_unset(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={"SHIPYARD_REGISTRY_URL": "", "SHIPYARD_ACTOR": ""})
+    assert settings.sources["registry_url"] == "default"
+    assert settings.registry_url == f"sqlite:///{tmp_path / 'registry.db'}"
+
+
 def test_shipyard_home_variable_selects_the_workspace(tmp_path: Path) -> None:
     settings = load_settings(environ={"SHIPYARD_HOME": str(tmp_path / "elsewhere")})
     assert settings.home == tmp_path / "elsewhere"

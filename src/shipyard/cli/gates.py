@@ -25,7 +25,7 @@ gate_app = typer.Typer(
 ToOption = Annotated[str, typer.Option("--to", help="The alias the version would move to, e.g. production.")]
 PolicyOption = Annotated[
     Path | None,
-    typer.Option("--policy", help="A TOML file with [gates.<model>.<alias>] (default: shipyard.toml)."),
+    typer.Option("--policy", help="A TOML file with gates.<model>.<alias> tables (default: shipyard.toml)."),
 ]
 _STATUS_STYLE = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]skip[/]"}
 

@@ -1,0 +1,187 @@
+"""Protocol codecs: turn a request body into rows for the engine, and the engine's result into a response.
+
+shipyard serves every model through one engine (validation, batching, logging live there once). Each wire
+protocol — shipyard's own JSON (``native``), MLflow's scoring protocol (``mlflow``) and the Open Inference
+Protocol of KServe v2 and Triton (``oip``) — is a codec around that engine: pure functions that decode bytes
+into a ``DecodedRequest`` and encode a ``PredictionResult`` into an ``EncodedResponse``. Codecs import no HTTP
+framework and do no I/O, so the server stays a thin adapter and every protocol is tested without a socket.
+
+Every decoding problem raises ``InvalidInput`` (the server answers 400) or its subclass
+``UnsupportedMediaType`` (415). Every codec sets ``options["want_proba"]`` on the request it decodes: pass
+it to ``Engine.predict(want_proba=...)`` so probabilities are computed only when the response carries them.
+
+This module holds what the codecs share: the response triple, JSON parsing, and building a DataFrame from
+JSON values so that the same values give the same dtypes whichever protocol carried them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence, Sized
+from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from shipyard.errors import InvalidInput
+
+__all__ = [
+    "JSON_MEDIA_TYPE",
+    "EncodedResponse",
+    "UnsupportedMediaType",
+    "common_length",
+    "describe",
+    "frame_from_columns",
+    "frame_from_records",
+    "header",
+    "json_response",
+    "name_list",
+    "parse_json",
+    "require_rows",
+]
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """The request's Content-Type (or Content-Encoding) is one the protocol does not accept: answer 415."""
+
+    status = 415
+
+
+class EncodedResponse(NamedTuple):
+    """A response ready to send: status code, body bytes, and headers (``content-type`` among them)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def json_response(payload: Any, status: int = 200) -> EncodedResponse:
+    """``payload`` as a JSON response; numpy arrays and scalars serialise natively, NaN becomes null."""
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return EncodedResponse(status, body, {"content-type": JSON_MEDIA_TYPE})
+
+
+def parse_json(body: bytes, what: str = "the body") -> Any:
+    """Parse JSON bytes, or raise InvalidInput quoting the parser's first line (never the payload)."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        first_line = str(error).splitlines()[0] if str(error) else "empty document"
+        raise InvalidInput(f"{what} is not valid JSON: {first_line}") from None
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """Header ``name`` in any letter case: Starlette's headers ignore case, plain dicts do not."""
+    value = headers.get(name)
+    if value is None:
+        value = headers.get(name.lower())
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def describe(value: Any) -> str:
+    """The JSON kind of ``value`` for an error message ("a list", "a string"), never the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return f"a {type(value).__name__}"
+
+
+def name_list(names: Iterable[Any], limit: int = 10) -> str:
+    """Names joined for a message, cut after ``limit`` so a huge request never floods an error."""
+    shown: list[str] = []
+    total = 0
+    for name in names:
+        if total < limit:
+            shown.append(str(name))
+        total += 1
+    text = ", ".join(shown)
+    return f"{text}, … and {total - limit} more" if total > limit else text
+
+
+def require_rows(rows: int) -> None:
+    """Refuse an empty batch: a request with no rows has nothing to predict and is almost always a bug."""
+    if rows == 0:
+        raise InvalidInput("the request has no rows; send at least one row to predict")
+
+
+def common_length(columns: Mapping[str, Sized]) -> int:
+    """The length shared by every column's values, or InvalidInput naming the columns and their lengths."""
+    by_length: dict[int, list[str]] = {}
+    for name, values in columns.items():
+        by_length.setdefault(len(values), []).append(name)
+    if len(by_length) > 1:
+        groups = sorted(by_length.items(), key=lambda item: -len(item[1]))
+        described = "; ".join(
+            f"{name_list(names, 5)} {'has' if len(names) == 1 else 'have'} {length}"
+            for length, names in groups[:5]
+        )
+        raise InvalidInput(
+            f"the columns have different lengths ({described}); every column needs one value per row"
+        )
+    return next(iter(by_length), 0)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _check_cells(column: str, values: Sequence[Any] | np.ndarray) -> None:
+    """Cells must be JSON scalars; a nested list or object in a cell is a malformed table, not a value."""
+    for row, value in enumerate(values):
+        if not isinstance(value, _SCALARS):
+            raise InvalidInput(
+                f"row {row}, column {column!r} holds {describe(value)}; "
+                "each value must be a number, a string, a boolean or null"
+            )
+
+
+def frame_from_columns(
+    columns: Mapping[str, Sequence[Any] | np.ndarray], rows: int, *, check_cells: bool = True
+) -> pd.DataFrame:
+    """Build the request frame from per-column value lists, all ``rows`` long.
+
+    Every codec ends here, so a value has the same dtype whichever protocol carried it: pandas infers each
+    column from its Python values (integers → int64, with nulls → float64, text → str, …) and the contract
+    then coerces. ``check_cells`` refuses nested lists and objects inside cells.
+    """
+    if check_cells:
+        for name, values in columns.items():
+            _check_cells(name, values)
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(rows))
+    return pd.DataFrame(dict(columns), index=pd.RangeIndex(rows))
+
+
+def frame_from_records(records: Sequence[Any], what: str = "record") -> pd.DataFrame:
+    """Build the request frame from JSON objects, one per row; a key missing from a row becomes null.
+
+    Columns keep the order in which they first appear. Anything but an object in the list is refused with
+    its position, so a client sees which row it got wrong.
+    """
+    require_rows(len(records))
+    columns: dict[str, list[Any]] = {}
+    for row, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise InvalidInput(
+                f"{what} {row} is {describe(record)}; "
+                f"each {what} must be an object mapping column names to values"
+            )
+        for name in record:
+            if name not in columns:
+                columns[name] = [None] * row  # a column first seen late is missing from the earlier rows
+        for name, values in columns.items():
+            values.append(record.get(name))
+    return frame_from_columns(columns, len(records))

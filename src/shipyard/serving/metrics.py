@@ -1,0 +1,74 @@
+"""Prometheus metrics of the inference server, correct across worker processes.
+
+With several uvicorn workers each process counts its own requests; prometheus_client's multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``, set by ``shipyard serve`` before the workers start) writes them to shared
+files that ``/metrics`` aggregates, so a scrape of any worker reports the whole server.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from shipyard.serving.batcher import BatchStats
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+REQUESTS = Counter(
+    "shipyard_requests_total", "Inference requests by outcome.", ["model", "version", "protocol", "status"]
+)
+REQUEST_SECONDS = Histogram(
+    "shipyard_request_seconds",
+    "Total time to answer a request.",
+    ["model", "protocol"],
+    buckets=_LATENCY_BUCKETS,
+)
+QUEUE_SECONDS = Histogram(
+    "shipyard_queue_seconds", "Time a request waited for its batch.", ["model"], buckets=_LATENCY_BUCKETS
+)
+COMPUTE_SECONDS = Histogram(
+    "shipyard_compute_seconds", "Time to validate and predict one batch.", ["model"], buckets=_LATENCY_BUCKETS
+)
+BATCH_ROWS = Histogram("shipyard_batch_rows", "Rows per predict call.", ["model"], buckets=_ROW_BUCKETS)
+BATCH_REQUESTS = Histogram(
+    "shipyard_batch_requests", "Requests per predict call.", ["model"], buckets=_ROW_BUCKETS
+)
+IN_FLIGHT = Gauge(
+    "shipyard_in_flight_requests", "Requests being answered.", ["model"], multiprocess_mode="livesum"
+)
+LOAD_SECONDS = Gauge(
+    "shipyard_model_load_seconds",
+    "Time to load and warm a version.",
+    ["model", "version"],
+    multiprocess_mode="max",
+)
+SERVED_VERSION = Gauge(
+    "shipyard_served_version", "Version each worker serves.", ["model"], multiprocess_mode="liveall"
+)
+
+
+def record_batch(model: str, version: int, stats: BatchStats) -> None:
+    COMPUTE_SECONDS.labels(model).observe(stats.compute_seconds)
+    BATCH_ROWS.labels(model).observe(stats.rows)
+    BATCH_REQUESTS.labels(model).observe(stats.requests)
+    for waited in stats.queue_seconds:
+        QUEUE_SECONDS.labels(model).observe(waited)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics text (aggregated over workers in multiprocess mode) and its content type."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST
