@@ -37,6 +37,7 @@ __all__ = [
     "json_response",
     "name_list",
     "parse_json",
+    "quoted",
     "require_rows",
 ]
 
@@ -100,16 +101,24 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def name_list(names: Iterable[Any], limit: int = 10) -> str:
-    """Names joined for a message, cut after ``limit`` so a huge request never floods an error."""
+def name_list(names: Iterable[Any], limit: int = 10, width: int = 60) -> str:
+    """Names joined for a message, cut after ``limit`` names of ``width`` characters: a request never
+    floods an error."""
     shown: list[str] = []
     total = 0
     for name in names:
         if total < limit:
-            shown.append(str(name))
+            text = str(name)
+            shown.append(text if len(text) <= width else text[: width - 1] + "…")
         total += 1
     text = ", ".join(shown)
     return f"{text}, … and {total - limit} more" if total > limit else text
+
+
+def quoted(name: Any, width: int = 60) -> str:
+    """A client-chosen name quoted for a message, cut to ``width`` characters."""
+    text = str(name)
+    return repr(text if len(text) <= width else text[: width - 1] + "…")
 
 
 def require_rows(rows: int) -> None:
@@ -143,7 +152,7 @@ def _check_cells(column: str, values: Sequence[Any] | np.ndarray) -> None:
     for row, value in enumerate(values):
         if not isinstance(value, _SCALARS):
             raise InvalidInput(
-                f"row {row}, column {column!r} holds {describe(value)}; "
+                f"row {row}, column {quoted(column)} holds {describe(value)}; "
                 "each value must be a number, a string, a boolean or null"
             )
 

@@ -38,6 +38,7 @@ from shipyard.serving.codecs import (
     json_response,
     name_list,
     parse_json,
+    quoted,
     require_rows,
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult, to_plain
@@ -133,7 +134,7 @@ def _media_type(content_type: str | None) -> str:
     if not content_type or not content_type.strip():
         raise UnsupportedMediaType(f"the request has no Content-Type; {accepted}")
     media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    for parameter in parameters:
+    for parameter in filter(None, parameters):  # "application/json;" has an empty parameter
         name, _, value = parameter.partition("=")
         name = name.strip().lower()
         value = value.strip().strip('"').lower()
@@ -165,6 +166,13 @@ def _frame_from_csv(body: bytes) -> pd.DataFrame:
         raise InvalidInput(
             f"the CSV body could not be parsed: {first_line}; send a header line, then one line per row"
         ) from None
+    if not isinstance(frame.index, pd.RangeIndex):
+        # pandas turns the leading fields of rows longer than the header into an index, shifting every
+        # value one column over; MLflow passes that on silently, we refuse it
+        raise InvalidInput(
+            f"the CSV rows have more fields than the header's {len(frame.columns)} names; "
+            "send one header name per field"
+        )
     require_rows(len(frame))
     frame.columns = pd.Index([str(name) for name in frame.columns])
     return frame
@@ -192,9 +200,13 @@ def _frame_from_split(split: Any, feature_names: Sequence[str] | None) -> pd.Dat
         if duplicated:
             raise InvalidInput(f"'dataframe_split.columns' names {name_list(duplicated)} more than once")
     if index is not None and (not isinstance(index, list) or len(index) != len(data)):
-        count = f"{len(index)} labels" if isinstance(index, list) else describe(index)
+        given = (
+            f"has {len(index)} label{'' if len(index) == 1 else 's'}"
+            if isinstance(index, list)
+            else f"is {describe(index)}"
+        )
         raise InvalidInput(
-            f"'dataframe_split.index' is {count} but 'data' has {len(data)} rows; send one label per row"
+            f"'dataframe_split.index' {given} but 'data' has {len(data)} rows; send one label per row"
         )
     if columns is None:
         return _frame_from_rows(data, feature_names, "dataframe_split")
@@ -246,7 +258,8 @@ def _frame_from_tensor_columns(columns: dict[str, Any], key: str) -> pd.DataFram
     if len(lists) != len(columns):
         single = next(name for name in columns if name not in lists)
         raise InvalidInput(
-            f"{key!r} mixes lists and single values (column {single!r} is {describe(columns[single])}); "
+            f"{key!r} mixes lists and single values "
+            f"(column {quoted(single)} is {describe(columns[single])}); "
             "send every column as a list of values, one per row"
         )
     rows = common_length(columns)

@@ -36,6 +36,7 @@ from shipyard.serving.codecs import (
     json_response,
     name_list,
     parse_json,
+    quoted,
     require_rows,
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult, RequestRejected, to_plain
@@ -82,7 +83,9 @@ def _frame_from_column_lists(columns: Any) -> pd.DataFrame:
         raise InvalidInput(f"'columns' is {describe(columns)}; send an object mapping each column to a list")
     for name, values in columns.items():
         if not isinstance(values, list):
-            raise InvalidInput(f"column {name!r} is {describe(values)}; send a list of values, one per row")
+            raise InvalidInput(
+                f"column {quoted(name)} is {describe(values)}; send a list of values, one per row"
+            )
     rows = common_length(columns)
     require_rows(rows)
     return frame_from_columns(columns, rows)

@@ -39,6 +39,7 @@ from shipyard.serving.codecs import (
     json_response,
     name_list,
     parse_json,
+    quoted,
     require_rows,
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult
@@ -179,21 +180,26 @@ def _read_inputs(inputs: Any, binary: memoryview | None) -> list[_Tensor]:
         datatype = _datatype(spec.get("datatype"), name)
         shape = _shape(spec.get("shape"), name)
         count = math.prod(shape)
-        size = _parameters(spec.get("parameters"), f"input {name!r}").get("binary_data_size")
+        size = _parameters(spec.get("parameters"), f"input {quoted(name)}").get("binary_data_size")
         if size is not None:
             if "data" in spec:
-                raise InvalidInput(f"input {name!r} has both 'data' and binary_data_size; send one of them")
+                raise InvalidInput(
+                    f"input {quoted(name)} has both 'data' and binary_data_size; send one of them"
+                )
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-                raise InvalidInput(f"input {name!r} has binary_data_size {describe(size)}; send a byte count")
+                raise InvalidInput(
+                    f"input {quoted(name)} has binary_data_size {describe(size)}; send a byte count"
+                )
             if binary is None:
                 raise InvalidInput(
-                    f"input {name!r} declares binary_data_size but the request has no {HEADER_LENGTH} "
+                    f"input {quoted(name)} declares binary_data_size but the request has no {HEADER_LENGTH} "
                     "header; send the header with the length of the JSON part"
                 )
             if offset + size > len(binary):
                 raise InvalidInput(
-                    f"input {name!r} declares binary_data_size {size} but only {len(binary) - offset} bytes "
-                    "follow; send every input's binary data after the JSON header, in input order"
+                    f"input {quoted(name)} declares binary_data_size {size} but only "
+                    f"{len(binary) - offset} bytes follow; "
+                    "send every input's binary data after the JSON header, in input order"
                 )
             chunk = binary[offset : offset + size]
             offset += size
@@ -201,7 +207,9 @@ def _read_inputs(inputs: Any, binary: memoryview | None) -> list[_Tensor]:
         elif "data" in spec:
             values = _values_from_json(name, datatype, shape, count, spec["data"])
         else:
-            raise InvalidInput(f"input {name!r} has no 'data'; send its values as 'data' or as binary data")
+            raise InvalidInput(
+                f"input {quoted(name)} has no 'data'; send its values as 'data' or as binary data"
+            )
         tensors.append(_Tensor(name, shape, datatype, values))
     if binary is not None and offset != len(binary):
         raise InvalidInput(
@@ -215,7 +223,9 @@ def _datatype(value: Any, name: str) -> str:
     datatype = value.upper() if isinstance(value, str) else value
     if datatype not in DATATYPES:
         shown = repr(value[:20]) if isinstance(value, str) else describe(value)
-        raise InvalidInput(f"input {name!r} has datatype {shown}; valid datatypes are {', '.join(DATATYPES)}")
+        raise InvalidInput(
+            f"input {quoted(name)} has datatype {shown}; valid datatypes are {', '.join(DATATYPES)}"
+        )
     return str(datatype)
 
 
@@ -225,12 +235,14 @@ def _shape(value: Any, name: str) -> list[int]:
         or not value
         or not all(isinstance(size, int) and not isinstance(size, bool) and size >= 0 for size in value)
     ):
-        raise InvalidInput(f"input {name!r} has no valid shape; send 'shape' as a list of sizes, like [3, 4]")
+        raise InvalidInput(
+            f"input {quoted(name)} has no valid shape; send 'shape' as a list of sizes, like [3, 4]"
+        )
     return value
 
 
 def _count_message(name: str, shape: list[int], count: int, found: str) -> str:
-    return f"input {name!r} has shape {shape} ({count} values) but {found}; send one value per element"
+    return f"input {quoted(name)} has shape {shape} ({count} values) but {found}; send one value per element"
 
 
 def _values_from_binary(
@@ -244,7 +256,8 @@ def _values_from_binary(
     dtype = DATATYPES[datatype]
     if len(chunk) != count * dtype.itemsize:
         raise InvalidInput(
-            f"input {name!r} has shape {shape} ({count} {datatype} values, {count * dtype.itemsize} bytes) "
+            f"input {quoted(name)} has shape {shape} "
+            f"({count} {datatype} values, {count * dtype.itemsize} bytes) "
             f"but binary_data_size is {len(chunk)}; send {dtype.itemsize} bytes per value"
         )
     # little-endian on the wire; astype copies into native order and a writable array
@@ -258,20 +271,22 @@ def _read_bytes_elements(name: str, chunk: memoryview) -> list[str | None]:
     while offset < len(raw):
         if offset + 4 > len(raw):
             raise InvalidInput(
-                f"input {name!r} (BYTES) ends inside the length of element {len(strings)}; "
+                f"input {quoted(name)} (BYTES) ends inside the length of element {len(strings)}; "
                 "prefix every element with its 4-byte little-endian length"
             )
         length = int.from_bytes(raw[offset : offset + 4], "little")
         offset += 4
         if offset + length > len(raw):
             raise InvalidInput(
-                f"input {name!r} (BYTES) element {len(strings)} claims {length} bytes but "
+                f"input {quoted(name)} (BYTES) element {len(strings)} claims {length} bytes but "
                 f"{len(raw) - offset} remain; prefix every element with its 4-byte little-endian length"
             )
         try:
             strings.append(raw[offset : offset + length].decode("utf-8"))
         except UnicodeDecodeError:
-            raise InvalidInput(f"input {name!r} element {len(strings)} is not valid UTF-8 text") from None
+            raise InvalidInput(
+                f"input {quoted(name)} element {len(strings)} is not valid UTF-8 text"
+            ) from None
         offset += length
     return strings
 
@@ -319,7 +334,8 @@ def _values_from_json(
         limits = np.iinfo(dtype)
         if values and (min(values) < limits.min or max(values) > limits.max):
             raise InvalidInput(
-                f"input {name!r} holds values outside the {datatype} range ({limits.min} to {limits.max}); "
+                f"input {quoted(name)} holds values outside the {datatype} range "
+                f"({limits.min} to {limits.max}); "
                 "send a wider datatype"
             )
         return np.array(values, dtype=dtype)
@@ -334,7 +350,7 @@ def _values_from_json(
 
 
 def _element_message(name: str, datatype: str, position: int, value: Any, wanted: str) -> str:
-    return f"input {name!r} is {datatype} but element {position} is {describe(value)}; send {wanted}"
+    return f"input {quoted(name)} is {datatype} but element {position} is {describe(value)}; send {wanted}"
 
 
 def _frame(tensors: list[_Tensor], feature_names: Sequence[str] | None) -> pd.DataFrame:
@@ -350,18 +366,18 @@ def _frame(tensors: list[_Tensor], feature_names: Sequence[str] | None) -> pd.Da
     for tensor in tensors:
         if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
             raise InvalidInput(
-                f"input {tensor.name!r} has shape {tensor.shape}; with one input per column each input "
+                f"input {quoted(tensor.name)} has shape {tensor.shape}; with one input per column each input "
                 "has shape [N] or [N, 1] (or send a single input of shape [N, F])"
             )
         if rows is None:
             rows = tensor.shape[0]
         elif tensor.shape[0] != rows:
             raise InvalidInput(
-                f"the inputs have different row counts ({first.name!r} has {rows}, {tensor.name!r} has "
-                f"{tensor.shape[0]}); every column needs one value per row"
+                f"the inputs have different row counts ({quoted(first.name)} has {rows}, "
+                f"{quoted(tensor.name)} has {tensor.shape[0]}); every column needs one value per row"
             )
         if tensor.name in columns:
-            raise InvalidInput(f"input {tensor.name!r} appears twice; send each column once")
+            raise InvalidInput(f"input {quoted(tensor.name)} appears twice; send each column once")
         columns[tensor.name] = tensor.values
     require_rows(rows or 0)
     return frame_from_columns(columns, rows or 0, check_cells=False)
@@ -371,7 +387,7 @@ def _frame_from_matrix(tensor: _Tensor, names: list[str] | None) -> pd.DataFrame
     rows, width = tensor.shape
     if names is not None and len(names) != width:
         raise InvalidInput(
-            f"input {tensor.name!r} has {width} columns (shape {tensor.shape}) but the model takes "
+            f"input {quoted(tensor.name)} has {width} columns (shape {tensor.shape}) but the model takes "
             f"{len(names)} features ({name_list(names)})"
         )
     require_rows(rows)
@@ -401,11 +417,13 @@ def _requested_outputs(
             raise InvalidInput(
                 f"unknown output {name[:60]!r}; this model's outputs are {', '.join(available)}"
             )
-        binary = _parameters(output.get("parameters"), f"output {name!r}").get(
+        binary = _parameters(output.get("parameters"), f"output {quoted(name)}").get(
             "binary_data", binary_data_output
         )
         if not isinstance(binary, bool):
-            raise InvalidInput(f"output {name!r} has binary_data {describe(binary)}; send true or false")
+            raise InvalidInput(
+                f"output {quoted(name)} has binary_data {describe(binary)}; send true or false"
+            )
         requested.append({"name": name, "binary": binary})
     return requested or None
 

@@ -1,0 +1,5 @@
+"""``python -m shipyard``: the same command line as the ``shipyard`` script."""
+
+from shipyard.cli import run
+
+run()

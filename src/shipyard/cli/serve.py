@@ -1,0 +1,80 @@
+"""``shipyard serve``: start the inference server (uvicorn) for one or more models."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated
+
+import typer
+
+from shipyard.cli import render
+from shipyard.cli.common import open_registry
+
+
+def serve_command(
+    references: Annotated[list[str], typer.Argument(help="Models to serve: fraud@production churn/3 …")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8080,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1, max=64)] = 1,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="SHIPYARD_API_TOKEN", help="Require 'Authorization: Bearer TOKEN'."),
+    ] = None,
+    max_body_mb: Annotated[
+        float, typer.Option("--max-body-mb", help="Largest request body accepted.", min=0.001)
+    ] = 10.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Seconds a request may wait for its batch.", min=0.01)
+    ] = 10.0,
+    max_batch_rows: Annotated[
+        int, typer.Option("--max-batch-rows", help="Rows per predict call, at most.", min=1)
+    ] = 512,
+    max_queue_rows: Annotated[
+        int, typer.Option("--max-queue-rows", help="Queued rows before 503.", min=1)
+    ] = 20_000,
+    trust: Annotated[bool, typer.Option("--trust", help="Allow formats that can run code on load.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
+    import uvicorn
+
+    from shipyard.serving.config import ENV_VARIABLE, ServeConfig
+
+    with open_registry() as registry:  # fail now, with a clear message, on a reference that does not resolve
+        versions = [registry.resolve(reference) for reference in references]
+        settings = registry.settings
+    config = ServeConfig(
+        references=list(references),
+        home=str(settings.home),
+        registry_url=settings.registry_url,
+        artifacts_url=settings.artifacts_url,
+        max_body_bytes=int(max_body_mb * 1024 * 1024),
+        max_batch_rows=max_batch_rows,
+        max_queue_rows=max_queue_rows,
+        request_timeout=timeout,
+        api_token=token,
+        trust=trust,
+    )
+    os.environ[ENV_VARIABLE] = config.to_environment()
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Before any worker imports prometheus_client: every worker writes its counts to this folder.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
+    # One BLAS/OpenMP thread per worker: requests are many and small; threads would fight over the cores.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+    served = ", ".join(
+        f"{reference} (now {version.ref})" for reference, version in zip(references, versions, strict=True)
+    )
+    render.message("serving {} on http://{}:{} with {} worker(s)", served, host, port, workers)
+    uvicorn.run(
+        "shipyard.serving.app:build_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        timeout_graceful_shutdown=30,
+        timeout_keep_alive=5,
+        access_log=False,
+    )
