@@ -34,6 +34,10 @@ class Overloaded(ShipyardError):
         self.retry_after = retry_after
 
 
+class BatcherClosed(Overloaded):
+    """This batcher's version was swapped out; the engine resubmits to the version that replaced it."""
+
+
 class DeadlineExceeded(ShipyardError):
     """The request waited past its deadline before the model could run it."""
 
@@ -94,7 +98,7 @@ class AdaptiveBatcher(Generic[Item, Outcome]):
     async def submit(self, item: Item, rows: int, *, timeout: float) -> Outcome:
         """Queue ``item`` (``rows`` rows) and wait for its outcome; raises Overloaded or DeadlineExceeded."""
         if self._closed:
-            raise Overloaded("this model version is shutting down; retry", retry_after=1.0)
+            raise BatcherClosed("this model version is shutting down; retry", retry_after=1.0)
         if self._queued_rows and self._queued_rows + rows > self._max_queue_rows:
             # Time to drain the backlog, from how long recent batches took: an honest Retry-After.
             backlog = self._queued_rows / max(1, self._max_batch_rows) * self._recent_compute
@@ -115,18 +119,21 @@ class AdaptiveBatcher(Generic[Item, Outcome]):
     async def drain(self, timeout: float = 30.0) -> None:
         """Stop taking requests, finish what is queued or running, then free the worker thread."""
         self._closed = True
-        started = time.perf_counter()
-        while self._queue and time.perf_counter() - started < timeout:
-            await asyncio.sleep(0.01)
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-        self._executor.shutdown(wait=True)
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout)
+            except TimeoutError:
+                self._task.cancel()
+        self._executor.shutdown(wait=False)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._closed and not self._queue:
+                return  # drained: nothing queued, nothing running
             while self._queue:
                 batch = self._take()
                 if not batch:
@@ -149,6 +156,8 @@ class AdaptiveBatcher(Generic[Item, Outcome]):
                         pending.future.set_exception(outcome)
                     else:
                         pending.future.set_result(outcome)
+                if self._closed and not self._queue:
+                    self._wake.set()  # let the loop notice it is drained
                 if self._on_batch is not None:
                     self._on_batch(
                         BatchStats(

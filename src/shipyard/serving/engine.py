@@ -25,7 +25,7 @@ from shipyard.errors import NotFound, ShipyardError, not_found
 from shipyard.flavors.base import LoadedModel
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
-from shipyard.serving.batcher import AdaptiveBatcher, BatchStats
+from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats, Overloaded
 from shipyard.serving.results import PredictionResult, RequestRejected
 
 log = logging.getLogger("shipyard.serving")
@@ -242,9 +242,14 @@ class Engine:
         request_id: str | None = None,
     ) -> PredictionResult:
         """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map."""
-        slot = self.slot(name, version)
         job = _Job(frame, text_input, want_proba, request_id or uuid.uuid4().hex)
-        return await slot.batcher.submit(job, len(frame), timeout=self.request_timeout)
+        for _ in range(3):
+            slot = self.slot(name, version)
+            try:
+                return await slot.batcher.submit(job, len(frame), timeout=self.request_timeout)
+            except BatcherClosed:
+                continue  # swapped out between lookup and submit: the new version takes it
+        raise Overloaded(f"model {name!r} is being swapped; retry", retry_after=1.0)
 
     async def refresh(self) -> None:
         """Load what is not loaded and follow every reference to its current version (hot swap)."""
