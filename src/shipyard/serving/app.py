@@ -14,6 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -34,6 +35,7 @@ from shipyard.serving.codecs import oip as oip_codec
 from shipyard.serving.config import ServeConfig
 from shipyard.serving.engine import Engine, ModelFailed
 from shipyard.serving.openapi import openapi_document
+from shipyard.serving.prediction_log import NullSink, PredictionRecord, PredictionSink
 from shipyard.serving.results import DecodedRequest, PredictionResult, RequestRejected
 
 access_log = logging.getLogger("shipyard.access")
@@ -95,9 +97,11 @@ def _configure_logging() -> None:
     root.setLevel(logging.INFO)
 
 
-def build_app(config: ServeConfig | None = None) -> Starlette:
-    """The server for ``config`` (default: the one ``shipyard serve`` put in the environment)."""
+def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None = None) -> Starlette:
+    """The server for ``config`` (default: the one ``shipyard serve`` put in the environment); every answered
+    prediction goes to ``sink`` (default: discarded until a prediction log is configured)."""
     config = config or ServeConfig.from_environment()
+    predictions_out: PredictionSink = sink or NullSink()
     _configure_logging()
     registry = Registry(
         load_settings(config.home, registry_url=config.registry_url, artifacts_url=config.artifacts_url)
@@ -170,6 +174,20 @@ def build_app(config: ServeConfig | None = None) -> Starlette:
             served_version = str(result.version)
             encoded = encode(result, decoded)
             status = encoded.status
+            predictions_out.submit(
+                PredictionRecord(
+                    request_id=request_id,
+                    prediction_ids=result.prediction_ids,
+                    at=datetime.now(UTC),
+                    model=name,
+                    version=result.version,
+                    protocol=protocol,
+                    inputs=decoded.frame,
+                    predictions=result.predictions,
+                    probabilities=result.probabilities,
+                    latency_seconds=time.perf_counter() - started,
+                )
+            )
             return _response(encoded, request_id)
         except ShipyardError as error:
             status = _status_of(error)
