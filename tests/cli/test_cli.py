@@ -181,3 +181,10 @@ def test_installed_console_script_runs_end_to_end(tmp_path: Path, model_file: Pa
     )
     assert missing.returncode == 3
     assert missing.stderr.startswith("error: model 'fraud' has no version 5")
+
+
+def test_serve_refuses_an_unknown_reference_before_starting(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "nope@production", "--port", "1"]) == 3
+    assert "model 'nope' not found" in capsys.readouterr().err
