@@ -64,8 +64,6 @@ def test_overload_sheds_with_503_and_retry_after(tmp_path: Path) -> None:
         ["fraud"],
         "--max-queue-rows",
         "3000",
-        "--timeout",
-        "0.05",
         "--max-batch-rows",
         "2000",
         workers=1,
@@ -88,8 +86,7 @@ def test_overload_sheds_with_503_and_retry_after(tmp_path: Path) -> None:
         server.process.terminate()
         server.process.wait(timeout=60)
     statuses = sorted(response.status_code for response in responses)
-    assert 200 in statuses and set(statuses) <= {200, 503, 504}, statuses
+    assert 200 in statuses and set(statuses) <= {200, 503}, statuses
     shed = [response for response in responses if response.status_code == 503]
-    late = [response for response in responses if response.status_code == 504]
     assert shed and all(int(response.headers["retry-after"]) >= 1 for response in shed)
-    assert late and "past its deadline" in late[0].json()["error"]
+    assert "overloaded" in shed[0].json()["error"]
