@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test lint typecheck unit bench lock clean
+.PHONY: install demo test lint typecheck unit bench bench-serving-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,11 +49,35 @@ $(MLFLOW_VENV)/bin/python:
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow-skinny==3.17.2 pandas skops scikit-learn \
 		sqlalchemy alembic 'psycopg[binary]'
 
-bench: install $(MLFLOW_VENV)/bin/python
+# The serving baselines load the very model file shipyard serves (a joblib dump), so their scikit-learn stack
+# is pinned to shipyard's own, read from constraints.txt.
+MODEL_PINS = $(shell grep -E '^(scikit-learn|scipy|numpy|joblib|threadpoolctl|pandas|skops)==' constraints.txt)
+
+# `mlflow models serve --env-manager local` runs uvicorn + FastAPI, which mlflow-skinny 3 already depends on;
+# pinned here with the model stack so the scoring server is the same on every machine.
+MLFLOW_SERVING_STAMP := $(MLFLOW_VENV)/.installed-serving
+$(MLFLOW_SERVING_STAMP): $(MLFLOW_VENV)/bin/python constraints.txt
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow-skinny==3.17.2 fastapi==0.165.0 uvicorn==0.54.0 \
+		$(MODEL_PINS)
+	touch $@
+
+BENTOML_VENV := bench/.venv-bentoml
+BENTOML_STAMP := $(BENTOML_VENV)/.installed
+$(BENTOML_STAMP): constraints.txt
+	test -x $(BENTOML_VENV)/bin/python || $(PYTHON) -m venv $(BENTOML_VENV)
+	$(BENTOML_VENV)/bin/python -m pip install --quiet bentoml==1.4.40 $(MODEL_PINS)
+	touch $@
+
+# Everything bench/serving.py needs besides shipyard: the two baselines' venvs and wrk (a Debian package).
+bench-serving-deps: $(MLFLOW_SERVING_STAMP) $(BENTOML_STAMP)
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
+bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/reference_profile.py
+	$(BIN)/python bench/serving.py
 
 # Re-resolve the pins from pyproject.toml in a throw-away venv (run after changing dependencies).
 lock:

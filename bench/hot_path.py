@@ -6,7 +6,8 @@ Pipeline (ColumnTransformer with OneHotEncoder and StandardScaler, then the same
 table. For each it times, per single-row call: contract validation (``validate(mode="split")``), the
 model calls (``predict`` then ``predict_proba``, and the single pass ``predict_with_proba`` where the
 model has it), and ``ModelSlot.handle`` — validation, model and result — as the batcher's worker runs it.
-Prints only: this is a developer's tool, not one of the published benchmarks in docs/benchmarks.md.
+Models run on one OpenMP/BLAS thread, as ``shipyard serve`` sets them up. Prints only: this is a
+developer's tool, not one of the published benchmarks in docs/benchmarks.md.
 
     python bench/hot_path.py [--calls 2000]
 """
@@ -25,6 +26,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import Timing, markdown_table, measure
@@ -53,7 +55,11 @@ def mixed_case(seed: int = 1) -> tuple[Any, pd.DataFrame, pd.DataFrame]:
     rng = np.random.default_rng(seed)
     size = TRAINING_ROWS + 50
     numbers = [f"x{i}" for i in range(6)]
-    texts = {"plan": ["basic", "pro", "team"], "region": ["eu", "us", "apac", "latam"], "device": ["ios", "web"]}
+    texts = {
+        "plan": ["basic", "pro", "team"],
+        "region": ["eu", "us", "apac", "latam"],
+        "device": ["ios", "web"],
+    }
     frame = pd.DataFrame(rng.normal(size=(size, len(numbers))), columns=numbers)
     for name, levels in texts.items():
         frame[name] = rng.choice(levels, size)
@@ -96,7 +102,9 @@ def slot_for(name: str, model: LoadedModel, contract: Contract) -> ModelSlot:
     return ModelSlot(name, version, model, contract)
 
 
-def time_case(name: str, estimator: Any, training: pd.DataFrame, requests: pd.DataFrame, calls: int) -> list[Timing]:
+def time_case(
+    name: str, estimator: Any, training: pd.DataFrame, requests: pd.DataFrame, calls: int
+) -> list[Timing]:
     model = SklearnModel(estimator)
     contract = Contract.infer(training)
     slot = slot_for(name, model, contract)
@@ -131,7 +139,9 @@ def main() -> None:
     table_rows = []
     for name, case in (("hgb-20-floats", numeric_case), ("pipeline-mixed", mixed_case)):
         estimator, training, requests = case()
-        for timing in time_case(name, estimator, training, requests, options.calls):
+        with threadpool_limits(limits=1):  # what `shipyard serve` sets: one thread per worker
+            timings = time_case(name, estimator, training, requests, options.calls)
+        for timing in timings:
             table_rows.append((name, timing.label, f"{timing.median_ms:.3f}", f"{timing.p99_ms:.3f}"))
     print(markdown_table(["model", "per single-row call", "p50 ms", "p99 ms"], table_rows))
 

@@ -45,6 +45,7 @@ def test_config_prints_effective_settings_and_their_sources(
     home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SHIPYARD_ACTOR", "ci-bot")
+    monkeypatch.setenv("COLUMNS", "1000")  # long temporary paths must not wrap inside the table
     settings = run_json(capsys, "config")
     assert settings == {
         "home": str(home),

@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipyard.contracts import Contract
+from shipyard.contracts import ColumnContract, Contract
 
 ROWS = st.integers(min_value=1, max_value=25)
 ZONES = st.sampled_from([None, "UTC", "Europe/Paris", "America/New_York"])
@@ -128,3 +128,55 @@ def test_valid_and_rejected_partition_the_input(
     problem_rows = set(result.problems["row"].tolist()) - {-1}
     assert {incoming.index[row] for row in problem_rows} <= set(result.rejected.index)
     assert list(result.valid.columns) == contract.names
+
+
+NUMERIC_DTYPES = st.sampled_from(["float64", "float32", "int64", "uint8", "bool"])
+
+
+@st.composite
+def numeric_frames(draw: st.DrawFn) -> pd.DataFrame:
+    """Frames whose columns all share one numpy dtype (floats with NaN and ±inf), as a JSON request of
+    numbers decodes to; the validator reads such a frame as one array."""
+    dtype = np.dtype(draw(NUMERIC_DTYPES))
+    shape = (draw(ROWS), draw(st.integers(min_value=1, max_value=6)))
+    if dtype.kind == "f":
+        cells = st.floats(width=dtype.itemsize * 8, min_value=-50, max_value=50) | st.sampled_from(
+            [np.nan, np.inf, -np.inf]
+        )
+    elif dtype.kind == "b":
+        cells = st.booleans()
+    else:
+        cells = st.integers(min_value=0, max_value=60)
+    values = draw(st.lists(cells, min_size=shape[0] * shape[1], max_size=shape[0] * shape[1]))
+    table = np.array(values, dtype=dtype).reshape(shape)
+    return pd.DataFrame(table, columns=[f"c{i}" for i in range(shape[1])])
+
+
+@st.composite
+def numeric_contracts(draw: st.DrawFn, names: list[str]) -> Contract:
+    columns = []
+    for name in draw(st.permutations(names)):
+        kind = draw(st.sampled_from(["float", "float", "integer", "boolean", "category"]))
+        changes: dict[str, Any] = {}
+        if kind in ("float", "integer") and draw(st.booleans()):
+            changes.update(minimum=draw(st.integers(-20, 10)), maximum=draw(st.integers(10, 40)))
+        if kind == "integer" and draw(st.booleans()):
+            changes.update(categories=(0, 1, 2, 3), closed=True)
+        columns.append(ColumnContract(name, kind, nullable=draw(st.booleans()), **changes))  # type: ignore[arg-type]
+    return Contract(tuple(columns))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.booleans())
+def test_a_numeric_frame_is_judged_the_same_read_as_one_array_or_column_by_column(
+    data: st.DataObject, text: bool
+) -> None:
+    frame = data.draw(numeric_frames())
+    contract = data.draw(numeric_contracts(list(frame.columns)))
+    whole = contract.validate(frame, mode="split", text_input=text)
+    # A text column the contract drops makes the frame mixed, so each column is read as a Series.
+    by_column = contract.validate(frame.assign(note="x"), mode="split", text_input=text)
+    pd.testing.assert_frame_equal(whole.valid, by_column.valid, check_exact=True)
+    pd.testing.assert_frame_equal(whole.rejected, by_column.rejected.drop(columns="note"), check_exact=True)
+    pd.testing.assert_frame_equal(whole.problems, by_column.problems, check_exact=True)
+    assert (whole.rows, whole.problem_count) == (by_column.rows, by_column.problem_count)

@@ -428,3 +428,41 @@ def test_a_violation_survives_pickling_with_its_result() -> None:
         contract_of(AGE).validate(pd.DataFrame({"age": [500]}))
     copy = pickle.loads(pickle.dumps(raised.value))
     assert str(copy) == str(raised.value) and copy.result.problem_list() == raised.value.result.problem_list()
+
+
+# --- the clean single-row path -------------------------------------------------------------------------
+
+
+def twenty_floats() -> tuple[Contract, pd.DataFrame]:
+    training = pd.DataFrame(np.random.default_rng(0).normal(size=(200, 20))).add_prefix("f")
+    return Contract.infer(training), training.iloc[[7]].reset_index(drop=True)
+
+
+def test_a_clean_row_comes_back_equal_to_the_input_and_independent_of_it() -> None:
+    contract, row = twenty_floats()
+    result = split(contract, row)
+    assert result.ok and result.rejected.empty and result.problems.empty
+    pd.testing.assert_frame_equal(result.valid, row, check_exact=True)
+    result.valid.iloc[0, 0] = 99.0
+    result.valid.index.name = "renamed"
+    assert row.iloc[0, 0] != 99.0 and row.index.name is None
+    row.iloc[0, 1] = -99.0
+    assert result.valid.iloc[0, 1] != -99.0
+
+
+def test_one_bad_cell_among_twenty_float_columns_is_reported_at_its_row_and_column() -> None:
+    contract, row = twenty_floats()
+    rows = pd.concat([row, row, row], ignore_index=True)
+    rows.loc[1, "f13"] = np.nan
+    rows.loc[2, "f4"] = -np.inf
+    result = split(contract, rows)
+    assert found(result) == [(1, "f13", "null"), (2, "f4", "not_finite")]
+    assert result.valid.index.tolist() == [0] and result.rejected.index.tolist() == [1, 2]
+    assert result.rejected["_problems"].tolist() == ["'f13': null", "'f4': not_finite ('-inf')"]
+
+
+def test_a_coerced_column_makes_the_clean_path_rebuild_the_valid_rows() -> None:
+    contract, row = twenty_floats()
+    result = split(contract, row.astype("float32"))
+    assert result.ok and (result.valid.dtypes == np.float64).all()
+    pd.testing.assert_frame_equal(result.valid, row.astype("float32").astype("float64"), check_exact=True)

@@ -45,6 +45,16 @@ def test_lightgbm_classifier_with_string_labels_round_trip_predicts_identically(
     np.testing.assert_allclose(probabilities, classifier.predict_proba(numeric_table))
 
 
+def test_lightgbm_classifier_gives_labels_and_probabilities_from_one_pass(
+    loaded_classifier: LoadedModel, numeric_table: pd.DataFrame
+) -> None:
+    labels, probabilities = loaded_classifier.predict_with_proba(numeric_table)
+    expected = loaded_classifier.predict(numeric_table)
+    np.testing.assert_array_equal(labels, expected)
+    assert labels.dtype == expected.dtype
+    np.testing.assert_array_equal(probabilities, loaded_classifier.predict_proba(numeric_table))
+
+
 def test_lightgbm_metadata_records_kind_labels_and_features(saved: tuple[Path, dict]) -> None:
     _, metadata = saved
     assert metadata["kind"] == "LGBMClassifier"
@@ -108,6 +118,9 @@ def test_lightgbm_binary_booster_predicts_labels_and_its_own_probabilities(
     expected = booster.predict(numeric_table)
     np.testing.assert_array_equal(loaded.predict_proba(numeric_table)[:, 1], expected)
     np.testing.assert_array_equal(loaded.predict(numeric_table), (expected > 0.5).astype(int))
+    labels, probabilities = loaded.predict_with_proba(numeric_table)
+    np.testing.assert_array_equal(labels, loaded.predict(numeric_table))
+    np.testing.assert_array_equal(probabilities, loaded.predict_proba(numeric_table))
     assert loaded.describe().classes == [0, 1]
 
 

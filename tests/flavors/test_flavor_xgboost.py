@@ -43,6 +43,48 @@ def test_xgboost_classifier_round_trip_predicts_identically(
     )
 
 
+def test_xgboost_classifier_reads_labels_and_probabilities_off_one_booster_pass(
+    classifier: xgboost.XGBClassifier, saved_classifier: Path, numeric_table: pd.DataFrame
+) -> None:
+    loaded = get_flavor("xgboost").load(saved_classifier, {"kind": "XGBClassifier"})
+    expected_labels, expected_probabilities = (
+        loaded.predict(numeric_table),
+        loaded.predict_proba(numeric_table),
+    )
+    loaded.native.predict = None  # never called: the labels come from the probabilities
+    labels, probabilities = loaded.predict_with_proba(numeric_table)
+    np.testing.assert_array_equal(labels, expected_labels)
+    assert labels.dtype == expected_labels.dtype
+    np.testing.assert_array_equal(probabilities, expected_probabilities)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_binary_xgboost_classifier_single_pass_matches_its_predict(seed: int, tmp_path: Path) -> None:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(300, 4))
+    labels = (features[:, 0] + rng.normal(scale=0.5, size=300) > 0).astype(int)
+    flavor = get_flavor("xgboost")
+    saved = flavor.save(xgboost.XGBClassifier(n_estimators=10).fit(features, labels), tmp_path)
+    loaded = flavor.load(saved.path, saved.metadata)
+    found, probabilities = loaded.predict_with_proba(features)
+    np.testing.assert_array_equal(found, loaded.predict(features))
+    np.testing.assert_array_equal(probabilities, loaded.predict_proba(features))
+
+
+def test_multi_label_xgboost_classifier_keeps_two_calls(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3))
+    labels = np.column_stack([features[:, 0] > 0, features[:, 1] > 0]).astype(int)
+    flavor = get_flavor("xgboost")
+    saved = flavor.save(
+        xgboost.XGBClassifier(n_estimators=5, tree_method="hist").fit(features, labels), tmp_path
+    )
+    loaded = flavor.load(saved.path, saved.metadata)
+    found, probabilities = loaded.predict_with_proba(features)
+    np.testing.assert_array_equal(found, loaded.predict(features))  # one 0/1 column per label
+    np.testing.assert_array_equal(probabilities, loaded.predict_proba(features))
+
+
 def test_xgboost_classifier_describes_classes_and_features(loaded_classifier: LoadedModel) -> None:
     assert loaded_classifier.describe().to_dict() == {
         "task": "classification",
@@ -89,6 +131,9 @@ def test_xgboost_binary_booster_predicts_labels_and_its_own_probabilities(
     expected = booster.predict(xgboost.DMatrix(numeric_table))
     np.testing.assert_array_equal(loaded.predict_proba(numeric_table)[:, 1], expected)
     np.testing.assert_array_equal(loaded.predict(numeric_table), (expected > 0.5).astype(int))
+    labels, probabilities = loaded.predict_with_proba(numeric_table)
+    np.testing.assert_array_equal(labels, loaded.predict(numeric_table))
+    np.testing.assert_array_equal(probabilities, loaded.predict_proba(numeric_table))
     description = loaded.describe()
     assert (description.task, description.classes, description.feature_names) == (
         "classification",

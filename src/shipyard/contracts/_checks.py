@@ -8,13 +8,17 @@ Coercions are the ones that cannot change a value's meaning: integers become flo
 become integers, and (only with ``text_input=True``, i.e. for CSV and other untyped text) numeric,
 boolean and ISO-8601 strings become numbers, booleans and timestamps. Anything else is ``wrong_type``:
 a bool is not a number, a JSON number is not a category label, a naive timestamp is not a tz-aware one.
+
+A column is a pandas Series or, when the input column has a plain numpy dtype of numbers or booleans, the
+bare numpy array of its values: the validator reads such columns straight out of one ``to_numpy()`` call
+on a homogeneous frame, because building a Series per column costs more than checking a single row.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -44,12 +48,21 @@ _ZONE_SUFFIX = r"\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[Zz]|UTC|[+-]\d{2}(?::?
 _INT64_LIMIT = 2.0**63
 
 
+#: A column as ``check_column`` takes it: a Series, or the numpy array of a plain number/boolean column.
+Column: TypeAlias = pd.Series | np.ndarray
+
+
 @dataclass(frozen=True)
 class ColumnCheck:
-    """The outcome for one column: its coerced values and, per problem code, the rows that have it."""
+    """The outcome for one column: its coerced values and, per problem code, the rows that have it.
+
+    ``as_given`` is true when no coercion was needed: ``values`` are the input column's own values in its
+    own dtype, so the validator may hand back the input frame's columns instead of rebuilding them.
+    """
 
     values: Any  # numpy array or pandas extension array in the contract's dtype; arbitrary at problem rows
     problems: dict[str, np.ndarray]
+    as_given: bool = False
 
 
 @dataclass
@@ -61,45 +74,102 @@ class _Parsed:
     wrong: np.ndarray
     keys: Any = None  # what closed categories compare against, when not ``raw``
     known: np.ndarray | None = None  # membership in the categories, when already computed
+    as_given: bool = False  # ``raw`` holds the input's own values in the input's own dtype
 
 
 class _Findings:
-    """Problem masks of one column, kept disjoint: each row keeps the first problem found for it."""
+    """Problem masks of one column, kept disjoint: each row keeps the first problem found for it.
 
-    def __init__(self, size: int) -> None:
-        self.taken = np.zeros(size, dtype=bool)
+    Clean columns are the common case, so nothing is allocated until a mask has a row set.
+    """
+
+    def __init__(self) -> None:
+        self.taken: np.ndarray | None = None
         self.masks: dict[str, np.ndarray] = {}
 
     def add(self, code: str, mask: np.ndarray) -> None:
+        if not mask.any():
+            return
+        if self.taken is None:
+            self.masks[code] = mask.copy()
+            self.taken = mask.copy()
+            return
         fresh = mask & ~self.taken
         if fresh.any():
             self.masks[code] = self.masks[code] | fresh if code in self.masks else fresh
             self.taken |= fresh
 
 
-def check_column(spec: ColumnContract, column: pd.Series, *, text_input: bool) -> ColumnCheck:
+def check_column(spec: ColumnContract, column: Column, *, text_input: bool) -> ColumnCheck:
     """Problems of ``column`` under ``spec``, and its values in the contract's type."""
-    column = native_column(column)
+    given = column
+    if isinstance(column, pd.Series):
+        column = native_column(column)
     if isinstance(column.dtype, pd.CategoricalDtype):
         parsed = _parse_categorical(spec, column, text_input)
     else:
         parsed = _PARSERS[spec.type](spec, column, _source(column.dtype), text_input)
-    findings = _Findings(len(column))
+    findings = _Findings()
     if not spec.nullable:
         findings.add("null", parsed.nulls)
-    findings.add("wrong_type", parsed.wrong & ~parsed.nulls)
-    present = ~parsed.nulls
+    if parsed.wrong.any():
+        findings.add("wrong_type", parsed.wrong & ~parsed.nulls)
     if spec.type == "float" and parsed.raw is not None:
         findings.add("not_finite", np.isinf(parsed.raw))
-    _check_bounds(spec, parsed, present, findings)
+    _check_bounds(spec, parsed, findings)
     if spec.closed and spec.categories is not None:
         known = parsed.known if parsed.known is not None else _isin(spec, parsed, column)
-        findings.add("unknown_category", present & ~known)
-    return ColumnCheck(_finish(spec, parsed, column), findings.masks)
+        findings.add("unknown_category", ~parsed.nulls & ~known)
+    values, as_given = _finish(spec, parsed, column)
+    # A column converted on the way in (a pyarrow-backed one) is never handed back as given.
+    return ColumnCheck(values, findings.masks, as_given=as_given and column is given)
+
+
+def check_float_columns(
+    specs: list[ColumnContract], values: np.ndarray, *, text_input: bool
+) -> list[ColumnCheck]:
+    """``check_column`` for float columns given together as one float64 array (rows × columns).
+
+    Float64 input to a float column can only be null, infinite or out of bounds, which a few whole-array
+    operations screen for in every column at once; only a column the screen flags goes through
+    ``check_column`` to find out which rows have which problem. A one-row request of twenty numbers is
+    then checked in a handful of numpy calls instead of twenty rounds of them.
+    """
+    nulls = np.isnan(values)
+    flagged = np.isinf(values) | (nulls & ~np.array([spec.nullable for spec in specs]))
+    if any(spec.minimum is not None or spec.maximum is not None for spec in specs):
+        # NaN compares false both ways, and a null or infinite row is flagged already.
+        lows = np.array(
+            [-np.inf if spec.minimum is None else spec.minimum for spec in specs], dtype=np.float64
+        )
+        highs = np.array(
+            [np.inf if spec.maximum is None else spec.maximum for spec in specs], dtype=np.float64
+        )
+        flagged |= (values < lows) | (values > highs)
+    suspect = flagged.any(axis=0).tolist()
+    return [
+        check_column(spec, values[:, position], text_input=text_input)
+        if suspect[position]
+        else ColumnCheck(values[:, position], {}, as_given=True)
+        for position, spec in enumerate(specs)
+    ]
+
+
+#: What each plain numpy dtype kind is as a source; other kinds go through pandas' dtype tests.
+_NUMPY_SOURCES = {
+    "b": "boolean",
+    "i": "integer",
+    "u": "integer",
+    "f": "float",
+    "M": "datetime",
+    "O": "object",
+}
 
 
 def _source(dtype: Any) -> str:
     """What kind of input column this is, whatever library representation it has."""
+    if isinstance(dtype, np.dtype) and dtype.kind in _NUMPY_SOURCES:
+        return _NUMPY_SOURCES[dtype.kind]
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_integer_dtype(dtype):
@@ -139,10 +209,33 @@ def _parse_categorical(spec: ColumnContract, column: pd.Series, text_input: bool
 # --- numbers -------------------------------------------------------------------------------------------
 
 
-def _as_float(column: pd.Series) -> np.ndarray:
+def _numpy(column: Column) -> np.ndarray:
+    """The values of a column with a numpy dtype."""
+    return column if isinstance(column, np.ndarray) else column.to_numpy()
+
+
+def _series(column: Column) -> pd.Series:
+    """``column`` as a Series, for the branches of dtypes that only a Series has (a bare array never
+    reaches them, but wrapping keeps them correct if one ever did)."""
+    return column if isinstance(column, pd.Series) else pd.Series(column)
+
+
+def _nulls(column: Column) -> np.ndarray:
+    """Which cells are null (NaN, None, NaT, NA), as pandas' ``isna`` decides."""
+    if isinstance(column, np.ndarray):  # numbers or booleans: only floats can be null
+        return np.isnan(column) if column.dtype.kind == "f" else np.zeros(len(column), dtype=bool)
+    return np.asarray(column.array.isna(), dtype=bool)  # what Series.isna() holds, without the Series
+
+
+def _as_float(column: Column) -> np.ndarray:
     if isinstance(column.dtype, np.dtype):
-        return np.asarray(column.to_numpy(), dtype=np.float64)
-    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(_numpy(column), dtype=np.float64)
+    return _series(column).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _is_float64(column: Column) -> bool:
+    """True when ``_as_float`` returns the column's own values, unconverted."""
+    return isinstance(column.dtype, np.dtype) and column.dtype == np.float64
 
 
 def _float_or_infinity(value: Any) -> float:
@@ -202,28 +295,34 @@ def _numbers_from_cells(column: pd.Series, text_input: bool) -> _Numbers:
     return _Numbers(floats, cells, nulls, wrong)
 
 
-def _parse_float(spec: ColumnContract, column: pd.Series, source: str, text_input: bool) -> _Parsed:
+def _parse_float(spec: ColumnContract, column: Column, source: str, text_input: bool) -> _Parsed:
     if source in ("float", "integer"):
         values = _as_float(column)
         nulls = np.isnan(values)
-        return _Parsed(values, nulls, np.zeros(len(values), dtype=bool))
+        return _Parsed(values, nulls, np.zeros(len(values), dtype=bool), as_given=_is_float64(column))
     if source in ("object", "text"):
         numbers = _numbers_from_cells(column, text_input)
         return _Parsed(numbers.floats, numbers.nulls, numbers.wrong)
     return _not_this_type(column, np.full(len(column), np.nan))
 
 
-def _parse_integer(spec: ColumnContract, column: pd.Series, source: str, text_input: bool) -> _Parsed:
+def _parse_integer(spec: ColumnContract, column: Column, source: str, text_input: bool) -> _Parsed:
     size = len(column)
     if source == "integer":
         dtype = column.dtype
-        nulls = np.zeros(size, dtype=bool) if isinstance(dtype, np.dtype) else column.isna().to_numpy()
+        nulls = np.zeros(size, dtype=bool) if isinstance(dtype, np.dtype) else _nulls(column)
         if dtype.kind == "u" and dtype.itemsize == 8:  # uint64 above int64's range does not fit
-            unsigned = column.to_numpy(dtype=np.uint64, na_value=0)
+            if isinstance(dtype, np.dtype):
+                unsigned = _numpy(column)
+            else:
+                unsigned = _series(column).to_numpy(dtype=np.uint64, na_value=0)
             return _Parsed(unsigned.astype(np.int64), nulls, unsigned > np.iinfo(np.int64).max)
         if isinstance(dtype, np.dtype):
-            return _Parsed(np.asarray(column.to_numpy(), dtype=np.int64), nulls, np.zeros(size, dtype=bool))
-        return _Parsed(column.to_numpy(dtype=np.int64, na_value=0), nulls, np.zeros(size, dtype=bool))
+            values = np.asarray(_numpy(column), dtype=np.int64)
+            return _Parsed(values, nulls, np.zeros(size, dtype=bool), as_given=dtype == np.int64)
+        return _Parsed(
+            _series(column).to_numpy(dtype=np.int64, na_value=0), nulls, np.zeros(size, dtype=bool)
+        )
     if source == "float":
         floats = _as_float(column)
         nulls = np.isnan(floats)
@@ -270,20 +369,21 @@ def cells_as_text(cells: np.ndarray) -> np.ndarray:
 # --- booleans ------------------------------------------------------------------------------------------
 
 
-def _parse_boolean(spec: ColumnContract, column: pd.Series, source: str, text_input: bool) -> _Parsed:
+def _parse_boolean(spec: ColumnContract, column: Column, source: str, text_input: bool) -> _Parsed:
     size = len(column)
     if source == "boolean":
         if isinstance(column.dtype, np.dtype):
-            return _Parsed(column.to_numpy(), np.zeros(size, dtype=bool), np.zeros(size, dtype=bool))
-        nulls = column.isna().to_numpy()
-        return _Parsed(column.to_numpy(dtype=bool, na_value=False), nulls, np.zeros(size, dtype=bool))
+            none = np.zeros(size, dtype=bool)
+            return _Parsed(_numpy(column), none, none.copy(), as_given=True)
+        values = _series(column).to_numpy(dtype=bool, na_value=False)
+        return _Parsed(values, _nulls(column), np.zeros(size, dtype=bool))
     if source in ("integer", "float") and text_input:  # a CSV column of 0/1 arrives as numbers
         floats = _as_float(column)
         nulls = np.isnan(floats)
         return _Parsed(floats == 1, nulls, (floats != 0) & (floats != 1))
     if source not in ("object", "text"):
         return _not_this_type(column, np.zeros(size, dtype=bool))
-    cells = column.to_numpy(dtype=object)
+    cells = _series(column).to_numpy(dtype=object)
     nulls = pd.isna(cells)
     kinds = value_kinds(cells, nulls)
     values = np.zeros(size, dtype=bool)
@@ -308,20 +408,23 @@ def _parse_boolean(spec: ColumnContract, column: pd.Series, source: str, text_in
 # --- timestamps ----------------------------------------------------------------------------------------
 
 
-def _parse_datetime(spec: ColumnContract, column: pd.Series, source: str, text_input: bool) -> _Parsed:
+def _parse_datetime(spec: ColumnContract, column: Column, source: str, text_input: bool) -> _Parsed:
     """Timestamps as naive values: wall-clock time for a naive contract, UTC for a tz-aware one."""
     aware_contract = spec.timezone is not None
     size = len(column)
     if source == "datetime":
-        nulls = column.isna().to_numpy()
+        column = _series(column)
+        nulls = _nulls(column)
         if (column.dt.tz is not None) != aware_contract:
             return _Parsed(np.full(size, np.datetime64("NaT"), dtype="datetime64[us]"), nulls, ~nulls)
         if aware_contract:
             column = column.dt.tz_convert("UTC").dt.tz_localize(None)
-        return _Parsed(column.to_numpy(), nulls, np.zeros(size, dtype=bool))
+            return _Parsed(column.to_numpy(), nulls, np.zeros(size, dtype=bool))
+        as_given = isinstance(column.dtype, np.dtype)
+        return _Parsed(column.to_numpy(), nulls, np.zeros(size, dtype=bool), as_given=as_given)
     if source not in ("object", "text"):
         return _not_this_type(column, np.full(size, np.datetime64("NaT"), dtype="datetime64[us]"))
-    cells = column.to_numpy(dtype=object)
+    cells = _series(column).to_numpy(dtype=object)
     nulls = pd.isna(cells)
     kinds = value_kinds(cells, nulls)
     wrong = (kinds == BOOLEAN) | (kinds == NUMBER) | (kinds == OTHER)
@@ -372,7 +475,7 @@ def timestamps_from_objects(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 # --- text ----------------------------------------------------------------------------------------------
 
 
-def _parse_text(spec: ColumnContract, column: pd.Series, source: str, text_input: bool) -> _Parsed:
+def _parse_text(spec: ColumnContract, column: Column, source: str, text_input: bool) -> _Parsed:
     """Category and string columns: text passes; numbers only when the categories are numbers or from CSV."""
     size = len(column)
     if spec.numeric_categories:
@@ -384,9 +487,9 @@ def _parse_text(spec: ColumnContract, column: pd.Series, source: str, text_input
             return _Parsed(numbers.cells, numbers.nulls, numbers.wrong, keys=numbers.floats)
         return _not_this_type(column, None)
     if source == "text":
-        return _Parsed(None, column.isna().to_numpy(), np.zeros(size, dtype=bool), keys=column)
+        return _Parsed(None, _nulls(column), np.zeros(size, dtype=bool), keys=column)
     if source in ("integer", "float"):
-        nulls = column.isna().to_numpy()
+        nulls = _nulls(column)
         if not text_input:
             return _Parsed(None, nulls, ~nulls)
         text = _numbers_as_text(_as_float(column))
@@ -394,7 +497,7 @@ def _parse_text(spec: ColumnContract, column: pd.Series, source: str, text_input
         return _Parsed(text, nulls, np.zeros(size, dtype=bool))
     if source != "object":
         return _not_this_type(column, None)
-    cells = column.to_numpy(dtype=object)
+    cells = _series(column).to_numpy(dtype=object)
     nulls = pd.isna(cells)
     kinds = value_kinds(cells, nulls)
     number_rows = np.flatnonzero(kinds == NUMBER)
@@ -405,9 +508,9 @@ def _parse_text(spec: ColumnContract, column: pd.Series, source: str, text_input
     return _Parsed(None, nulls, kinds != TEXT, keys=cells)
 
 
-def _not_this_type(column: pd.Series, placeholder: np.ndarray | None) -> _Parsed:
+def _not_this_type(column: Column, placeholder: np.ndarray | None) -> _Parsed:
     """Every non-null value is of a type the contract's type cannot be safely made from."""
-    nulls = column.isna().to_numpy()
+    nulls = _nulls(column)
     return _Parsed(placeholder, nulls, ~nulls)
 
 
@@ -424,9 +527,10 @@ _PARSERS = {
 # --- rules and output ----------------------------------------------------------------------------------
 
 
-def _check_bounds(spec: ColumnContract, parsed: _Parsed, present: np.ndarray, findings: _Findings) -> None:
+def _check_bounds(spec: ColumnContract, parsed: _Parsed, findings: _Findings) -> None:
     if parsed.raw is None or (spec.minimum is None and spec.maximum is None):
         return
+    present = ~parsed.nulls
     for code, bound, outside in (
         ("below_minimum", spec.minimum, np.less),
         ("above_maximum", spec.maximum, np.greater),
@@ -437,11 +541,11 @@ def _check_bounds(spec: ColumnContract, parsed: _Parsed, present: np.ndarray, fi
         findings.add(code, present & outside(parsed.raw, limit))
 
 
-def _isin(spec: ColumnContract, parsed: _Parsed, column: pd.Series) -> np.ndarray:
+def _isin(spec: ColumnContract, parsed: _Parsed, column: Column) -> np.ndarray:
     allowed = list(spec.categories or ())
     keys = parsed.keys if parsed.keys is not None else parsed.raw
     if keys is None:
-        keys = column
+        keys = column if isinstance(column, pd.Series) else pd.Series(column)
     if isinstance(keys, pd.Series):
         return keys.isin(allowed).to_numpy(dtype=bool)
     if keys.dtype == object:
@@ -449,18 +553,19 @@ def _isin(spec: ColumnContract, parsed: _Parsed, column: pd.Series) -> np.ndarra
     return np.isin(keys, np.asarray(allowed, dtype=keys.dtype))
 
 
-def _finish(spec: ColumnContract, parsed: _Parsed, column: pd.Series) -> Any:
-    """The column's values in the dtype the contract promises (see ``Contract.validate``)."""
+def _finish(spec: ColumnContract, parsed: _Parsed, column: Column) -> tuple[Any, bool]:
+    """The column's values in the dtype the contract promises (see ``Contract.validate``), and whether
+    they are the input's own values in the input's own dtype."""
     raw = parsed.raw
     if raw is None:
-        return column.array
+        return (column.array if isinstance(column, pd.Series) else column), True
     if spec.type == "integer" and spec.nullable:
-        return pd.arrays.IntegerArray(np.where(parsed.nulls, 0, raw), parsed.nulls.copy())
+        return pd.arrays.IntegerArray(np.where(parsed.nulls, 0, raw), parsed.nulls.copy()), False
     if spec.type == "boolean" and spec.nullable:
-        return pd.arrays.BooleanArray(np.where(parsed.nulls, False, raw), parsed.nulls.copy())
+        return pd.arrays.BooleanArray(np.where(parsed.nulls, False, raw), parsed.nulls.copy()), False
     if spec.type == "datetime" and spec.timezone is not None:
-        return pd.DatetimeIndex(raw).tz_localize("UTC").tz_convert(spec.timezone).array
-    return raw
+        return pd.DatetimeIndex(raw).tz_localize("UTC").tz_convert(spec.timezone).array, False
+    return raw, parsed.as_given
 
 
 def empty_values(spec: ColumnContract, size: int) -> Any:

@@ -5,11 +5,17 @@ It works column by column: each column's checks yield boolean masks over the row
 those masks with ``np.flatnonzero``, and only the problems actually listed are turned into text. No row is
 visited in Python, which keeps a million-row batch well under a second or two, and a garbage payload
 cannot make the error message (or the work behind it) grow with its size.
+
+The server validates every request, most of them one clean row, so the clean path avoids building pandas
+objects it does not need: a frame whose columns share one numpy dtype is read with a single
+``to_numpy()`` instead of a Series per column, valid rows that needed no coercion are a copy of the input
+rather than a frame rebuilt column by column, and the empty problems table comes from a cached template.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -17,7 +23,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shipyard.contracts._checks import PROBLEM_CODES, ColumnCheck, cells_as_text, check_column, empty_values
+from shipyard.contracts._checks import (
+    PROBLEM_CODES,
+    ColumnCheck,
+    cells_as_text,
+    check_column,
+    check_float_columns,
+    empty_values,
+)
 from shipyard.contracts._inputs import as_frame
 from shipyard.errors import InvalidInput
 
@@ -33,6 +46,10 @@ _COLUMN_LEVEL = frozenset({"missing_column", "unexpected_column"})
 _WITHOUT_VALUE = frozenset({"null", "missing_column", "unexpected_column"})
 _CODE_INDEX = {code: index for index, code in enumerate(PROBLEM_CODES)}
 _TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default "str" dtype
+_NO_REASONS = pd.array(pa.array([], type=pa.large_string()), dtype=_TEXT)
+# pandas 3 always copies on write, so a shallow copy of the input is as independent of it as a new frame
+# (and costs nothing, where a deep copy would copy and then consolidate); earlier pandas shares the arrays.
+_SHALLOW_COPY_IS_INDEPENDENT = int(pd.__version__.split(".")[0]) >= 3
 
 
 @dataclass(frozen=True)
@@ -137,15 +154,15 @@ def validate(
     size = len(frame)
     names = contract.names
     known = set(names)
-    extras = [name for name in frame.columns if name not in known]
+    given = frame.columns.tolist()
+    extras = [name for name in given if name not in known]
 
-    whole_columns: list[tuple[str, str]] = []
-    checks: dict[str, ColumnCheck] = {}
-    for spec in contract.columns:
-        if spec.name in frame.columns:
-            checks[spec.name] = check_column(spec, frame[spec.name], text_input=text_input)
-        elif spec.required:
-            whole_columns.append((spec.name, "missing_column"))
+    checks = _check_columns(contract, frame, given, text_input)
+    whole_columns = [
+        (spec.name, "missing_column")
+        for spec in contract.columns
+        if spec.required and spec.name not in checks
+    ]
     if contract.extra_columns == "reject":
         whole_columns += [(str(name), "unexpected_column") for name in extras]
 
@@ -156,6 +173,9 @@ def validate(
         for code, mask in check.problems.items() if check is not None else ():
             bad |= mask
             keys.append(_RowProblems.key(np.flatnonzero(mask), position, code, len(names)))
+    if not keys and not whole_columns:  # every row meets the contract
+        valid = _valid(contract, frame, checks, extras, ~bad, same_columns=given == names)
+        return ValidationResult(valid, _no_rows(frame), _no_problems(tuple(names)).copy(), size, 0)
     if whole_columns:
         bad[:] = True
     row_problems = _RowProblems.collect(keys, len(names))
@@ -171,6 +191,44 @@ def validate(
     if mode == "reject" and problem_count:
         raise ContractViolation(result)
     return result
+
+
+def _check_columns(
+    contract: Contract, frame: pd.DataFrame, given: list[Any], text_input: bool
+) -> dict[str, ColumnCheck]:
+    """Each contract column the input has, checked, in contract order.
+
+    A frame whose columns all share one numpy number or boolean dtype is read with one ``to_numpy()`` (a
+    view of its single block) instead of a Series per column, which is most of the cost of checking one
+    row; float columns of a float64 frame are then screened all at once.
+    """
+    present = set(given)
+    specs = [spec for spec in contract.columns if spec.name in present]
+    matrix = _numbers(frame)
+    if matrix is None:
+        return {spec.name: check_column(spec, frame[spec.name], text_input=text_input) for spec in specs}
+    position = {name: index for index, name in enumerate(given)}
+    checks: dict[str, ColumnCheck] = {}
+    floats = [spec for spec in specs if spec.type == "float"] if matrix.dtype == np.float64 else []
+    if floats:
+        columns = [position[spec.name] for spec in floats]
+        block = matrix if columns == list(range(matrix.shape[1])) else matrix[:, columns]
+        checked = check_float_columns(floats, block, text_input=text_input)
+        checks.update(zip((spec.name for spec in floats), checked, strict=True))
+    for spec in specs:
+        if spec.name not in checks:
+            checks[spec.name] = check_column(spec, matrix[:, position[spec.name]], text_input=text_input)
+    return {spec.name: checks[spec.name] for spec in specs}
+
+
+def _numbers(frame: pd.DataFrame) -> np.ndarray | None:
+    """The frame as one 2-D array when all its columns share a numpy number or boolean dtype, else None."""
+    dtypes = frame.dtypes.tolist()
+    if not dtypes or not isinstance(dtypes[0], np.dtype) or dtypes[0].kind not in "biuf":
+        return None
+    if any(dtype != dtypes[0] for dtype in dtypes):
+        return None
+    return frame.to_numpy()
 
 
 @dataclass(frozen=True)
@@ -283,6 +341,33 @@ class _ProblemText:
         )
 
 
+@lru_cache(maxsize=256)
+def _no_problems(names: tuple[str, ...]) -> pd.DataFrame:
+    """The problems table of a clean input, built once per contract's column names (callers copy it)."""
+    found = _RowProblems.collect([], len(names))
+    return _ProblemText.build(pd.DataFrame(), list(names), [], found).table()
+
+
+def _no_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rejected rows of a clean input: none, with the input's columns and an empty ``_problems``."""
+    index = frame.index
+    if type(index) is pd.RangeIndex and index.start == 0 and index.step == 1:
+        # Taking no rows leaves RangeIndex(0, 0, 1) and slicing RangeIndex(start, start, step): the same
+        # frame for an index counting from 0 by 1, as a request's rows do, and the slice is far cheaper.
+        return _with_reasons(frame.iloc[:0], _NO_REASONS.copy())
+    return _with_reasons(frame.iloc[np.zeros(0, dtype=np.intp)], _NO_REASONS.copy())
+
+
+def _with_reasons(rows: pd.DataFrame, reasons: Any) -> pd.DataFrame:
+    """``rows`` (taken from the input) with their reasons (pandas text) as a last ``_problems`` column."""
+    rows = rows.copy()
+    if PROBLEMS_COLUMN in rows.columns:  # an input column of that name is overwritten in place
+        rows[PROBLEMS_COLUMN] = reasons
+    else:  # insert, not setitem: same column, without setitem's alignment work
+        rows.insert(rows.shape[1], PROBLEMS_COLUMN, reasons)
+    return rows
+
+
 def _rejected(frame: pd.DataFrame, bad: np.ndarray, text: _ProblemText) -> pd.DataFrame:
     """The failing rows as given, plus each row's reasons joined with "; " (whole-column reasons first)."""
     bad_rows = np.flatnonzero(bad)
@@ -303,9 +388,7 @@ def _rejected(frame: pd.DataFrame, bad: np.ndarray, text: _ProblemText) -> pd.Da
         pick = np.full(len(bad_rows), len(joined))
         pick[np.searchsorted(bad_rows, rows[starts])] = np.arange(len(joined))
         joined = pa.concat_arrays([joined, pa.array([fallback], type=pa.large_string())]).take(pick)
-    rejected = frame.iloc[bad_rows].copy()
-    rejected[PROBLEMS_COLUMN] = pd.Series(joined, index=rejected.index, dtype=_TEXT)
-    return rejected
+    return _with_reasons(frame.iloc[bad_rows], pd.array(joined, dtype=_TEXT))
 
 
 def _valid(
@@ -314,8 +397,17 @@ def _valid(
     checks: dict[str, ColumnCheck],
     extras: list[Any],
     good: np.ndarray,
+    *,
+    same_columns: bool = False,
 ) -> pd.DataFrame:
+    """The rows in ``good``, coerced, contract columns in contract order (then kept extras).
+
+    ``same_columns`` says the input's columns are exactly the contract's, in its order; when every row is
+    good and no column needed a coercion either, a copy of the input is that frame already.
+    """
     everything = bool(good.all())
+    if everything and same_columns and _SHALLOW_COPY_IS_INDEPENDENT and _unchanged(frame, checks):
+        return frame.copy(deep=False)
     count = int(good.sum())
     columns: dict[Any, Any] = {}
     for spec in contract.columns:
@@ -330,3 +422,26 @@ def _valid(
             columns[name] = values if everything else values[good]
     index = frame.index if everything else frame.index[good]
     return pd.DataFrame(columns, index=index)
+
+
+def _unchanged(frame: pd.DataFrame, checks: dict[str, ColumnCheck]) -> bool:
+    """Whether a copy of ``frame`` equals, in every value, dtype and label, the frame ``_valid`` would build.
+
+    True when no column was coerced and the column labels are of the kind a new frame gives them (a rebuilt
+    frame also has no ``attrs`` and default flags, so an input with either is rebuilt).
+    """
+    labels = _labels(tuple(checks))
+    return (
+        all(check.as_given for check in checks.values())
+        and type(frame.columns) is type(labels)
+        and frame.columns.dtype == labels.dtype
+        and frame.columns.name is None
+        and not frame.attrs
+        and frame.flags.allows_duplicate_labels
+    )
+
+
+@lru_cache(maxsize=256)
+def _labels(names: tuple[str, ...]) -> pd.Index:
+    """The column labels ``pd.DataFrame`` gives a frame built from a dict keyed by ``names``."""
+    return pd.Index(list(names))

@@ -8,6 +8,7 @@ never touches a model any other way, so serving, batch and gates treat every for
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +83,34 @@ class LoadedModel(ABC):
         raise InvalidInput(
             f"this {self.flavor} model has no predict_proba (it is not a probabilistic classifier)"
         )
+
+    def predict_with_proba(self, data: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """``predict`` and, when the model has it, ``predict_proba``, from as few model passes as possible.
+
+        The default makes both calls. A flavor whose classifiers label each row with its most probable class
+        overrides it to read the labels off one ``predict_proba`` pass (see ``most_probable_class``); the
+        result is the same either way.
+        """
+        predictions = self.predict(data)
+        return predictions, self.predict_proba(data) if self.has_proba else None
+
+
+def most_probable_class(classes: Any, probabilities: np.ndarray, predict: Callable[[], Any]) -> np.ndarray:
+    """The labels of a classifier whose label is its most probable class: ``classes[argmax(probabilities)]``.
+
+    Such a classifier's own ``predict`` agrees wherever one class is strictly the most probable, but not
+    always on a tie: HistGradientBoosting labels a binary row 1 when its raw score is > 0 and
+    GradientBoosting when it is >= 0, and expit/softmax can round two different scores to the same
+    probability. So when any row's top probability is shared (or not a number), or the probabilities do
+    not have one column per class, the labels come from ``predict()`` instead, as the two calls would.
+    """
+    labels = np.asarray(classes)
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(labels) or len(probabilities) == 0:
+        return np.asarray(predict())
+    top = probabilities.max(axis=1, keepdims=True)
+    if not np.isfinite(top).all() or ((probabilities == top).sum(axis=1) > 1).any():
+        return np.asarray(predict())
+    return labels[probabilities.argmax(axis=1)]
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ not keep — the original class labels and the rule that turns probabilities int
 records the labels (as JSON: strings or numbers) and ``LightGBMClassifierModel`` repeats the wrapper's rule
 (``classes[argmax(proba)]``, with binary probabilities expanded to two columns ``[1 - p, p]``). A bare
 ``Booster`` has no labels: a binary or multiclass objective gives labels 0..k-1, a regression objective
-values, and anything else (ranking, cross-entropy) the booster's raw output with task "unknown".
+values, and anything else (ranking, cross-entropy) the booster's raw output with task "unknown". Since
+labels are always read off the probabilities, ``predict_with_proba`` returns both from one booster pass.
 """
 
 from __future__ import annotations
@@ -150,6 +151,10 @@ class LightGBMClassifierModel(LoadedModel):
     def predict_proba(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         return _probabilities(self._booster, self._layout.table(data))
 
+    def predict_with_proba(self, data: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        probabilities = self.predict_proba(data)
+        return self._classes[np.argmax(probabilities, axis=1)], probabilities
+
 
 class LightGBMBoosterModel(LoadedModel):
     """An ``LGBMRegressor`` or bare ``Booster``, interpreted through its objective."""
@@ -190,6 +195,12 @@ class LightGBMBoosterModel(LoadedModel):
         if not self.has_proba:
             return super().predict_proba(data)
         return _probabilities(self._booster, self._layout.table(data))
+
+    def predict_with_proba(self, data: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if not self.has_proba:
+            return super().predict_with_proba(data)
+        probabilities = self.predict_proba(data)
+        return np.argmax(probabilities, axis=1), probabilities
 
 
 def _probabilities(booster: Any, features: pd.DataFrame | np.ndarray) -> np.ndarray:

@@ -7,6 +7,11 @@ trust is a *class* from scikit-learn, NumPy, SciPy, XGBoost or LightGBM. Functio
 not widened this way (a function named in a file, such as ``numpy.load`` inside a FunctionTransformer, is
 called on your data), and anything else — a custom transformer, another library's estimator inside a
 Pipeline — needs ``trust=True``, because importing and rebuilding it runs its author's code.
+
+Serving wants labels and probabilities together. For the classifiers whose label is by construction their
+most probable class (listed in ``_most_probable_class_estimators``), ``predict_with_proba`` runs a
+Pipeline's transformers once and reads both from one ``predict_proba``; any other estimator gets the two
+calls.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import importlib
 import json
 import zipfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +30,14 @@ from shipyard.errors import InvalidInput, Unauthorized
 from shipyard.flavors._features import FeatureLayout
 from shipyard.flavors._optional import loaded
 from shipyard.flavors._sniffing import zip_member_names
-from shipyard.flavors.base import Flavor, LoadedModel, ModelDescription, SavedModel, Task
+from shipyard.flavors.base import (
+    Flavor,
+    LoadedModel,
+    ModelDescription,
+    SavedModel,
+    Task,
+    most_probable_class,
+)
 
 #: Packages whose classes a skops file may name without the caller passing ``trust=True``. XGBoost's and
 #: LightGBM's estimators are here because pipelines end in them so often, and rebuilding them only hands
@@ -138,6 +151,7 @@ class SklearnModel(LoadedModel):
             names=None if names is None else [str(name) for name in names],
             count=getattr(estimator, "n_features_in_", None),
         )
+        self._single_pass = _single_pass(estimator)
 
     @property
     def native(self) -> Any:
@@ -173,9 +187,95 @@ class SklearnModel(LoadedModel):
             return super().predict_proba(data)
         return np.asarray(self._estimator.predict_proba(self._features(data)))
 
+    def predict_with_proba(self, data: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if self._single_pass is None:
+            return super().predict_with_proba(data)
+        transformers, classifier = self._single_pass
+        features = self._features(data)
+        for transformer in transformers:
+            features = transformer.transform(features)
+        probabilities = np.asarray(classifier.predict_proba(features))
+        labels = most_probable_class(classifier.classes_, probabilities, lambda: classifier.predict(features))
+        return labels, probabilities
+
     def _features(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
         # An estimator fitted on an array warns when given named columns, so it gets an array back.
         return self._layout.table(data)
+
+
+def _single_pass(estimator: Any) -> tuple[list[Any], Any] | None:
+    """``(transformers, classifier)`` when the labels can be read off one ``predict_proba``, else None.
+
+    ``classifier`` is the estimator, or a Pipeline's final step with ``transformers`` the steps before it,
+    applied in turn as ``Pipeline.predict_proba`` applies them. (Not ``pipeline[:-1].transform``: that
+    checks the shortened pipeline is fitted, which a stateless transformer of the user's never looks.)
+    Types are matched exactly: a subclass may have its own ``predict``.
+    """
+    from sklearn.pipeline import Pipeline
+
+    transformers: list[Any] = []
+    classifier = estimator
+    if type(estimator) is Pipeline:
+        *steps, (_, classifier) = estimator.steps
+        transformers = [step for _, step in steps if step is not None and step != "passthrough"]
+    return (transformers, classifier) if _labels_are_most_probable_class(classifier) else None
+
+
+def _labels_are_most_probable_class(classifier: Any) -> bool:
+    """Whether ``classifier.predict`` labels each row with the most probable class of ``predict_proba``."""
+    if type(classifier) in _most_probable_class_estimators():
+        from sklearn.neighbors import KNeighborsClassifier
+
+        classes = getattr(classifier, "classes_", None)
+        if classes is None or np.ndim(classes) != 1 or getattr(classifier, "n_outputs_", 1) != 1:
+            return False  # one label per output: predict_proba is a list of arrays
+        # Distance weights are summed in a different order by predict and predict_proba, so near ties can
+        # part ways; uniform weights are whole-number votes on both sides.
+        return type(classifier) is not KNeighborsClassifier or (
+            classifier.weights == "uniform" and not classifier.outputs_2d_
+        )
+    xgboost, lightgbm = loaded("xgboost"), loaded("lightgbm")
+    if xgboost is not None and type(classifier) is xgboost.XGBClassifier:
+        from shipyard.flavors.xgboost import labels_are_most_probable_class
+
+        return labels_are_most_probable_class(classifier)
+    if lightgbm is not None and type(classifier) is lightgbm.LGBMClassifier:
+        return not callable(classifier.objective_)  # a custom objective's predict returns raw scores
+    return False
+
+
+@cache
+def _most_probable_class_estimators() -> frozenset[type]:
+    """scikit-learn classifiers whose ``predict`` is the argmax of ``predict_proba`` or of a score that
+    ``predict_proba`` is a monotone function of (expit, softmax), so the two agree except on ties."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import BernoulliNB, CategoricalNB, ComplementNB, GaussianNB, MultinomialNB
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
+
+    return frozenset(
+        {
+            LogisticRegression,
+            DecisionTreeClassifier,
+            ExtraTreeClassifier,
+            RandomForestClassifier,
+            ExtraTreesClassifier,
+            GradientBoostingClassifier,
+            HistGradientBoostingClassifier,
+            KNeighborsClassifier,
+            GaussianNB,
+            MultinomialNB,
+            ComplementNB,
+            BernoulliNB,
+            CategoricalNB,
+        }
+    )
 
 
 def _is_estimator(obj: Any) -> bool:

@@ -6,6 +6,10 @@ a Booster, and a Booster has no class labels: shipyard reads its objective inste
 classification objectives (``binary:logistic``, ``multi:softprob``) give labels 0..k-1 from the most
 probable class and ``predict_proba`` the booster's probabilities; regression objectives give values; any
 other objective (ranking, raw margins) predicts the booster's raw output with task "unknown".
+
+Where the labels are the most probable class (a Booster with a probabilistic objective, an XGBClassifier
+with a single-target ``binary:logistic`` or ``multi:softprob`` objective), ``predict_with_proba`` reads
+labels and probabilities off one pass through the booster.
 """
 
 from __future__ import annotations
@@ -21,13 +25,22 @@ from shipyard.errors import InvalidInput
 from shipyard.flavors._features import FeatureLayout
 from shipyard.flavors._optional import loaded, require
 from shipyard.flavors._sniffing import read_head
-from shipyard.flavors.base import Flavor, LoadedModel, ModelDescription, SavedModel, Task
+from shipyard.flavors.base import (
+    Flavor,
+    LoadedModel,
+    ModelDescription,
+    SavedModel,
+    Task,
+    most_probable_class,
+)
 
 CLASSIFIER = "XGBClassifier"
 REGRESSOR = "XGBRegressor"
 BOOSTER = "Booster"
 _KINDS = (CLASSIFIER, REGRESSOR, BOOSTER)
 _REGRESSION_OBJECTIVE_PREFIXES = ("reg:", "count:", "survival:")
+#: Objectives whose booster output is class probabilities.
+_PROBABILITY_OBJECTIVES = ("binary:logistic", "multi:softprob")
 
 
 class XGBoostFlavor(Flavor):
@@ -100,6 +113,7 @@ class XGBoostEstimatorModel(LoadedModel):
     def __init__(self, estimator: Any) -> None:
         self._estimator = estimator
         self._layout = _layout(estimator.get_booster())
+        self._single_pass = hasattr(estimator, "classes_") and labels_are_most_probable_class(estimator)
 
     @property
     def native(self) -> Any:
@@ -125,6 +139,14 @@ class XGBoostEstimatorModel(LoadedModel):
         if not self.has_proba:
             return super().predict_proba(data)
         return np.asarray(self._estimator.predict_proba(self._features(data)))
+
+    def predict_with_proba(self, data: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if not self._single_pass:
+            return super().predict_with_proba(data)
+        estimator, features = self._estimator, self._features(data)
+        probabilities = np.asarray(estimator.predict_proba(features))
+        labels = most_probable_class(estimator.classes_, probabilities, lambda: estimator.predict(features))
+        return labels, probabilities
 
     def _features(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
         return self._layout.table(data)
@@ -168,7 +190,7 @@ class XGBoostBoosterModel(LoadedModel):
 
     @property
     def has_proba(self) -> bool:
-        return self._objective in ("binary:logistic", "multi:softprob")
+        return self._objective in _PROBABILITY_OBJECTIVES
 
     def predict_proba(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         if not self.has_proba:
@@ -178,6 +200,12 @@ class XGBoostBoosterModel(LoadedModel):
             return np.column_stack([1.0 - raw, raw])
         return raw
 
+    def predict_with_proba(self, data: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        if not self.has_proba:
+            return super().predict_with_proba(data)
+        probabilities = self.predict_proba(data)  # ``predict`` is the argmax of exactly these
+        return np.argmax(probabilities, axis=1), probabilities
+
     def _raw(self, data: pd.DataFrame | np.ndarray) -> np.ndarray:
         import xgboost
 
@@ -185,6 +213,17 @@ class XGBoostBoosterModel(LoadedModel):
         # enable_categorical: a model trained on pandas categories needs them passed through as such.
         matrix = xgboost.DMatrix(features, enable_categorical=True)
         return np.asarray(self._booster.predict(matrix))
+
+
+def labels_are_most_probable_class(classifier: Any) -> bool:
+    """Whether this fitted ``XGBClassifier``'s ``predict`` is the most probable class of its
+    ``predict_proba``: true for a single-target ``binary:logistic`` or ``multi:softprob`` objective, not for
+    ``multi:softmax`` (labels straight from the booster), multi-label models or custom objectives."""
+    if callable(classifier.objective) or classifier.objective == "multi:softmax":
+        return False
+    learner = json.loads(classifier.get_booster().save_config())["learner"]
+    targets = int(learner["learner_model_param"].get("num_target", "1"))
+    return learner["objective"]["name"] in _PROBABILITY_OBJECTIVES and targets == 1
 
 
 def _kind_of(obj: Any) -> str | None:

@@ -85,10 +85,18 @@ class ModelSlot:
         if accepted:
             frames = [frame for _, frame in accepted]
             rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-            want_proba = self.task == "classification" and self.model.has_proba
+            want_proba = (
+                self.task == "classification"
+                and self.model.has_proba
+                and any(jobs[index].want_proba for index, _ in accepted)
+            )
             try:
-                predictions = np.asarray(self.model.predict(rows))
-                probabilities = np.asarray(self.model.predict_proba(rows)) if want_proba else None
+                if want_proba:  # one model pass where the flavor can read labels off the probabilities
+                    predictions, probabilities = self.model.predict_with_proba(rows)
+                else:
+                    predictions, probabilities = self.model.predict(rows), None
+                predictions = np.asarray(predictions)
+                probabilities = np.asarray(probabilities) if probabilities is not None else None
             except Exception:  # the model itself failed: a 500 with an id to find it in the log
                 error_id = uuid.uuid4().hex[:12]
                 log.exception(
