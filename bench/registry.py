@@ -60,7 +60,8 @@ def bench_mlflow(python: Path, url: str | None, versions: int, resolves: int) ->
     command += ["--resolves", str(resolves)]
     if url:
         command += ["--database-url", url]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    with tempfile.TemporaryDirectory(prefix="mlflow-cwd-") as scratch:  # MLflow writes ./mlruns into its cwd
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False, cwd=scratch)
     if done.returncode != 0:
         print(f"MLflow baseline failed: {done.stderr.strip()[-500:]}", file=sys.stderr)
         return None
