@@ -198,9 +198,9 @@ def _check_columns(
 ) -> dict[str, ColumnCheck]:
     """Each contract column the input has, checked, in contract order.
 
-    A frame whose columns all share one numpy number or boolean dtype is read with one ``to_numpy()`` (a
-    view of its single block) instead of a Series per column, which is most of the cost of checking one
-    row; float columns of a float64 frame are then screened all at once.
+    A frame whose columns all share one numpy number or boolean dtype is read with one ``to_numpy()`` (no
+    copy when pandas holds it in one block) instead of a Series per column, which is most of the cost of
+    checking one row; float columns of a float64 frame are then screened all at once.
     """
     present = set(given)
     specs = [spec for spec in contract.columns if spec.name in present]
