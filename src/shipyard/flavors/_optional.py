@@ -31,6 +31,23 @@ def loaded(module: str) -> ModuleType | None:
     return sys.modules.get(module)
 
 
+def wrapper_kind(
+    obj: object, module: str, classifier: str, regressor: str, bases: tuple[str, ...]
+) -> str | None:
+    """Which of a gradient-boosting library's objects ``obj`` is: its scikit-learn classifier or regressor
+    wrapper (by class name), any other of its ``bases`` (reported as "Booster"), or None. XGBoost and
+    LightGBM share this shape; the library is looked up only if the caller already imported it."""
+    library = loaded(module)
+    if library is None or isinstance(obj, type):
+        return None
+    for name in (classifier, regressor):
+        if isinstance(obj, getattr(library, name)):
+            return name
+    if isinstance(obj, tuple(getattr(library, base) for base in bases)):
+        return "Booster"
+    return None
+
+
 def installed(module: str) -> ModuleType | None:
     """``module`` imported if it is installed, else None: for optional checks that must not fail."""
     try:

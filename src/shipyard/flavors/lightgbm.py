@@ -20,7 +20,7 @@ import pandas as pd
 
 from shipyard.errors import InvalidInput
 from shipyard.flavors._features import FeatureLayout
-from shipyard.flavors._optional import loaded, require
+from shipyard.flavors._optional import loaded, require, wrapper_kind
 from shipyard.flavors._sniffing import read_head
 from shipyard.flavors.base import Flavor, LoadedModel, ModelDescription, SavedModel, Task
 
@@ -211,16 +211,7 @@ def _probabilities(booster: Any, features: pd.DataFrame | np.ndarray) -> np.ndar
 
 
 def _kind_of(obj: Any) -> str | None:
-    lightgbm = loaded("lightgbm")
-    if lightgbm is None or isinstance(obj, type):
-        return None
-    if isinstance(obj, lightgbm.LGBMClassifier):
-        return CLASSIFIER
-    if isinstance(obj, lightgbm.LGBMRegressor):
-        return REGRESSOR
-    if isinstance(obj, lightgbm.Booster | lightgbm.LGBMModel):
-        return BOOSTER
-    return None
+    return wrapper_kind(obj, "lightgbm", CLASSIFIER, REGRESSOR, ("Booster", "LGBMModel"))
 
 
 def _json_labels(classes: Any) -> list[Any] | None:

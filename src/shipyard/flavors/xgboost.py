@@ -23,7 +23,7 @@ import pandas as pd
 
 from shipyard.errors import InvalidInput
 from shipyard.flavors._features import FeatureLayout
-from shipyard.flavors._optional import loaded, require
+from shipyard.flavors._optional import loaded, require, wrapper_kind
 from shipyard.flavors._sniffing import read_head
 from shipyard.flavors.base import (
     Flavor,
@@ -227,16 +227,7 @@ def labels_are_most_probable_class(classifier: Any) -> bool:
 
 
 def _kind_of(obj: Any) -> str | None:
-    xgboost = loaded("xgboost")
-    if xgboost is None or isinstance(obj, type):
-        return None
-    if isinstance(obj, xgboost.XGBClassifier):
-        return CLASSIFIER
-    if isinstance(obj, xgboost.XGBRegressor):
-        return REGRESSOR
-    if isinstance(obj, xgboost.Booster | xgboost.XGBModel):
-        return BOOSTER
-    return None
+    return wrapper_kind(obj, "xgboost", CLASSIFIER, REGRESSOR, ("Booster", "XGBModel"))
 
 
 def _kind_from_booster(booster: Any) -> str:
