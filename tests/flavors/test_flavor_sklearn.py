@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,14 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from shipyard.errors import InvalidInput, Unauthorized
 from shipyard.flavors import LoadedModel, flavor_for_file, flavor_for_object, get_flavor
+from shipyard.flavors.sklearn import SklearnModel
 
 FEATURES = ["age", "income", "score", "colour"]
 
@@ -180,3 +183,43 @@ def test_a_damaged_skops_file_is_invalid_input(saved_pipeline: Path, tmp_path: P
     damaged.write_bytes(saved_pipeline.read_bytes()[:200])
     with pytest.raises(InvalidInput, match=r"'damaged.skops' is not a readable skops file"):
         get_flavor("sklearn").load(damaged, {})
+
+
+def test_numeric_frames_reach_array_estimators_as_arrays_in_the_fitted_order() -> None:
+    """A HistGradientBoosting model fitted on named columns gets the reordered values, and no warning."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(rng.normal(size=(300, 4)), columns=["a", "b", "c", "d"])
+    target = (frame["a"] - frame["c"] > 0).astype(int)
+    estimator = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(frame, target)
+    model = SklearnModel(estimator)
+    shuffled = frame[["d", "b", "a", "c"]]
+    with warnings.catch_warnings(record=True) as caught:  # the process's filters, as a server has them
+        labels, probabilities = model.predict_with_proba(shuffled)
+    assert [str(warning.message) for warning in caught] == []
+    np.testing.assert_array_equal(labels, estimator.predict(frame))
+    np.testing.assert_allclose(probabilities, estimator.predict_proba(frame))
+    assert isinstance(model._features(shuffled), np.ndarray)
+
+
+def test_frames_with_pandas_categories_stay_frames_for_histgradientboosting() -> None:
+    frame = pd.DataFrame({"x": np.linspace(0, 1, 200), "colour": pd.Categorical(["red", "blue"] * 100)})
+    target = (frame["colour"] == "red").astype(int)
+    estimator = HistGradientBoostingClassifier(max_iter=10, categorical_features="from_dtype").fit(
+        frame, target
+    )
+    model = SklearnModel(estimator)
+    assert isinstance(model._features(frame), pd.DataFrame)
+    np.testing.assert_array_equal(model.predict(frame), estimator.predict(frame))
+
+
+def test_text_columns_stay_frames_for_pipelines() -> None:
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "plan": ["a", "b", "a", "b"]})
+    pipeline = Pipeline(
+        [
+            ("columns", ColumnTransformer([("text", OneHotEncoder(), ["plan"])], remainder="passthrough")),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(frame, [0, 1, 0, 1])
+    model = SklearnModel(pipeline)
+    assert isinstance(model._features(frame), pd.DataFrame)
+    np.testing.assert_array_equal(model.predict(frame), pipeline.predict(frame))

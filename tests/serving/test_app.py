@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from pathlib import Path
 
@@ -69,3 +70,15 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(home: Path) -> 
         assert "corrupted" in ready["models"]["fraud"]["error"]
         response = client.post("/v1/models/fraud/predict", json={"records": [ROW]})
         assert response.status_code == 200 and response.json()["version"] == 1
+
+
+def test_startup_moves_long_lived_objects_out_of_the_collectors_reach(home: Path) -> None:
+    """A full collection over libraries and models stalled requests ~200 ms; frozen, they are skipped."""
+    gc.unfreeze()
+    app = build_app(ServeConfig(references=["fraud@production"], home=str(home)))
+    try:
+        with TestClient(app) as client:
+            assert gc.get_freeze_count() > 10_000
+            assert client.post("/v1/models/fraud/predict", json={"records": [ROW]}).status_code == 200
+    finally:
+        gc.unfreeze()

@@ -209,6 +209,21 @@ def test_a_model_that_raises_is_a_500_with_an_error_id_in_the_log(guarded_server
     assert still_fine.status_code == 200
 
 
+def test_each_request_gets_one_access_log_line_with_its_prediction_id(server: Server) -> None:
+    with server.client() as client:
+        response = client.post("/v1/models/fraud/predict", json={"records": [ROW]})
+        rejected = client.post("/v1/models/fraud/predict", json={"records": [{"amount": "x"}]})
+    ids = [response.headers["x-prediction-id"], rejected.headers["x-prediction-id"]]
+    deadline = time.monotonic() + 5
+    while not all(value in server.log_text() for value in ids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = {value: [line for line in server.log_text().splitlines() if value in line] for value in ids}
+    assert len(lines[ids[0]]) == 1 and len(lines[ids[1]]) == 1
+    expected = "POST /v1/models/fraud/predict model=fraud version=1 protocol=native status=200"
+    assert "shipyard.access " + expected in lines[ids[0]][0]
+    assert "status=422" in lines[ids[1]][0] and "version=-" in lines[ids[1]][0]
+
+
 def test_a_slow_client_does_not_stall_other_requests(server: Server) -> None:
     host, port = server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port))) as slow:

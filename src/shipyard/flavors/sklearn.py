@@ -12,12 +12,19 @@ Serving wants labels and probabilities together. For the classifiers whose label
 most probable class (listed in ``_most_probable_class_estimators``), ``predict_with_proba`` runs a
 Pipeline's transformers once and reads both from one ``predict_proba``; any other estimator gets the two
 calls.
+
+scikit-learn checks a DataFrame's column names on every call, which costs more than the model itself for a
+single row (about 0.7 ms of 1.4 ms for a 100-tree HistGradientBoostingClassifier). The estimators in
+``_array_estimators`` only ever read a DataFrame as one numeric array, so once ``FeatureLayout`` has put the
+columns in the fitted order (it raises on a missing one), an all-numeric frame is handed over as that array,
+and scikit-learn's warning about an array without names is silenced for exactly that message.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import warnings
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -152,6 +159,9 @@ class SklearnModel(LoadedModel):
             count=getattr(estimator, "n_features_in_", None),
         )
         self._single_pass = _single_pass(estimator)
+        self._takes_arrays = names is not None and _reads_frames_as_arrays(estimator)
+        if self._takes_arrays:
+            _silence_array_without_names_warning()
 
     @property
     def native(self) -> Any:
@@ -200,7 +210,10 @@ class SklearnModel(LoadedModel):
 
     def _features(self, data: pd.DataFrame | np.ndarray) -> pd.DataFrame | np.ndarray:
         # An estimator fitted on an array warns when given named columns, so it gets an array back.
-        return self._layout.table(data)
+        table = self._layout.table(data)
+        if self._takes_arrays and isinstance(table, pd.DataFrame) and _all_numeric(table):
+            return table.to_numpy()
+        return table
 
 
 def _single_pass(estimator: Any) -> tuple[list[Any], Any] | None:
@@ -242,6 +255,62 @@ def _labels_are_most_probable_class(classifier: Any) -> bool:
     if lightgbm is not None and type(classifier) is lightgbm.LGBMClassifier:
         return not callable(classifier.objective_)  # a custom objective's predict returns raw scores
     return False
+
+
+def _reads_frames_as_arrays(estimator: Any) -> bool:
+    """Whether the estimator turns a DataFrame into one numeric array and reads nothing else from it."""
+    if type(estimator) not in _array_estimators():
+        return False
+    # HistGradientBoosting picks categorical features from pandas dtypes: those need the frame itself.
+    categorical = getattr(estimator, "is_categorical_", None)
+    return categorical is None or not np.any(categorical)
+
+
+def _all_numeric(frame: pd.DataFrame) -> bool:
+    return all(kind in "biuf" for kind in (dtype.kind for dtype in frame.dtypes))
+
+
+@cache
+def _silence_array_without_names_warning() -> None:
+    warnings.filterwarnings(
+        "ignore", message=r"X does not have valid feature names, but \w+ was fitted with feature names"
+    )
+
+
+@cache
+def _array_estimators() -> frozenset[type]:
+    """Estimators whose predict methods read a DataFrame only as ``np.asarray`` of its values."""
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    return frozenset(
+        {
+            HistGradientBoostingClassifier,
+            HistGradientBoostingRegressor,
+            RandomForestClassifier,
+            RandomForestRegressor,
+            ExtraTreesClassifier,
+            ExtraTreesRegressor,
+            GradientBoostingClassifier,
+            GradientBoostingRegressor,
+            DecisionTreeClassifier,
+            DecisionTreeRegressor,
+            LogisticRegression,
+            LinearRegression,
+            Ridge,
+            Lasso,
+        }
+    )
 
 
 @cache

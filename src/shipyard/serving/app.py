@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hmac
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -25,8 +25,10 @@ from starlette.routing import Route
 from shipyard import __version__
 from shipyard.config import load_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
+from shipyard.ids import new_request_id
 from shipyard.registry import Registry
 from shipyard.serving import metrics
+from shipyard.serving.access_log import BatchedLineHandler
 from shipyard.serving.batcher import DeadlineExceeded, Overloaded
 from shipyard.serving.codecs import EncodedResponse, UnsupportedMediaType
 from shipyard.serving.codecs import mlflow as mlflow_codec
@@ -87,14 +89,22 @@ def _response(encoded: EncodedResponse, request_id: str) -> Response:
 
 
 def _configure_logging() -> None:
-    """Access and server logs as one key=value line each on stderr, unless the host app configured them."""
+    """Access and server logs as one key=value line each on stderr, unless the host app configured them.
+
+    Server messages are written at once; access lines in batches (``BatchedLineHandler``).
+    """
     root = logging.getLogger("shipyard")
     if root.handlers:
         return
+    line = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(line)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    batched = BatchedLineHandler()  # one line per request: written in batches, off the request path
+    batched.setFormatter(line)
+    access_log.addHandler(batched)
+    access_log.propagate = False
 
 
 def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None = None) -> Starlette:
@@ -137,6 +147,12 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
                     served.current.loaded_seconds
                 )
                 metrics.SERVED_VERSION.labels(name).set(served.current.version.version)
+        # Everything alive now (libraries, models) lives as long as the server: moved out of the collector's
+        # reach, a full collection no longer walks it and stalls every request in the worker for ~200 ms (it
+        # made the slowest 2% of requests 6× slower than the rest under load). Garbage is collected first so
+        # none is kept.
+        gc.collect()
+        gc.freeze()
         follower = asyncio.create_task(follow_aliases())
         try:
             yield
@@ -145,6 +161,8 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             follower.cancel()
             await engine.close()  # queued and running batches finish before the process exits
             registry.close()
+            for handler in access_log.handlers:  # worker processes exit without running atexit hooks
+                handler.flush()
 
     async def predict(
         request: Request,
@@ -155,7 +173,7 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
         encode_failure: Callable[[BaseException, str], EncodedResponse],
         version: int | None = None,
     ) -> Response:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         started = time.perf_counter()
         status = 500
         served_version = "-"
@@ -259,7 +277,7 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             if len(engine.models) != 1:
                 names = ", ".join(engine.models)
                 message = f"this server serves several models ({names}); name one with ?model=NAME"
-                return _response(mlflow_codec.encode_error(message), uuid.uuid4().hex)
+                return _response(mlflow_codec.encode_error(message), new_request_id())
             name = next(iter(engine.models))
         features = _feature_names(engine, name)
         content_type = request.headers.get("content-type")

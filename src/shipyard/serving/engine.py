@@ -23,6 +23,7 @@ import pandas as pd
 from shipyard.contracts import Contract, ContractViolation
 from shipyard.errors import NotFound, ShipyardError, not_found
 from shipyard.flavors.base import LoadedModel
+from shipyard.ids import new_request_id
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
 from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats, Overloaded
@@ -139,10 +140,11 @@ class ModelSlot:
         accepted: list[tuple[int, pd.DataFrame]] = []
         for (_, text_input), members in groups.items():
             frames = [jobs[i].frame for i in members]
-            combined = (
-                pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
-            )
+            combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else _positional(frames[0])
             result = self.contract.validate(combined, mode="split", text_input=text_input)
+            if result.ok and len(members) == 1:
+                accepted.append((members[0], result.valid))
+                continue
             if result.ok:
                 start = 0
                 for index, frame in zip(members, frames, strict=True):
@@ -166,6 +168,14 @@ class ModelSlot:
                     accepted.append((index, result.valid[mask]))
                 start = stop
         return accepted
+
+
+def _positional(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame indexed 0…n-1, as problems report rows; a request's frame usually is already."""
+    index = frame.index
+    if type(index) is pd.RangeIndex and index.start == 0 and index.step == 1:
+        return frame
+    return frame.reset_index(drop=True)
 
 
 def _summary(problems: list[Any], rows: int) -> str:
@@ -250,7 +260,7 @@ class Engine:
         request_id: str | None = None,
     ) -> PredictionResult:
         """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map."""
-        job = _Job(frame, text_input, want_proba, request_id or uuid.uuid4().hex)
+        job = _Job(frame, text_input, want_proba, request_id or new_request_id())
         for _ in range(3):
             slot = self.slot(name, version)
             try:

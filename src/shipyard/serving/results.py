@@ -14,6 +14,7 @@ import pandas as pd
 
 from shipyard.contracts import Problem
 from shipyard.errors import InvalidInput
+from shipyard.ids import prediction_id
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class PredictionResult:
     @property
     def prediction_ids(self) -> list[str]:
         """One id per row, ``<request id>-<row>``: what late ground truth is attached to."""
-        return [f"{self.request_id}-{row}" for row in range(len(self.predictions))]
+        return [prediction_id(self.request_id, row) for row in range(len(self.predictions))]
 
 
 class RequestRejected(InvalidInput):

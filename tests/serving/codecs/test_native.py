@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from shipyard.contracts import Problem
 from shipyard.errors import InvalidInput
-from shipyard.serving.codecs import native
+from shipyard.serving.codecs import frame_from_columns, native
 from shipyard.serving.results import DecodedRequest, PredictionResult, RequestRejected
 
 
@@ -235,3 +235,16 @@ def test_columns_and_records_forms_decode_to_the_same_frame(
     pd.testing.assert_frame_equal(by_columns, by_records)
     assert list(by_columns.columns) == names
     assert len(by_columns) == rows
+
+
+@given(
+    st.lists(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=3, max_size=3),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_rows_of_floats_build_the_frame_pandas_would_infer(rows: list[list[float]]) -> None:
+    columns = {name: [row[index] for row in rows] for index, name in enumerate(["a", "b", "c"])}
+    expected = pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+    pd.testing.assert_frame_equal(frame_from_columns(columns, len(rows)), expected)

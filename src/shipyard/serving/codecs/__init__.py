@@ -17,6 +17,7 @@ JSON values so that the same values give the same dtypes whichever protocol carr
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence, Sized
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -166,12 +167,26 @@ def frame_from_columns(
     column from its Python values (integers → int64, with nulls → float64, text → str, …) and the contract
     then coerces. ``check_cells`` refuses nested lists and objects inside cells.
     """
+    if not columns:
+        return pd.DataFrame(index=pd.RangeIndex(rows))
+    if rows and all(_all_floats(values) for values in columns.values()):
+        # What pandas infers for Python floats (float64), built as one block: a fifth of the cost for a row.
+        matrix = np.array(list(columns.values()), dtype=np.float64).T
+        return pd.DataFrame(matrix, columns=_column_index(tuple(columns)), index=pd.RangeIndex(rows))
     if check_cells:
         for name, values in columns.items():
             _check_cells(name, values)
-    if not columns:
-        return pd.DataFrame(index=pd.RangeIndex(rows))
     return pd.DataFrame(dict(columns), index=pd.RangeIndex(rows))
+
+
+@lru_cache(maxsize=256)
+def _column_index(names: tuple[str, ...]) -> pd.Index:
+    """Column labels, built once per set of names: making a text Index costs more than a row's values."""
+    return pd.Index(names)
+
+
+def _all_floats(values: Sequence[Any] | np.ndarray) -> bool:
+    return isinstance(values, list) and all(type(value) is float for value in values)
 
 
 def frame_from_records(records: Sequence[Any], what: str = "record") -> pd.DataFrame:
