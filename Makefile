@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test lint typecheck unit bench bench-serving-deps lock clean
+.PHONY: install demo test lint typecheck unit kserve-client bench bench-serving-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
+# KServe's REST client pins pandas < 3 and protobuf < 7: it gets its own venv, driven by one test over HTTP.
+KSERVE_VENV := .venv-kserve
+KSERVE_STAMP := $(KSERVE_VENV)/.installed
+$(KSERVE_STAMP): tests/kserve-constraints.txt
+	test -x $(KSERVE_VENV)/bin/python || $(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/python -m pip install --quiet -c tests/kserve-constraints.txt kserve==0.21.0
+	touch $@
+
+kserve-client: $(KSERVE_STAMP)
+
+unit: install $(KSERVE_STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
 
 test: lint typecheck unit

@@ -37,6 +37,16 @@ class _SettingsModel(BaseModel):
     gates_file: str = Field(
         "", description="TOML file with [gates.<model>.<alias>] policies (default: this file)"
     )
+    log_url: str = Field("logs", description="prediction log root (a path, file:// or s3://)")
+    log_flush_seconds: float = Field(
+        1.0, gt=0, le=60, description="how often servers write buffered predictions (what a crash can lose)"
+    )
+    log_retention_days: float = Field(
+        30.0, ge=0, description="days of prediction log kept (0 keeps everything)"
+    )
+    log_sample_rate: float = Field(
+        1.0, gt=0, le=1, description="share of requests logged (1 logs every one; below 1, counts say so)"
+    )
 
 
 FIELDS = tuple(_SettingsModel.model_fields)
@@ -52,6 +62,10 @@ class Settings:
     actor: str
     busy_timeout: float
     gates_file: str = ""
+    log_url: str = ""
+    log_flush_seconds: float = 1.0
+    log_retention_days: float = 30.0
+    log_sample_rate: float = 1.0
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -62,6 +76,10 @@ class Settings:
             "actor": self.actor,
             "busy_timeout": self.busy_timeout,
             "gates_file": self.gates_file,
+            "log_url": self.log_url,
+            "log_flush_seconds": self.log_flush_seconds,
+            "log_retention_days": self.log_retention_days,
+            "log_sample_rate": self.log_sample_rate,
         }
 
 
@@ -135,6 +153,10 @@ def load_settings(
         actor=model.actor or _os_user(),
         busy_timeout=model.busy_timeout,
         gates_file=str(_resolve_path(model.gates_file, root)) if model.gates_file else "",
+        log_url=_resolve_storage_url(model.log_url, root),
+        log_flush_seconds=model.log_flush_seconds,
+        log_retention_days=model.log_retention_days,
+        log_sample_rate=model.log_sample_rate,
         sources=sources,
     )
 

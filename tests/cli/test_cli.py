@@ -54,6 +54,10 @@ def test_config_prints_effective_settings_and_their_sources(
         "actor": "ci-bot",
         "busy_timeout": 30.0,
         "gates_file": "",
+        "log_url": f"file://{home / 'logs'}",
+        "log_flush_seconds": 1.0,
+        "log_retention_days": 30.0,
+        "log_sample_rate": 1.0,
     }
     assert main(["config"]) == 0
     table = capsys.readouterr().out

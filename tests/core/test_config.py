@@ -70,3 +70,27 @@ def test_init_refuses_to_overwrite_an_existing_workspace(tmp_path: Path) -> None
         init_workspace(tmp_path)
     init_workspace(tmp_path, exist_ok=True)
     assert load_settings(tmp_path, environ={}).actor == "kept"
+
+
+def test_prediction_log_settings_come_from_the_file_and_are_checked(tmp_path: Path) -> None:
+    home = tmp_path / "ws"
+    home.mkdir()
+    (home / "shipyard.toml").write_text(
+        '[shipyard]\nlog_url = "s3://bucket/logs"\nlog_flush_seconds = 0.5\nlog_sample_rate = 0.1\n'
+    )
+    settings = load_settings(home, environ={})
+    assert (settings.log_url, settings.log_flush_seconds, settings.log_sample_rate) == (
+        "s3://bucket/logs",
+        0.5,
+        0.1,
+    )
+    assert settings.log_retention_days == 30.0
+    for bad in (
+        "log_sample_rate = 0",
+        "log_sample_rate = 1.5",
+        "log_flush_seconds = 0",
+        "log_retention_days = -1",
+    ):
+        (home / "shipyard.toml").write_text(f"[shipyard]\n{bad}\n")
+        with pytest.raises(ConfigurationError, match=bad.split(" ")[0]):
+            load_settings(home, environ={})

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 from shipyard import Registry
 from shipyard.gates import promote
+from shipyard.predictions import PredictionLog
 from shipyard.serving.app import build_app
 from shipyard.serving.config import ServeConfig
 from shipyard.serving.prediction_log import PredictionRecord
@@ -82,3 +83,46 @@ def test_startup_moves_long_lived_objects_out_of_the_collectors_reach(home: Path
             assert client.post("/v1/models/fraud/predict", json={"records": [ROW]}).status_code == 200
     finally:
         gc.unfreeze()
+
+
+def test_answered_predictions_are_logged_and_labels_attach_to_them(home: Path) -> None:
+    app = build_app(ServeConfig(references=["fraud@production"], home=str(home)))
+    with TestClient(app) as client:
+        answer = client.post("/v1/models/fraud/predict", json={"records": [ROW, {**ROW, "hour": 4}]}).json()
+        rejected = client.post("/v1/models/fraud/predict", json={"records": [{"amount": "x"}]})
+        ids = answer["prediction_ids"]
+        report = client.post(
+            "/v1/feedback",
+            json={"labels": [{"prediction_id": ids[0], "label": 1}, {"prediction_id": "nope", "label": 0}]},
+        )
+        malformed = client.post(
+            "/v1/feedback", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        wrong_shape = client.post("/v1/feedback", json={"ids": ids})
+    assert rejected.status_code == 422
+    assert report.status_code == 200
+    body = report.json()
+    assert (body["attached"], body["unknown"]) == (1, 1)
+    assert body["problems"] == [
+        {
+            "row": 1,
+            "prediction_id": "nope",
+            "status": "unknown",
+            "message": "no logged prediction has this id",
+        }
+    ]
+    assert malformed.status_code == 400 and "JSON" in malformed.json()["error"]
+    assert wrong_shape.status_code == 400 and "prediction_id" in wrong_shape.json()["error"]
+    with Registry(home=home) as registry:
+        logged = PredictionLog(registry.settings.log_url).scan("fraud")
+    assert logged is not None and logged["prediction_id"].to_pylist() == ids  # the rejected request is not
+    row = logged["inputs"].combine_chunks()
+    assert row.field("hour").to_pylist() == [3, 4] and row.field("channel").to_pylist() == ["web", "web"]
+
+
+def test_no_log_leaves_the_prediction_log_empty(home: Path) -> None:
+    app = build_app(ServeConfig(references=["fraud@production"], home=str(home), log_predictions=False))
+    with TestClient(app) as client:
+        assert client.post("/v1/models/fraud/predict", json={"records": [ROW]}).status_code == 200
+    with Registry(home=home) as registry:
+        assert PredictionLog(registry.settings.log_url).scan("fraud") is None

@@ -34,6 +34,12 @@ def serve_command(
         int, typer.Option("--max-queue-rows", help="Queued rows before 503.", min=1)
     ] = 20_000,
     trust: Annotated[bool, typer.Option("--trust", help="Allow formats that can run code on load.")] = False,
+    log_predictions: Annotated[
+        bool,
+        typer.Option(
+            "--log/--no-log", help="Write every prediction to the prediction log (the workspace's log_url)."
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
@@ -55,6 +61,7 @@ def serve_command(
         request_timeout=timeout,
         api_token=token,
         trust=trust,
+        log_predictions=log_predictions,
     )
     os.environ[ENV_VARIABLE] = config.to_environment()
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:

@@ -26,11 +26,13 @@ from shipyard import __version__
 from shipyard.config import load_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.ids import new_request_id
+from shipyard.monitoring.feedback import attach_labels, feedback_pairs
+from shipyard.predictions import LogWriter, PredictionLog
 from shipyard.registry import Registry
 from shipyard.serving import metrics
 from shipyard.serving.access_log import BatchedLineHandler
 from shipyard.serving.batcher import DeadlineExceeded, Overloaded
-from shipyard.serving.codecs import EncodedResponse, UnsupportedMediaType
+from shipyard.serving.codecs import EncodedResponse, UnsupportedMediaType, parse_json
 from shipyard.serving.codecs import mlflow as mlflow_codec
 from shipyard.serving.codecs import native as native_codec
 from shipyard.serving.codecs import oip as oip_codec
@@ -109,13 +111,17 @@ def _configure_logging() -> None:
 
 def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None = None) -> Starlette:
     """The server for ``config`` (default: the one ``shipyard serve`` put in the environment); every answered
-    prediction goes to ``sink`` (default: discarded until a prediction log is configured)."""
+    prediction goes to ``sink`` (default: the workspace's prediction log, unless ``log_predictions`` is off).
+    """
     config = config or ServeConfig.from_environment()
-    predictions_out: PredictionSink = sink or NullSink()
     _configure_logging()
-    registry = Registry(
-        load_settings(config.home, registry_url=config.registry_url, artifacts_url=config.artifacts_url)
+    settings = load_settings(
+        config.home, registry_url=config.registry_url, artifacts_url=config.artifacts_url
     )
+    registry = Registry(settings)
+    prediction_log = PredictionLog(settings.log_url)
+    # The sink is made in the lifespan, inside the worker process whose predictions it writes.
+    sinks: dict[str, PredictionSink] = {"out": sink or NullSink()}
     engine = Engine(
         registry,
         config.references,
@@ -153,6 +159,15 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
         # none is kept.
         gc.collect()
         gc.freeze()
+        writer = None
+        if sink is None and config.log_predictions:
+            writer = LogWriter(
+                settings.log_url,
+                flush_seconds=settings.log_flush_seconds,
+                sample_rate=settings.log_sample_rate,
+                on_written=metrics.record_log_flush,
+            )
+            sinks["out"] = writer
         follower = asyncio.create_task(follow_aliases())
         try:
             yield
@@ -160,6 +175,9 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             state["draining"] = True
             follower.cancel()
             await engine.close()  # queued and running batches finish before the process exits
+            if writer is not None:
+                sinks["out"] = NullSink()
+                await asyncio.to_thread(writer.close)  # a clean shutdown writes every buffered prediction
             registry.close()
             for handler in access_log.handlers:  # worker processes exit without running atexit hooks
                 handler.flush()
@@ -192,7 +210,7 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             served_version = str(result.version)
             encoded = encode(result, decoded)
             status = encoded.status
-            predictions_out.submit(
+            sinks["out"].submit(
                 PredictionRecord(
                     request_id=request_id,
                     prediction_ids=result.prediction_ids,
@@ -200,7 +218,7 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
                     model=name,
                     version=result.version,
                     protocol=protocol,
-                    inputs=decoded.frame,
+                    inputs=result.inputs if result.inputs is not None else decoded.frame,
                     predictions=result.predictions,
                     probabilities=result.probabilities,
                     latency_seconds=time.perf_counter() - started,
@@ -358,6 +376,26 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             return JSONResponse({"error": str(error)}, status_code=_status_of(error))
         return JSONResponse({"name": request.path_params["name"], "ready": True})
 
+    # -- late ground truth ---------------------------------------------------------------------------------
+    async def feedback(request: Request) -> Response:
+        try:
+            body = await read_body(request, config.max_body_bytes)
+            pairs = feedback_pairs(parse_json(body))
+        except ShipyardError as error:
+            return JSONResponse({"error": str(error)}, status_code=_status_of(error))
+        out = sinks["out"]
+        if isinstance(out, LogWriter):
+            await asyncio.to_thread(out.flush)  # this worker's newest predictions become findable at once
+        report = await asyncio.to_thread(
+            attach_labels,
+            registry,
+            prediction_log,
+            pairs,
+            source="api",
+            settle_seconds=settings.log_flush_seconds + 1.0,
+        )
+        return JSONResponse(report.to_dict())
+
     # -- operations -----------------------------------------------------------------------------------------
     async def live(request: Request) -> Response:
         return JSONResponse({"live": True})
@@ -386,6 +424,7 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
     routes = [
         Route("/v1/models", native_models, methods=["GET"]),
         Route("/v1/models/{name}/predict", native_predict, methods=["POST"]),
+        Route("/v1/feedback", feedback, methods=["POST"]),
         Route("/invocations", invocations, methods=["POST"]),
         Route("/ping", ping, methods=["GET"]),
         Route("/health", ping, methods=["GET"]),

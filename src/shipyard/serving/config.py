@@ -28,6 +28,8 @@ class ServeConfig:
     refresh_seconds: float = 1.0
     api_token: str | None = None
     trust: bool = False
+    #: Write every answered prediction to the workspace's prediction log (``log_url``).
+    log_predictions: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_environment(self) -> str:

@@ -124,6 +124,7 @@ class ModelSlot:
                     else None,
                     classes=classes,
                     task=self.task,
+                    inputs=frame,
                 )
                 start = stop
         return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]

@@ -56,6 +56,18 @@ SERVED_VERSION = Gauge(
     "shipyard_served_version", "Version each worker serves.", ["model"], multiprocess_mode="liveall"
 )
 
+LOGGED_ROWS = Counter("shipyard_prediction_log_rows_total", "Predicted rows written to the prediction log.")
+LOG_FLUSH_SECONDS = Histogram(
+    "shipyard_prediction_log_flush_seconds",
+    "Time to write one flush of the prediction log.",
+    buckets=_LATENCY_BUCKETS,
+)
+
+
+def record_log_flush(rows: int, seconds: float) -> None:
+    LOGGED_ROWS.inc(rows)
+    LOG_FLUSH_SECONDS.observe(seconds)
+
 
 def record_batch(model: str, version: int, stats: BatchStats) -> None:
     COMPUTE_SECONDS.labels(model).observe(stats.compute_seconds)

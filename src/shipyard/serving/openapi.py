@@ -54,6 +54,22 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
                 },
             }
         },
+        "/v1/feedback": {
+            "post": {
+                "summary": "Attach true labels to earlier predictions by prediction id",
+                "requestBody": _json_body(
+                    "labels, each with the prediction id it belongs to",
+                    {"labels": [{"prediction_id": "<id from a prediction answer>", "label": 1}]},
+                ),
+                "responses": {
+                    "200": _answer(
+                        "per status counts (attached, duplicate, updated, unknown, invalid) and "
+                        "each unknown or invalid row with the reason"
+                    ),
+                    **{code: answer for code, answer in _ERRORS.items() if code in ("400", "401", "413")},
+                },
+            }
+        },
         "/invocations": {
             "post": {
                 "summary": "Predict with MLflow's scoring protocol "

@@ -1,35 +1,18 @@
 """The seam where every served prediction leaves the request path for the prediction log.
 
 The server hands each answered request to a ``PredictionSink`` after the response is ready. A sink must
-return at once (append to a buffer; a background writer does the I/O), so logging never adds latency. The
-monitoring feature provides the sink that writes Arrow/Parquet segments; until then the server uses
-``NullSink``.
+return at once (append to a buffer; a background writer does the I/O), so logging never adds latency.
+``shipyard.predictions.LogWriter`` is the sink that writes the prediction log; ``NullSink`` drops records
+(a server started with the log turned off).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Protocol
 
-import numpy as np
-import pandas as pd
+from shipyard.predictions.records import PredictionRecord
 
-
-@dataclass(frozen=True)
-class PredictionRecord:
-    """One answered request: what came in, what went out, which version answered, how long it took."""
-
-    request_id: str
-    prediction_ids: list[str]
-    at: datetime
-    model: str
-    version: int
-    protocol: str
-    inputs: pd.DataFrame
-    predictions: np.ndarray
-    probabilities: np.ndarray | None
-    latency_seconds: float
+__all__ = ["NullSink", "PredictionRecord", "PredictionSink"]
 
 
 class PredictionSink(Protocol):

@@ -39,6 +39,8 @@ class PredictionResult:
     probabilities: np.ndarray | None = None
     classes: list[Any] | None = None
     task: str = "unknown"
+    #: The rows as the model saw them: validated and coerced by the contract (what the prediction log keeps).
+    inputs: pd.DataFrame | None = None
 
     @property
     def prediction_ids(self) -> list[str]:

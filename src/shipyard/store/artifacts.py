@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from shipyard.errors import ConfigurationError, IntegrityError, MissingDependency
+from shipyard.errors import IntegrityError
+from shipyard.store.filesystems import open_filesystem
 
 _CHUNK = 1 << 20
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure"}
 
 
 @dataclass(frozen=True)
@@ -38,17 +37,7 @@ class ArtifactStore:
 
     def __init__(self, url: str, **storage_options: object) -> None:
         self.url = url
-        try:
-            self.fs, root = fsspec.core.url_to_fs(url, **storage_options)
-        except ImportError as exc:
-            scheme = url.split("://", 1)[0]
-            extra = _EXTRAS.get(scheme, scheme)
-            raise MissingDependency(
-                str(exc.name or scheme), extra, f"the {scheme}:// artifact store"
-            ) from exc
-        except ValueError as exc:
-            raise ConfigurationError(f"artifact store URL {url!r} is not usable: {exc}") from None
-        self.root = root.rstrip("/")
+        self.fs, self.root = open_filesystem(url, "artifact store", **storage_options)
         self._local = isinstance(self.fs, LocalFileSystem)
         if self._local:
             Path(self.root, "objects").mkdir(parents=True, exist_ok=True)

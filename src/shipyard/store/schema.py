@@ -17,6 +17,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAME_LENGTH = 255
+#: A request id (32 characters), a dash and a row number.
+PREDICTION_ID_LENGTH = 64
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -178,3 +180,18 @@ class AuditRow(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     after: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class FeedbackRow(Base):
+    """A true label attached to one logged prediction, whenever it arrived."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_model_version_time", "model_id", "version", "predicted_at"),)
+
+    prediction_id: Mapped[str] = mapped_column(String(PREDICTION_ID_LENGTH), primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    predicted_at: Mapped[datetime]
+    label: Mapped[str] = mapped_column(Text)  # the label as JSON: a number, text or boolean
+    received_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(NAME_LENGTH))

@@ -1,0 +1,351 @@
+"""Late ground truth: true labels attached to logged predictions by prediction id, whenever they arrive.
+
+Each label is checked on its own and gets its own outcome, so one bad row never drops the others:
+
+* ``attached`` — stored for the first time;
+* ``duplicate`` — the same label was already stored (sending a file twice changes nothing);
+* ``updated`` — a different label replaces the stored one (a correction);
+* ``unknown`` — no logged prediction has this id (not ours, sampled out, pruned, or a typo);
+* ``invalid`` — the row itself is wrong: no id, a missing or non-scalar label, or a label the model could
+  not have predicted (not one of a classifier's classes, text for a regressor).
+
+Prediction ids carry their time, so finding them reads only the log segments of those hours. A prediction
+answered in the last moments may still sit in a server's write buffer: ids younger than ``settle_seconds``
+that are not found yet are looked up once more after waiting that long.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import pyarrow as pa
+from sqlalchemy import select
+
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.ids import made_at
+from shipyard.predictions import PredictionLog
+from shipyard.registry import ModelVersion, Registry
+from shipyard.store.schema import PREDICTION_ID_LENGTH, FeedbackRow, ModelRow
+from shipyard.store.sequences import select_named
+
+Status = Literal["attached", "duplicate", "updated", "unknown", "invalid"]
+STATUSES: tuple[Status, ...] = ("attached", "duplicate", "updated", "unknown", "invalid")
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """What happened to one submitted label (``row`` is its 0-based position in the submission)."""
+
+    row: int
+    prediction_id: str
+    status: Status
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        found = {"row": self.row, "prediction_id": self.prediction_id, "status": self.status}
+        return found | ({"message": self.message} if self.message else {})
+
+
+@dataclass
+class FeedbackReport:
+    """Every submitted label's outcome; ``counts`` per status."""
+
+    outcomes: list[LabelOutcome] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counted = Counter(outcome.status for outcome in self.outcomes)
+        return {status: counted.get(status, 0) for status in STATUSES}
+
+    def problems(self) -> list[LabelOutcome]:
+        return [outcome for outcome in self.outcomes if outcome.status in ("unknown", "invalid")]
+
+    def to_dict(self, *, limit: int = 1000) -> dict[str, Any]:
+        problems = self.problems()
+        return {
+            "received": len(self.outcomes),
+            **self.counts,
+            "problems": [outcome.to_dict() for outcome in problems[:limit]],
+            "problems_left_out": max(0, len(problems) - limit),
+        }
+
+
+def attach_labels(
+    registry: Registry,
+    log: PredictionLog,
+    labels: Iterable[tuple[object, object]],
+    *,
+    source: str = "api",
+    settle_seconds: float = 2.0,
+) -> FeedbackReport:
+    """Attach ``(prediction_id, label)`` pairs to the logged predictions; see the module doc."""
+    rows = list(labels)
+    outcomes: dict[int, LabelOutcome] = {}
+    candidates: dict[str, tuple[int, Any]] = {}
+    for position, (identifier, label) in enumerate(rows):
+        problem = _row_problem(identifier, label)
+        if problem:
+            outcomes[position] = LabelOutcome(
+                position, str(identifier)[:PREDICTION_ID_LENGTH], "invalid", problem
+            )
+            continue
+        assert isinstance(identifier, str)
+        if identifier in candidates:  # the last label given for an id wins, as if sent one after another
+            earlier, earlier_label = candidates[identifier]
+            outcomes[earlier] = (
+                LabelOutcome(earlier, identifier, "duplicate")
+                if earlier_label == label
+                else LabelOutcome(earlier, identifier, "invalid", "a later row gives this id another label")
+            )
+        candidates[identifier] = (position, label)
+
+    found = log.find(candidates)
+    settling = [
+        identifier
+        for identifier in candidates
+        if identifier not in found and _younger_than(identifier, settle_seconds)
+    ]
+    if settling:
+        time.sleep(settle_seconds)
+        found |= log.find(settling)
+
+    versions: dict[tuple[str, int], ModelVersion | None] = {}
+    accepted: dict[str, tuple[int, str, dict[str, Any]]] = {}
+    for identifier, (position, label) in candidates.items():
+        logged = found.get(identifier)
+        if logged is None:
+            outcomes[position] = LabelOutcome(
+                position, identifier, "unknown", "no logged prediction has this id"
+            )
+            continue
+        key = (logged["model"], int(logged["version"]))
+        if key not in versions:
+            versions[key] = _version(registry, *key)
+        checked, problem = _checked_label(label, versions[key])
+        if problem:
+            outcomes[position] = LabelOutcome(position, identifier, "invalid", problem)
+            continue
+        accepted[identifier] = (position, json.dumps(checked), logged)
+
+    for outcome in _store(registry, accepted, source):
+        outcomes[outcome.row] = outcome
+    return FeedbackReport([outcomes[position] for position in sorted(outcomes)])
+
+
+def feedback_pairs(document: object) -> list[tuple[object, object]]:
+    """The ``(prediction_id, label)`` pairs of a feedback body.
+
+    Two shapes are accepted: ``{"labels": [{"prediction_id": …, "label": …}, …]}`` and the columnar
+    ``{"prediction_ids": […], "labels": […]}``. Row-level problems (a missing id, a bad label) are left for
+    ``attach_labels`` to report per row; only a body of neither shape is refused as a whole.
+    """
+    if not isinstance(document, dict) or "labels" not in document:
+        raise InvalidInput(
+            'the body must be {"labels": [{"prediction_id": "...", "label": ...}, ...]} '
+            'or {"prediction_ids": [...], "labels": [...]}'
+        )
+    labels = document["labels"]
+    if not isinstance(labels, list):
+        raise InvalidInput(f'"labels" must be a list, got {type(labels).__name__}')
+    if "prediction_ids" in document:
+        identifiers = document["prediction_ids"]
+        if not isinstance(identifiers, list) or len(identifiers) != len(labels):
+            raise InvalidInput('"prediction_ids" must be a list as long as "labels"')
+        return list(zip(identifiers, labels, strict=True))
+    pairs: list[tuple[object, object]] = []
+    for entry in labels:
+        if isinstance(entry, dict):
+            pairs.append((entry.get("prediction_id"), entry.get("label")))
+        else:
+            pairs.append((None, entry))  # reported per row: this entry names no prediction
+    return pairs
+
+
+def labels_for(
+    registry: Registry, model: str, version: int, start: datetime | None = None, end: datetime | None = None
+) -> list[tuple[str, Any, datetime]]:
+    """``(prediction_id, label, predicted_at)`` of a version's labels, for predictions in ``[start, end)``."""
+    with registry.db.reading() as session:
+        row = select_named(session, ModelRow, model)
+        if row is None:
+            return []
+        query = select(FeedbackRow.prediction_id, FeedbackRow.label, FeedbackRow.predicted_at).where(
+            FeedbackRow.model_id == row.id, FeedbackRow.version == version
+        )
+        if start is not None:
+            query = query.where(FeedbackRow.predicted_at >= start)
+        if end is not None:
+            query = query.where(FeedbackRow.predicted_at < end)
+        return [(pid, json.loads(label), at) for pid, label, at in session.execute(query)]
+
+
+def feedback_table(registry: Registry) -> pa.Table:
+    """Every stored label as a table (what ``shipyard logs query`` shows as the view ``feedback``).
+
+    ``label`` is the label as text (``1``, ``churn``, ``true``), so SQL can compare it with ``prediction``
+    after a cast; ``label_json`` keeps its JSON type.
+    """
+    with registry.db.reading() as session:
+        rows = session.execute(
+            select(
+                FeedbackRow.prediction_id,
+                ModelRow.name,
+                FeedbackRow.version,
+                FeedbackRow.label,
+                FeedbackRow.predicted_at,
+                FeedbackRow.received_at,
+                FeedbackRow.source,
+            ).join(ModelRow, ModelRow.id == FeedbackRow.model_id)
+        ).all()
+    texts = [_as_text(json.loads(row[3])) for row in rows]
+    stamp = pa.timestamp("ms", tz="UTC")
+    return pa.table(
+        {
+            "prediction_id": pa.array([row[0] for row in rows], pa.string()),
+            "model": pa.array([row[1] for row in rows], pa.string()),
+            "version": pa.array([row[2] for row in rows], pa.int32()),
+            "label": pa.array(texts, pa.string()),
+            "label_json": pa.array([row[3] for row in rows], pa.string()),
+            "predicted_at": pa.array([_aware(row[4]) for row in rows], stamp),
+            "received_at": pa.array([_aware(row[5]) for row in rows], stamp),
+            "source": pa.array([row[6] for row in rows], pa.string()),
+        }
+    )
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _row_problem(identifier: object, label: object) -> str:
+    if not isinstance(identifier, str) or not identifier.strip():
+        return "prediction_id must be a non-empty string"
+    if len(identifier) > PREDICTION_ID_LENGTH:
+        return f"prediction_id is longer than {PREDICTION_ID_LENGTH} characters"
+    if label is None:
+        return "label is missing"
+    if isinstance(label, float) and not math.isfinite(label):
+        return f"label must be a finite number, got {label}"
+    if not isinstance(label, str | int | float | bool):
+        return f"label must be a number, text or boolean, got {type(label).__name__}"
+    return ""
+
+
+def _younger_than(identifier: str, seconds: float) -> bool:
+    moment = made_at(identifier)
+    return moment is not None and datetime.now(UTC) - moment < timedelta(seconds=seconds)
+
+
+def _version(registry: Registry, model: str, version: int) -> ModelVersion | None:
+    try:
+        return registry.resolve(f"{model}/{version}")
+    except NotFound:
+        return None
+
+
+def _checked_label(label: Any, version: ModelVersion | None) -> tuple[Any, str]:
+    """The label as the model's own output type, or a message saying why it cannot be one."""
+    if version is None:
+        return label, ""  # the version was deleted: keep the label as given
+    task, classes = version.info.task, version.info.classes
+    if task == "regression":
+        if isinstance(label, bool) or not isinstance(label, int | float | str):
+            return None, f"label {label!r} is not a number, and {version.ref} is a regression model"
+        try:
+            value = float(label)
+        except ValueError:
+            return None, f"label {label!r} is not a number, and {version.ref} is a regression model"
+        if not math.isfinite(value):
+            return None, f"label must be a finite number, got {label!r}"
+        return value, ""
+    if task == "classification" and classes:
+        for known in classes:
+            if _same_class(label, known):
+                return known, ""
+        shown = ", ".join(repr(known) for known in classes[:10]) + (" …" if len(classes) > 10 else "")
+        return None, f"label {label!r} is not one of the classes of {version.ref}: {shown}"
+    return label, ""
+
+
+def _same_class(label: Any, known: Any) -> bool:
+    """Whether a submitted label names the class ``known`` (``"1"`` and ``1.0`` name the class ``1``)."""
+    if isinstance(known, bool) or isinstance(label, bool):
+        return str(label).lower() == str(known).lower()
+    if isinstance(known, int | float) and not isinstance(known, bool):
+        try:
+            return float(label) == float(known)
+        except (TypeError, ValueError):
+            return False
+    return str(label) == str(known)
+
+
+def _store(
+    registry: Registry, accepted: dict[str, tuple[int, str, dict[str, Any]]], source: str
+) -> list[LabelOutcome]:
+    """Insert new labels, update changed ones, and report the rest as duplicates, in one transaction."""
+    if not accepted:
+        return []
+
+    def work(session: Any) -> list[LabelOutcome]:
+        outcomes: list[LabelOutcome] = []
+        identifiers = list(accepted)
+        existing: dict[str, FeedbackRow] = {}
+        for start in range(0, len(identifiers), _CHUNK):
+            chunk = identifiers[start : start + _CHUNK]
+            for row in session.execute(
+                select(FeedbackRow).where(FeedbackRow.prediction_id.in_(chunk))
+            ).scalars():
+                existing[row.prediction_id] = row
+        model_ids: dict[str, int] = {}
+        now = datetime.now(UTC)
+        for identifier, (position, label, logged) in accepted.items():
+            stored = existing.get(identifier)
+            if stored is not None and stored.label == label:
+                outcomes.append(LabelOutcome(position, identifier, "duplicate"))
+                continue
+            if stored is not None:
+                stored.label, stored.received_at, stored.source = label, now, source
+                outcomes.append(LabelOutcome(position, identifier, "updated"))
+                continue
+            name = logged["model"]
+            if name not in model_ids:
+                model = select_named(session, ModelRow, name)
+                if model is None:
+                    outcomes.append(
+                        LabelOutcome(
+                            position, identifier, "unknown", f"model {name!r} is no longer registered"
+                        )
+                    )
+                    continue
+                model_ids[name] = model.id
+            session.add(
+                FeedbackRow(
+                    prediction_id=identifier,
+                    model_id=model_ids[name],
+                    version=int(logged["version"]),
+                    predicted_at=_aware(logged["timestamp"]),
+                    label=label,
+                    received_at=now,
+                    source=source,
+                )
+            )
+            outcomes.append(LabelOutcome(position, identifier, "attached"))
+        return outcomes
+
+    return registry.db.write(work)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,116 @@
+"""Keeping the prediction log small and fast to read: compaction and retention.
+
+Writers add one small segment per flush (a second's worth by default), so an hour of a busy server is
+thousands of files. ``compact`` merges each hour folder's segments into one compacted segment that names
+the files it replaces, then deletes them; since every segment is immutable and complete once visible, this
+is safe at any time, also for the hour still being written. ``prune`` deletes whole hours older than the
+retention period. The server's runner does both periodically (one runner per log: two compacting the same
+folder at once could each replace the same segments).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow as pa
+
+from shipyard.predictions.segments import (
+    COMPACTED_PREFIX,
+    HOUR,
+    PREDICTIONS,
+    REPLACES_KEY,
+    SUFFIX,
+    TEMPORARY_SUFFIX,
+    SegmentStore,
+    list_entries,
+)
+
+log = logging.getLogger("shipyard.predictions")
+
+#: A temporary file older than this was left by a writer that died mid-write.
+STALE_TEMPORARY_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class CompactionResult:
+    folders: int
+    merged_segments: int
+    rows: int
+
+
+def compact(store: SegmentStore, *, min_segments: int = 2) -> CompactionResult:
+    """Merge every hour folder holding at least ``min_segments`` segments into one compacted segment."""
+    folders = merged = rows = 0
+    for model in store.models():
+        for version in store.versions(model):
+            for hour in store.hours(model, version):
+                segments, leftovers = store.hour_contents(model, version, hour)
+                store.remove(leftovers)  # replaced by a compaction that stopped before deleting them
+                _remove_stale_temporaries(store, store.hour_folder(model, version, hour))
+                if len(segments) < min_segments:
+                    continue
+                tables = [table for segment in segments if (table := store.read(segment)) is not None]
+                if not tables:
+                    continue
+                replaced = {segment.name for segment in segments}
+                for segment in segments:  # sources of an older compaction not yet deleted stay replaced
+                    if segment.name.startswith(COMPACTED_PREFIX):
+                        replaced.update(_replaces(store, segment.path))
+                table = pa.concat_tables(tables, promote_options="permissive")
+                first = min(
+                    segment.name.removeprefix(COMPACTED_PREFIX).split("-", 1)[0] for segment in segments
+                )
+                name = f"{COMPACTED_PREFIX}{first}-{uuid.uuid4().hex[:8]}{SUFFIX}"
+                store.write(
+                    store.hour_folder(model, version, hour),
+                    name,
+                    table,
+                    {REPLACES_KEY: json.dumps(sorted(replaced)).encode()},
+                )
+                store.remove([segment.path for segment in segments])
+                folders += 1
+                merged += len(segments)
+                rows += table.num_rows
+    return CompactionResult(folders, merged, rows)
+
+
+def prune(store: SegmentStore, before: datetime) -> int:
+    """Delete every hour of the log that ended at or before ``before``; returns how many hours went."""
+    removed = 0
+    for model in store.models():
+        for version in store.versions(model):
+            for hour in store.hours(model, version):
+                if hour + HOUR <= before:
+                    store.remove_folder(store.hour_folder(model, version, hour))
+                    removed += 1
+            _remove_empty_days(store, f"{store.root}/{PREDICTIONS}/{model}/{version}")
+    return removed
+
+
+def _replaces(store: SegmentStore, path: str) -> list[str]:
+    import pyarrow.parquet as pq
+
+    with store.fs.open(path, "rb") as source:
+        metadata = pq.read_metadata(source).metadata or {}
+    return list(json.loads(metadata.get(REPLACES_KEY, b"[]")))
+
+
+def _remove_stale_temporaries(store: SegmentStore, folder: str) -> None:
+    now = time.time()
+    for entry in list_entries(store.fs, folder):
+        if entry["name"].endswith(TEMPORARY_SUFFIX):
+            modified = float(entry.get("mtime") or 0)
+            if now - modified > STALE_TEMPORARY_SECONDS:
+                log.warning("removing %s, left by a writer that stopped mid-write", entry["name"])
+                store.remove([entry["name"]])
+
+
+def _remove_empty_days(store: SegmentStore, version_folder: str) -> None:
+    for entry in list_entries(store.fs, version_folder):
+        if entry.get("type") == "directory" and not list_entries(store.fs, entry["name"]):
+            store.remove_folder(entry["name"])

@@ -1,0 +1,177 @@
+"""Reading the prediction log: rows by model, version and time, SQL over all of it, the newest rows, ids.
+
+Everything reads the segment files directly (Parquet), so it works while servers keep writing and needs no
+server running. ``query`` runs DuckDB over a view ``predictions`` with every readable segment (and
+``feedback``, when a registry is given, with the labels attached so far).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shipyard.errors import InvalidInput
+from shipyard.ids import made_at
+from shipyard.predictions.segments import HOUR, Segment, SegmentStore, hour_of
+
+log = logging.getLogger("shipyard.predictions")
+
+#: What ``find`` returns per known prediction id.
+FOUND_COLUMNS = ["prediction_id", "model", "version", "timestamp", "prediction"]
+
+
+class PredictionLog:
+    """Read access to the prediction log at ``url`` (the workspace's ``log_url``)."""
+
+    def __init__(self, url: str) -> None:
+        self.store = SegmentStore(url)
+
+    def segments(
+        self,
+        model: str | None = None,
+        version: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Segment]:
+        models = [model] if model is not None else self.store.models()
+        found = []
+        for name in models:
+            versions = [version] if version is not None else self.store.versions(name)
+            for number in versions:
+                found.extend(self.store.segments(name, number, start, end))
+        return found
+
+    def batches(
+        self,
+        model: str | None = None,
+        version: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> Iterator[pa.Table]:
+        """The logged rows in ``[start, end)``, one table per segment: memory stays one segment's worth."""
+        wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
+        for segment in self.segments(model, version, start, end):
+            table = self.store.read(segment, wanted)
+            if table is None or table.num_rows == 0:
+                continue
+            table = _between(table, start, end)
+            if table.num_rows:
+                yield table if columns is None else table.select(columns)
+
+    def scan(
+        self,
+        model: str | None = None,
+        version: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        columns: list[str] | None = None,
+    ) -> pa.Table | None:
+        """All logged rows in ``[start, end)`` as one table, or None when there are none."""
+        tables = list(self.batches(model, version, start, end, columns))
+        if not tables:
+            return None
+        return pa.concat_tables(tables, promote_options="permissive")
+
+    def tail(self, rows: int = 10, model: str | None = None) -> pa.Table | None:
+        """The newest ``rows`` logged rows (of ``model``, or of every model), oldest first."""
+        if rows <= 0:
+            raise InvalidInput(f"rows must be at least 1, got {rows}")
+        segments = sorted(self.segments(model), key=lambda segment: (segment.hour, segment.name))
+        newest: list[pa.Table] = []
+        have = 0
+        # Segment names lead with their first record's time, so reading from the end finds the newest rows.
+        for segment in reversed(segments):
+            table = self.store.read(segment)
+            if table is None:
+                continue
+            newest.append(table)
+            have += table.num_rows
+            if have >= rows * 4 and len(newest) > 1:
+                break
+        if not newest:
+            return None
+        table = pa.concat_tables(newest, promote_options="permissive")
+        order = pc.sort_indices(table, sort_keys=[("timestamp", "ascending"), ("prediction_id", "ascending")])
+        table = table.take(order)
+        return table.slice(max(0, table.num_rows - rows))
+
+    def find(self, prediction_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The logged prediction behind each id that is known: model, version, time and prediction.
+
+        Ids carry their time (``shipyard.ids``), so only the segments of those hours are read.
+        """
+        by_hour: dict[datetime, set[str]] = {}
+        for identifier in prediction_ids:
+            moment = made_at(identifier)
+            if moment is not None:
+                by_hour.setdefault(hour_of(moment), set()).add(identifier)
+        found: dict[str, dict[str, Any]] = {}
+        for hour, wanted in sorted(by_hour.items()):
+            # A request answered just after the hour turned was made (and its id stamped) before it.
+            for segment in self.segments(start=hour, end=hour + HOUR + HOUR):
+                table = self.store.read(segment, FOUND_COLUMNS)
+                if table is None:
+                    continue
+                mask = pc.is_in(table["prediction_id"], value_set=pa.array(sorted(wanted), pa.string()))
+                for row in table.filter(mask).to_pylist():
+                    found[row["prediction_id"]] = row
+        return found
+
+    def query(self, sql: str, *, feedback: pa.Table | None = None) -> pa.Table:
+        """Run DuckDB ``sql`` over the views ``predictions`` (every readable segment) and ``feedback``."""
+        import duckdb
+
+        connection = duckdb.connect()
+        try:
+            if not self.store.local:
+                connection.register_filesystem(self.store.fs)
+            paths = [segment.path for segment in self.segments()]
+            if not self.store.local:  # DuckDB reaches them through fsspec, by full URL
+                paths = [self.store.fs.unstrip_protocol(path) for path in paths]
+            if paths:
+                listed = ", ".join("'" + _sql_text(path) + "'" for path in paths)
+                connection.execute(
+                    f"CREATE VIEW predictions AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
+                )
+            else:
+                connection.execute(
+                    f"CREATE VIEW predictions AS SELECT * FROM ({_EMPTY_PREDICTIONS}) WHERE false"
+                )
+            if feedback is not None:
+                connection.register("feedback", feedback)
+            try:
+                return connection.sql(sql).to_arrow_table()
+            except duckdb.Error as error:
+                raise InvalidInput(f"the query failed: {error}") from None
+        finally:
+            connection.close()
+
+
+_EMPTY_PREDICTIONS = (
+    "SELECT NULL::VARCHAR AS prediction_id, NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS timestamp, "
+    "NULL::VARCHAR AS model, NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::FLOAT AS latency_ms, "
+    "NULL::FLOAT AS sample_rate, NULL::VARCHAR AS prediction"
+)
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _between(table: pa.Table, start: datetime | None, end: datetime | None) -> pa.Table:
+    if start is None and end is None:
+        return table
+    stamps = table["timestamp"]
+    mask = None
+    if start is not None:
+        mask = pc.greater_equal(stamps, pa.scalar(start, stamps.type))
+    if end is not None:
+        before = pc.less(stamps, pa.scalar(end, stamps.type))
+        mask = before if mask is None else pc.and_(mask, before)
+    return table.filter(mask)

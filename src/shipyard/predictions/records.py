@@ -1,0 +1,138 @@
+"""Served predictions as Arrow tables: one row per predicted row, inputs kept as one struct column.
+
+Columns of every segment::
+
+    prediction_id  string        <request id>-<row>, what ground truth is attached to
+    request_id     string
+    timestamp      timestamp[ms, UTC]   when the answer was ready
+    model          string
+    version        int32
+    protocol       string        native, mlflow or oip
+    latency_ms     float32       the whole request's latency
+    sample_rate    float32       the share of requests being logged when this one was (1.0: all)
+    inputs         struct<…>     the validated input row, one field per contract column
+    prediction     the model's output type (int64, float64, string, bool)
+    probabilities  list<float64> class probabilities, null when not computed
+
+Keeping inputs in a struct leaves feature names free (a feature may be called ``model``) and makes
+``inputs.amount`` a plain SQL path in DuckDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class PredictionRecord:
+    """One answered request: what came in (validated), what went out, which version, how long it took."""
+
+    request_id: str
+    prediction_ids: list[str]
+    at: datetime
+    model: str
+    version: int
+    protocol: str
+    inputs: pd.DataFrame
+    predictions: np.ndarray
+    probabilities: np.ndarray | None
+    latency_seconds: float
+
+
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+#: The columns every segment has, before ``inputs``, ``prediction`` and ``probabilities``.
+META_COLUMNS = (
+    "prediction_id",
+    "request_id",
+    "timestamp",
+    "model",
+    "version",
+    "protocol",
+    "latency_ms",
+    "sample_rate",
+)
+
+
+def shape_key(record: PredictionRecord) -> tuple[object, ...]:
+    """Records with the same key fit in one table: same version, input columns and dtypes, output kind."""
+    inputs = record.inputs
+    return (
+        record.model,
+        record.version,
+        tuple(map(str, inputs.columns)),
+        tuple(map(str, inputs.dtypes)),
+        record.predictions.dtype.str,
+        record.probabilities is not None,
+    )
+
+
+def to_table(records: Sequence[PredictionRecord], sample_rate: float) -> pa.Table:
+    """One table of every row of ``records``, which must share a ``shape_key``."""
+    counts = [len(record.predictions) for record in records]
+    total = sum(counts)
+    first = records[0]
+    prediction_ids = [pid for record in records for pid in record.prediction_ids]
+    columns: dict[str, pa.Array] = {
+        "prediction_id": pa.array(prediction_ids, pa.string()),
+        "request_id": pa.array(_repeated([r.request_id for r in records], counts), pa.string()),
+        "timestamp": pa.array(_repeated([r.at for r in records], counts), TIMESTAMP),
+        "model": pa.array(repeat(first.model, total), pa.string(), size=total),
+        "version": pa.array(np.full(total, first.version, dtype=np.int32)),
+        "protocol": pa.array(_repeated([r.protocol for r in records], counts), pa.string()),
+        "latency_ms": pa.array(
+            np.repeat(np.array([r.latency_seconds * 1000 for r in records], dtype=np.float32), counts)
+        ),
+        "sample_rate": pa.array(np.full(total, sample_rate, dtype=np.float32)),
+        "inputs": _inputs([record.inputs for record in records]),
+        "prediction": _values(np.concatenate([record.predictions for record in records])),
+        "probabilities": _probabilities(records, total),
+    }
+    return pa.table(columns)
+
+
+def _repeated(values: list[object], counts: list[int]) -> list[object]:
+    if all(count == 1 for count in counts):
+        return values
+    return [value for value, count in zip(values, counts, strict=True) for _ in range(count)]
+
+
+def _inputs(frames: list[pd.DataFrame]) -> pa.StructArray:
+    first = frames[0]
+    names = [str(name) for name in first.columns]
+    if len(names) and all(_one_float_block(frame) for frame in frames):
+        matrix = np.vstack([frame.to_numpy() for frame in frames])  # each a view: no per-column work
+        arrays = [pa.array(matrix[:, index]) for index in range(len(names))]
+    else:
+        combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else first
+        table = pa.Table.from_pandas(combined, preserve_index=False)
+        arrays = [column.combine_chunks() for column in table.columns]
+        names = table.column_names
+    if not names:
+        return pa.array([{}] * sum(len(frame) for frame in frames), pa.struct([]))
+    return pa.StructArray.from_arrays(arrays, names=names)
+
+
+def _one_float_block(frame: pd.DataFrame) -> bool:
+    return all(isinstance(dtype, np.dtype) and dtype == np.float64 for dtype in frame.dtypes)
+
+
+def _values(values: np.ndarray) -> pa.Array:
+    if values.dtype.kind in "biuf":
+        return pa.array(values)
+    return pa.array(values.tolist())  # labels held as objects: text, mixed
+
+
+def _probabilities(records: Sequence[PredictionRecord], total: int) -> pa.Array:
+    if records[0].probabilities is None:
+        return pa.nulls(total, pa.list_(pa.float64()))
+    matrix = np.vstack([np.asarray(record.probabilities, dtype=np.float64) for record in records])
+    width = matrix.shape[1] if matrix.ndim == 2 else 1
+    offsets = np.arange(0, total * width + 1, width, dtype=np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.reshape(-1)))

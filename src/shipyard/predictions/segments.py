@@ -1,0 +1,213 @@
+"""Where prediction log segments live, how they are named, written and found again.
+
+Layout under the log root (a local path or any fsspec URL)::
+
+    predictions/<model>/<version>/<YYYY-MM-DD>/<HH>/<first ms>-<writer>-<seq>.parquet   one writer's flush
+    predictions/<model>/<version>/<YYYY-MM-DD>/<HH>/c-<first ms>-<random>.parquet      compacted segments
+
+Every segment is an immutable Parquet file, written whole: on a local disk to a ``.tmp`` name renamed into
+place, on an object store in one PUT. A reader therefore never sees half a file unless the disk itself broke
+it, and then the segment is skipped with a warning naming it. A compacted segment lists in its metadata the
+segments it replaces; readers leave those out even while compaction has not deleted them yet, so no record
+is counted twice and none is missed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from shipyard.store.filesystems import open_filesystem
+
+log = logging.getLogger("shipyard.predictions")
+
+PREDICTIONS = "predictions"
+SUFFIX = ".parquet"
+TEMPORARY_SUFFIX = ".tmp"
+COMPACTED_PREFIX = "c-"
+REPLACES_KEY = b"shipyard.replaces"
+HOUR = timedelta(hours=1)
+_MAX_REMEMBERED_FOOTERS = 100_000
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One readable segment file: its path in the filesystem, the hour it belongs to, and its row count."""
+
+    path: str
+    model: str
+    version: int
+    hour: datetime
+    rows: int
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+
+class SegmentStore:
+    """The segment files of one prediction log root."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.fs, self.root = open_filesystem(url, "prediction log")
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self._footers: dict[tuple[str, int, float], tuple[int, list[str]] | None] = {}
+
+    # -- paths ---------------------------------------------------------------------------------------------
+    def hour_folder(self, model: str, version: int, hour: datetime) -> str:
+        return f"{self.root}/{PREDICTIONS}/{model}/{version}/{hour:%Y-%m-%d}/{hour:%H}"
+
+    def models(self) -> list[str]:
+        return sorted(_names(self.fs, f"{self.root}/{PREDICTIONS}"))
+
+    def versions(self, model: str) -> list[int]:
+        found = _names(self.fs, f"{self.root}/{PREDICTIONS}/{model}")
+        return sorted(int(name) for name in found if name.isdigit())
+
+    def hours(self, model: str, version: int) -> list[datetime]:
+        """Every hour with a folder for this model version, oldest first."""
+        base = f"{self.root}/{PREDICTIONS}/{model}/{version}"
+        hours = []
+        for day in _names(self.fs, base):
+            for hour in _names(self.fs, f"{base}/{day}"):
+                try:
+                    hours.append(datetime.strptime(f"{day} {hour}", "%Y-%m-%d %H").replace(tzinfo=UTC))
+                except ValueError:
+                    continue  # not one of ours
+        return sorted(hours)
+
+    # -- writing -------------------------------------------------------------------------------------------
+    def write(
+        self, folder: str, name: str, table: pa.Table, metadata: dict[bytes, bytes] | None = None
+    ) -> str:
+        """Write ``table`` as the segment ``folder/name`` in one piece; returns its path."""
+        if metadata:
+            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        path = f"{folder}/{name}"
+        if self.local:
+            os.makedirs(folder, exist_ok=True)
+            temporary = f"{path}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
+            pq.write_table(table, temporary, compression="zstd")
+            os.replace(temporary, path)
+        else:
+            with self.fs.open(path, "wb") as target:
+                pq.write_table(table, target, compression="zstd")
+        return path
+
+    # -- reading -------------------------------------------------------------------------------------------
+    def segments(
+        self,
+        model: str,
+        version: int,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[Segment]:
+        """The readable segments of the hours overlapping ``[start, end)``, replaced ones left out.
+
+        A segment that cannot be read (truncated by a crash of the disk, or damaged) is skipped with a warning
+        naming it; every other segment still counts.
+        """
+        found: list[Segment] = []
+        for hour in self.hours(model, version):
+            if (start is not None and hour + HOUR <= start) or (end is not None and hour >= end):
+                continue
+            found.extend(self._hour_segments(model, version, hour))
+        return found
+
+    def _hour_segments(self, model: str, version: int, hour: datetime) -> list[Segment]:
+        return self.hour_contents(model, version, hour)[0]
+
+    def hour_contents(self, model: str, version: int, hour: datetime) -> tuple[list[Segment], list[str]]:
+        """An hour folder's live segments, and the paths of segments a compacted one already replaces."""
+        folder = self.hour_folder(model, version, hour)
+        entries = [entry for entry in list_entries(self.fs, folder) if entry["name"].endswith(SUFFIX)]
+        readable: list[tuple[str, int]] = []
+        replaced: set[str] = set()
+        for entry in entries:
+            footer = self._footer(entry)
+            if footer is None:
+                continue
+            rows, replaces = footer
+            readable.append((entry["name"], rows))
+            replaced.update(replaces)
+        live = [
+            Segment(path, model, version, hour, rows)
+            for path, rows in readable
+            if path.rsplit("/", 1)[-1] not in replaced
+        ]
+        leftovers = [path for path, _ in readable if path.rsplit("/", 1)[-1] in replaced]
+        return live, leftovers
+
+    def _footer(self, entry: dict[str, Any]) -> tuple[int, list[str]] | None:
+        """``(rows, names it replaces)`` from a segment's footer, remembered per path, size and time."""
+        key = (
+            entry["name"],
+            int(entry.get("size") or 0),
+            float(entry.get("mtime") or entry.get("created") or 0),
+        )
+        if key in self._footers:
+            return self._footers[key]
+        if len(self._footers) >= _MAX_REMEMBERED_FOOTERS:  # a long-lived reader must not grow forever
+            self._footers.clear()
+        try:
+            with self.fs.open(entry["name"], "rb") as source:
+                metadata = pq.read_metadata(source)
+            replaces = json.loads((metadata.metadata or {}).get(REPLACES_KEY, b"[]"))
+            footer: tuple[int, list[str]] | None = (metadata.num_rows, list(replaces))
+        except FileNotFoundError:
+            return None  # compacted away between listing and reading: its rows are in the compacted file
+        except Exception as error:  # pyarrow reports a damaged file in several exception types
+            log.warning("prediction log segment %s is unreadable and is skipped: %s", entry["name"], error)
+            footer = None
+        self._footers[key] = footer
+        return footer
+
+    def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
+        """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
+        try:
+            with self.fs.open(segment.path, "rb") as source:
+                return pq.read_table(source, columns=columns)
+        except FileNotFoundError:
+            return None
+        except Exception as error:
+            log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
+            return None
+
+    def remove(self, paths: list[str]) -> None:
+        for path in paths:
+            try:
+                self.fs.rm(path)
+            except FileNotFoundError:
+                continue
+
+    def remove_folder(self, folder: str) -> None:
+        try:
+            self.fs.rm(folder, recursive=True)
+        except FileNotFoundError:
+            return
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def list_entries(fs: Any, folder: str) -> list[dict[str, Any]]:
+    fs.invalidate_cache(folder)  # object stores cache listings; servers keep adding segments
+    try:
+        return list(fs.ls(folder, detail=True))
+    except FileNotFoundError:
+        return []
+
+
+def _names(fs: Any, folder: str) -> list[str]:
+    return [entry["name"].rstrip("/").rsplit("/", 1)[-1] for entry in list_entries(fs, folder)]

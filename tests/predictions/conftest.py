@@ -1,0 +1,64 @@
+"""Records as a server hands them to the prediction log, made without a server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+
+from shipyard.ids import new_request_id, prediction_id
+from shipyard.predictions import PredictionRecord
+
+
+def record(
+    rows: int = 1,
+    *,
+    model: str = "fraud",
+    version: int = 1,
+    at: datetime | None = None,
+    proba: bool = True,
+    seed: int = 0,
+) -> PredictionRecord:
+    """A request of ``rows`` rows: a float, a text and an integer column; labels 0/1 with probabilities."""
+    rng = np.random.default_rng(seed)
+    request = new_request_id()
+    inputs = pd.DataFrame(
+        {
+            "amount": rng.normal(50, 10, rows),
+            "channel": rng.choice(["web", "pos"], rows),
+            "hour": rng.integers(0, 24, rows),
+        }
+    )
+    labels = rng.integers(0, 2, rows)
+    probabilities = np.column_stack([1 - labels * 0.8, labels * 0.8]) if proba else None
+    return PredictionRecord(
+        request_id=request,
+        prediction_ids=[prediction_id(request, row) for row in range(rows)],
+        at=at or datetime.now(UTC),
+        model=model,
+        version=version,
+        protocol="native",
+        inputs=inputs,
+        predictions=labels,
+        probabilities=probabilities,
+        latency_seconds=0.002,
+    )
+
+
+def float_record(rows: int = 1, *, seed: int = 0) -> PredictionRecord:
+    """A request of float columns only, as a numeric model gets them."""
+    rng = np.random.default_rng(seed)
+    request = new_request_id()
+    return PredictionRecord(
+        request_id=request,
+        prediction_ids=[prediction_id(request, row) for row in range(rows)],
+        at=datetime.now(UTC),
+        model="numeric",
+        version=2,
+        protocol="oip",
+        inputs=pd.DataFrame(rng.normal(size=(rows, 4)), columns=["a", "b", "c", "d"]),
+        predictions=rng.normal(size=rows),
+        probabilities=None,
+        latency_seconds=0.001,
+    )

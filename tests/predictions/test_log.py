@@ -1,0 +1,248 @@
+"""The prediction log: written off the request path, read back whole, queried with SQL, kept tidy."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from shipyard.errors import InvalidInput
+from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, prune
+from tests.predictions.conftest import float_record, record
+
+
+def _url(tmp_path: Path) -> str:
+    return str(tmp_path / "logs")
+
+
+def test_every_row_comes_back_with_its_ids_inputs_outputs_and_version(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    records = [record(3, seed=1), record(1, seed=2), record(2, model="churn", version=4, proba=False)]
+    records.append(float_record(5))
+    for item in records:
+        writer.submit(item)
+    writer.close()
+    log = PredictionLog(_url(tmp_path))
+    fraud = log.scan("fraud", 1)
+    assert fraud is not None and fraud.num_rows == 4
+    assert fraud["prediction_id"].to_pylist() == records[0].prediction_ids + records[1].prediction_ids
+    assert fraud["inputs"].combine_chunks().field("amount").to_pylist() == [
+        *records[0].inputs["amount"],
+        *records[1].inputs["amount"],
+    ]
+    assert fraud["prediction"].to_pylist() == [*records[0].predictions, *records[1].predictions]
+    assert fraud["probabilities"].to_pylist()[0] == pytest.approx(records[0].probabilities[0].tolist())
+    assert set(fraud["protocol"].to_pylist()) == {"native"} and fraud["latency_ms"][
+        0
+    ].as_py() == pytest.approx(2)
+    churn = log.scan("churn")
+    assert churn is not None and churn["version"].to_pylist() == [4, 4]
+    assert churn["probabilities"].null_count == 2
+    numeric = log.scan("numeric", 2)
+    assert numeric is not None
+    assert numeric["inputs"].combine_chunks().field("c").to_pylist() == records[3].inputs["c"].tolist()
+    assert numeric["prediction"].to_pylist() == pytest.approx(records[3].predictions.tolist())
+
+
+def test_records_are_written_within_the_flush_interval_without_closing(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=0.1)
+    try:
+        writer.submit(record(2))
+        log = PredictionLog(_url(tmp_path))
+        deadline = time.monotonic() + 5
+        while log.scan("fraud") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        table = log.scan("fraud")
+        assert table is not None and table.num_rows == 2
+    finally:
+        writer.close()
+
+
+def _write_then_die(url: str, ready: multiprocessing.Event) -> None:  # type: ignore[valid-type]
+    writer = LogWriter(url, flush_seconds=0.1)
+    for seed in range(50):
+        writer.submit(record(1, seed=seed))
+    time.sleep(0.6)  # several flush intervals: all fifty are written by now
+    writer.submit(record(1, seed=99))  # inside the last interval: may be lost, nothing else may
+    ready.set()  # type: ignore[attr-defined]
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_a_killed_writer_loses_at_most_its_last_flush_interval(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    ready = context.Event()
+    child = context.Process(target=_write_then_die, args=(_url(tmp_path), ready))
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == -signal.SIGKILL
+    table = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert table is not None and table.num_rows in (50, 51)
+
+
+def _write_many(url: str, offset: int) -> None:
+    writer = LogWriter(url, flush_seconds=0.05)
+    for seed in range(offset, offset + 400):
+        writer.submit(record(1, seed=seed))
+        if seed % 50 == 0:
+            time.sleep(0.01)
+    writer.close()
+
+
+def test_several_worker_processes_write_side_by_side_and_lose_nothing(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_write_many, args=(_url(tmp_path), n * 1000)) for n in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    table = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert table is not None and table.num_rows == 1200
+    assert len(set(table["prediction_id"].to_pylist())) == 1200
+
+
+def test_a_truncated_segment_is_skipped_with_a_warning_and_the_rest_still_counts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed in range(3):
+        writer.submit(record(2, seed=seed))
+        writer.flush()  # one segment each
+    writer.close()
+    log = PredictionLog(_url(tmp_path))
+    victim = log.segments("fraud")[1].path
+    with open(victim, "r+b") as broken:  # what a kill -9 in the middle of a write to disk leaves
+        broken.truncate(os.path.getsize(victim) // 2)
+    with caplog.at_level(logging.WARNING, logger="shipyard.predictions"):
+        table = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert table is not None and table.num_rows == 4
+    assert any(victim in message and "skipped" in message for message in caplog.messages)
+
+
+def test_sampling_keeps_about_the_share_asked_for_and_says_so(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60, sample_rate=0.25)
+    for seed in range(2000):
+        writer.submit(record(1, seed=seed % 7))
+    writer.close()
+    table = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert table is not None and 400 <= table.num_rows <= 600  # binomial(2000, 0.25): ±5 sd
+    assert set(table["sample_rate"].to_pylist()) == {0.25}
+
+
+def test_compaction_merges_an_hour_into_one_file_and_no_row_counts_twice(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed in range(12):
+        writer.submit(record(1, seed=seed))
+        writer.flush()
+    writer.close()
+    store = SegmentStore(_url(tmp_path))
+    before = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert before is not None and len(store.segments("fraud", 1)) == 12
+    removing = store.remove
+    store.remove = lambda paths: None  # type: ignore[method-assign]  # compaction stops before deleting
+    compact(store)
+    assert len(store.fs.ls(store.hour_folder("fraud", 1, store.hours("fraud", 1)[0]))) == 13
+    halfway = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert halfway is not None and sorted(halfway["prediction_id"].to_pylist()) == sorted(
+        before["prediction_id"].to_pylist()
+    )
+    store.remove = removing  # type: ignore[method-assign]
+    result = compact(SegmentStore(_url(tmp_path)))
+    assert result.merged_segments == 0  # the compacted file alone is left: its sources are deleted now
+    fresh = SegmentStore(_url(tmp_path))
+    assert len(fresh.fs.ls(fresh.hour_folder("fraud", 1, fresh.hours("fraud", 1)[0]))) == 1
+    segments = fresh.segments("fraud", 1)
+    assert len(segments) == 1 and segments[0].rows == 12
+    after = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert after is not None and sorted(after["prediction_id"].to_pylist()) == sorted(
+        before["prediction_id"].to_pylist()
+    )
+
+
+def test_prune_deletes_hours_past_retention_and_keeps_the_rest(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    writer.submit(record(1, at=datetime.now(UTC) - timedelta(days=3)))
+    writer.submit(record(2))
+    writer.close()
+    store = SegmentStore(_url(tmp_path))
+    assert prune(store, datetime.now(UTC) - timedelta(days=1)) == 1
+    table = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert table is not None and table.num_rows == 2
+    assert len(store.hours("fraud", 1)) == 1
+
+
+def test_time_ranges_select_rows_by_their_timestamp(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for hours_ago in (5, 3, 1):
+        writer.submit(record(1, at=now - timedelta(hours=hours_ago)))
+    writer.close()
+    log = PredictionLog(_url(tmp_path))
+    window = log.scan("fraud", start=now - timedelta(hours=4), end=now - timedelta(minutes=90))
+    assert window is not None and window.num_rows == 1
+    assert log.scan("fraud", start=now) is None
+
+
+def test_find_returns_the_logged_prediction_of_known_ids_only(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    first, second = record(2, seed=1), record(1, model="churn", version=3, seed=2)
+    writer.submit(first)
+    writer.submit(second)
+    writer.close()
+    found = PredictionLog(_url(tmp_path)).find(
+        [first.prediction_ids[1], second.prediction_ids[0], "0" * 32 + "-0", "not-an-id"]
+    )
+    assert set(found) == {first.prediction_ids[1], second.prediction_ids[0]}
+    assert (
+        found[second.prediction_ids[0]]["model"] == "churn"
+        and found[second.prediction_ids[0]]["version"] == 3
+    )
+    assert found[first.prediction_ids[1]]["prediction"] == first.predictions[1]
+
+
+def test_sql_over_the_log_reaches_inputs_by_name(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    writer.submit(record(3, seed=1))
+    writer.submit(record(2, model="churn", version=2, proba=False))
+    writer.close()
+    log = PredictionLog(_url(tmp_path))
+    counts = log.query("SELECT model, version, count(*) AS n FROM predictions GROUP BY ALL ORDER BY model")
+    assert counts.to_pylist() == [
+        {"model": "churn", "version": 2, "n": 2},
+        {"model": "fraud", "version": 1, "n": 3},
+    ]
+    amounts = log.query("SELECT inputs.amount AS amount FROM predictions WHERE model = 'fraud'")
+    assert np.isfinite(amounts["amount"].to_numpy()).all()
+    labels = pa.table({"prediction_id": ["x"], "label": ["1"]})
+    joined = log.query(
+        "SELECT count(*) AS n FROM predictions JOIN feedback USING (prediction_id)", feedback=labels
+    )
+    assert joined["n"][0].as_py() == 0
+
+
+def test_sql_over_an_empty_log_finds_no_rows_and_bad_sql_names_the_problem(tmp_path: Path) -> None:
+    log = PredictionLog(_url(tmp_path))
+    assert log.query("SELECT count(*) AS n FROM predictions")["n"][0].as_py() == 0
+    with pytest.raises(InvalidInput, match="the query failed"):
+        log.query("SELEC nonsense")
+
+
+def test_tail_gives_the_newest_rows_oldest_first(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    records = [record(1, seed=seed) for seed in range(6)]
+    for item in records:
+        writer.submit(item)
+        writer.flush()
+    writer.close()
+    newest = PredictionLog(_url(tmp_path)).tail(3)
+    assert newest is not None
+    assert newest["prediction_id"].to_pylist() == [item.prediction_ids[0] for item in records[-3:]]
+    with pytest.raises(InvalidInput):
+        PredictionLog(_url(tmp_path)).tail(0)
