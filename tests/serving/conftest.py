@@ -93,6 +93,14 @@ class Exploding:
         raise ValueError("the model exploded")
 
 
+class Slow:
+    """A model that takes 1 s per call: requests queued behind it outlive a short deadline."""
+
+    def predict(self, data: pd.DataFrame) -> np.ndarray:
+        time.sleep(1.0)
+        return np.zeros(len(data))
+
+
 @pytest.fixture(scope="session")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("serving") / "ws"
@@ -101,6 +109,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         train(fraud_spec(), registry=registry, progress=False)
         promote(registry, "fraud/1", "production")
         registry.register("boom", Exploding())
+        registry.register("slow", Slow())
     return home
 
 
