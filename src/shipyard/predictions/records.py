@@ -60,21 +60,32 @@ META_COLUMNS = (
 )
 
 
-def shape_key(record: PredictionRecord) -> tuple[object, ...]:
-    """Records with the same key fit in one table: same version, input columns and dtypes, output kind."""
-    inputs = record.inputs
-    return (
-        record.model,
-        record.version,
-        tuple(map(str, inputs.columns)),
-        tuple(map(str, inputs.dtypes)),
-        record.predictions.dtype.str,
-        record.probabilities is not None,
-    )
+def group_by_shape(records: Sequence[PredictionRecord]) -> list[list[PredictionRecord]]:
+    """Records that fit in one table together: same version, input columns and output kind.
+
+    Requests to one model mostly share one column Index object (the codecs and the contract reuse it), so
+    records are first grouped by that object and only each distinct object's labels are read — reading the
+    labels of every record cost more than writing the segment.
+    """
+    by_object: dict[tuple[object, ...], list[PredictionRecord]] = {}
+    for record in records:
+        key = (
+            record.model,
+            record.version,
+            id(record.inputs.columns),
+            record.predictions.dtype.str,
+            record.probabilities is not None,
+        )
+        by_object.setdefault(key, []).append(record)
+    by_labels: dict[tuple[object, ...], list[PredictionRecord]] = {}
+    for (model, version, _, output, proba), members in by_object.items():
+        labels = tuple(map(str, members[0].inputs.columns.tolist()))
+        by_labels.setdefault((model, version, labels, output, proba), []).extend(members)
+    return list(by_labels.values())
 
 
 def to_table(records: Sequence[PredictionRecord], sample_rate: float) -> pa.Table:
-    """One table of every row of ``records``, which must share a ``shape_key``."""
+    """One table of every row of ``records``, one group of ``group_by_shape``."""
     counts = [len(record.predictions) for record in records]
     total = sum(counts)
     first = records[0]
@@ -82,7 +93,10 @@ def to_table(records: Sequence[PredictionRecord], sample_rate: float) -> pa.Tabl
     columns: dict[str, pa.Array] = {
         "prediction_id": pa.array(prediction_ids, pa.string()),
         "request_id": pa.array(_repeated([r.request_id for r in records], counts), pa.string()),
-        "timestamp": pa.array(_repeated([r.at for r in records], counts), TIMESTAMP),
+        "timestamp": pa.array(
+            np.repeat(np.array([round(r.at.timestamp() * 1000) for r in records], dtype=np.int64), counts),
+            TIMESTAMP,
+        ),
         "model": pa.array(repeat(first.model, total), pa.string(), size=total),
         "version": pa.array(np.full(total, first.version, dtype=np.int32)),
         "protocol": pa.array(_repeated([r.protocol for r in records], counts), pa.string()),
@@ -105,9 +119,10 @@ def _repeated(values: list[object], counts: list[int]) -> list[object]:
 
 def _inputs(frames: list[pd.DataFrame]) -> pa.StructArray:
     first = frames[0]
-    names = [str(name) for name in first.columns]
-    if len(names) and all(_one_float_block(frame) for frame in frames):
-        matrix = np.vstack([frame.to_numpy() for frame in frames])  # each a view: no per-column work
+    names = [str(name) for name in first.columns.tolist()]
+    blocks = [frame.to_numpy() for frame in frames] if names else []  # a view for a frame of floats
+    if blocks and all(block.dtype == np.float64 for block in blocks):
+        matrix = np.vstack(blocks)
         arrays = [pa.array(matrix[:, index]) for index in range(len(names))]
     else:
         combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else first
@@ -117,10 +132,6 @@ def _inputs(frames: list[pd.DataFrame]) -> pa.StructArray:
     if not names:
         return pa.array([{}] * sum(len(frame) for frame in frames), pa.struct([]))
     return pa.StructArray.from_arrays(arrays, names=names)
-
-
-def _one_float_block(frame: pd.DataFrame) -> bool:
-    return all(isinstance(dtype, np.dtype) and dtype == np.float64 for dtype in frame.dtypes)
 
 
 def _values(values: np.ndarray) -> pa.Array:

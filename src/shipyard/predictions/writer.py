@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 
-from shipyard.predictions.records import PredictionRecord, shape_key, to_table
+from shipyard.predictions.records import PredictionRecord, group_by_shape, to_table
 from shipyard.predictions.segments import SUFFIX, SegmentStore, hour_of
 
 log = logging.getLogger("shipyard.predictions")
@@ -66,13 +66,13 @@ class LogWriter:
             if not records:
                 return 0
             started = time.perf_counter()
-            groups: dict[tuple[object, ...], list[PredictionRecord]] = {}
-            for record in records:
-                # One segment per hour too, so an hour's folder holds exactly that hour's predictions.
-                groups.setdefault((hour_of(record.at), *shape_key(record)), []).append(record)
+            by_hour: dict[object, list[PredictionRecord]] = {}
+            for record in records:  # one segment per hour too: an hour's folder holds that hour's predictions
+                by_hour.setdefault(hour_of(record.at), []).append(record)
             written = 0
-            for group in groups.values():
-                written += self._write(group)
+            for hour_records in by_hour.values():
+                for group in group_by_shape(hour_records):
+                    written += self._write(group)
             self.written_rows += written
             if self._on_written is not None:
                 self._on_written(written, time.perf_counter() - started)
