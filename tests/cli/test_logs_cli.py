@@ -95,6 +95,8 @@ def test_compact_and_prune_keep_the_log_small(
 ) -> None:
     assert main(["logs", "compact", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["merged_segments"] == 2
+    assert main(["logs", "prune", "--older-than-days", "0"]) == 2
+    assert "keeps everything" in capsys.readouterr().err
     assert main(["logs", "prune", "--json"]) == 0  # log_retention_days: 30 by default
     assert json.loads(capsys.readouterr().out)["removed_hours"] == 1
     assert main(["logs", "query", "SELECT count(*) AS n FROM predictions", "-f", "json"]) == 0

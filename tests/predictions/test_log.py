@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from shipyard.errors import InvalidInput
-from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, prune
+from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, expire, prune
 from tests.predictions.conftest import float_record, record
 
 
@@ -176,6 +176,9 @@ def test_prune_deletes_hours_past_retention_and_keeps_the_rest(tmp_path: Path) -
     table = PredictionLog(_url(tmp_path)).scan("fraud")
     assert table is not None and table.num_rows == 2
     assert len(store.hours("fraud", 1)) == 1
+    with pytest.raises(InvalidInput, match="keeps everything"):
+        expire(store, 0)
+    assert expire(store, 1)[0] == 0  # the hour left is recent
 
 
 def test_time_ranges_select_rows_by_their_timestamp(tmp_path: Path) -> None:

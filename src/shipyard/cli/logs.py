@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,16 +93,11 @@ def logs_prune(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete the prediction log's hours older than the retention period."""
-    from shipyard.predictions import SegmentStore, prune
+    from shipyard.predictions import SegmentStore, expire
 
     with open_registry() as registry:
         keep = registry.settings.log_retention_days if days is None else days
-        if keep <= 0:
-            raise InvalidInput(
-                "the retention period is 0 (keep everything); pass --older-than-days N to prune"
-            )
-        before = datetime.now(UTC) - timedelta(days=keep)
-        removed = prune(SegmentStore(registry.settings.log_url), before)
+        removed, before = expire(SegmentStore(registry.settings.log_url), keep)
     if as_json:
         render.emit_json({"removed_hours": removed, "before": before.isoformat()})
         return

@@ -6,7 +6,7 @@ log.scan("fraud", 3, start, end)              # a pyarrow Table
 log.query("SELECT version, count(*) FROM predictions GROUP BY 1")
 """
 
-from shipyard.predictions.maintenance import CompactionResult, compact, prune
+from shipyard.predictions.maintenance import CompactionResult, compact, expire, prune
 from shipyard.predictions.reader import PredictionLog
 from shipyard.predictions.records import PredictionRecord
 from shipyard.predictions.segments import Segment, SegmentStore
@@ -20,5 +20,6 @@ __all__ = [
     "Segment",
     "SegmentStore",
     "compact",
+    "expire",
     "prune",
 ]

@@ -15,10 +15,11 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
+from shipyard.errors import InvalidInput
 from shipyard.predictions.segments import (
     COMPACTED_PREFIX,
     HOUR,
@@ -57,10 +58,10 @@ def compact(store: SegmentStore, *, min_segments: int = 2) -> CompactionResult:
                 tables = [table for segment in segments if (table := store.read(segment)) is not None]
                 if not tables:
                     continue
-                replaced = {segment.name for segment in segments}
-                for segment in segments:  # sources of an older compaction not yet deleted stay replaced
-                    if segment.name.startswith(COMPACTED_PREFIX):
-                        replaced.update(_replaces(store, segment.path))
+                # Sources of an older compaction that are not deleted yet stay replaced.
+                replaced = {segment.name for segment in segments}.union(
+                    *(segment.replaces for segment in segments)
+                )
                 table = pa.concat_tables(tables, promote_options="permissive")
                 first = min(
                     segment.name.removeprefix(COMPACTED_PREFIX).split("-", 1)[0] for segment in segments
@@ -79,6 +80,17 @@ def compact(store: SegmentStore, *, min_segments: int = 2) -> CompactionResult:
     return CompactionResult(folders, merged, rows)
 
 
+def expire(store: SegmentStore, retention_days: float, now: datetime | None = None) -> tuple[int, datetime]:
+    """Apply the retention period: delete the hours older than ``retention_days`` (0 keeps everything).
+
+    Returns how many hours went and the cut-off used.
+    """
+    if retention_days <= 0:
+        raise InvalidInput("the retention period is 0 days, which keeps everything; give a positive number")
+    before = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+    return prune(store, before), before
+
+
 def prune(store: SegmentStore, before: datetime) -> int:
     """Delete every hour of the log that ended at or before ``before``; returns how many hours went."""
     removed = 0
@@ -90,14 +102,6 @@ def prune(store: SegmentStore, before: datetime) -> int:
                     removed += 1
             _remove_empty_days(store, f"{store.root}/{PREDICTIONS}/{model}/{version}")
     return removed
-
-
-def _replaces(store: SegmentStore, path: str) -> list[str]:
-    import pyarrow.parquet as pq
-
-    with store.fs.open(path, "rb") as source:
-        metadata = pq.read_metadata(source).metadata or {}
-    return list(json.loads(metadata.get(REPLACES_KEY, b"[]")))
 
 
 def _remove_stale_temporaries(store: SegmentStore, folder: str) -> None:

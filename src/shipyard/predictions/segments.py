@@ -48,6 +48,8 @@ class Segment:
     version: int
     hour: datetime
     rows: int
+    #: For a compacted segment, the names of the segments it replaces.
+    replaces: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -121,31 +123,24 @@ class SegmentStore:
         for hour in self.hours(model, version):
             if (start is not None and hour + HOUR <= start) or (end is not None and hour >= end):
                 continue
-            found.extend(self._hour_segments(model, version, hour))
+            found.extend(self.hour_contents(model, version, hour)[0])
         return found
-
-    def _hour_segments(self, model: str, version: int, hour: datetime) -> list[Segment]:
-        return self.hour_contents(model, version, hour)[0]
 
     def hour_contents(self, model: str, version: int, hour: datetime) -> tuple[list[Segment], list[str]]:
         """An hour folder's live segments, and the paths of segments a compacted one already replaces."""
         folder = self.hour_folder(model, version, hour)
         entries = [entry for entry in list_entries(self.fs, folder) if entry["name"].endswith(SUFFIX)]
-        readable: list[tuple[str, int]] = []
+        readable: list[Segment] = []
         replaced: set[str] = set()
         for entry in entries:
             footer = self._footer(entry)
             if footer is None:
                 continue
             rows, replaces = footer
-            readable.append((entry["name"], rows))
+            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces)))
             replaced.update(replaces)
-        live = [
-            Segment(path, model, version, hour, rows)
-            for path, rows in readable
-            if path.rsplit("/", 1)[-1] not in replaced
-        ]
-        leftovers = [path for path, _ in readable if path.rsplit("/", 1)[-1] in replaced]
+        live = [segment for segment in readable if segment.name not in replaced]
+        leftovers = [segment.path for segment in readable if segment.name in replaced]
         return live, leftovers
 
     def _footer(self, entry: dict[str, Any]) -> tuple[int, list[str]] | None:
