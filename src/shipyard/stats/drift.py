@@ -1,0 +1,327 @@
+"""Data drift between a reference profile and a window's profile, computed from sketches alone.
+
+Both profiles count into the reference's layout (the same bins, the same vocabulary), so every test here
+works on counts: memory and time depend on the number of bins, never on the number of rows.
+
+Per column, every score is computed and one of them decides, as an experienced user of Evidently expects:
+
+=============  =====================================  ==========================================  =========
+column         window of ≤ ``small_window`` rows        larger windows                              also
+=============  =====================================  ==========================================  =========
+numeric        ``ks``: Kolmogorov–Smirnov p < 0.05      ``wasserstein`` (normalised) ≥ 0.1           ``psi``
+categorical    ``chi_square`` p < 0.05                  ``jensen_shannon`` distance ≥ 0.1            ``psi``
+=============  =====================================  ==========================================  =========
+
+A column's ``method`` and ``threshold`` can be chosen instead (``psi`` drifts at ≥ 0.2 by default). The
+dataset drifts when at least ``drift_share`` (0.5) of the columns with data drift.
+
+How each is computed from bins:
+
+* PSI: Σ (q − p) · ln(q / p) over bins, proportions floored at 1e-4 so an empty bin stays finite.
+* Wasserstein-1: ∫|F_ref − F_cur|, the CDFs taken linear inside each bin and the gap falling to 0 within
+  two standard deviations beyond the outer edges, and never below |mean_ref − mean_cur| (a lower bound of
+  the true distance, and exactly it for a pure shift). It is divided by the reference's standard
+  deviation. A large shift is measured to within a few percent, a small one within about 20%; a change of
+  spread alone lives mostly in the outer bins and is estimated more roughly (within about 50%), where PSI
+  and KS see it too. A reference of zero variance (a constant feature) has no spread to divide by: its
+  absolute value is used instead, or 1 for a constant 0, so such a feature drifts when the window moves by
+  a tenth of the constant (or by 0.1).
+* KS: the largest CDF gap at the bin edges (a lower bound of the exact statistic: bins can hide a gap),
+  with the asymptotic two-sample p-value for ``n·m/(n+m)`` effective rows.
+* Jensen–Shannon distance: the square root of the JS divergence in base 2, in [0, 1]; "other" (values
+  outside the reference's vocabulary) is one more category.
+* χ²: the window's category counts against the reference's proportions (floored as for PSI), k − 1 degrees
+  of freedom.
+
+A column with no non-null value in the window (or in the reference) gets ``no_data`` instead of a verdict,
+and does not count towards the dataset's share: an empty window is never "drift" and never a division by 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from shipyard.errors import InvalidInput
+from shipyard.stats.layout import NumericLayout
+from shipyard.stats.profile import Profile
+from shipyard.stats.sketches import CategoricalSketch, NumericSketch
+
+Method = Literal["ks", "wasserstein", "psi", "jensen_shannon", "chi_square"]
+NUMERIC_METHODS: tuple[Method, ...] = ("ks", "wasserstein", "psi")
+CATEGORICAL_METHODS: tuple[Method, ...] = ("chi_square", "jensen_shannon", "psi")
+#: Thresholds: a p-value below them for the tests, a score at or above them for the distances.
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    "ks": 0.05,
+    "chi_square": 0.05,
+    "wasserstein": 0.1,
+    "jensen_shannon": 0.1,
+    "psi": 0.2,
+}
+_P_VALUE_METHODS = ("ks", "chi_square")
+_FLOOR = 1e-4
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one column is judged: a method (None: chosen by window size) and a threshold (None: default)."""
+
+    method: Method | None = None
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class DriftOptions:
+    small_window: int = 1000
+    drift_share: float = 0.5
+    columns: dict[str, ColumnRule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.drift_share <= 1:
+            raise InvalidInput(f"drift_share must be in (0, 1], got {self.drift_share}")
+        for name, rule in self.columns.items():
+            if rule.method is not None and rule.method not in DEFAULT_THRESHOLDS:
+                raise InvalidInput(
+                    f"column {name!r}: unknown drift method {rule.method!r}; use one of "
+                    f"{', '.join(DEFAULT_THRESHOLDS)}"
+                )
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    """One column's verdict; ``score`` is the deciding statistic (a p-value for ks and chi_square)."""
+
+    column: str
+    kind: Literal["numeric", "categorical"]
+    method: Method
+    threshold: float
+    score: float | None
+    drifted: bool
+    scores: dict[str, float]
+    reference_count: int
+    current_count: int
+    no_data: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "column": self.column,
+            "kind": self.kind,
+            "method": self.method,
+            "threshold": self.threshold,
+            "score": self.score,
+            "drifted": self.drifted,
+            "scores": dict(self.scores),
+            "reference_count": self.reference_count,
+            "current_count": self.current_count,
+            "no_data": self.no_data,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetDrift:
+    columns: list[ColumnDrift]
+    drift_share: float
+
+    @property
+    def judged(self) -> list[ColumnDrift]:
+        return [column for column in self.columns if not column.no_data]
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [column.column for column in self.columns if column.drifted]
+
+    @property
+    def drifted_share(self) -> float | None:
+        """Share of the columns with data that drift; None when no column has data."""
+        judged = self.judged
+        return len(self.drifted_columns) / len(judged) if judged else None
+
+    @property
+    def drifted(self) -> bool:
+        share = self.drifted_share
+        return share is not None and share >= self.drift_share
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "drifted": self.drifted,
+            "drifted_share": self.drifted_share,
+            "drift_share": self.drift_share,
+            "drifted_columns": self.drifted_columns,
+            "columns": [column.to_dict() for column in self.columns],
+        }
+
+
+def compare(reference: Profile, current: Profile, options: DriftOptions | None = None) -> DatasetDrift:
+    """Drift of every column of the reference's layout from ``reference`` to ``current``."""
+    options = options or DriftOptions()
+    if current.layout != reference.layout:
+        raise InvalidInput(
+            "the window was not profiled with the reference's layout; build it with that layout"
+        )
+    unknown = sorted(set(options.columns) - set(reference.layout.columns))
+    if unknown:
+        raise InvalidInput(f"drift rules name column(s) the reference does not have: {', '.join(unknown)}")
+    results = []
+    for name, layout in reference.layout.columns.items():
+        rule = options.columns.get(name, ColumnRule())
+        mine, theirs = reference.columns[name], current.columns[name]
+        if isinstance(layout, NumericLayout):
+            assert isinstance(mine, NumericSketch) and isinstance(theirs, NumericSketch)
+            results.append(_numeric(name, layout, mine, theirs, rule, options.small_window))
+        else:
+            assert isinstance(mine, CategoricalSketch) and isinstance(theirs, CategoricalSketch)
+            results.append(_categorical(name, mine, theirs, rule, options.small_window))
+    return DatasetDrift(results, options.drift_share)
+
+
+def _numeric(
+    name: str,
+    layout: NumericLayout,
+    reference: NumericSketch,
+    current: NumericSketch,
+    rule: ColumnRule,
+    small: int,
+) -> ColumnDrift:
+    method: Method = rule.method or ("ks" if current.count <= small else "wasserstein")
+    if method not in NUMERIC_METHODS:
+        raise InvalidInput(
+            f"column {name!r} is numeric; its drift method is one of {', '.join(NUMERIC_METHODS)}"
+        )
+    threshold = rule.threshold if rule.threshold is not None else DEFAULT_THRESHOLDS[method]
+    if reference.count == 0 or current.count == 0:
+        return ColumnDrift(
+            name, "numeric", method, threshold, None, False, {}, reference.count, current.count, True
+        )
+    p = np.asarray(reference.counts, dtype=np.float64) / reference.count
+    q = np.asarray(current.counts, dtype=np.float64) / current.count
+    gap = _cdf_gap(p, q)
+    effective = reference.count * current.count / (reference.count + current.count)
+    scores = {
+        "psi": psi(p, q),
+        "wasserstein": _wasserstein(layout.edges, p, q, reference, current) / _spread(reference),
+        "ks": gap,
+        "ks_p_value": _kolmogorov_p_value(gap, effective),
+    }
+    return _verdict(name, "numeric", method, threshold, scores, reference.count, current.count)
+
+
+def _categorical(
+    name: str, reference: CategoricalSketch, current: CategoricalSketch, rule: ColumnRule, small: int
+) -> ColumnDrift:
+    method: Method = rule.method or ("chi_square" if current.count <= small else "jensen_shannon")
+    if method not in CATEGORICAL_METHODS:
+        raise InvalidInput(
+            f"column {name!r} is categorical; its drift method is one of {', '.join(CATEGORICAL_METHODS)}"
+        )
+    threshold = rule.threshold if rule.threshold is not None else DEFAULT_THRESHOLDS[method]
+    if reference.count == 0 or current.count == 0:
+        return ColumnDrift(
+            name, "categorical", method, threshold, None, False, {}, reference.count, current.count, True
+        )
+    p = np.asarray((*reference.counts, reference.other_count), dtype=np.float64) / reference.count
+    observed = np.asarray((*current.counts, current.other_count), dtype=np.float64)
+    q = observed / current.count
+    statistic, p_value = _chi_square(observed, p)
+    scores = {
+        "psi": psi(p, q),
+        "jensen_shannon": jensen_shannon(p, q),
+        "chi_square": statistic,
+        "chi_square_p_value": p_value,
+    }
+    return _verdict(name, "categorical", method, threshold, scores, reference.count, current.count)
+
+
+def _verdict(
+    name: str,
+    kind: Literal["numeric", "categorical"],
+    method: Method,
+    threshold: float,
+    scores: dict[str, float],
+    reference_count: int,
+    current_count: int,
+) -> ColumnDrift:
+    if method in _P_VALUE_METHODS:
+        score = scores[f"{method}_p_value"]
+        drifted = score < threshold
+    else:
+        score = scores[method]
+        drifted = score >= threshold
+    return ColumnDrift(name, kind, method, threshold, score, drifted, scores, reference_count, current_count)
+
+
+def psi(p: np.ndarray, q: np.ndarray) -> float:
+    """Population stability index of proportions ``q`` against ``p`` (each floored at 1e-4)."""
+    p, q = np.maximum(p, _FLOOR), np.maximum(q, _FLOOR)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon distance (base 2, so within [0, 1]) between two proportion vectors."""
+    middle = (p + q) / 2
+
+    def divergence(a: np.ndarray) -> float:
+        present = a > 0
+        return float(np.sum(a[present] * np.log2(a[present] / middle[present])))
+
+    return math.sqrt(max(0.0, (divergence(p) + divergence(q)) / 2))
+
+
+def _cdf_gap(p: np.ndarray, q: np.ndarray) -> float:
+    return float(np.max(np.abs(np.cumsum(p) - np.cumsum(q)))) if len(p) else 0.0
+
+
+def _kolmogorov_p_value(statistic: float, effective_rows: float) -> float:
+    from scipy.special import kolmogorov
+
+    return float(min(1.0, kolmogorov(statistic * math.sqrt(effective_rows))))
+
+
+def _chi_square(observed: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    from scipy.special import chdtrc
+
+    expected = np.maximum(reference, _FLOOR)
+    expected = expected / expected.sum() * observed.sum()
+    statistic = float(np.sum((observed - expected) ** 2 / expected))
+    freedom = max(1, len(observed) - 1)
+    return statistic, float(chdtrc(freedom, statistic))
+
+
+def _wasserstein(
+    edges: tuple[float, ...], p: np.ndarray, q: np.ndarray, reference: NumericSketch, current: NumericSketch
+) -> float:
+    """∫|F_p − F_q| from bins, and never less than |mean_p − mean_q| (a lower bound of W1, exact for a
+    pure shift).
+
+    Inside the edges the CDFs are taken linear in each bin. Beyond them the gap is taken to fall linearly to
+    0 over twice the larger standard deviation (or less, when the extreme values seen are nearer): an outer
+    bin has no width of its own, and its farthest value is too unstable to stand for one.
+    """
+    means = (reference.mean or 0.0), (current.mean or 0.0)
+    lower_bound = abs(means[0] - means[1])
+    if not edges:
+        return lower_bound
+    gaps = np.cumsum(p)[: len(edges)] - np.cumsum(q)[: len(edges)]  # the CDF gap at each edge
+    start, end, width = gaps[:-1], gaps[1:], np.diff(np.asarray(edges, dtype=np.float64))
+    same_sign = start * end >= 0
+    total = np.abs(start) + np.abs(end)
+    crossing = np.divide(start**2 + end**2, 2 * total, out=np.zeros_like(total), where=total > 0)
+    inner = float(np.sum(width * np.where(same_sign, total / 2, crossing)))
+    spread = 2 * max(reference.std or 0.0, current.std or 0.0)
+    lows = [v for v in (reference.min, current.min) if v is not None and math.isfinite(v)]
+    highs = [v for v in (reference.max, current.max) if v is not None and math.isfinite(v)]
+    reach_low = min(spread, max(0.0, edges[0] - min([edges[0], *lows])))
+    reach_high = min(spread, max(0.0, max([edges[-1], *highs]) - edges[-1]))
+    outer = (abs(float(gaps[0])) * reach_low + abs(float(gaps[-1])) * reach_high) / 2
+    return max(inner + outer, lower_bound)
+
+
+def _spread(reference: NumericSketch) -> float:
+    """What the Wasserstein distance is divided by: the reference's std, else |constant|, else 1."""
+    if reference.std:
+        return reference.std
+    if reference.mean:
+        return abs(reference.mean)
+    return 1.0
