@@ -33,9 +33,11 @@ _reseed()
 os.register_at_fork(after_in_child=_reseed)
 
 
-def new_request_id() -> str:
-    """A fresh id: time-ordered, unique across the server's worker processes."""
-    return f"{time.time_ns() // 1_000_000:012x}{_process:08x}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
+def new_request_id(at: datetime | None = None) -> str:
+    """A fresh id: time-ordered, unique across the server's worker processes. ``at`` stamps another time
+    than now (replaying or back-filling predictions made earlier)."""
+    millis = time.time_ns() // 1_000_000 if at is None else round(at.timestamp() * 1000)
+    return f"{millis:012x}{_process:08x}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def prediction_id(request_id: str, row: int) -> str:

@@ -51,3 +51,9 @@ def test_forked_workers_draw_their_own_process_part() -> None:
     assert len(processes) == 3
     everything = [value for batch in [*batches, mine] for value in batch]
     assert len(set(everything)) == len(everything)
+
+
+def test_an_id_can_be_stamped_with_an_earlier_time() -> None:
+    earlier = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    assert made_at(new_request_id(earlier)) == earlier
+    assert new_request_id(earlier) != new_request_id(earlier)
