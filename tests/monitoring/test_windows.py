@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,8 +12,11 @@ import pandas as pd
 import pytest
 
 from shipyard import Registry
+from shipyard.cli import main
+from shipyard.errors import InvalidInput
 from shipyard.ids import new_request_id, prediction_id
 from shipyard.monitoring import attach_labels
+from shipyard.monitoring.series import parse_window, run_monitors, series, stored_windows, window_starts
 from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
 from shipyard.registry import ModelVersion
@@ -58,29 +63,40 @@ def _traffic(
     return records
 
 
-def test_the_drifted_window_flags_the_shifted_feature_and_the_accuracy_drop(
-    trained: tuple[Path, ModelVersion],
-) -> None:
+@dataclass(frozen=True)
+class Logged:
+    home: Path
+    version: ModelVersion
+    start: datetime  # the calm hour; the next one drifts; the two after it have no traffic
+
+
+@pytest.fixture(scope="module")
+def logged(trained: tuple[Path, ModelVersion]) -> Logged:
+    """An hour of traffic like training, then an hour where amounts are 4× larger and labels flipped."""
     home, version = trained
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 5 * HOUR
-    calm = transactions(rows=1500, seed=11)[FEATURES]
+    calm = transactions(rows=1500, seed=11)
     shifted = transactions(rows=1500, seed=12)
-    shifted_features = shifted[FEATURES].assign(amount=shifted["amount"] * 4)
     with Registry(home=home) as registry:
-        log_url = registry.settings.log_url
-        writer = LogWriter(log_url, flush_seconds=60)
-        first = _traffic(registry, version, calm, start + timedelta(minutes=10), writer)
-        second = _traffic(registry, version, shifted_features, start + HOUR + timedelta(minutes=10), writer)
+        writer = LogWriter(registry.settings.log_url, flush_seconds=60)
+        first = _traffic(registry, version, calm[FEATURES], start + timedelta(minutes=10), writer)
+        moved = shifted[FEATURES].assign(amount=shifted["amount"] * 4)
+        second = _traffic(registry, version, moved, start + HOUR + timedelta(minutes=10), writer)
         writer.close()
-        log = PredictionLog(log_url)
-        truth = transactions(rows=1500, seed=11)["fraud"].tolist()
+        truth = calm["fraud"].tolist()
         flipped = (1 - shifted["fraud"]).tolist()  # the world changed: yesterday's rule is now wrong
         pairs = [(pid, truth[i]) for i, pid in enumerate(p for r in first for p in r.prediction_ids)]
-        pairs += [(pid, flipped[i]) for i, pid in enumerate(p for r in second for p in r.prediction_ids)][
-            :600
-        ]
-        attach_labels(registry, log, pairs, settle_seconds=0)
+        late = [(pid, flipped[i]) for i, pid in enumerate(p for r in second for p in r.prediction_ids)]
+        attach_labels(
+            registry, PredictionLog(registry.settings.log_url), pairs + late[:600], settle_seconds=0
+        )
+    return Logged(home, version, start)
 
+
+def test_the_drifted_window_flags_the_shifted_feature_and_the_accuracy_drop(logged: Logged) -> None:
+    start, version = logged.start, logged.version
+    with Registry(home=logged.home) as registry:
+        log = PredictionLog(registry.settings.log_url)
         before = monitor_window(registry, log, version, start, start + HOUR)
         after = monitor_window(registry, log, version, start + HOUR, start + 2 * HOUR)
         empty = monitor_window(registry, log, version, start + 3 * HOUR, start + 4 * HOUR)
@@ -92,15 +108,64 @@ def test_the_drifted_window_flags_the_shifted_feature_and_the_accuracy_drop(
     assert before.labelled_rows == 1500 and after.labelled_rows == 600
     assert after.accuracy["accuracy"] is not None and before.accuracy["accuracy"] is not None
     assert after.accuracy["accuracy"] < before.accuracy["accuracy"] - 0.3
-    assert after.quality["amount"].out_of_range_share > before.quality["amount"].out_of_range_share  # type: ignore[operator]
+    moved, calm = after.quality["amount"].out_of_range_share, before.quality["amount"].out_of_range_share
+    assert moved is not None and calm is not None and moved > calm
     assert before.quality["channel"].unseen_share == 0.0 and before.quality["hour"].missing_rate == 0.0
     assert before.health["latency_p50_ms"] is not None and before.health["rows_per_request"] == 5.0
     assert before.health["request_rate"] == pytest.approx(300 / 3600)
-    assert (
-        empty.no_data
-        and empty.drift is None
-        and empty.accuracy == {}
-        and empty.health["latency_p50_ms"] is None
-    )
-    assert empty.health["request_rate"] == 0.0
+    assert empty.no_data and empty.drift is None and empty.accuracy == {}
+    assert empty.health["latency_p50_ms"] is None and empty.health["request_rate"] == 0.0
     assert after.to_dict()["drift"]["drifted_columns"] == ["amount"]
+
+
+def test_windows_are_stored_as_a_time_series_and_a_rerun_replaces_them(logged: Logged) -> None:
+    start, version = logged.start, logged.version
+    with Registry(home=logged.home) as registry:
+        log = PredictionLog(registry.settings.log_url)
+        for _ in range(2):
+            results = run_monitors(registry, log, [version], start, start + 4 * HOUR, HOUR)
+        assert [result.no_data for result in results] == [False, False, True, True]
+        stored = stored_windows(registry, "fraud", HOUR)
+        assert [window.start for window in stored] == [start + n * HOUR for n in range(4)]
+        assert stored[1].report["drift"]["drifted_columns"] == ["amount"]
+        drifted = series(registry, "fraud", "drift.drifted", HOUR, column="amount")
+        assert [value for _, _, value in drifted] == [0.0, 1.0]  # windows without data have no drift figure
+        rows = series(registry, "fraud", "rows", HOUR)
+        assert [value for _, _, value in rows] == [1500.0, 1500.0, 0.0, 0.0]
+        accuracy = series(registry, "fraud", "accuracy.accuracy", HOUR)
+        assert accuracy[0][2] is not None and accuracy[1][2] is not None and accuracy[1][2] < accuracy[0][2]
+        assert stored_windows(registry, "fraud", HOUR, last=1)[0].start == start + 3 * HOUR
+        assert stored_windows(registry, "fraud", timedelta(days=1)) == []
+
+
+def test_monitor_commands_run_and_show_windows(
+    logged: Logged, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SHIPYARD_HOME", str(logged.home))
+    monkeypatch.setenv("COLUMNS", "250")
+    since = logged.start.isoformat()
+    until = (logged.start + 2 * HOUR).isoformat()
+    assert main(["monitor", "run", "fraud", "--from", since, "--to", until, "--window", "30m", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [report["rows"] for report in reports] == [1500, 0, 1500, 0]
+    assert main(["monitor", "show", "fraud/1", "--window", "30m"]) == 0
+    shown = capsys.readouterr().out
+    assert "amount" in shown and "no data" in shown and "accuracy" in shown
+    assert main(["monitor", "show", "fraud", "--window", "2h"]) == 0
+    assert "no 2h windows stored" in capsys.readouterr().out
+    assert main(["monitor", "run", "fraud", "--window", "10x"]) == 2
+    assert "like 15m, 1h or 1d" in capsys.readouterr().err
+    assert main(["monitor", "run", "fraud", "--from", "yesterday"]) == 2
+    assert main(["monitor", "run", "fraud", "--from", until, "--to", since]) == 2
+
+
+def test_window_lengths_and_alignment() -> None:
+    assert parse_window("15m") == timedelta(minutes=15) and parse_window(" 1d ") == timedelta(days=1)
+    for bad in ("", "1", "h", "30s", "1w", "-1h"):
+        with pytest.raises(InvalidInput):
+            parse_window(bad)
+    moment = datetime(2026, 11, 25, 10, 47, tzinfo=UTC)
+    starts = list(window_starts(moment, moment + timedelta(hours=1), timedelta(minutes=30)))
+    assert starts == [
+        datetime(2026, 11, 25, 10, 30, tzinfo=UTC) + n * timedelta(minutes=30) for n in range(3)
+    ]

@@ -195,3 +195,43 @@ class FeedbackRow(Base):
     label: Mapped[str] = mapped_column(Text)  # the label as JSON: a number, text or boolean
     received_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class MonitorWindowRow(Base):
+    """One monitored window of one version: the whole report, as JSON."""
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (
+        UniqueConstraint(
+            "model_id", "version", "window_seconds", "window_start", name="uq_monitor_windows_window"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    report: Mapped[dict[str, Any]] = mapped_column()
+    computed_at: Mapped[datetime]
+
+
+class MonitorPointRow(Base):
+    """One figure of one window (a drift score, a missing rate, a metric, a latency): the time series."""
+
+    __tablename__ = "monitor_points"
+    __table_args__ = (
+        Index("ix_monitor_points_series", "model_id", "metric", "window_seconds", "window_start"),
+        Index("ix_monitor_points_window", "window_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    window_id: Mapped[int] = mapped_column(ForeignKey("monitor_windows.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(ForeignKey("models.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    window_seconds: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]
+    metric: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    column: Mapped[str] = mapped_column(String(NAME_LENGTH))  # "" for a figure of the whole window
+    value: Mapped[float | None] = mapped_column(nullable=True)

@@ -1,0 +1,129 @@
+"""``shipyard monitor``: compute monitoring windows over the prediction log, and show what they found."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from shipyard.cli import render
+from shipyard.cli.common import JsonFlag, open_registry
+from shipyard.errors import InvalidInput
+
+monitor_app = typer.Typer(
+    help="Drift, data quality, accuracy and health per time window.", no_args_is_help=True
+)
+
+ReferenceArgument = Annotated[str, typer.Argument(help="fraud (every version), fraud@production or fraud/3.")]
+WindowOption = Annotated[str, typer.Option("--window", "-w", help="Window length: 15m, 1h, 1d…")]
+
+
+@monitor_app.command("run")
+def monitor_run(
+    reference: ReferenceArgument,
+    since: Annotated[
+        str | None, typer.Option("--from", help="Start (ISO time, UTC; default 24 h ago).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="End (ISO time, UTC, or 'now'; default now).")
+    ] = None,
+    window: WindowOption = "1h",
+    as_json: JsonFlag = False,
+) -> None:
+    """Monitor every window of a time range over the logged predictions, and store the results."""
+    from shipyard.monitoring.series import logged_versions, parse_window, run_monitors
+    from shipyard.predictions import PredictionLog
+
+    length = parse_window(window)
+    end = parse_time(until) if until else datetime.now(UTC)
+    start = parse_time(since) if since else end - timedelta(hours=24)
+    with open_registry() as registry:
+        log = PredictionLog(registry.settings.log_url)
+        results = run_monitors(registry, log, logged_versions(registry, log, reference), start, end, length)
+    if as_json:
+        render.emit_json([result.to_dict() for result in results])
+        return
+    _print_windows([result.to_dict() for result in results])
+
+
+@monitor_app.command("show")
+def monitor_show(
+    reference: ReferenceArgument,
+    window: WindowOption = "1h",
+    last: Annotated[int, typer.Option("--last", "-n", help="How many of the newest windows.", min=1)] = 24,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show the stored windows of a model (or one version), newest last."""
+    from shipyard.monitoring.series import parse_window, stored_windows
+
+    length = parse_window(window)
+    with open_registry() as registry:
+        resolved = registry.resolve(reference)
+        version = resolved.version if ("/" in reference or "@" in reference) else None
+        found = stored_windows(registry, resolved.model, length, version=version, last=last)
+    if as_json:
+        render.emit_json([stored.report for stored in found])
+        return
+    if not found:
+        render.message(
+            "no {} windows stored for {} yet; compute them with 'shipyard monitor run {} --window {}'",
+            window,
+            reference,
+            reference,
+            window,
+        )
+        return
+    _print_windows([stored.report for stored in found])
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO date or time (UTC when it names no zone), or ``now``."""
+    if text.strip().lower() == "now":
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not an ISO time such as 2026-11-25T14:00 or 2026-11-25") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _print_windows(reports: list[dict[str, Any]]) -> None:
+    rows = []
+    for report in reports:
+        drift = report.get("drift") or {}
+        accuracy = report.get("accuracy") or {}
+        health = report.get("health") or {}
+        main_metric = next((name for name in ("accuracy", "rmse") if accuracy.get(name) is not None), None)
+        rows.append(
+            (
+                report["start"][:16].replace("T", " "),
+                report["version"],
+                "no data" if report["no_data"] else report["rows"],
+                report["requests"],
+                ", ".join(drift.get("drifted_columns") or []) or ("—" if drift else "n/a"),
+                _number(drift.get("drifted_share")),
+                f"{main_metric} {_number(accuracy[main_metric])} ({report['labelled_rows']} labelled)"
+                if main_metric
+                else "—",
+                _number(health.get("latency_p95_ms")),
+            )
+        )
+    render.table(
+        None,
+        [
+            "window (UTC)",
+            "version",
+            "rows",
+            "requests",
+            "drifted features",
+            "drift share",
+            "accuracy",
+            "p95 ms",
+        ],
+        rows,
+    )
+
+
+def _number(value: object) -> str:
+    return "—" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
