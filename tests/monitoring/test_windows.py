@@ -16,6 +16,7 @@ from shipyard.cli import main
 from shipyard.errors import InvalidInput
 from shipyard.ids import new_request_id, prediction_id
 from shipyard.monitoring import attach_labels
+from shipyard.monitoring.runner import MonitorRunner, RunnerConfig
 from shipyard.monitoring.series import parse_window, run_monitors, series, stored_windows, window_starts
 from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
@@ -169,3 +170,22 @@ def test_window_lengths_and_alignment() -> None:
     assert starts == [
         datetime(2026, 11, 25, 10, 30, tzinfo=UTC) + n * timedelta(minutes=30) for n in range(3)
     ]
+
+
+def test_the_runner_stores_the_last_and_current_window_and_tidies_the_log(logged: Logged) -> None:
+    now = logged.start + HOUR + timedelta(minutes=40)
+    with Registry(home=logged.home) as registry:
+        runner = MonitorRunner(registry.settings, RunnerConfig(["fraud@latest"], 3600, 60.0))
+        results = runner.run_once(now)
+        assert [(result.start, result.rows) for result in results] == [
+            (logged.start, 1500),
+            (logged.start + HOUR, 1500),
+        ]
+        stored = stored_windows(registry, "fraud", HOUR, start=logged.start, end=logged.start + 2 * HOUR)
+        assert [window.report["rows"] for window in stored] == [1500, 1500]
+        store = PredictionLog(registry.settings.log_url).store
+        assert len(store.segments("fraud", 1, logged.start, logged.start + HOUR)) == 1  # the closed hour
+        table = PredictionLog(registry.settings.log_url).scan(
+            "fraud", 1, logged.start, logged.start + 2 * HOUR
+        )
+        assert table is not None and table.num_rows == 3000

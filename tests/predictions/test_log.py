@@ -249,3 +249,24 @@ def test_tail_gives_the_newest_rows_oldest_first(tmp_path: Path) -> None:
     assert newest["prediction_id"].to_pylist() == [item.prediction_ids[0] for item in records[-3:]]
     with pytest.raises(InvalidInput):
         PredictionLog(_url(tmp_path)).tail(0)
+
+
+def test_an_hour_still_being_written_is_compacted_in_pieces_then_whole(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed in range(4):
+        writer.submit(record(1, seed=seed))
+        writer.flush()
+    store = SegmentStore(_url(tmp_path))
+    now = datetime.now(UTC)
+    assert compact(store, now=now).merged_segments == 4  # the new writer segments become one piece
+    for seed in range(4, 7):
+        writer.submit(record(1, seed=seed))
+        writer.flush()
+    writer.close()
+    assert compact(SegmentStore(_url(tmp_path)), now=now).merged_segments == 3  # the earlier piece stays
+    pieces = SegmentStore(_url(tmp_path)).segments("fraud", 1)
+    assert len(pieces) == 2 and sorted(piece.rows for piece in pieces) == [3, 4]
+    later = now + timedelta(hours=2)
+    assert compact(SegmentStore(_url(tmp_path)), now=later).merged_segments == 2  # the hour is over: one file
+    table = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert table is not None and table.num_rows == 7

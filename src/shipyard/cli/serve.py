@@ -40,13 +40,27 @@ def serve_command(
             "--log/--no-log", help="Write every prediction to the prediction log (the workspace's log_url)."
         ),
     ] = True,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            "--monitor/--no-monitor", help="Run the monitoring runner beside the server (needs the log)."
+        ),
+    ] = True,
+    monitor_window: Annotated[
+        str, typer.Option("--monitor-window", help="Monitoring window: 15m, 1h, 1d…")
+    ] = "1h",
+    monitor_interval: Annotated[
+        float, typer.Option("--monitor-interval", help="Seconds between monitoring runs.", min=0.5)
+    ] = 60.0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
     import uvicorn
 
+    from shipyard.monitoring.series import parse_window
     from shipyard.serving.config import ENV_VARIABLE, ServeConfig
 
+    window = parse_window(monitor_window)
     with open_registry() as registry:  # fail now, with a clear message, on a reference that does not resolve
         versions = [registry.resolve(reference) for reference in references]
         settings = registry.settings
@@ -62,6 +76,7 @@ def serve_command(
         api_token=token,
         trust=trust,
         log_predictions=log_predictions,
+        monitor_window_seconds=int(window.total_seconds()),
     )
     os.environ[ENV_VARIABLE] = config.to_environment()
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
@@ -74,6 +89,12 @@ def serve_command(
         f"{reference} (now {version.ref})" for reference, version in zip(references, versions, strict=True)
     )
     render.message("serving {} on http://{}:{} with {} worker(s)", served, host, port, workers)
+    if monitor and log_predictions:
+        from shipyard.monitoring.runner import RunnerConfig, start_runner_process
+
+        runner = RunnerConfig(list(references), int(window.total_seconds()), monitor_interval)
+        start_runner_process(settings, runner)  # a daemon: it ends with this process
+        render.message("monitoring every {} s in {} windows", f"{monitor_interval:g}", monitor_window)
     uvicorn.run(
         "shipyard.serving.app:build_app",
         factory=True,

@@ -44,14 +44,27 @@ def parse_window(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def window_label(window: timedelta) -> str:
+    """The shortest text ``parse_window`` reads back: ``1h``, ``15m``, ``1d``."""
+    seconds = int(window.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def window_starts(start: datetime, end: datetime, window: timedelta) -> Iterator[datetime]:
     """Starts of the windows covering ``[start, end)``, aligned to multiples of ``window`` since the epoch."""
-    size = int(window.total_seconds())
-    first = int(start.timestamp()) // size * size
-    moment = datetime.fromtimestamp(first, tz=UTC)
+    moment = window_start_of(start, window)
     while moment < end:
         yield moment
         moment += window
+
+
+def window_start_of(moment: datetime, window: timedelta) -> datetime:
+    """The start of the window ``moment`` falls in."""
+    size = int(window.total_seconds())
+    return datetime.fromtimestamp(int(moment.timestamp()) // size * size, tz=UTC)
 
 
 @dataclass(frozen=True)
@@ -205,6 +218,38 @@ def series(
             (at, number, value)
             for at, number, value in session.execute(query.order_by(MonitorPointRow.window_start))
         ]
+
+
+def latest_points(
+    registry: Registry, model: str, window: timedelta
+) -> list[tuple[int, str, str, float | None]]:
+    """``(version, metric, column, value)`` of the newest stored window of each version of ``model``."""
+    with registry.db.reading() as session:
+        row = select_named(session, ModelRow, model)
+        if row is None:
+            return []
+        newest: dict[int, int] = {}
+        recent = session.execute(
+            select(MonitorWindowRow.id, MonitorWindowRow.version)
+            .where(
+                MonitorWindowRow.model_id == row.id,
+                MonitorWindowRow.window_seconds == int(window.total_seconds()),
+            )
+            .order_by(MonitorWindowRow.window_start.desc())
+            .limit(50)
+        )
+        for window_id, version in recent:
+            newest.setdefault(version, window_id)
+        if not newest:
+            return []
+        points = session.execute(
+            select(
+                MonitorPointRow.version, MonitorPointRow.metric, MonitorPointRow.column, MonitorPointRow.value
+            )
+            .where(MonitorPointRow.window_id.in_(list(newest.values())))
+            .order_by(MonitorPointRow.version, MonitorPointRow.id)
+        )
+        return [(version, metric, column, value) for version, metric, column, value in points]
 
 
 def _figures(result: WindowResult) -> Iterator[tuple[str, str, float | None]]:

@@ -33,6 +33,8 @@ from shipyard.predictions.segments import (
 
 log = logging.getLogger("shipyard.predictions")
 
+#: An hour counts as still being written until this long after it ends (writers flush every few seconds).
+OPEN_HOUR_GRACE = timedelta(minutes=1)
 #: A temporary file older than this was left by a writer that died mid-write.
 STALE_TEMPORARY_SECONDS = 3600.0
 
@@ -44,8 +46,13 @@ class CompactionResult:
     rows: int
 
 
-def compact(store: SegmentStore, *, min_segments: int = 2) -> CompactionResult:
-    """Merge every hour folder holding at least ``min_segments`` segments into one compacted segment."""
+def compact(store: SegmentStore, *, min_segments: int = 2, now: datetime | None = None) -> CompactionResult:
+    """Merge every hour folder holding at least ``min_segments`` segments into one compacted segment.
+
+    With ``now``, an hour still being written (it ends after ``now`` less a minute) only has its new
+    writer segments merged into one more compacted piece, so each call rewrites what arrived since the last
+    one, not the whole hour; the hour becomes one file once it is over.
+    """
     folders = merged = rows = 0
     for model in store.models():
         for version in store.versions(model):
@@ -53,6 +60,8 @@ def compact(store: SegmentStore, *, min_segments: int = 2) -> CompactionResult:
                 segments, leftovers = store.hour_contents(model, version, hour)
                 store.remove(leftovers)  # replaced by a compaction that stopped before deleting them
                 _remove_stale_temporaries(store, store.hour_folder(model, version, hour))
+                if now is not None and hour + HOUR > now - OPEN_HOUR_GRACE:
+                    segments = [s for s in segments if not s.name.startswith(COMPACTED_PREFIX)]
                 if len(segments) < min_segments:
                     continue
                 tables = [table for segment in segments if (table := store.read(segment)) is not None]

@@ -14,7 +14,7 @@ import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.applications import Starlette
@@ -27,6 +27,7 @@ from shipyard.config import load_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.ids import new_request_id
 from shipyard.monitoring.feedback import attach_labels, feedback_pairs
+from shipyard.monitoring.series import latest_points, window_label
 from shipyard.predictions import LogWriter, PredictionLog
 from shipyard.registry import Registry
 from shipyard.serving import metrics
@@ -416,7 +417,13 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
 
     async def prometheus(request: Request) -> Response:
         body, content_type = metrics.exposition()
-        return Response(body, media_type=content_type)
+        window = timedelta(seconds=config.monitor_window_seconds)
+        points = await asyncio.to_thread(
+            lambda: {name: latest_points(registry, name, window) for name in engine.models}
+        )
+        return Response(
+            body + metrics.monitor_exposition(points, window_label(window)), media_type=content_type
+        )
 
     async def openapi(request: Request) -> Response:
         return JSONResponse(openapi_document(list(engine.models), __version__))

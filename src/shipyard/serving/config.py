@@ -30,6 +30,8 @@ class ServeConfig:
     trust: bool = False
     #: Write every answered prediction to the workspace's prediction log (``log_url``).
     log_predictions: bool = True
+    #: The window length the monitoring runner computes (and ``/metrics`` reports), in seconds.
+    monitor_window_seconds: int = 3600
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_environment(self) -> str:

@@ -8,6 +8,7 @@ files that ``/metrics`` aggregates, so a scrape of any worker reports the whole 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -18,6 +19,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import GaugeMetricFamily
 
 from shipyard.serving.batcher import BatchStats
 
@@ -75,6 +77,31 @@ def record_batch(model: str, version: int, stats: BatchStats) -> None:
     BATCH_REQUESTS.labels(model).observe(stats.requests)
     for waited in stats.queue_seconds:
         QUEUE_SECONDS.labels(model).observe(waited)
+
+
+def monitor_exposition(points: dict[str, list[tuple[int, str, str, float | None]]], window: str) -> bytes:
+    """The newest monitoring window's figures of each served model, as ``shipyard_monitor_value`` gauges.
+
+    They are read from the metadata database at scrape time (the monitoring runner writes them), so every
+    worker reports the same values.
+    """
+    family = GaugeMetricFamily(
+        "shipyard_monitor_value",
+        "Newest monitoring window's figures (drift scores, quality, accuracy, health) per model version.",
+        labels=["model", "version", "window", "metric", "column"],
+    )
+    for model, figures in points.items():
+        for version, metric, column, value in figures:
+            if value is not None:
+                family.add_metric([model, str(version), window, metric, column], value)
+
+    class _Figures:
+        def collect(self) -> Iterator[GaugeMetricFamily]:
+            yield family
+
+    registry = CollectorRegistry()
+    registry.register(_Figures())
+    return generate_latest(registry)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -1,0 +1,90 @@
+"""The monitoring runner: one process beside a server, however many workers it has.
+
+Every ``interval`` seconds it computes, for every version of each served model that has logged
+predictions, the window that just ended (its final figures) and the window in progress (refreshed until it
+ends), stores them, and looks after the log: compaction each tick, retention once an hour. ``shipyard
+serve`` starts it in its own process, so its reading and counting never take CPU time from a request's
+event loop, and workers need not agree on who runs it.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from multiprocessing.process import BaseProcess
+
+from shipyard.config import Settings
+from shipyard.errors import ShipyardError
+from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
+from shipyard.monitoring.windows import WindowResult
+from shipyard.predictions import PredictionLog, compact, expire
+from shipyard.registry import Registry
+
+log = logging.getLogger("shipyard.monitoring")
+
+RETENTION_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    references: list[str]
+    window_seconds: int = 3600
+    interval_seconds: float = 60.0
+
+
+class MonitorRunner:
+    def __init__(self, settings: Settings, config: RunnerConfig) -> None:
+        self.settings = settings
+        self.config = config
+        self._last_retention: datetime | None = None
+
+    def run_once(self, now: datetime | None = None) -> list[WindowResult]:
+        """One tick: the previous and the current window of every logged version, then log upkeep."""
+        now = now or datetime.now(UTC)
+        window = timedelta(seconds=self.config.window_seconds)
+        current = window_start_of(now, window)
+        results: list[WindowResult] = []
+        with Registry(self.settings) as registry:
+            prediction_log = PredictionLog(self.settings.log_url)
+            for reference in self.config.references:
+                try:
+                    versions = logged_versions(registry, prediction_log, reference)
+                    results += run_monitors(registry, prediction_log, versions, current - window, now, window)
+                except ShipyardError as error:  # one model's trouble must not stop the others
+                    log.warning("monitoring %s failed: %s", reference, error)
+            compact(prediction_log.store, now=now)
+            if self.settings.log_retention_days > 0 and (
+                self._last_retention is None or now - self._last_retention >= RETENTION_EVERY
+            ):
+                expire(prediction_log.store, self.settings.log_retention_days, now)
+                self._last_retention = now
+        return results
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Tick every ``interval_seconds`` until ``stop`` is set (or forever)."""
+        stop = stop or threading.Event()
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.run_once()
+            except Exception:  # a database or disk hiccup: the next tick tries again
+                log.exception("the monitoring tick failed; retrying in %.0f s", self.config.interval_seconds)
+            stop.wait(max(0.0, self.config.interval_seconds - (time.monotonic() - started)))
+
+
+def start_runner_process(settings: Settings, config: RunnerConfig) -> BaseProcess:
+    """The runner in a daemon process of its own (it ends with the server that started it)."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=_run_in_process, args=(settings, config), name="shipyard-monitor", daemon=True
+    )
+    process.start()
+    return process
+
+
+def _run_in_process(settings: Settings, config: RunnerConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    MonitorRunner(settings, config).run()
