@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test lint typecheck unit kserve-client bench bench-serving-deps lock clean
+.PHONY: install demo test lint typecheck unit kserve-client bench bench-serving-deps bench-drift-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,12 +82,23 @@ $(BENTOML_STAMP): constraints.txt
 bench-serving-deps: $(MLFLOW_SERVING_STAMP) $(BENTOML_STAMP)
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
 
-bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps
+# Evidently 0.7 does not run on pandas 3: its own venv, pinned here.
+EVIDENTLY_VENV := bench/.venv-evidently
+EVIDENTLY_STAMP := $(EVIDENTLY_VENV)/.installed
+$(EVIDENTLY_STAMP):
+	test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet evidently==0.7.23 'pandas<3' pyarrow
+	touch $@
+
+bench-drift-deps: $(EVIDENTLY_STAMP)
+
+bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(PIP) install --quiet -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python bench/registry.py
 	$(BIN)/python bench/validation.py
 	$(BIN)/python bench/reference_profile.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/drift.py
 
 # Re-resolve the pins from pyproject.toml in a throw-away venv (run after changing dependencies).
 lock:

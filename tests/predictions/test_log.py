@@ -270,3 +270,14 @@ def test_an_hour_still_being_written_is_compacted_in_pieces_then_whole(tmp_path:
     assert compact(SegmentStore(_url(tmp_path)), now=later).merged_segments == 2  # the hour is over: one file
     table = PredictionLog(_url(tmp_path)).scan("fraud")
     assert table is not None and table.num_rows == 7
+
+
+def test_reading_a_large_segment_holds_one_row_group_at_a_time(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    writer.submit(record(150_000, seed=1, proba=False))
+    writer.flush()
+    writer.submit(record(100_000, seed=2, proba=False))
+    writer.close()
+    compact(SegmentStore(_url(tmp_path)))  # one file of 250,000 rows
+    sizes = [table.num_rows for table in PredictionLog(_url(tmp_path)).batches("fraud")]
+    assert sum(sizes) == 250_000 and max(sizes) <= 100_000 and len(sizes) == 3

@@ -1,7 +1,8 @@
 """One monitoring window of one model version: drift, data quality, accuracy and service health.
 
-The window's rows are read from the prediction log one segment at a time and counted into the reference
-profile's layout, so memory holds one segment and a few sketches, never the window. From the merged sketches:
+The window's rows are read from the prediction log one row group at a time and counted into the reference
+profile's layout, so memory holds one group (≤ 100,000 rows) and a few sketches, never the window. From the
+merged sketches:
 
 * drift of every feature against the reference (``shipyard.stats.drift``), and of the outputs: the
   predicted label or value against the training's out-of-fold predictions (``_prediction``), and for a

@@ -54,15 +54,14 @@ class PredictionLog:
         end: datetime | None = None,
         columns: list[str] | None = None,
     ) -> Iterator[pa.Table]:
-        """The logged rows in ``[start, end)``, one table per segment: memory stays one segment's worth."""
+        """The logged rows in ``[start, end)``, one Parquet row group (at most 100,000 rows) at a time: memory
+        holds one group, however long the window."""
         wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
         for segment in self.segments(model, version, start, end):
-            table = self.store.read(segment, wanted)
-            if table is None or table.num_rows == 0:
-                continue
-            table = _between(table, start, end)
-            if table.num_rows:
-                yield table if columns is None else table.select(columns)
+            for group in self.store.row_groups(segment, wanted):
+                table = _between(group, start, end)
+                if table.num_rows:
+                    yield table if columns is None else table.select(columns)
 
     def scan(
         self,

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +38,8 @@ COMPACTED_PREFIX = "c-"
 REPLACES_KEY = b"shipyard.replaces"
 HOUR = timedelta(hours=1)
 _MAX_REMEMBERED_FOOTERS = 100_000
+#: Rows per Parquet row group: the unit a reader holds in memory at once (a compacted hour can be millions).
+ROW_GROUP_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -99,11 +102,11 @@ class SegmentStore:
         if self.local:
             os.makedirs(folder, exist_ok=True)
             temporary = f"{path}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
-            pq.write_table(table, temporary, compression="zstd")
+            pq.write_table(table, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
             os.replace(temporary, path)
         else:
             with self.fs.open(path, "wb") as target:
-                pq.write_table(table, target, compression="zstd")
+                pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         return path
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -177,6 +180,18 @@ class SegmentStore:
         except Exception as error:
             log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
             return None
+
+    def row_groups(self, segment: Segment, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The segment's rows one row group at a time, so a reader's memory holds one group, not a file."""
+        try:
+            with self.fs.open(segment.path, "rb") as source:
+                parquet = pq.ParquetFile(source)
+                for index in range(parquet.num_row_groups):
+                    yield parquet.read_row_group(index, columns=columns)
+        except FileNotFoundError:
+            return
+        except Exception as error:
+            log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
 
     def remove(self, paths: list[str]) -> None:
         for path in paths:
