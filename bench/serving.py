@@ -320,8 +320,16 @@ def with_path(venv: Path) -> str:
 
 
 # -- the three servers ---------------------------------------------------------------------------------
-def shipyard_server(work: Path, model: HistGradientBoostingClassifier, features: pd.DataFrame) -> Server:
-    workspace = work / "shipyard-workspace"
+def shipyard_server(
+    work: Path,
+    model: HistGradientBoostingClassifier,
+    features: pd.DataFrame,
+    *,
+    name: str = "shipyard",
+    options: Sequence[str] = (),
+) -> Server:
+    """``shipyard serve`` as a user runs it (prediction log and monitoring on), plus ``options``."""
+    workspace = work / f"{name.replace(' ', '-')}-workspace"
     workspace.mkdir()
     registry_url = f"sqlite:///{workspace / 'registry.db'}"
     artifacts_url = str(workspace / "artifacts")
@@ -330,13 +338,13 @@ def shipyard_server(work: Path, model: HistGradientBoostingClassifier, features:
             MODEL_NAME, model, input_schema=Contract.infer(features).to_dict(), reason="serving benchmark"
         )
         registry.set_alias(MODEL_NAME, "production", version.version)
-    metrics_folder = work / "shipyard-metrics"
+    metrics_folder = work / f"{name.replace(' ', '-')}-metrics"
     metrics_folder.mkdir()
     port = free_port()
     command = [sys.executable, "-m", "shipyard", "serve", f"{MODEL_NAME}@production"]
-    command += ["--port", str(port), "--workers", str(WORKERS)]
+    command += ["--port", str(port), "--workers", str(WORKERS), *options]
     return Server(
-        name="shipyard",
+        name=name,
         command=command,
         environment=server_environment(
             SHIPYARD_HOME=str(workspace),
@@ -350,7 +358,7 @@ def shipyard_server(work: Path, model: HistGradientBoostingClassifier, features:
         encode=lambda frame: {"records": frame.to_dict(orient="records")},
         decode=lambda payload: list(payload["predictions"]),
         version=__version__,
-        log=work / "shipyard.log",
+        log=work / f"{name.replace(' ', '-')}.log",
     )
 
 

@@ -63,25 +63,21 @@ META_COLUMNS = (
 def group_by_shape(records: Sequence[PredictionRecord]) -> list[list[PredictionRecord]]:
     """Records that fit in one table together: same version, input columns and output kind.
 
-    Requests to one model mostly share one column Index object (the codecs and the contract reuse it), so
-    records are first grouped by that object and only each distinct object's labels are read — reading the
-    labels of every record cost more than writing the segment.
+    Requests to one model carry views of one column Index (the codecs and the contract reuse it), which
+    ``Index.is_`` recognises without reading a label; only a record whose columns are not such a view has
+    its labels compared. Reading every record's labels cost more than writing the segment.
     """
-    by_object: dict[tuple[object, ...], list[PredictionRecord]] = {}
+    groups: list[tuple[tuple[object, ...], pd.Index, list[PredictionRecord]]] = []
     for record in records:
-        key = (
-            record.model,
-            record.version,
-            id(record.inputs.columns),
-            record.predictions.dtype.str,
-            record.probabilities is not None,
-        )
-        by_object.setdefault(key, []).append(record)
-    by_labels: dict[tuple[object, ...], list[PredictionRecord]] = {}
-    for (model, version, _, output, proba), members in by_object.items():
-        labels = tuple(map(str, members[0].inputs.columns.tolist()))
-        by_labels.setdefault((model, version, labels, output, proba), []).extend(members)
-    return list(by_labels.values())
+        kind = (record.model, record.version, record.predictions.dtype.str, record.probabilities is not None)
+        columns = record.inputs.columns
+        for group_kind, group_columns, members in groups:
+            if group_kind == kind and (columns.is_(group_columns) or columns.equals(group_columns)):
+                members.append(record)
+                break
+        else:
+            groups.append((kind, columns, [record]))
+    return [members for _, _, members in groups]
 
 
 def to_table(records: Sequence[PredictionRecord], sample_rate: float) -> pa.Table:
