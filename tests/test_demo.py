@@ -22,6 +22,8 @@ def test_demo_refuses_the_weaker_candidate_and_promotes_the_stronger(
     assert "fraud/3 passed the gate to production" in out
     assert "identical predictions on 1500 hold-out rows: yes" in out
     assert "metrics match: yes" in out
+    assert "monitors flagged amount, channel in the second hour" in out and "the first hour: nothing" in out
+    assert "late labels arrived: 6000 attached, 0 unknown" in out
     with Registry(home=tmp_path / "demo" / ".shipyard") as registry:
         assert registry.resolve("fraud@production").version == 3
         actions = [event.action for event in registry.audit(action="alias.")]

@@ -4,7 +4,10 @@ It versions a table of card transactions, trains a baseline fraud model from a s
 hold-out, slices) and promotes it to ``production``; then trains a weaker and a stronger candidate: the gate
 refuses the weaker one and promotes the stronger one, and both gate reports are printed. It rolls back in
 one call, proves the model loaded from the registry predicts exactly what was trained, reproduces a
-version from its recorded spec, and prints the audit trail. Later capabilities extend this same story.
+version from its recorded spec, and prints the audit trail. Then production traffic is replayed into the
+prediction log: an hour like training, then an hour where amounts triple and web traffic takes over while the
+fraud pattern changes; labels arrive late, and the monitors flag exactly the two drifted features and the
+accuracy drop. Later capabilities extend this same story.
 """
 
 from __future__ import annotations
@@ -73,6 +76,106 @@ def _spec(label: str, estimator: str, params: dict[str, Any]) -> dict[str, Any]:
         "cv": {"strategy": "stratified", "folds": 5},
         "evaluation": {"holdout": 0.25, "slices": ["channel"], "min_slice_rows": 50},
     }
+
+
+DRIFTED_FEATURES = ["amount", "channel"]
+
+
+def _monitoring_story(registry: Registry) -> None:
+    """Replay two hours of traffic through fraud@production, attach late labels, and monitor both hours."""
+    from datetime import UTC, datetime, timedelta
+
+    from shipyard.cli.monitor import print_windows
+    from shipyard.monitoring import attach_labels
+    from shipyard.monitoring.series import run_monitors
+    from shipyard.predictions import LogWriter, PredictionLog
+
+    hour = timedelta(hours=1)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 3 * hour
+    calm = make_transactions(3000, seed=SEED + 100)
+    drifted = make_transactions(3000, seed=SEED + 200)
+    drifted["amount"] *= 3
+    drifted["channel"] = np.where(np.arange(len(drifted)) % 5 == 0, drifted["channel"], "web")
+    # The fraud pattern changed too: now it is large app and pos payments, whatever the hour.
+    drifted["fraud"] = ((drifted["channel"] != "web") & (drifted["amount"] > 150)).astype(int)
+
+    version = registry.resolve("fraud@production")
+    writer = LogWriter(registry.settings.log_url, flush_seconds=3600)
+    ids = [
+        _replay(registry, version.ref, calm, start + timedelta(minutes=5), writer),
+        _replay(registry, version.ref, drifted, start + hour + timedelta(minutes=5), writer),
+    ]
+    writer.close()
+    _step(
+        9,
+        "replayed 2 hours of traffic through {} into the prediction log ({} predictions)",
+        version.ref,
+        6000,
+    )
+
+    log = PredictionLog(registry.settings.log_url)
+    labels = [
+        (pid, int(label))
+        for part, frame in zip(ids, (calm, drifted), strict=True)
+        for pid, label in zip(part, frame["fraud"], strict=True)
+    ]
+    report = attach_labels(registry, log, labels, source="demo", settle_seconds=0)
+    _step(
+        10,
+        "late labels arrived: {} attached, {} unknown",
+        report.counts["attached"],
+        report.counts["unknown"],
+    )
+
+    results = run_monitors(registry, log, [version], start, start + 2 * hour, hour)
+    print_windows([result.to_dict() for result in results])
+    before, after = results
+    flagged = after.drift.drifted_columns if after.drift else []
+    calm_flags = before.drift.drifted_columns if before.drift else []
+    _step(
+        11,
+        "monitors flagged {} in the second hour (drifted on purpose: {}); the first hour: {}",
+        ", ".join(flagged) or "nothing",
+        ", ".join(DRIFTED_FEATURES),
+        ", ".join(calm_flags) or "nothing",
+    )
+    was, now = before.accuracy.get("accuracy"), after.accuracy.get("accuracy")
+    render.message(
+        "accuracy with the late labels: {} → {}",
+        f"{was:.3f}" if was is not None else "n/a",
+        f"{now:.3f}" if now is not None else "n/a",
+    )
+    if sorted(flagged) != sorted(DRIFTED_FEATURES) or calm_flags or was is None or now is None or now >= was:
+        raise AssertionError("the monitors did not flag exactly the drifted features and the accuracy drop")
+
+
+def _replay(registry: Registry, reference: str, frame: pd.DataFrame, at: Any, writer: Any) -> list[str]:
+    """Predict ``frame`` in requests of 10 rows as the server would, logging each at ``at``; the ids."""
+    from shipyard.ids import new_request_id, prediction_id
+    from shipyard.predictions import PredictionRecord
+
+    version = registry.resolve(reference)
+    model = registry.load_model(reference)
+    ids: list[str] = []
+    for start in range(0, len(frame), 10):
+        rows = frame.iloc[start : start + 10][FEATURES].reset_index(drop=True)
+        labels, probabilities = model.predict_with_proba(rows)
+        request = new_request_id(at)
+        record = PredictionRecord(
+            request_id=request,
+            prediction_ids=[prediction_id(request, row) for row in range(len(rows))],
+            at=at,
+            model=version.model,
+            version=version.version,
+            protocol="native",
+            inputs=rows,
+            predictions=np.asarray(labels),
+            probabilities=probabilities,
+            latency_seconds=0.002,
+        )
+        writer.submit(record)
+        ids.extend(record.prediction_ids)
+    return ids
 
 
 def _fresh_workspace(directory: Path) -> Path:
@@ -199,6 +302,7 @@ def run_demo(directory: Path) -> None:
             ],
         )
         render.audit_table("audit trail", registry.audit(model="fraud"))
+        _monitoring_story(registry)
     render.message(
         "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
     )

@@ -44,7 +44,7 @@ def monitor_run(
     if as_json:
         render.emit_json([result.to_dict() for result in results])
         return
-    _print_windows([result.to_dict() for result in results])
+    print_windows([result.to_dict() for result in results])
 
 
 @monitor_app.command("show")
@@ -74,7 +74,7 @@ def monitor_show(
             window,
         )
         return
-    _print_windows([stored.report for stored in found])
+    print_windows([stored.report for stored in found])
 
 
 def parse_time(text: str) -> datetime:
@@ -88,7 +88,7 @@ def parse_time(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _print_windows(reports: list[dict[str, Any]]) -> None:
+def print_windows(reports: list[dict[str, Any]]) -> None:
     rows = []
     for report in reports:
         drift = report.get("drift") or {}
