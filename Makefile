@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test lint typecheck unit kserve-client bench bench-serving-deps bench-drift-deps lock clean
+.PHONY: install demo test lint typecheck unit kserve-client browser bench bench-serving-deps bench-drift-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,11 @@ $(KSERVE_STAMP): tests/kserve-constraints.txt
 
 kserve-client: $(KSERVE_STAMP)
 
-unit: install $(KSERVE_STAMP)
+# The drift report's test opens the HTML in a real headless Chromium (a Debian package).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+unit: install $(KSERVE_STAMP) browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
 
 test: lint typecheck unit

@@ -16,7 +16,7 @@ from shipyard.cli.contract import contract_app
 from shipyard.cli.data import data_app
 from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.logs import feedback_app, logs_app
-from shipyard.cli.monitor import monitor_app
+from shipyard.cli.monitor import monitor_app, report_app
 from shipyard.cli.serve import serve_command
 from shipyard.cli.training import register_training_commands
 from shipyard.config import load_settings
@@ -43,6 +43,7 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(logs_app, name="logs")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(report_app, name="report")
 app.command("promote")(promote_command)
 app.command("serve")(serve_command)
 register_training_commands(app)

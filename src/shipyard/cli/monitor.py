@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -127,3 +128,48 @@ def print_windows(reports: list[dict[str, Any]]) -> None:
 
 def _number(value: object) -> str:
     return "—" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+report_app = typer.Typer(
+    help="Reports over the prediction log: HTML (self-contained) or JSON.", no_args_is_help=True
+)
+
+
+@report_app.command("drift")
+def report_drift(
+    reference: Annotated[str, typer.Argument(help="fraud@production or fraud/3.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="report.html, or a .json file for machines.")
+    ],
+    since: Annotated[
+        str | None, typer.Option("--from", help="Start (ISO time, UTC; default 24 h ago).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--to", help="End (ISO time, UTC, or 'now'; default now).")
+    ] = None,
+    window: WindowOption = "1h",
+) -> None:
+    """Write a drift report: distributions reference vs current, drift over time, quality, accuracy."""
+    import json
+
+    from shipyard.monitoring.report import build_drift_report, render_html
+    from shipyard.monitoring.series import parse_window
+    from shipyard.predictions import PredictionLog
+
+    length = parse_window(window)
+    end = parse_time(until) if until else datetime.now(UTC)
+    start = parse_time(since) if since else end - timedelta(hours=24)
+    if end <= start:
+        raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
+    with open_registry() as registry:
+        report = build_drift_report(
+            registry, PredictionLog(registry.settings.log_url), reference, start, end, length
+        )
+    if output.suffix.lower() == ".json":
+        output.write_text(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        output.write_text(render_html(report), encoding="utf-8")
+    drifted = report.overall.drift.drifted_columns if report.overall.drift else []
+    render.message(
+        "wrote {}: {} rows, drifted features: {}", output, report.overall.rows, ", ".join(drifted) or "none"
+    )

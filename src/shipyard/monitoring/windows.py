@@ -71,6 +71,9 @@ class WindowResult:
     labelled_rows: int = 0
     health: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The window's feature profile and the reference's, in the same layout (for reports; not stored).
+    profile: Profile | None = field(default=None, repr=False)
+    reference_profile: Profile | None = field(default=None, repr=False)
 
     @property
     def no_data(self) -> bool:
@@ -152,6 +155,7 @@ def monitor_window(
     if reference is not None and window is not None and feature_layout is not None:
         sub_reference = _sub_profile(reference, feature_layout)
         result.drift = compare(sub_reference, window, _rules_for(options, feature_layout))
+        result.profile, result.reference_profile = window, sub_reference
         result.quality = _quality(sub_reference, window, out_of_range)
     if reference is not None and outputs is not None and output_layout is not None:
         result.output_drift = compare(

@@ -1,0 +1,207 @@
+"""Drift reports: one self-contained HTML file (Plotly, offline) or JSON for machines.
+
+A report covers a time range of one model version's logged predictions. It monitors the whole range as one
+window (for the reference-vs-current distribution of every feature and the overall verdict) and window by
+window (for drift scores, data quality and accuracy over time; those windows are stored like ``shipyard
+monitor run`` stores them). The HTML embeds plotly.js, so it opens anywhere, offline, with no server.
+"""
+
+from __future__ import annotations
+
+import html
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shipyard.monitoring.series import run_monitors, window_label
+from shipyard.monitoring.windows import WindowResult, monitor_window
+from shipyard.predictions import PredictionLog
+from shipyard.registry import ModelVersion, Registry
+from shipyard.stats import NumericLayout, Profile
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    version: ModelVersion
+    start: datetime
+    end: datetime
+    window: timedelta
+    overall: WindowResult
+    windows: list[WindowResult]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.version.model,
+            "version": self.version.version,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "window": window_label(self.window),
+            "overall": self.overall.to_dict(),
+            "windows": [result.to_dict() for result in self.windows],
+            "distributions": _distributions(self.overall.reference_profile, self.overall.profile),
+        }
+
+
+def build_drift_report(
+    registry: Registry, log: PredictionLog, reference: str, start: datetime, end: datetime, window: timedelta
+) -> DriftReport:
+    version = registry.resolve(reference)
+    overall = monitor_window(registry, log, version, start, end)
+    windows = run_monitors(registry, log, [version], start, end, window)
+    return DriftReport(version, start, end, window, overall, windows)
+
+
+def _distributions(reference: Profile | None, current: Profile | None) -> dict[str, Any]:
+    """Per feature: bin or category labels with the reference's and the range's proportions."""
+    if reference is None or current is None:
+        return {}
+    found: dict[str, Any] = {}
+    for name, layout in reference.layout.columns.items():
+        if isinstance(layout, NumericLayout):
+            edges = [f"{edge:.4g}" for edge in layout.edges]
+            labels = [f"< {edges[0]}"] if edges else ["all values"]
+            labels += [f"{low} – {high}" for low, high in itertools.pairwise(edges)]
+            labels += [f"≥ {edges[-1]}"] if edges else []
+        else:
+            labels = [str(value) for value in layout.vocabulary] + ["(other)"]
+        found[name] = {
+            "labels": labels,
+            "reference": reference.distribution(name).tolist(),
+            "current": current.distribution(name).tolist(),
+        }
+    return found
+
+
+def render_html(report: DriftReport) -> str:
+    """The report as one HTML page with every chart drawn by the embedded plotly.js."""
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+
+    data = report.to_dict()
+    overall = report.overall
+    figures: list[tuple[str, Any]] = []
+    starts = [result.start for result in report.windows]
+
+    for name, spread in data["distributions"].items():
+        column = next((c for c in (overall.drift.columns if overall.drift else []) if c.column == name), None)
+        verdict = (
+            "no data" if column is None or column.no_data else ("DRIFT" if column.drifted else "no drift")
+        )
+        score = "" if column is None or column.score is None else f" — {column.method} {column.score:.3g}"
+        figure = go.Figure(
+            [
+                go.Bar(name="reference (training)", x=spread["labels"], y=spread["reference"]),
+                go.Bar(name="current (this range)", x=spread["labels"], y=spread["current"]),
+            ]
+        )
+        figure.update_layout(barmode="group", title=f"{name}: {verdict}{score}", yaxis_title="share of rows")
+        figures.append((f"distribution-{name}", figure))
+
+    drift_over_time = go.Figure()
+    for name in data["distributions"]:
+        values = [_column_score(result, name) for result in report.windows]
+        drift_over_time.add_trace(go.Scatter(x=starts, y=values, mode="lines+markers", name=name))
+    drift_over_time.update_layout(title="drift score per window (the deciding method's statistic)")
+    figures.append(("drift-over-time", drift_over_time))
+
+    quality = go.Figure()
+    for name in data["distributions"]:
+        quality.add_trace(
+            go.Scatter(
+                x=starts,
+                y=[_quality(result, name, "missing_rate") for result in report.windows],
+                mode="lines+markers",
+                name=f"{name} missing",
+            )
+        )
+        quality.add_trace(
+            go.Scatter(
+                x=starts,
+                y=[_quality(result, name, "out_of_range_share") for result in report.windows],
+                mode="lines+markers",
+                name=f"{name} out of range",
+                line={"dash": "dot"},
+            )
+        )
+    quality.update_layout(title="data quality per window", yaxis_title="share of rows")
+    figures.append(("quality", quality))
+
+    accuracy = go.Figure()
+    metric_names = sorted({name for result in report.windows for name in result.accuracy})
+    for metric in metric_names:
+        accuracy.add_trace(
+            go.Scatter(
+                x=starts,
+                y=[result.accuracy.get(metric) for result in report.windows],
+                mode="lines+markers",
+                name=metric,
+            )
+        )
+    accuracy.add_trace(
+        go.Bar(
+            x=starts,
+            y=[result.labelled_rows for result in report.windows],
+            name="labelled rows",
+            yaxis="y2",
+            opacity=0.3,
+        )
+    )
+    accuracy.update_layout(title="accuracy once labels arrived", yaxis2={"overlaying": "y", "side": "right"})
+    figures.append(("accuracy", accuracy))
+
+    charts = "\n".join(
+        f'<section id="{key}">{figure.to_html(full_html=False, include_plotlyjs=False)}</section>'
+        for key, figure in figures
+    )
+    drifted = ", ".join(overall.drift.drifted_columns) if overall.drift else "not computed"
+    summary_rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(str(cell))}</td>"
+            for cell in (
+                result.start.strftime("%Y-%m-%d %H:%M"),
+                "no data" if result.no_data else result.rows,
+                ", ".join(result.drift.drifted_columns) if result.drift else "—",
+                _fmt(result.drift.drifted_share if result.drift else None),
+                _fmt(result.accuracy.get("accuracy", result.accuracy.get("rmse"))),
+                result.labelled_rows,
+                _fmt(result.health.get("latency_p95_ms")),
+            )
+        )
+        + "</tr>"
+        for result in report.windows
+    )
+    title = f"Drift report — {report.version.ref}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<script>{get_plotlyjs()}</script>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p id="range">{html.escape(data["start"])} to {html.escape(data["end"])},
+windows of {html.escape(data["window"])}; generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
+<p id="verdict">Over the whole range: {overall.rows} rows; drifted features: <b>{html.escape(drifted)}</b>
+(dataset drift: {"yes" if overall.drift and overall.drift.drifted else "no"}).</p>
+<table id="windows"><tr><th>window (UTC)</th><th>rows</th><th>drifted features</th><th>drift share</th>
+<th>accuracy / rmse</th><th>labelled</th><th>p95 ms</th></tr>{summary_rows}</table>
+{charts}
+</body></html>
+"""
+
+
+def _column_score(result: WindowResult, name: str) -> float | None:
+    if result.drift is None:
+        return None
+    column = next((c for c in result.drift.columns if c.column == name), None)
+    return None if column is None else column.score
+
+
+def _quality(result: WindowResult, name: str, figure: str) -> float | None:
+    quality = result.quality.get(name)
+    return None if quality is None else quality.to_dict().get(figure)
+
+
+def _fmt(value: object) -> str:
+    return "—" if value is None else f"{value:.3g}" if isinstance(value, float) else str(value)
