@@ -127,6 +127,9 @@ def monitor_window(
     latencies: list[np.ndarray] = []
     requests: set[str] = set()
     weights = 0.0
+    # Only the labelled predictions are kept for accuracy: memory follows the labels, not the window.
+    truth = {pid: label for pid, label, _ in labels_for(registry, version.model, version.version, start, end)}
+    labelled_ids = pa.array(list(truth), pa.string())
     predictions: list[pa.Table] = []
     for table in log.batches(version.model, version.version, start, end):
         result.rows += table.num_rows
@@ -144,7 +147,9 @@ def monitor_window(
         rates = first_rows["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
         weights += float(np.sum(1.0 / np.maximum(rates, 1e-9)))
         result.sampled = result.sampled or bool(np.any(rates < 1))
-        predictions.append(table.select(["prediction_id", "prediction", "probabilities"]))
+        if truth:
+            mask = pc.is_in(table["prediction_id"], value_set=labelled_ids)
+            predictions.append(table.filter(mask).select(["prediction_id", "prediction", "probabilities"]))
 
     result.requests = len(requests)
     result.estimated_requests = round(weights, 3)
@@ -161,7 +166,8 @@ def monitor_window(
         result.output_drift = compare(
             _sub_profile(reference, output_layout), outputs, _rules_for(options, output_layout)
         )
-    _accuracy(registry, version, result, pa.concat_tables(predictions, promote_options="permissive"))
+    if predictions:
+        _accuracy(version, result, truth, pa.concat_tables(predictions, promote_options="permissive"))
     return result
 
 
@@ -267,15 +273,13 @@ def _health(result: WindowResult, latencies: list[np.ndarray]) -> dict[str, floa
     }
 
 
-def _accuracy(registry: Registry, version: ModelVersion, result: WindowResult, predicted: pa.Table) -> None:
-    labels = labels_for(registry, version.model, version.version, result.start, result.end)
-    if not labels:
-        return
-    truth = {pid: label for pid, label, _ in labels}
+def _accuracy(
+    version: ModelVersion, result: WindowResult, truth: dict[str, Any], predicted: pa.Table
+) -> None:
+    """The task's metrics over ``predicted`` (the window's labelled predictions) against ``truth``."""
     ids = predicted["prediction_id"].to_pylist()
-    rows = [index for index, pid in enumerate(ids) if pid in truth]
-    result.labelled_rows = len(rows)
-    if not rows:
+    result.labelled_rows = len(ids)
+    if not ids:
         return
     task = version.info.task if version.info.task in ("classification", "regression") else None
     if task is None:
@@ -283,13 +287,12 @@ def _accuracy(registry: Registry, version: ModelVersion, result: WindowResult, p
             f"{version.ref} is neither a classifier nor a regressor: accuracy is not computed"
         )
         return
-    taken = predicted.take(pa.array(rows, pa.int64()))
-    y_true = np.asarray([truth[ids[index]] for index in rows])
-    y_pred = np.asarray(taken["prediction"].to_pylist())
+    y_true = np.asarray([truth[pid] for pid in ids])
+    y_pred = np.asarray(predicted["prediction"].to_pylist())
     classes = list(version.info.classes or [])
     proba = None
-    if task == "classification" and taken["probabilities"].null_count == 0:
-        proba = np.asarray(taken["probabilities"].to_pylist(), dtype=np.float64)
+    if task == "classification" and predicted["probabilities"].null_count == 0:
+        proba = np.asarray(predicted["probabilities"].to_pylist(), dtype=np.float64)
     metrics = compute_metrics(resolve_metrics(task, None), y_true, y_pred, proba, classes)
     result.accuracy = {
         name: (None if value is None or math.isnan(value) else value) for name, value in metrics.items()
