@@ -18,17 +18,15 @@ monitor_app = typer.Typer(
 
 ReferenceArgument = Annotated[str, typer.Argument(help="fraud (every version), fraud@production or fraud/3.")]
 WindowOption = Annotated[str, typer.Option("--window", "-w", help="Window length: 15m, 1h, 1d…")]
+SinceOption = Annotated[str | None, typer.Option("--from", help="Start (ISO time, UTC; default 24 h ago).")]
+UntilOption = Annotated[str | None, typer.Option("--to", help="End (ISO time, UTC, or 'now'; default now).")]
 
 
 @monitor_app.command("run")
 def monitor_run(
     reference: ReferenceArgument,
-    since: Annotated[
-        str | None, typer.Option("--from", help="Start (ISO time, UTC; default 24 h ago).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="End (ISO time, UTC, or 'now'; default now).")
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     window: WindowOption = "1h",
     as_json: JsonFlag = False,
 ) -> None:
@@ -37,8 +35,7 @@ def monitor_run(
     from shipyard.predictions import PredictionLog
 
     length = parse_window(window)
-    end = parse_time(until) if until else datetime.now(UTC)
-    start = parse_time(since) if since else end - timedelta(hours=24)
+    start, end = time_range(since, until)
     with open_registry() as registry:
         log = PredictionLog(registry.settings.log_url)
         results = run_monitors(registry, log, logged_versions(registry, log, reference), start, end, length)
@@ -76,6 +73,15 @@ def monitor_show(
         )
         return
     print_windows([stored.report for stored in found])
+
+
+def time_range(since: str | None, until: str | None) -> tuple[datetime, datetime]:
+    """``--from`` / ``--to`` as a range (default: the last 24 hours); the start must come first."""
+    end = parse_time(until) if until else datetime.now(UTC)
+    start = parse_time(since) if since else end - timedelta(hours=24)
+    if end <= start:
+        raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
+    return start, end
 
 
 def parse_time(text: str) -> datetime:
@@ -141,12 +147,8 @@ def report_drift(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="report.html, or a .json file for machines.")
     ],
-    since: Annotated[
-        str | None, typer.Option("--from", help="Start (ISO time, UTC; default 24 h ago).")
-    ] = None,
-    until: Annotated[
-        str | None, typer.Option("--to", help="End (ISO time, UTC, or 'now'; default now).")
-    ] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     window: WindowOption = "1h",
 ) -> None:
     """Write a drift report: distributions reference vs current, drift over time, quality, accuracy."""
@@ -157,10 +159,7 @@ def report_drift(
     from shipyard.predictions import PredictionLog
 
     length = parse_window(window)
-    end = parse_time(until) if until else datetime.now(UTC)
-    start = parse_time(since) if since else end - timedelta(hours=24)
-    if end <= start:
-        raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
+    start, end = time_range(since, until)
     with open_registry() as registry:
         report = build_drift_report(
             registry, PredictionLog(registry.settings.log_url), reference, start, end, length
