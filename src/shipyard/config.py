@@ -47,6 +47,9 @@ class _SettingsModel(BaseModel):
     log_sample_rate: float = Field(
         1.0, gt=0, le=1, description="share of requests logged (1 logs every one; below 1, counts say so)"
     )
+    log_usage_seconds: float = Field(
+        5.0, gt=0, le=3600, description="how often servers log their processes' CPU time and memory"
+    )
 
 
 FIELDS = tuple(_SettingsModel.model_fields)
@@ -66,6 +69,7 @@ class Settings:
     log_flush_seconds: float = 1.0
     log_retention_days: float = 30.0
     log_sample_rate: float = 1.0
+    log_usage_seconds: float = 5.0
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -80,6 +84,7 @@ class Settings:
             "log_flush_seconds": self.log_flush_seconds,
             "log_retention_days": self.log_retention_days,
             "log_sample_rate": self.log_sample_rate,
+            "log_usage_seconds": self.log_usage_seconds,
         }
 
 
@@ -157,6 +162,7 @@ def load_settings(
         log_flush_seconds=model.log_flush_seconds,
         log_retention_days=model.log_retention_days,
         log_sample_rate=model.log_sample_rate,
+        log_usage_seconds=model.log_usage_seconds,
         sources=sources,
     )
 

@@ -58,6 +58,7 @@ def test_config_prints_effective_settings_and_their_sources(
         "log_flush_seconds": 1.0,
         "log_retention_days": 30.0,
         "log_sample_rate": 1.0,
+        "log_usage_seconds": 5.0,
     }
     assert main(["config"]) == 0
     table = capsys.readouterr().out

@@ -23,20 +23,10 @@ from shipyard.monitoring.series import parse_window, run_monitors, series, store
 from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
 from shipyard.registry import ModelVersion
-from shipyard.training import train
 from tests.models import transactions
-from tests.serving.conftest import FEATURES, fraud_spec
+from tests.serving.conftest import FEATURES
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelVersion]:
-    home = tmp_path_factory.mktemp("windows") / "ws"
-    with Registry(home=home) as registry:
-        registry.datasets.add("tx", transactions(rows=800))
-        version = train(fraud_spec(), registry=registry, progress=False).version
-    return home, version
 
 
 def _traffic(
@@ -232,7 +222,9 @@ def test_the_drift_report_draws_every_chart_offline_and_names_the_drift(
     head = page.read_text().split("</head>", 1)[0]
     assert "<script>" in head and "src=" not in head.split("<script>", 1)[0]  # plotly.js is inline
     dom = _rendered_dom(page)  # with the network closed: the charts must draw from the file alone
-    assert dom.count('class="main-svg"') >= 2 * 6  # 3 distributions, drift, quality, accuracy: all drawn
+    # 3 distributions, drift, quality, service, accuracy: all drawn
+    assert dom.count('class="main-svg"') >= 2 * 7
+    assert '<section id="service">' in dom and "refused (4xx)" in dom
     assert "amount: DRIFT" in dom and "channel: no drift" in dom and "hour: no drift" in dom
     assert "drifted features: <b>amount</b>" in dom
 

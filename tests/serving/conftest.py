@@ -44,10 +44,16 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(home: Path, references: list[str], *extra: str, workers: int = 2) -> Server:
+def start_server(
+    home: Path,
+    references: list[str],
+    *extra: str,
+    workers: int = 2,
+    environment: dict[str, str] | None = None,
+) -> Server:
     port = free_port()
     log = home / f"server-{port}.log"
-    environment = {**os.environ, "SHIPYARD_HOME": str(home)}
+    environment = {**os.environ, **(environment or {}), "SHIPYARD_HOME": str(home)}
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
     command = [sys.executable, "-m", "shipyard", "serve", *references, "--port", str(port)]
     command += ["--workers", str(workers), *extra]

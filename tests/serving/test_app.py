@@ -14,7 +14,7 @@ from shipyard.gates import promote
 from shipyard.predictions import PredictionLog
 from shipyard.serving.app import build_app
 from shipyard.serving.config import ServeConfig
-from shipyard.serving.prediction_log import PredictionRecord
+from shipyard.serving.prediction_log import FailedRequest, PredictionRecord, UsageSample
 from shipyard.training import train
 from tests.models import transactions
 from tests.serving.conftest import fraud_spec
@@ -25,9 +25,16 @@ ROW = {"amount": 42.0, "channel": "web", "hour": 3}
 class MemorySink:
     def __init__(self) -> None:
         self.records: list[PredictionRecord] = []
+        self.failures: list[FailedRequest] = []
 
     def submit(self, record: PredictionRecord) -> None:
         self.records.append(record)
+
+    def submit_failure(self, failure: FailedRequest) -> None:
+        self.failures.append(failure)
+
+    def submit_usage(self, sample: UsageSample) -> None:
+        raise AssertionError("a server given its own sink samples no usage for it")
 
 
 @pytest.fixture
@@ -47,12 +54,30 @@ def test_every_answered_prediction_reaches_the_sink(home: Path) -> None:
     with TestClient(app) as client:
         answer = client.post("/v1/models/fraud/predict", json={"records": [ROW, ROW]}).json()
         client.post("/invocations", json={"dataframe_records": [ROW]})
-        client.post("/v1/models/fraud/predict", json={"records": [{"amount": "x"}]})  # rejected: not logged
+        rejected = client.post("/v1/models/fraud/predict", json={"records": [{**ROW, "amount": "x"}, ROW]})
+        client.post("/v1/models/fraud/predict", content=b"{not json")
+        client.post("/v1/models/nope/predict", json={"records": [ROW]})  # not served: nowhere to count it
     assert [record.protocol for record in sink.records] == ["native", "mlflow"]
     first = sink.records[0]
     assert first.request_id == answer["request_id"] and first.prediction_ids == answer["prediction_ids"]
     assert (first.model, first.version, len(first.inputs)) == ("fraud", 1, 2)
     assert first.predictions.tolist() == answer["predictions"] and first.latency_seconds > 0
+    assert first.batch_rows >= 2
+    refused, unreadable = sink.failures
+    assert (refused.request_id, refused.version, refused.status, refused.error, refused.rows) == (
+        rejected.headers["x-prediction-id"],
+        1,
+        422,
+        "rejected",
+        2,
+    )
+    assert [(row, column) for row, column, _ in refused.problems] == [(0, "amount")]
+    assert (unreadable.status, unreadable.error, unreadable.rows, unreadable.problems) == (
+        400,
+        "invalid",
+        0,
+        (),
+    )
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving(home: Path) -> None:

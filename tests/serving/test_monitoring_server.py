@@ -19,28 +19,49 @@ ROW = {"amount": 42.0, "channel": "web", "hour": 3}
 @pytest.fixture(scope="module")
 def monitored(workspace: Path) -> Iterator[Server]:
     running = start_server(
-        workspace, ["fraud@production"], "--monitor-interval", "1", "--monitor-window", "1m", workers=2
-    )
+        workspace,
+        ["fraud@production"],
+        "--monitor-interval", "1", "--monitor-window", "1m",
+        workers=2,
+        environment={"SHIPYARD_LOG_USAGE_SECONDS": "0.5"},
+    )  # fmt: skip
     yield running
     stop_server(running)
 
 
-def test_served_predictions_reach_the_monitors_and_metrics(monitored: Server) -> None:
+def _figure(text: str, metric: str, column: str = "") -> float:
+    labels = f'column="{column}",metric="{metric}",model="fraud",version="1",window="1m"'
+    found = re.findall(r"shipyard_monitor_value\{" + re.escape(labels) + r"\} (\S+)", text)
+    return max([float(value) for value in found] or [0.0])
+
+
+def test_served_predictions_refusals_and_resources_reach_the_monitors_and_metrics(monitored: Server) -> None:
     with monitored.client() as client:
-        for _ in range(20):
-            assert client.post("/v1/models/fraud/predict", json={"records": [ROW, ROW]}).status_code == 200
         deadline = time.monotonic() + 60
-        rows = 0.0
         while time.monotonic() < deadline:
             # The newest window is the one in progress: keep traffic flowing into it as minutes turn.
-            client.post("/v1/models/fraud/predict", json={"records": [ROW]})
+            for _ in range(5):
+                assert (
+                    client.post("/v1/models/fraud/predict", json={"records": [ROW, ROW]}).status_code == 200
+                )
+            bad = [{**ROW, "amount": "x"}, {**ROW, "hour": "y"}, {**ROW, "amount": None, "hour": "z"}]
+            assert client.post("/v1/models/fraud/predict", json={"records": bad}).status_code == 422
+            headers = {"content-type": "application/json"}
+            assert client.post("/invocations", content=b"{oops", headers=headers).status_code == 400
             text = client.get("/metrics").text
-            labels = 'column="",metric="rows",model="fraud",version="1",window="1m"'
-            found = re.findall(r"shipyard_monitor_value\{" + labels + r"\} (\S+)", text)
-            rows = max([float(value) for value in found] or [0.0])
-            if rows > 0:
+            # Every figure in one window (a minute turning over starts an empty one).
+            wanted = ("rows", "health.cpu_percent", "failures.rejected", "failures.invalid")
+            if all(_figure(text, metric) > 0 for metric in wanted):
                 break
             time.sleep(0.5)
-    assert rows > 0
+    assert _figure(text, "rows") > 0
     assert 'metric="health.latency_p95_ms"' in text and 'metric="drift.share"' in text
     assert "shipyard_prediction_log_rows_total" in text
+    # Refused requests: their share of all requests, and the rows each feature was to blame for.
+    assert 0 < _figure(text, "health.rejected_rate") < 1 and _figure(text, "health.error_rate") == 0
+    assert _figure(text, "quality.rejected_rows", "amount") >= 2 * _figure(text, "failures.rejected") > 0
+    assert _figure(text, "quality.rejected_rows", "hour") >= 2 * _figure(text, "failures.rejected")
+    assert _figure(text, "failures.invalid") > 0
+    # The processes serving the version: CPU use and memory.
+    assert _figure(text, "health.cpu_percent") > 0 and _figure(text, "health.memory_bytes") > 50e6
+    assert _figure(text, "health.batch_rows_p50") >= 2

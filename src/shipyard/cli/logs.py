@@ -72,16 +72,17 @@ def logs_tail(
 @logs_app.command("compact")
 def logs_compact(as_json: JsonFlag = False) -> None:
     """Merge each hour's small segments into one file (the server's runner does this on its own)."""
-    from shipyard.predictions import SegmentStore, compact
+    from shipyard.predictions import PredictionLog, compact
 
     with open_registry() as registry:
-        result = compact(SegmentStore(registry.settings.log_url))
+        results = [compact(store) for store in PredictionLog(registry.settings.log_url).stores]
+    folders = sum(result.folders for result in results)
+    merged = sum(result.merged_segments for result in results)
+    rows = sum(result.rows for result in results)
     if as_json:
-        render.emit_json(result.__dict__)
+        render.emit_json({"folders": folders, "merged_segments": merged, "rows": rows})
         return
-    render.message(
-        "compacted {} hour(s): {} segments, {} rows", result.folders, result.merged_segments, result.rows
-    )
+    render.message("compacted {} hour(s): {} segments, {} rows", folders, merged, rows)
 
 
 @logs_app.command("prune")
@@ -93,15 +94,18 @@ def logs_prune(
     as_json: JsonFlag = False,
 ) -> None:
     """Delete the prediction log's hours older than the retention period."""
-    from shipyard.predictions import SegmentStore, expire
+    from shipyard.predictions import PredictionLog, expire
 
     with open_registry() as registry:
         keep = registry.settings.log_retention_days if days is None else days
-        removed, before = expire(SegmentStore(registry.settings.log_url), keep)
+        removed = 0
+        for store in PredictionLog(registry.settings.log_url).stores:
+            count, before = expire(store, keep)
+            removed += count
     if as_json:
         render.emit_json({"removed_hours": removed, "before": before.isoformat()})
         return
-    render.message("removed {} hour(s) of predictions older than {}", removed, before.isoformat())
+    render.message("removed {} hour(s) of the prediction log older than {}", removed, before.isoformat())
 
 
 @feedback_app.command("add")

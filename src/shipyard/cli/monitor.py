@@ -114,6 +114,8 @@ def print_windows(reports: list[dict[str, Any]]) -> None:
                 if main_metric
                 else "—",
                 _number(health.get("latency_p95_ms")),
+                _number(health.get("error_rate")),
+                _number(health.get("rejected_rate")),
             )
         )
     render.table(
@@ -127,6 +129,8 @@ def print_windows(reports: list[dict[str, Any]]) -> None:
             "drift share",
             "accuracy",
             "p95 ms",
+            "errors",
+            "refused",
         ],
         rows,
     )

@@ -101,43 +101,46 @@ def render_html(report: DriftReport) -> str:
     drift_over_time = go.Figure()
     for name in data["distributions"]:
         values = [_column_score(result, name) for result in report.windows]
-        drift_over_time.add_trace(go.Scatter(x=starts, y=values, mode="lines+markers", name=name))
+        drift_over_time.add_trace(_line(starts, values, name))
     drift_over_time.update_layout(title="drift score per window (the deciding method's statistic)")
     figures.append(("drift-over-time", drift_over_time))
 
     quality = go.Figure()
+    quality_figures = (
+        ("missing_rate", "missing", "solid"),
+        ("out_of_range_share", "out of range", "dot"),
+        ("rejected_share", "rejected by the contract", "dash"),
+    )
     for name in data["distributions"]:
-        quality.add_trace(
-            go.Scatter(
-                x=starts,
-                y=[_quality(result, name, "missing_rate") for result in report.windows],
-                mode="lines+markers",
-                name=f"{name} missing",
-            )
-        )
-        quality.add_trace(
-            go.Scatter(
-                x=starts,
-                y=[_quality(result, name, "out_of_range_share") for result in report.windows],
-                mode="lines+markers",
-                name=f"{name} out of range",
-                line={"dash": "dot"},
-            )
-        )
+        for figure_name, label, dash in quality_figures:
+            values = [_quality(result, name, figure_name) for result in report.windows]
+            quality.add_trace(_line(starts, values, f"{name} {label}", line={"dash": dash}))
     quality.update_layout(title="data quality per window", yaxis_title="share of rows")
     figures.append(("quality", quality))
+
+    service = go.Figure()
+    for figure, label in (("error_rate", "errors (5xx)"), ("rejected_rate", "refused (4xx)")):
+        service.add_trace(_line(starts, [result.health.get(figure) for result in report.windows], label))
+    service.add_trace(
+        _line(
+            starts,
+            [result.health.get("latency_p99_ms") for result in report.windows],
+            "p99 latency (ms)",
+            yaxis="y2",
+            line={"dash": "dot"},
+        )
+    )
+    service.update_layout(
+        title="service health: share of requests without a prediction, and latency",
+        yaxis_title="share of requests",
+        yaxis2={"overlaying": "y", "side": "right", "title": "ms"},
+    )
+    figures.append(("service", service))
 
     accuracy = go.Figure()
     metric_names = sorted({name for result in report.windows for name in result.accuracy})
     for metric in metric_names:
-        accuracy.add_trace(
-            go.Scatter(
-                x=starts,
-                y=[result.accuracy.get(metric) for result in report.windows],
-                mode="lines+markers",
-                name=metric,
-            )
-        )
+        accuracy.add_trace(_line(starts, [result.accuracy.get(metric) for result in report.windows], metric))
     accuracy.add_trace(
         go.Bar(
             x=starts,
@@ -167,6 +170,8 @@ def render_html(report: DriftReport) -> str:
                 _fmt(result.accuracy.get("accuracy", result.accuracy.get("rmse"))),
                 result.labelled_rows,
                 _fmt(result.health.get("latency_p95_ms")),
+                _fmt(result.health.get("error_rate")),
+                _fmt(result.health.get("rejected_rate")),
             )
         )
         + "</tr>"
@@ -185,10 +190,18 @@ windows of {html.escape(data["window"])}; generated {datetime.now(UTC).strftime(
 <p id="verdict">Over the whole range: {overall.rows} rows; drifted features: <b>{html.escape(drifted)}</b>
 (dataset drift: {"yes" if overall.drift and overall.drift.drifted else "no"}).</p>
 <table id="windows"><tr><th>window (UTC)</th><th>rows</th><th>drifted features</th><th>drift share</th>
-<th>accuracy / rmse</th><th>labelled</th><th>p95 ms</th></tr>{summary_rows}</table>
+<th>accuracy / rmse</th><th>labelled</th><th>p95 ms</th><th>error rate</th><th>refused</th></tr>
+{summary_rows}</table>
 {charts}
 </body></html>
 """
+
+
+def _line(x: list[Any], y: list[Any], name: str, **style: Any) -> Any:
+    """A series over the windows: a line with a marker per window."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(x=x, y=y, mode="lines+markers", name=name, **style)
 
 
 def _column_score(result: WindowResult, name: str) -> float | None:

@@ -56,11 +56,13 @@ class MonitorRunner:
                     results += run_monitors(registry, prediction_log, versions, current - window, now, window)
                 except ShipyardError as error:  # one model's trouble must not stop the others
                     log.warning("monitoring %s failed: %s", reference, error)
-            compact(prediction_log.store, now=now)
+            for store in prediction_log.stores:
+                compact(store, now=now)
             if self.settings.log_retention_days > 0 and (
                 self._last_retention is None or now - self._last_retention >= RETENTION_EVERY
             ):
-                expire(prediction_log.store, self.settings.log_retention_days, now)
+                for store in prediction_log.stores:
+                    expire(store, self.settings.log_retention_days, now)
                 self._last_retention = now
         return results
 

@@ -5,7 +5,8 @@ and the reports read), and its figures one per row (``monitor_points``: metric, 
 that alerts and dashboards query. Computing a window again replaces what was stored for it, so re-running
 ``shipyard monitor run`` over a range is safe.
 
-Metric names: ``rows``, ``requests``, ``estimated_requests``, ``labelled_rows``; ``drift.share`` and
+Metric names: ``rows``, ``requests``, ``estimated_requests``, ``failed_requests`` and per kind
+``failures.<kind>`` (``failures.rejected``, ``failures.timeout``, …), ``labelled_rows``; ``drift.share`` and
 ``drift.dataset`` (1 when the dataset drifts); per feature ``drift.score``, ``drift.drifted`` and every score
 as ``drift.<name>`` (``drift.psi``, ``drift.wasserstein``, …); the same under ``output_drift.`` for the
 outputs; ``quality.<figure>`` per feature; ``accuracy.<metric>``; ``health.<figure>``.
@@ -256,6 +257,9 @@ def _figures(result: WindowResult) -> Iterator[tuple[str, str, float | None]]:
     yield "rows", "", float(result.rows)
     yield "requests", "", float(result.requests)
     yield "estimated_requests", "", result.estimated_requests
+    yield "failed_requests", "", result.failed_requests
+    for kind, count in result.failures.items():
+        yield f"failures.{kind}", "", count
     yield "labelled_rows", "", float(result.labelled_rows)
     yield from _drift_figures("drift", result.drift)
     yield from _drift_figures("output_drift", result.output_drift)

@@ -8,14 +8,15 @@ merged sketches:
   predicted label or value against the training's out-of-fold predictions (``_prediction``), and for a
   binary classifier the positive class's probability (``_score``);
 * data quality per feature: missing rate, share of numbers outside the reference's range, share of
-  categories outside the reference's vocabulary (with the reference's own share beside it);
+  categories outside the reference's vocabulary (with the reference's own share beside it), and the rows
+  the data contract rejected because of it (count and share of all rows sent);
 * accuracy, once labels are attached: the task's metrics over the labelled rows, with their count;
-* service health: requests and rows (scaled back up when the log is sampled), request rate, and latency
-  percentiles of the logged requests.
+* service health: requests and rows (scaled back up when the log is sampled), request rate, error rate
+  (5xx) and rejected rate (4xx) of all requests, latency percentiles and batch sizes of the answered ones,
+  and the CPU and memory of the processes serving the version (``monitoring.service``).
 
-A window without rows is "no data": every figure that needs rows is None and nothing divides by zero.
-Requests the server refused (contract violations) and failed requests are not in the prediction log; their
-rates come from the server's ``/metrics`` (``shipyard_requests_total`` by status).
+A window without requests is "no data": every figure that needs rows is None and nothing divides by zero.
+A window where every request was refused has data: its rejections.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.feedback import labels_for
+from shipyard.monitoring.service import FailureCounts, count_failures, usage_figures
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats import NumericLayout, NumericSketch, Profile, ProfileLayout
@@ -43,10 +45,12 @@ OUTPUT_COLUMNS = (PREDICTION_COLUMN, SCORE_COLUMN)
 
 @dataclass(frozen=True)
 class FeatureQuality:
-    missing_rate: float
+    missing_rate: float | None  # None when no row was answered
     out_of_range_share: float | None  # numeric features
     unseen_share: float | None  # categorical features: values outside the reference vocabulary
     reference_unseen_share: float | None
+    rejected_rows: float = 0.0  # rows the contract refused because of this feature
+    rejected_share: float | None = None  # of every row sent (answered and refused)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -63,6 +67,9 @@ class WindowResult:
     rows: int = 0
     requests: int = 0
     estimated_requests: float = 0.0
+    #: Requests that got no prediction (estimated when sampled), by kind: rejected, invalid, timeout, …
+    failed_requests: float = 0.0
+    failures: dict[str, float] = field(default_factory=dict)
     sampled: bool = False
     drift: DatasetDrift | None = None
     output_drift: DatasetDrift | None = None
@@ -77,7 +84,7 @@ class WindowResult:
 
     @property
     def no_data(self) -> bool:
-        return self.rows == 0
+        return self.rows == 0 and self.failed_requests == 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,8 @@ class WindowResult:
             "rows": self.rows,
             "requests": self.requests,
             "estimated_requests": self.estimated_requests,
+            "failed_requests": self.failed_requests,
+            "failures": dict(self.failures),
             "sampled": self.sampled,
             "drift": self.drift.to_dict() if self.drift else None,
             "output_drift": self.output_drift.to_dict() if self.output_drift else None,
@@ -125,8 +134,9 @@ def monitor_window(
     outputs: Profile | None = None
     out_of_range = dict.fromkeys(features, 0)
     latencies: list[np.ndarray] = []
+    batch_sizes: list[np.ndarray] = []
     requests: set[str] = set()
-    weights = 0.0
+    weights = row_weights = 0.0
     # Only the labelled predictions are kept for accuracy: memory follows the labels, not the window.
     truth = {pid: label for pid, label, _ in labels_for(registry, version.model, version.version, start, end)}
     labelled_ids = pa.array(list(truth), pa.string())
@@ -144,8 +154,12 @@ def monitor_window(
         first_rows = _first_row_of_each_request(table)
         requests.update(first_rows["request_id"].to_pylist())
         latencies.append(first_rows["latency_ms"].to_numpy(zero_copy_only=False))
+        if "batch_rows" in first_rows.column_names:
+            batch_sizes.append(first_rows["batch_rows"].to_numpy(zero_copy_only=False))
         rates = first_rows["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
         weights += float(np.sum(1.0 / np.maximum(rates, 1e-9)))
+        row_rates = table["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
+        row_weights += float(np.sum(1.0 / np.maximum(row_rates, 1e-9)))
         result.sampled = result.sampled or bool(np.any(rates < 1))
         if truth:
             mask = pc.is_in(table["prediction_id"], value_set=labelled_ids)
@@ -153,15 +167,21 @@ def monitor_window(
 
     result.requests = len(requests)
     result.estimated_requests = round(weights, 3)
-    result.health = _health(result, latencies)
+    failures = count_failures(log, version.model, version.version, start, end)
+    result.failed_requests = round(failures.requests, 3)
+    result.failures = {kind: round(count, 3) for kind, count in sorted(failures.by_kind.items())}
+    result.health = {
+        **_health(result, latencies, batch_sizes, failures),
+        **usage_figures(log, version.model, version.version, start, end),
+    }
     if result.no_data:
-        result.notes.append("no data: no prediction was logged in this window")
+        result.notes.append("no data: no request was logged in this window")
         return result
-    if reference is not None and window is not None and feature_layout is not None:
-        sub_reference = _sub_profile(reference, feature_layout)
+    sub_reference = _sub_profile(reference, feature_layout) if reference and feature_layout else None
+    result.quality = _quality(features, sub_reference, window, out_of_range, failures, row_weights)
+    if sub_reference is not None and window is not None and feature_layout is not None:
         result.drift = compare(sub_reference, window, _rules_for(options, feature_layout))
         result.profile, result.reference_profile = window, sub_reference
-        result.quality = _quality(sub_reference, window, out_of_range)
     if reference is not None and outputs is not None and output_layout is not None:
         result.output_drift = compare(
             _sub_profile(reference, output_layout), outputs, _rules_for(options, output_layout)
@@ -227,7 +247,10 @@ def _first_row_of_each_request(table: pa.Table) -> pa.Table:
     """One row per request: a request's rows share its latency, id and sampling rate."""
     ids = table["prediction_id"].to_pylist()
     keep = [index for index, pid in enumerate(ids) if pid.endswith("-0")]
-    return table.select(["request_id", "latency_ms", "sample_rate"]).take(pa.array(keep, pa.int64()))
+    columns = [
+        c for c in ("request_id", "latency_ms", "batch_rows", "sample_rate") if c in table.column_names
+    ]
+    return table.select(columns).take(pa.array(keep, pa.int64()))
 
 
 def _count_out_of_range(inputs: pa.Table, reference: Profile | None, counts: dict[str, int]) -> None:
@@ -241,36 +264,69 @@ def _count_out_of_range(inputs: pa.Table, reference: Profile | None, counts: dic
         counts[name] += int(np.count_nonzero((values < sketch.min) | (values > sketch.max)))
 
 
-def _quality(reference: Profile, window: Profile, out_of_range: dict[str, int]) -> dict[str, FeatureQuality]:
+def _quality(
+    features: list[str],
+    reference: Profile | None,
+    window: Profile | None,
+    out_of_range: dict[str, int],
+    failures: FailureCounts,
+    answered_rows: float,
+) -> dict[str, FeatureQuality]:
+    """Per feature: what the answered rows looked like against the reference, and what the contract refused.
+
+    A feature the contract blamed that is not among the profiled ones (an unexpected column) is listed too.
+    """
+    sent_rows = answered_rows + failures.rows
     quality = {}
-    for name, layout in window.layout.columns.items():
+    for name in dict.fromkeys([*features, *failures.rejected_rows]):
+        rejected = round(failures.rejected_rows.get(name, 0.0), 3)
+        rejected_share = rejected / sent_rows if sent_rows else None
+        if window is None or reference is None or name not in window.columns:
+            quality[name] = FeatureQuality(None, None, None, None, rejected, rejected_share)
+            continue
         mine, theirs = window.columns[name], reference.columns[name]
-        missing = mine.null_count / window.rows if window.rows else 0.0
-        if isinstance(layout, NumericLayout):
+        missing = mine.null_count / window.rows if window.rows else None
+        if isinstance(window.layout.columns[name], NumericLayout):
             share = out_of_range.get(name, 0) / mine.count if mine.count else None
-            quality[name] = FeatureQuality(missing, share, None, None)
+            quality[name] = FeatureQuality(missing, share, None, None, rejected, rejected_share)
         else:
             unseen = mine.other_count / mine.count if mine.count else None  # type: ignore[union-attr]
             known = theirs.other_count / theirs.count if theirs.count else None  # type: ignore[union-attr]
-            quality[name] = FeatureQuality(missing, None, unseen, known)
+            quality[name] = FeatureQuality(missing, None, unseen, known, rejected, rejected_share)
     return quality
 
 
-def _health(result: WindowResult, latencies: list[np.ndarray]) -> dict[str, float | None]:
+def _health(
+    result: WindowResult,
+    latencies: list[np.ndarray],
+    batch_sizes: list[np.ndarray],
+    failures: FailureCounts,
+) -> dict[str, float | None]:
     seconds = (result.end - result.start).total_seconds()
-    values = np.concatenate(latencies) if latencies else np.zeros(0)
-    values = values[np.isfinite(values)]
+    latency = _finite(latencies)
+    batches = _finite(batch_sizes)
+    batches = batches[batches > 0]  # 0: logged before batch sizes were
+    every_request = result.estimated_requests + failures.requests
 
-    def percentile(q: float) -> float | None:
+    def percentile(values: np.ndarray, q: float) -> float | None:
         return float(np.percentile(values, q)) if values.size else None
 
     return {
-        "request_rate": result.estimated_requests / seconds if seconds > 0 else None,
+        "request_rate": every_request / seconds if seconds > 0 else None,
+        "error_rate": failures.errors / every_request if every_request else None,
+        "rejected_rate": failures.refused / every_request if every_request else None,
         "rows_per_request": result.rows / result.requests if result.requests else None,
-        "latency_p50_ms": percentile(50),
-        "latency_p95_ms": percentile(95),
-        "latency_p99_ms": percentile(99),
+        "latency_p50_ms": percentile(latency, 50),
+        "latency_p95_ms": percentile(latency, 95),
+        "latency_p99_ms": percentile(latency, 99),
+        "batch_rows_p50": percentile(batches, 50),
+        "batch_rows_p95": percentile(batches, 95),
     }
+
+
+def _finite(parts: list[np.ndarray]) -> np.ndarray:
+    values = np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
+    return values[np.isfinite(values)]
 
 
 def _accuracy(

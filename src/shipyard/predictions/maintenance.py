@@ -23,7 +23,6 @@ from shipyard.errors import InvalidInput
 from shipyard.predictions.segments import (
     COMPACTED_PREFIX,
     HOUR,
-    PREDICTIONS,
     REPLACES_KEY,
     SUFFIX,
     TEMPORARY_SUFFIX,
@@ -109,7 +108,7 @@ def prune(store: SegmentStore, before: datetime) -> int:
                 if hour + HOUR <= before:
                     store.remove_folder(store.hour_folder(model, version, hour))
                     removed += 1
-            _remove_empty_days(store, f"{store.root}/{PREDICTIONS}/{model}/{version}")
+            _remove_empty_days(store, f"{store.base}/{model}/{version}")
     return removed
 
 

@@ -1,8 +1,8 @@
 """Reading the prediction log: rows by model, version and time, SQL over all of it, the newest rows, ids.
 
 Everything reads the segment files directly (Parquet), so it works while servers keep writing and needs no
-server running. ``query`` runs DuckDB over a view ``predictions`` with every readable segment (and
-``feedback``, when a registry is given, with the labels attached so far).
+server running. ``query`` runs DuckDB over the views ``predictions``, ``failures`` and ``usage`` (every
+readable segment of each stream) and ``feedback`` (when given: the labels attached so far).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 from shipyard.ids import made_at
-from shipyard.predictions.segments import HOUR, Segment, SegmentStore, hour_of
+from shipyard.predictions.segments import FAILURES, HOUR, USAGE, Segment, SegmentStore, hour_of
 
 log = logging.getLogger("shipyard.predictions")
 
@@ -30,6 +30,13 @@ class PredictionLog:
 
     def __init__(self, url: str) -> None:
         self.store = SegmentStore(url)
+        self.failure_store = SegmentStore(url, FAILURES)
+        self.usage_store = SegmentStore(url, USAGE)
+
+    @property
+    def stores(self) -> tuple[SegmentStore, ...]:
+        """Every stream's segments: what compaction and retention look after."""
+        return (self.store, self.failure_store, self.usage_store)
 
     def segments(
         self,
@@ -37,13 +44,17 @@ class PredictionLog:
         version: int | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        *,
+        store: SegmentStore | None = None,
     ) -> list[Segment]:
-        models = [model] if model is not None else self.store.models()
+        """Readable segments of ``store`` (default: the predictions) in the hours overlapping the range."""
+        store = store or self.store
+        models = [model] if model is not None else store.models()
         found = []
         for name in models:
-            versions = [version] if version is not None else self.store.versions(name)
+            versions = [version] if version is not None else store.versions(name)
             for number in versions:
-                found.extend(self.store.segments(name, number, start, end))
+                found.extend(store.segments(name, number, start, end))
         return found
 
     def batches(
@@ -56,9 +67,32 @@ class PredictionLog:
     ) -> Iterator[pa.Table]:
         """The logged rows in ``[start, end)``, one Parquet row group (at most 100,000 rows) at a time: memory
         holds one group, however long the window."""
+        return self._batches(self.store, model, version, start, end, columns)
+
+    def failures(
+        self, model: str, version: int, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[pa.Table]:
+        """The requests of this version that got no prediction in ``[start, end)``, a row each."""
+        return self._batches(self.failure_store, model, version, start, end, None)
+
+    def usage(
+        self, model: str, version: int, start: datetime | None = None, end: datetime | None = None
+    ) -> Iterator[pa.Table]:
+        """The CPU and memory samples of the processes serving this version in ``[start, end)``."""
+        return self._batches(self.usage_store, model, version, start, end, None)
+
+    def _batches(
+        self,
+        store: SegmentStore,
+        model: str | None,
+        version: int | None,
+        start: datetime | None,
+        end: datetime | None,
+        columns: list[str] | None,
+    ) -> Iterator[pa.Table]:
         wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
-        for segment in self.segments(model, version, start, end):
-            for group in self.store.row_groups(segment, wanted):
+        for segment in self.segments(model, version, start, end, store=store):
+            for group in store.row_groups(segment, wanted):
                 table = _between(group, start, end)
                 if table.num_rows:
                     yield table if columns is None else table.select(columns)
@@ -123,25 +157,27 @@ class PredictionLog:
         return found
 
     def query(self, sql: str, *, feedback: pa.Table | None = None) -> pa.Table:
-        """Run DuckDB ``sql`` over the views ``predictions`` (every readable segment) and ``feedback``."""
+        """Run DuckDB ``sql`` over the views ``predictions``, ``failures``, ``usage`` and ``feedback``."""
         import duckdb
 
         connection = duckdb.connect()
         try:
             if not self.store.local:
                 connection.register_filesystem(self.store.fs)
-            paths = [segment.path for segment in self.segments()]
-            if not self.store.local:  # DuckDB reaches them through fsspec, by full URL
-                paths = [self.store.fs.unstrip_protocol(path) for path in paths]
-            if paths:
-                listed = ", ".join("'" + _sql_text(path) + "'" for path in paths)
-                connection.execute(
-                    f"CREATE VIEW predictions AS SELECT * FROM read_parquet([{listed}], union_by_name = true)"
-                )
-            else:
-                connection.execute(
-                    f"CREATE VIEW predictions AS SELECT * FROM ({_EMPTY_PREDICTIONS}) WHERE false"
-                )
+            for store, empty in (
+                (self.store, _EMPTY_PREDICTIONS),
+                (self.failure_store, _EMPTY_FAILURES),
+                (self.usage_store, _EMPTY_USAGE),
+            ):
+                paths = [segment.path for segment in self.segments(store=store)]
+                if not store.local:  # DuckDB reaches them through fsspec, by full URL
+                    paths = [store.fs.unstrip_protocol(path) for path in paths]
+                if paths:
+                    listed = ", ".join("'" + _sql_text(path) + "'" for path in paths)
+                    source = f"read_parquet([{listed}], union_by_name = true)"
+                else:
+                    source = f"({empty}) WHERE false"
+                connection.execute(f"CREATE VIEW {store.stream} AS SELECT * FROM {source}")
             if feedback is not None:
                 connection.register("feedback", feedback)
             try:
@@ -155,7 +191,17 @@ class PredictionLog:
 _EMPTY_PREDICTIONS = (
     "SELECT NULL::VARCHAR AS prediction_id, NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS timestamp, "
     "NULL::VARCHAR AS model, NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::FLOAT AS latency_ms, "
-    "NULL::FLOAT AS sample_rate, NULL::VARCHAR AS prediction"
+    "NULL::INTEGER AS batch_rows, NULL::FLOAT AS sample_rate, NULL::VARCHAR AS prediction"
+)
+_EMPTY_FAILURES = (
+    "SELECT NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS timestamp, NULL::VARCHAR AS model, "
+    "NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::SMALLINT AS status, NULL::VARCHAR AS error, "
+    "NULL::BIGINT AS rows, NULL::FLOAT AS latency_ms, NULL::FLOAT AS sample_rate"
+)
+_EMPTY_USAGE = (
+    "SELECT NULL::TIMESTAMPTZ AS timestamp, NULL::VARCHAR AS model, NULL::INTEGER AS version, "
+    "NULL::VARCHAR AS process, NULL::DOUBLE AS cpu_seconds, "
+    "NULL::BIGINT AS rss_bytes"
 )
 
 

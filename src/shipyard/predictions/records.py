@@ -9,6 +9,7 @@ Columns of every segment::
     version        int32
     protocol       string        native, mlflow or oip
     latency_ms     float32       the whole request's latency
+    batch_rows     int32         rows in the model call that answered it (with other requests' rows)
     sample_rate    float32       the share of requests being logged when this one was (1.0: all)
     inputs         struct<…>     the validated input row, one field per contract column
     prediction     the model's output type (int64, float64, string, bool)
@@ -44,6 +45,8 @@ class PredictionRecord:
     predictions: np.ndarray
     probabilities: np.ndarray | None
     latency_seconds: float
+    #: Rows in the batch the model predicted these rows in (0: not known).
+    batch_rows: int = 0
 
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -56,6 +59,7 @@ META_COLUMNS = (
     "version",
     "protocol",
     "latency_ms",
+    "batch_rows",
     "sample_rate",
 )
 
@@ -99,6 +103,7 @@ def to_table(records: Sequence[PredictionRecord], sample_rate: float) -> pa.Tabl
         "latency_ms": pa.array(
             np.repeat(np.array([r.latency_seconds * 1000 for r in records], dtype=np.float32), counts)
         ),
+        "batch_rows": pa.array(np.repeat(np.array([r.batch_rows for r in records], dtype=np.int32), counts)),
         "sample_rate": pa.array(np.full(total, sample_rate, dtype=np.float32)),
         "inputs": _inputs([record.inputs for record in records]),
         "prediction": _values(np.concatenate([record.predictions for record in records])),

@@ -1,9 +1,11 @@
 """Where prediction log segments live, how they are named, written and found again.
 
-Layout under the log root (a local path or any fsspec URL)::
+Layout under the log root (a local path or any fsspec URL), the same for each of its three streams —
+``predictions`` (answered requests, a row per predicted row), ``failures`` (refused and failed requests, a
+row each) and ``usage`` (CPU and memory samples of the serving processes)::
 
-    predictions/<model>/<version>/<YYYY-MM-DD>/<HH>/<first ms>-<writer>-<seq>.parquet   one writer's flush
-    predictions/<model>/<version>/<YYYY-MM-DD>/<HH>/c-<first ms>-<random>.parquet      compacted segments
+    <stream>/<model>/<version>/<YYYY-MM-DD>/<HH>/<first ms>-<writer>-<seq>.parquet   one writer's flush
+    <stream>/<model>/<version>/<YYYY-MM-DD>/<HH>/c-<first ms>-<random>.parquet      compacted segments
 
 Every segment is an immutable Parquet file, written whole: on a local disk to a ``.tmp`` name renamed into
 place, on an object store in one PUT. A reader therefore never sees half a file unless the disk itself broke
@@ -32,6 +34,9 @@ from shipyard.store.filesystems import open_filesystem
 log = logging.getLogger("shipyard.predictions")
 
 PREDICTIONS = "predictions"
+FAILURES = "failures"
+USAGE = "usage"
+STREAMS = (PREDICTIONS, FAILURES, USAGE)
 SUFFIX = ".parquet"
 TEMPORARY_SUFFIX = ".tmp"
 COMPACTED_PREFIX = "c-"
@@ -60,28 +65,32 @@ class Segment:
 
 
 class SegmentStore:
-    """The segment files of one prediction log root."""
+    """The segment files of one stream (``predictions``, ``failures`` or ``usage``) of a prediction log."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, stream: str = PREDICTIONS) -> None:
+        if stream not in STREAMS:
+            raise ValueError(f"a prediction log stream is one of {', '.join(STREAMS)}; got {stream!r}")
         self.url = url
+        self.stream = stream
         self.fs, self.root = open_filesystem(url, "prediction log")
+        self.base = f"{self.root}/{stream}"
         self.local = isinstance(self.fs, LocalFileSystem)
         self._footers: dict[tuple[str, int, float], tuple[int, list[str]] | None] = {}
 
     # -- paths ---------------------------------------------------------------------------------------------
     def hour_folder(self, model: str, version: int, hour: datetime) -> str:
-        return f"{self.root}/{PREDICTIONS}/{model}/{version}/{hour:%Y-%m-%d}/{hour:%H}"
+        return f"{self.base}/{model}/{version}/{hour:%Y-%m-%d}/{hour:%H}"
 
     def models(self) -> list[str]:
-        return sorted(_names(self.fs, f"{self.root}/{PREDICTIONS}"))
+        return sorted(_names(self.fs, self.base))
 
     def versions(self, model: str) -> list[int]:
-        found = _names(self.fs, f"{self.root}/{PREDICTIONS}/{model}")
+        found = _names(self.fs, f"{self.base}/{model}")
         return sorted(int(name) for name in found if name.isdigit())
 
     def hours(self, model: str, version: int) -> list[datetime]:
         """Every hour with a folder for this model version, oldest first."""
-        base = f"{self.root}/{PREDICTIONS}/{model}/{version}"
+        base = f"{self.base}/{model}/{version}"
         hours = []
         for day in _names(self.fs, base):
             for hour in _names(self.fs, f"{base}/{day}"):

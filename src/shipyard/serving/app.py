@@ -29,6 +29,7 @@ from shipyard.ids import new_request_id
 from shipyard.monitoring.feedback import attach_labels, feedback_pairs
 from shipyard.monitoring.series import latest_points, window_label
 from shipyard.predictions import LogWriter, PredictionLog
+from shipyard.predictions.events import contract_problems
 from shipyard.registry import Registry
 from shipyard.serving import metrics
 from shipyard.serving.access_log import BatchedLineHandler
@@ -40,8 +41,9 @@ from shipyard.serving.codecs import oip as oip_codec
 from shipyard.serving.config import ServeConfig
 from shipyard.serving.engine import Engine, ModelFailed
 from shipyard.serving.openapi import openapi_document
-from shipyard.serving.prediction_log import NullSink, PredictionRecord, PredictionSink
+from shipyard.serving.prediction_log import FailedRequest, NullSink, PredictionRecord, PredictionSink
 from shipyard.serving.results import DecodedRequest, PredictionResult, RequestRejected
+from shipyard.serving.usage import sample_usage_forever
 
 access_log = logging.getLogger("shipyard.access")
 log = logging.getLogger("shipyard.serving")
@@ -145,6 +147,13 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             except Exception:  # the loop must survive a database hiccup; the next tick retries
                 log.exception("refreshing the served versions failed")
 
+    def served_versions() -> tuple[tuple[str, int], ...]:
+        return tuple(
+            (name, served.current.version.version)
+            for name, served in engine.models.items()
+            if served.current is not None
+        )
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await engine.refresh()
@@ -170,11 +179,18 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             )
             sinks["out"] = writer
         follower = asyncio.create_task(follow_aliases())
+        sampler = None
+        if writer is not None:
+            sampler = asyncio.create_task(
+                sample_usage_forever(lambda: sinks["out"], served_versions, settings.log_usage_seconds)
+            )
         try:
             yield
         finally:
             state["draining"] = True
             follower.cancel()
+            if sampler is not None:
+                sampler.cancel()
             await engine.close()  # queued and running batches finish before the process exits
             if writer is not None:
                 sinks["out"] = NullSink()
@@ -196,10 +212,12 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
         started = time.perf_counter()
         status = 500
         served_version = "-"
+        rows = 0
         metrics.IN_FLIGHT.labels(name).inc()
         try:
             body = await read_body(request, config.max_body_bytes)
             decoded = await _decode_off_loop(decode, body)
+            rows = len(decoded.frame)
             result = await engine.predict(
                 name,
                 decoded.frame,
@@ -223,6 +241,7 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
                     predictions=result.predictions,
                     probabilities=result.probabilities,
                     latency_seconds=time.perf_counter() - started,
+                    batch_rows=result.batch_rows,
                 )
             )
             return _response(encoded, request_id)
@@ -230,6 +249,25 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
             status = _status_of(error)
             if isinstance(error, ModelFailed):
                 log.error("request %s to %s failed [error %s]", request_id, name, error.error_id)
+            failed_version = _answering_version(engine, name, version)
+            if failed_version is not None:  # not for a model or version this server does not serve
+                served_version = str(failed_version)
+                sinks["out"].submit_failure(
+                    FailedRequest(
+                        request_id=request_id,
+                        at=datetime.now(UTC),
+                        model=name,
+                        version=failed_version,
+                        protocol=protocol,
+                        status=status,
+                        error=_error_kind(error),
+                        rows=rows,
+                        latency_seconds=time.perf_counter() - started,
+                        problems=contract_problems(error.problems)
+                        if isinstance(error, RequestRejected)
+                        else (),
+                    )
+                )
             encoded = encode_failure(error, request_id)
             response = _response(encoded, request_id)
             if isinstance(error, Overloaded):
@@ -479,6 +517,28 @@ class BearerTokenMiddleware:
             headers={"www-authenticate": "Bearer"},
         )
         await response(scope, receive, send)
+
+
+def _answering_version(engine: Engine, name: str, version: int | None) -> int | None:
+    """The version that answers (or would have answered) ``name``; None when this server does not serve it."""
+    try:
+        return engine.slot(name, version).version.version
+    except ShipyardError:
+        return None
+
+
+def _error_kind(error: BaseException) -> str:
+    """A short, stable name for why a request got no prediction (the ``error`` column of ``failures``)."""
+    kinds: tuple[tuple[type[BaseException], str], ...] = (
+        (RequestRejected, "rejected"),
+        (BodyTooLarge, "too_large"),
+        (UnsupportedMediaType, "unsupported_media_type"),
+        (InvalidInput, "invalid"),
+        (Overloaded, "overloaded"),
+        (DeadlineExceeded, "timeout"),
+        (ModelFailed, "model_error"),
+    )
+    return next((kind for cls, kind in kinds if isinstance(error, cls)), "internal")
 
 
 def _version_param(value: str | None) -> int | None:

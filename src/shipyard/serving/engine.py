@@ -125,6 +125,7 @@ class ModelSlot:
                     classes=classes,
                     task=self.task,
                     inputs=frame,
+                    batch_rows=len(rows),
                 )
                 start = stop
         return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]

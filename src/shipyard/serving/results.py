@@ -41,6 +41,8 @@ class PredictionResult:
     task: str = "unknown"
     #: The rows as the model saw them: validated and coerced by the contract (what the prediction log keeps).
     inputs: pd.DataFrame | None = None
+    #: Rows in the batch these rows were predicted in (with other requests' rows).
+    batch_rows: int = 0
 
     @property
     def prediction_ids(self) -> list[str]:
