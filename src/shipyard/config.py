@@ -37,6 +37,9 @@ class _SettingsModel(BaseModel):
     gates_file: str = Field(
         "", description="TOML file with [gates.<model>.<alias>] policies (default: this file)"
     )
+    alerts_file: str = Field(
+        "", description="TOML file with the [alerts] rules and channels (default: this file)"
+    )
     log_url: str = Field("logs", description="prediction log root (a path, file:// or s3://)")
     log_flush_seconds: float = Field(
         1.0, gt=0, le=60, description="how often servers write buffered predictions (what a crash can lose)"
@@ -65,6 +68,7 @@ class Settings:
     actor: str
     busy_timeout: float
     gates_file: str = ""
+    alerts_file: str = ""
     log_url: str = ""
     log_flush_seconds: float = 1.0
     log_retention_days: float = 30.0
@@ -80,6 +84,7 @@ class Settings:
             "actor": self.actor,
             "busy_timeout": self.busy_timeout,
             "gates_file": self.gates_file,
+            "alerts_file": self.alerts_file,
             "log_url": self.log_url,
             "log_flush_seconds": self.log_flush_seconds,
             "log_retention_days": self.log_retention_days,
@@ -158,6 +163,7 @@ def load_settings(
         actor=model.actor or _os_user(),
         busy_timeout=model.busy_timeout,
         gates_file=str(_resolve_path(model.gates_file, root)) if model.gates_file else "",
+        alerts_file=str(_resolve_path(model.alerts_file, root)) if model.alerts_file else "",
         log_url=_resolve_storage_url(model.log_url, root),
         log_flush_seconds=model.log_flush_seconds,
         log_retention_days=model.log_retention_days,

@@ -147,7 +147,7 @@ def test_monitor_commands_run_and_show_windows(
     assert main(["monitor", "show", "fraud", "--window", "2h"]) == 0
     assert "no 2h windows stored" in capsys.readouterr().out
     assert main(["monitor", "run", "fraud", "--window", "10x"]) == 2
-    assert "like 15m, 1h or 1d" in capsys.readouterr().err
+    assert "like 30s, 15m, 1h or 1d" in capsys.readouterr().err
     assert main(["monitor", "run", "fraud", "--from", "yesterday"]) == 2
     assert main(["monitor", "run", "fraud", "--from", until, "--to", since]) == 2
 

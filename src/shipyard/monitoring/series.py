@@ -14,7 +14,6 @@ outputs; ``quality.<figure>`` per feature; ``accuracy.<metric>``; ``health.<figu
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring.windows import WindowResult, monitor_window
 from shipyard.predictions import PredictionLog
@@ -30,28 +30,15 @@ from shipyard.stats.drift import DatasetDrift, DriftOptions
 from shipyard.store.schema import ModelRow, MonitorPointRow, MonitorWindowRow
 from shipyard.store.sequences import select_named
 
-_WINDOW = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def parse_window(text: str) -> timedelta:
     """``"15m"``, ``"1h"``, ``"1d"`` as a duration (at least a minute)."""
-    match = _WINDOW.match(text)
-    if match is None:
-        raise InvalidInput(f"a window is a number and a unit (s, m, h, d), like 15m, 1h or 1d; got {text!r}")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 60:
-        raise InvalidInput(f"a window lasts at least a minute; got {text!r}")
-    return timedelta(seconds=seconds)
+    return parse_duration(text, what="a window", minimum=timedelta(minutes=1))
 
 
 def window_label(window: timedelta) -> str:
     """The shortest text ``parse_window`` reads back: ``1h``, ``15m``, ``1d``."""
-    seconds = int(window.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    return duration_label(window)
 
 
 def window_starts(start: datetime, end: datetime, window: timedelta) -> Iterator[datetime]:

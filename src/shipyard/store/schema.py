@@ -246,3 +246,90 @@ class MonitorPointRow(Base):
     metric: Mapped[str] = mapped_column(String(NAME_LENGTH))
     column: Mapped[str] = mapped_column(String(NAME_LENGTH))  # "" for a figure of the whole window
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AlertStateRow(Base):
+    """The current state of one alert: a rule applied to one model version (and column)."""
+
+    __tablename__ = "alert_states"
+
+    fingerprint: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    state: Mapped[str] = mapped_column(String(16))  # inactive, pending, firing, resolved
+    severity: Mapped[str] = mapped_column(String(16))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    since: Mapped[datetime]  # when the current state began
+    fired_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_notified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    evaluated_at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column()  # labels, condition, window start, baseline
+
+
+class AlertEventRow(Base):
+    """A transition of an alert (pending, firing, resolved, inactive) or a repeated notification."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (Index("ix_alert_events_rule_time", "rule", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), index=True)
+    rule: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    column: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime]
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    silenced_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column()
+
+
+class AlertDeliveryRow(Base):
+    """One notification sent (or not) through one channel."""
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_events.id", ondelete="CASCADE"), nullable=True, index=True
+    )  # None for a test notification
+    channel: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    delivered: Mapped[bool]
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text, default="")
+    seconds: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]
+
+
+class AlertActionRow(Base):
+    """An action an alert triggered (a rollback, a retraining job), done, skipped or failed, and why."""
+
+    __tablename__ = "alert_actions"
+    __table_args__ = (Index("ix_alert_actions_cooldown", "rule", "model", "action", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("alert_events.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))  # done, skipped, failed
+    detail: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class AlertSilenceRow(Base):
+    """Notifications (and actions) of matching alerts are held back until ``ends_at``."""
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    matchers: Mapped[dict[str, Any]] = mapped_column()  # rule, model, version, column, severity, labels
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    comment: Mapped[str] = mapped_column(Text, default="")

@@ -1,0 +1,27 @@
+"""Alerts: declarative rules over the monitored series, with states, silences, channels and actions.
+
+config = load_alerts(registry.settings, registry, served=["fraud@production"])   # checked now
+AlertEvaluator(registry, config).evaluate()      # what the monitoring runner does every interval
+current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
+"""
+
+from shipyard.alerts.channels import Delivery, Notification, deliver
+from shipyard.alerts.evaluator import AlertEvaluator, Outcome
+from shipyard.alerts.rules import AlertsConfig, Rule, load_alerts
+from shipyard.alerts.store import alert_history, current_alerts, silence, silences, unsilence
+
+__all__ = [
+    "AlertEvaluator",
+    "AlertsConfig",
+    "Delivery",
+    "Notification",
+    "Outcome",
+    "Rule",
+    "alert_history",
+    "current_alerts",
+    "deliver",
+    "load_alerts",
+    "silence",
+    "silences",
+    "unsilence",
+]

@@ -1,0 +1,428 @@
+"""Alert rules, channels and actions, declared in TOML and checked against what exists when loaded.
+
+In the workspace's ``shipyard.toml`` (or the file the ``alerts_file`` setting names)::
+
+    [alerts]
+    default_channels = ["ops"]        # where rules without channels = [...] notify (default: the log)
+    repeat = "4h"                     # a firing alert notifies again this often
+
+    [alerts.defaults]                 # the rules every served model gets; enabled = false turns them off
+    error_rate = 0.05
+    latency_p99_ms = 500
+    accuracy_drop = 0.10              # relative to the mean of the last 24 h
+
+    [[alerts.rules]]
+    name = "amount-drift"
+    model = "fraud@production"        # fraud@alias, fraud/3, fraud (every version) or "*"
+    figure = "drift.score"            # any monitored figure: shipyard alerts figures
+    column = "amount"                 # for a figure of a column; "*" for each column
+    window = "1h"                     # which monitoring windows to read
+    above = 0.2                       # or below = …, or outside = [low, high]
+    relative_to = "24h"               # optional: compare the change relative to this period's mean
+    for = "10m"                       # how long it must hold before firing
+    severity = "warning"              # info, warning or critical
+    labels = { team = "risk" }
+    channels = ["ops", "email"]
+    actions = [{ type = "rollback" }, { type = "retrain", spec = "train.toml" }]
+    cooldown = "1h"                   # one action per rule and model at most this often
+
+    [alerts.channels.ops]
+    type = "webhook"                  # webhook, slack, email or log
+    url = "https://hooks.example.com/shipyard"
+    secret_env = "SHIPYARD_WEBHOOK_SECRET"   # signs the body (HMAC-SHA256)
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shipyard.config import CONFIG_FILE, Settings
+from shipyard.durations import duration_label, parse_duration
+from shipyard.errors import ConfigurationError, ShipyardError
+from shipyard.monitoring.figures import catalogue
+from shipyard.refs import ModelRef
+from shipyard.registry import ModelVersion, Registry
+from shipyard.training import PREDICTION_COLUMN, SCORE_COLUMN
+
+Severity = Literal["info", "warning", "critical"]
+LOG_CHANNEL = "log"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ActionConfig(_Strict):
+    type: Literal["rollback", "retrain"]
+    #: rollback: the alias to move back (default: the alias the rule's model selector names).
+    alias: str | None = None
+    #: retrain: the training spec to run (``shipyard train SPEC``), relative to the workspace.
+    spec: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ActionConfig:
+        if self.type == "retrain" and not self.spec:
+            raise ValueError("a retrain action needs spec = 'path/to/train.toml'")
+        return self
+
+
+class RuleConfig(_Strict):
+    name: str = Field(min_length=1)
+    figure: str
+    column: str = ""
+    model: str = "*"
+    window: str = "1h"
+    above: float | None = None
+    below: float | None = None
+    outside: tuple[float, float] | None = None
+    relative_to: str | None = None
+    for_: str = Field("0s", alias="for")
+    severity: Severity = "warning"
+    labels: dict[str, str] = Field(default_factory=dict)
+    channels: list[str] | None = None
+    actions: list[ActionConfig] = Field(default_factory=list)
+    cooldown: str = "1h"
+    repeat: str | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> RuleConfig:
+        given = [name for name in ("above", "below", "outside") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError("a rule has one condition: above = x, below = x or outside = [low, high]")
+        if self.outside is not None and self.outside[0] > self.outside[1]:
+            raise ValueError(f"outside = [low, high] needs low <= high, got {list(self.outside)}")
+        return self
+
+
+class DefaultsConfig(_Strict):
+    enabled: bool = True
+    error_rate: float = Field(0.05, gt=0, le=1)
+    latency_p99_ms: float = Field(500.0, gt=0)
+    accuracy_drop: float = Field(0.10, gt=0, lt=1)
+    window: str = "1h"
+
+
+class ChannelConfig(_Strict):
+    type: Literal["webhook", "slack", "email", "log"]
+    url: str | None = None
+    secret: str | None = None
+    secret_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(5.0, gt=0, le=60)
+    attempts: int = Field(4, ge=1, le=10)
+    backoff: float = Field(0.5, ge=0, le=60)
+    # email
+    host: str | None = None
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = Field(None, alias="from")
+    to: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelConfig:
+        if self.type in ("webhook", "slack") and not self.url:
+            raise ValueError(f"a {self.type} channel needs url = 'https://…'")
+        if self.type == "email" and not (self.host and self.to and self.sender):
+            raise ValueError("an email channel needs host, from and to = ['someone@example.com']")
+        return self
+
+    def signing_secret(self) -> bytes | None:
+        if self.secret:
+            return self.secret.encode()
+        if self.secret_env:
+            value = os.environ.get(self.secret_env)
+            if not value:
+                raise ConfigurationError(f"the webhook secret variable ${self.secret_env} is not set")
+            return value.encode()
+        return None
+
+    def password(self) -> str | None:
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigurationError(f"the SMTP password variable ${self.password_env} is not set")
+        return value
+
+
+class AlertsDocument(_Strict):
+    default_channels: list[str] = Field(default_factory=lambda: [LOG_CHANNEL])
+    repeat: str = "4h"
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    rules: list[RuleConfig] = Field(default_factory=list)
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``above``, ``below`` or ``outside`` a band, on the figure or on its change relative to a baseline."""
+
+    kind: Literal["above", "below", "outside"]
+    low: float | None
+    high: float | None
+    relative_to: timedelta | None = None
+
+    def holds(self, value: float) -> bool:
+        if self.kind == "above":
+            return value > self.high  # type: ignore[operator]
+        if self.kind == "below":
+            return value < self.low  # type: ignore[operator]
+        return value < self.low or value > self.high  # type: ignore[operator]
+
+    def describe(self) -> str:
+        subject = f"change vs the last {_short(self.relative_to)}" if self.relative_to else "value"
+        if self.kind == "above":
+            return f"{subject} > {self.high:g}"
+        if self.kind == "below":
+            return f"{subject} < {self.low:g}"
+        return f"{subject} outside [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A checked rule: durations parsed, figure and model known."""
+
+    name: str
+    figure: str
+    column: str
+    model: str
+    window: timedelta
+    condition: Condition
+    for_: timedelta
+    severity: str
+    labels: dict[str, str]
+    channels: tuple[str, ...]
+    actions: tuple[ActionConfig, ...]
+    cooldown: timedelta
+    repeat: timedelta
+    description: str = ""
+    default: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "figure": self.figure,
+            "column": self.column,
+            "model": self.model,
+            "window": _short(self.window),
+            "condition": self.condition.describe(),
+            "for": _short(self.for_),
+            "severity": self.severity,
+            "labels": dict(self.labels),
+            "channels": list(self.channels),
+            "actions": [action.model_dump(exclude_none=True) for action in self.actions],
+            "cooldown": _short(self.cooldown),
+            "repeat": _short(self.repeat),
+            "description": self.description,
+            "default": self.default,
+        }
+
+
+@dataclass(frozen=True)
+class AlertsConfig:
+    """Every rule (declared and default), every channel, and where they came from."""
+
+    rules: list[Rule]
+    channels: dict[str, ChannelConfig]
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def load_alerts(
+    settings: Settings,
+    registry: Registry,
+    served: list[str] | None = None,
+    *,
+    alerts_file: Path | None = None,
+) -> AlertsConfig:
+    """The alert configuration: declared rules and channels, plus the default rules of each ``served``
+    reference; every figure, model, column and channel a rule names is checked now, not when it fires."""
+    declared = Path(settings.alerts_file) if settings.alerts_file else settings.home / CONFIG_FILE
+    path = alerts_file or declared
+    document: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8")).get("alerts", {})
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{path.name} is not valid TOML: {exc}") from None
+    elif alerts_file is not None or settings.alerts_file:
+        raise ConfigurationError(f"alerts file {str(path)!r} does not exist")
+    try:
+        parsed = AlertsDocument.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid [alerts] in {path.name}: {_problems(exc)}") from None
+    channels = {LOG_CHANNEL: ChannelConfig(type="log"), **parsed.channels}
+    repeat = parse_duration(parsed.repeat, what="alerts.repeat", minimum=timedelta(minutes=1))
+    rules: dict[str, Rule] = {}
+    for config in parsed.rules:
+        if config.name in rules:
+            raise ConfigurationError(f"two alert rules are named {config.name!r} in {path.name}; rename one")
+        rules[config.name] = _checked(config, registry, channels, parsed.default_channels, repeat, path.name)
+    if parsed.defaults.enabled:
+        for reference in served or []:
+            for config in default_rules(registry, reference, parsed.defaults):
+                if config.name not in rules:  # a declared rule of the same name replaces the default
+                    checked = _checked(
+                        config, registry, channels, parsed.default_channels, repeat, "defaults"
+                    )
+                    rules[config.name] = replace(checked, default=True)
+    return AlertsConfig(list(rules.values()), channels, str(path) if path.is_file() else "")
+
+
+def default_rules(registry: Registry, reference: str, defaults: DefaultsConfig) -> list[RuleConfig]:
+    """What every served model is watched for: errors, slow answers, dataset drift and an accuracy drop."""
+    version = registry.resolve(reference)
+    model = reference
+    window = defaults.window
+    rules = [
+        RuleConfig(
+            name=f"{version.model}:error-rate", model=model, figure="health.error_rate", window=window,
+            above=defaults.error_rate, for_="5m", severity="critical",
+            description=f"more than {defaults.error_rate:.0%} of requests fail (5xx)",
+        ),
+        RuleConfig(
+            name=f"{version.model}:latency-p99", model=model, figure="health.latency_p99_ms", window=window,
+            above=defaults.latency_p99_ms, for_="5m", severity="warning",
+            description=f"p99 latency above {defaults.latency_p99_ms:g} ms",
+        ),
+        RuleConfig(
+            name=f"{version.model}:dataset-drift", model=model, figure="drift.dataset", window=window,
+            above=0.5, severity="warning",
+            description="the share of drifted features passed the dataset threshold",
+        ),
+    ]  # fmt: skip
+    if version.info.task == "classification":
+        rules.append(
+            RuleConfig(
+                name=f"{version.model}:accuracy-drop", model=model, figure="accuracy.accuracy",
+                window=window, below=-defaults.accuracy_drop, relative_to="24h", severity="critical",
+                description=f"accuracy fell more than {defaults.accuracy_drop:.0%} below the last 24 h",
+            )
+        )  # fmt: skip
+    elif version.info.task == "regression":
+        rules.append(
+            RuleConfig(
+                name=f"{version.model}:accuracy-drop", model=model, figure="accuracy.rmse",
+                window=window, above=defaults.accuracy_drop, relative_to="24h", severity="critical",
+                description=f"rmse rose more than {defaults.accuracy_drop:.0%} above the last 24 h",
+            )
+        )  # fmt: skip
+    return rules
+
+
+def _checked(
+    config: RuleConfig,
+    registry: Registry,
+    channels: dict[str, ChannelConfig],
+    default_channels: list[str],
+    repeat: timedelta,
+    where: str,
+) -> Rule:
+    def fail(problem: str) -> ConfigurationError:
+        return ConfigurationError(f"alert rule {config.name!r} ({where}): {problem}")
+
+    figures = catalogue()
+    if config.figure not in figures:
+        raise fail(
+            f"unknown figure {config.figure!r}; figures: {', '.join(figures)} (see 'shipyard alerts figures')"
+        )
+    per_column = figures[config.figure]
+    if per_column and not config.column:
+        raise fail(f"{config.figure} is a figure of a column: add column = 'name' (or '*' for each)")
+    if not per_column and config.column:
+        raise fail(f"{config.figure} is a figure of the whole window: remove column = {config.column!r}")
+    _check_model(config, registry, fail)
+    names = tuple(config.channels if config.channels is not None else default_channels)
+    unknown = [name for name in names if name not in channels]
+    if unknown:
+        raise fail(f"unknown channel(s) {', '.join(unknown)}; channels: {', '.join(channels)}")
+    for action in config.actions:
+        if action.type == "rollback" and action.alias is None and "@" not in config.model:
+            raise fail("a rollback needs an alias: model = 'fraud@production', or alias = 'production'")
+    try:
+        window = parse_duration(config.window, what="window", minimum=timedelta(minutes=1))
+        relative_to = (
+            parse_duration(config.relative_to, what="relative_to", minimum=timedelta(minutes=1))
+            if config.relative_to
+            else None
+        )
+        hold = parse_duration(config.for_, what="for")
+        cooldown = parse_duration(config.cooldown, what="cooldown")
+        if config.repeat:
+            repeat = parse_duration(config.repeat, what="repeat", minimum=timedelta(minutes=1))
+    except ShipyardError as error:
+        raise fail(str(error)) from None
+    if config.above is not None:
+        condition = Condition("above", None, config.above, relative_to)
+    elif config.below is not None:
+        condition = Condition("below", config.below, None, relative_to)
+    else:
+        low, high = config.outside  # type: ignore[misc]
+        condition = Condition("outside", low, high, relative_to)
+    return Rule(
+        name=config.name,
+        figure=config.figure,
+        column=config.column,
+        model=config.model,
+        window=window,
+        condition=condition,
+        for_=hold,
+        severity=config.severity,
+        labels=dict(config.labels),
+        channels=names,
+        actions=tuple(config.actions),
+        cooldown=cooldown,
+        repeat=repeat,
+        description=config.description,
+    )
+
+
+def _check_model(config: RuleConfig, registry: Registry, fail: Callable[[str], ConfigurationError]) -> None:
+    """The model (and alias or version) a rule selects must exist; the error lists what does."""
+    if config.model == "*":
+        return
+    try:
+        reference = ModelRef.parse(config.model)
+    except ShipyardError as error:
+        raise fail(str(error)) from None
+    models = [model.name for model in registry.list_models()]
+    if reference.model not in models:
+        raise fail(f"unknown model {reference.model!r}; models: {', '.join(models) or 'none registered'}")
+    try:
+        version = registry.resolve(config.model)
+    except ShipyardError as error:
+        raise fail(str(error)) from None
+    if config.column and config.column != "*":
+        columns = _columns_of(version, config.figure)
+        if columns and config.column not in columns:
+            raise fail(f"{version.ref} has no column {config.column!r}; columns: {', '.join(columns)}")
+
+
+def _columns_of(version: ModelVersion, figure: str) -> list[str]:
+    if figure.startswith("output_drift."):
+        return [PREDICTION_COLUMN, SCORE_COLUMN]
+    if version.input_schema:
+        return [str(column["name"]) for column in version.input_schema.get("columns", [])]
+    return list(version.info.feature_names or [])
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+    )
+
+
+def _short(duration: timedelta | None) -> str:
+    return duration_label(duration) if duration is not None else ""
