@@ -5,7 +5,7 @@ Runs on SQLite and PostgreSQL (the ``registry`` fixture): alert state lives in t
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,9 @@ from sqlalchemy import select
 from shipyard import Registry
 from shipyard.alerts import AlertEvaluator, alert_history, current_alerts, load_alerts, silence
 from shipyard.config import CONFIG_FILE
+from shipyard.monitoring.runner import MonitorRunner, RunnerConfig
 from shipyard.store.schema import AlertDeliveryRow
-from tests.alerts.conftest import HOUR, T0, WebhookReceiver, record_window, register_fraud
+from tests.alerts.conftest import HOUR, T0, WebhookReceiver, hook_channel, record_window, register_fraud
 
 MINUTE = timedelta(minutes=1)
 
@@ -25,15 +26,11 @@ def write_rules(registry: Registry, text: str) -> None:
 
 
 def p99_rule(webhook: WebhookReceiver, extra: str = "") -> str:
-    return f"""
-[alerts]
-default_channels = ["hook"]
+    return (
+        hook_channel(webhook)
+        + f"""
 [alerts.defaults]
 enabled = false
-[alerts.channels.hook]
-type = "webhook"
-url = "{webhook.url}"
-backoff = 0
 [[alerts.rules]]
 name = "slow"
 model = "fraud@production"
@@ -45,6 +42,7 @@ severity = "critical"
 labels = {{ team = "risk" }}
 {extra}
 """
+    )
 
 
 def test_an_alert_goes_pending_fires_once_repeats_and_resolves(
@@ -183,3 +181,23 @@ def test_a_receiver_that_fails_is_retried_and_recorded_while_the_others_get_it(
         stored = {row.channel: (row.delivered, row.attempts) for row in rows}
     assert stored == {"hook": (False, 3), "log": (True, 1)}
     assert [d["channel"] for d in alert_history(registry, rule="slow")[0]["deliveries"]] == ["hook", "log"]
+
+
+def test_the_monitoring_runner_evaluates_the_rules_and_survives_a_broken_edit(
+    workspace: Path, webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime.now(UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    with Registry(home=workspace) as registry:
+        register_fraud(registry)
+        record_window(registry, today, version=2, window=timedelta(days=1), health={"latency_p99_ms": 900.0})
+        rules = p99_rule(webhook).replace('for = "10m"', 'window = "1d"')
+        write_rules(registry, rules)
+        runner = MonitorRunner(registry.settings, RunnerConfig(["fraud@production"], 3600, 60.0))
+    runner.run_once(now)
+    write_rules(registry, rules.replace("health.latency_p99_ms", "health.latency"))
+    runner.run_once(now + timedelta(minutes=1))
+    assert "the alert rules could not be loaded" in caplog.text and "unknown figure" in caplog.text
+    with Registry(home=workspace) as registry:
+        assert [(a["rule"], a["state"]) for a in current_alerts(registry)] == [("slow", "firing")]
+    assert len(webhook.received) == 1 and webhook.received[0].json()["alert"]["window"] == "1d"

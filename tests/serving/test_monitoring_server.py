@@ -1,4 +1,5 @@
-"""``shipyard serve`` runs the monitoring runner beside its workers; /metrics shows what it found."""
+"""``shipyard serve`` runs the monitoring runner beside its workers; /metrics shows what it found, and the
+alert rules evaluated after each run notify a real webhook receiver."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.receivers import WebhookReceiver, webhook_receiver
 from tests.serving.conftest import Server, start_server, stop_server
 
 pytestmark = pytest.mark.slow
@@ -17,13 +19,37 @@ ROW = {"amount": 42.0, "channel": "web", "hour": 3}
 
 
 @pytest.fixture(scope="module")
-def monitored(workspace: Path) -> Iterator[Server]:
+def hook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def monitored(
+    workspace: Path, hook: WebhookReceiver, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    rules = tmp_path_factory.mktemp("alerts") / "alerts.toml"
+    rules.write_text(
+        f"""
+[alerts]
+default_channels = ["hook"]
+[alerts.channels.hook]
+type = "webhook"
+url = "{hook.url}"
+[[alerts.rules]]
+name = "refusals"
+model = "fraud@production"
+figure = "health.rejected_rate"
+window = "1m"
+above = 0
+"""
+    )
     running = start_server(
         workspace,
         ["fraud@production"],
         "--monitor-interval", "1", "--monitor-window", "1m",
         workers=2,
-        environment={"SHIPYARD_LOG_USAGE_SECONDS": "0.5"},
+        environment={"SHIPYARD_LOG_USAGE_SECONDS": "0.5", "SHIPYARD_ALERTS_FILE": str(rules)},
     )  # fmt: skip
     yield running
     stop_server(running)
@@ -65,3 +91,18 @@ def test_served_predictions_refusals_and_resources_reach_the_monitors_and_metric
     # The processes serving the version: CPU use and memory.
     assert _figure(text, "health.cpu_percent") > 0 and _figure(text, "health.memory_bytes") > 50e6
     assert _figure(text, "health.batch_rows_p50") >= 2
+
+
+def test_alert_rules_run_beside_the_monitors_and_notify(monitored: Server, hook: WebhookReceiver) -> None:
+    labels = 'column="",model="fraud",rule="refusals",severity="warning",state="firing",version="1"'
+    firing = "shipyard_alerts{" + labels + "} 1.0"
+    with monitored.client() as client:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not hook.received:
+            client.post("/v1/models/fraud/predict", json={"records": [{**ROW, "amount": "x"}]})
+            time.sleep(0.5)
+        assert firing in client.get("/metrics").text
+    payload = hook.received[0].json()
+    assert payload["status"] == "firing" and payload["alert"]["rule"] == "refusals"
+    assert payload["alert"]["model"] == "fraud" and payload["alert"]["value"] > 0
+    assert "alerting with 5 rule(s) through hook" in monitored.log_text()  # the defaults and ours

@@ -8,7 +8,7 @@ current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
 from shipyard.alerts.channels import Delivery, Notification, deliver
 from shipyard.alerts.evaluator import AlertEvaluator, Outcome
 from shipyard.alerts.rules import AlertsConfig, Rule, load_alerts
-from shipyard.alerts.store import alert_history, current_alerts, silence, silences, unsilence
+from shipyard.alerts.store import alert_history, current_alerts, send_test, silence, silences, unsilence
 
 __all__ = [
     "AlertEvaluator",
@@ -21,6 +21,7 @@ __all__ = [
     "current_alerts",
     "deliver",
     "load_alerts",
+    "send_test",
     "silence",
     "silences",
     "unsilence",

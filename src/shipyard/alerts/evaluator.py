@@ -30,13 +30,13 @@ from sqlalchemy.orm import Session
 from shipyard.alerts.actions import ActionOutcome, run_action
 from shipyard.alerts.channels import Delivery, Notification, deliver
 from shipyard.alerts.rules import AlertsConfig, Rule
+from shipyard.alerts.store import delivery_row
 from shipyard.durations import duration_label
 from shipyard.errors import ShipyardError
 from shipyard.refs import ModelRef
 from shipyard.registry import Registry
 from shipyard.store.schema import (
     AlertActionRow,
-    AlertDeliveryRow,
     AlertEventRow,
     AlertSilenceRow,
     AlertStateRow,
@@ -363,18 +363,7 @@ class AlertEvaluator:
         event_id = session.execute(
             select(func.max(AlertEventRow.id)).where(AlertEventRow.fingerprint == outcome.fingerprint)
         ).scalar_one()
-        for delivery in outcome.deliveries:
-            session.add(
-                AlertDeliveryRow(
-                    event_id=event_id,
-                    channel=delivery.channel,
-                    delivered=delivery.delivered,
-                    attempts=delivery.attempts,
-                    error=delivery.error,
-                    seconds=delivery.seconds,
-                    at=now,
-                )
-            )
+        session.add_all(delivery_row(delivery, event_id, now) for delivery in outcome.deliveries)
         for action in outcome.actions:
             session.add(
                 AlertActionRow(

@@ -108,7 +108,8 @@ class DefaultsConfig(_Strict):
     error_rate: float = Field(0.05, gt=0, le=1)
     latency_p99_ms: float = Field(500.0, gt=0)
     accuracy_drop: float = Field(0.10, gt=0, lt=1)
-    window: str = "1h"
+    #: Which monitoring windows the default rules read (default: the server's --monitor-window).
+    window: str | None = None
 
 
 class ChannelConfig(_Strict):
@@ -245,10 +246,12 @@ def load_alerts(
     registry: Registry,
     served: list[str] | None = None,
     *,
+    window: timedelta = timedelta(hours=1),
     alerts_file: Path | None = None,
 ) -> AlertsConfig:
     """The alert configuration: declared rules and channels, plus the default rules of each ``served``
-    reference; every figure, model, column and channel a rule names is checked now, not when it fires."""
+    reference over ``window``-long monitoring windows; every figure, model, column and channel a rule names
+    is checked now, not when it fires."""
     declared = Path(settings.alerts_file) if settings.alerts_file else settings.home / CONFIG_FILE
     path = alerts_file or declared
     document: dict[str, Any] = {}
@@ -272,7 +275,7 @@ def load_alerts(
         rules[config.name] = _checked(config, registry, channels, parsed.default_channels, repeat, path.name)
     if parsed.defaults.enabled:
         for reference in served or []:
-            for config in default_rules(registry, reference, parsed.defaults):
+            for config in default_rules(registry, reference, parsed.defaults, window):
                 if config.name not in rules:  # a declared rule of the same name replaces the default
                     checked = _checked(
                         config, registry, channels, parsed.default_channels, repeat, "defaults"
@@ -281,11 +284,13 @@ def load_alerts(
     return AlertsConfig(list(rules.values()), channels, str(path) if path.is_file() else "")
 
 
-def default_rules(registry: Registry, reference: str, defaults: DefaultsConfig) -> list[RuleConfig]:
+def default_rules(
+    registry: Registry, reference: str, defaults: DefaultsConfig, served_window: timedelta
+) -> list[RuleConfig]:
     """What every served model is watched for: errors, slow answers, dataset drift and an accuracy drop."""
     version = registry.resolve(reference)
     model = reference
-    window = defaults.window
+    window = defaults.window or duration_label(served_window)
     rules = [
         RuleConfig(
             name=f"{version.model}:error-rate", model=model, figure="health.error_rate", window=window,

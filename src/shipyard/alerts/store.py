@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from shipyard.alerts.channels import Delivery, Notification, deliver
+from shipyard.alerts.rules import AlertsConfig
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry import Registry
 from shipyard.store.schema import (
@@ -172,3 +174,34 @@ def _aware(moment: datetime) -> datetime:
 
 def _iso(moment: datetime | None) -> str | None:
     return _aware(moment).isoformat() if moment is not None else None
+
+
+def send_test(registry: Registry, config: AlertsConfig, channels: list[str] | None = None) -> list[Delivery]:
+    """Send a test notification through ``channels`` (default: every configured one) and record each."""
+    names = channels or list(config.channels)
+    unknown = [name for name in names if name not in config.channels]
+    if unknown:
+        raise NotFound(f"unknown channel(s) {', '.join(unknown)}; channels: {', '.join(config.channels)}")
+    now = datetime.now(UTC)
+    notification = Notification(
+        "test",
+        f"test notification from shipyard ({registry.actor}); nothing is wrong",
+        {"rule": "test", "sent_at": now.isoformat(), "severity": "info"},
+    )
+    deliveries = deliver(notification, {name: config.channels[name] for name in names})
+
+    registry.db.write(lambda session: session.add_all(delivery_row(d, None, now) for d in deliveries))
+    return deliveries
+
+
+def delivery_row(delivery: Delivery, event_id: int | None, at: datetime) -> AlertDeliveryRow:
+    """How one delivery is recorded (``event_id`` None for a test notification)."""
+    return AlertDeliveryRow(
+        event_id=event_id,
+        channel=delivery.channel,
+        delivered=delivery.delivered,
+        attempts=delivery.attempts,
+        error=delivery.error,
+        seconds=delivery.seconds,
+        at=at,
+    )

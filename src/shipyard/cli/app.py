@@ -11,6 +11,7 @@ import typer
 
 from shipyard.cicd import CiKind, check_ci_target, write_ci
 from shipyard.cli import render
+from shipyard.cli.alerts import alerts_app
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.data import data_app
@@ -44,6 +45,7 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(report_app, name="report")
+app.add_typer(alerts_app, name="alerts")
 app.command("promote")(promote_command)
 app.command("serve")(serve_command)
 register_training_commands(app)

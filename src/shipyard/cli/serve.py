@@ -52,6 +52,13 @@ def serve_command(
     monitor_interval: Annotated[
         float, typer.Option("--monitor-interval", help="Seconds between monitoring runs.", min=0.5)
     ] = 60.0,
+    alerts: Annotated[
+        bool,
+        typer.Option(
+            "--alerts/--no-alerts",
+            help="Evaluate the alert rules after each monitoring run (needs monitors).",
+        ),
+    ] = True,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
@@ -64,6 +71,11 @@ def serve_command(
     with open_registry() as registry:  # fail now, with a clear message, on a reference that does not resolve
         versions = [registry.resolve(reference) for reference in references]
         settings = registry.settings
+        alerting = None
+        if alerts and monitor and log_predictions:  # a rule naming a figure or model that is not: fail now
+            from shipyard.alerts import load_alerts
+
+            alerting = load_alerts(settings, registry, list(references), window=window)
     config = ServeConfig(
         references=list(references),
         home=str(settings.home),
@@ -92,9 +104,18 @@ def serve_command(
     if monitor and log_predictions:
         from shipyard.monitoring.runner import RunnerConfig, start_runner_process
 
-        runner = RunnerConfig(list(references), int(window.total_seconds()), monitor_interval)
+        runner = RunnerConfig(
+            list(references), int(window.total_seconds()), monitor_interval, alerts=alerting is not None
+        )
         start_runner_process(settings, runner)  # a daemon: it ends with this process
         render.message("monitoring every {} s in {} windows", f"{monitor_interval:g}", monitor_window)
+        if alerting is not None:
+            channels = sorted({name for rule in alerting.rules for name in rule.channels})
+            render.message(
+                "alerting with {} rule(s) through {}",
+                len(alerting.rules),
+                ", ".join(channels) or "no channel",
+            )
     uvicorn.run(
         "shipyard.serving.app:build_app",
         factory=True,

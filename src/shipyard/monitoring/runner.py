@@ -2,7 +2,9 @@
 
 Every ``interval`` seconds it computes, for every version of each served model that has logged
 predictions, the window that just ended (its final figures) and the window in progress (refreshed until it
-ends), stores them, and looks after the log: compaction each tick, retention once an hour. ``shipyard
+ends), stores them, evaluates the alert rules over them (``shipyard.alerts``; the rules are read again
+each tick, so an edit to them needs no restart), and looks after the log: compaction each tick, retention
+once an hour. ``shipyard
 serve`` starts it in its own process, so its reading and counting never take CPU time from a request's
 event loop, and workers need not agree on who runs it.
 """
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 
+from shipyard.alerts import AlertEvaluator, AlertsConfig, load_alerts
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
@@ -34,6 +37,7 @@ class RunnerConfig:
     references: list[str]
     window_seconds: int = 3600
     interval_seconds: float = 60.0
+    alerts: bool = True
 
 
 class MonitorRunner:
@@ -41,6 +45,7 @@ class MonitorRunner:
         self.settings = settings
         self.config = config
         self._last_retention: datetime | None = None
+        self._alerts: AlertsConfig | None = None
 
     def run_once(self, now: datetime | None = None) -> list[WindowResult]:
         """One tick: the previous and the current window of every logged version, then log upkeep."""
@@ -56,6 +61,8 @@ class MonitorRunner:
                     results += run_monitors(registry, prediction_log, versions, current - window, now, window)
                 except ShipyardError as error:  # one model's trouble must not stop the others
                     log.warning("monitoring %s failed: %s", reference, error)
+            if self.config.alerts:
+                self._evaluate_alerts(registry, window, now)
             for store in prediction_log.stores:
                 compact(store, now=now)
             if self.settings.log_retention_days > 0 and (
@@ -65,6 +72,14 @@ class MonitorRunner:
                     expire(store, self.settings.log_retention_days, now)
                 self._last_retention = now
         return results
+
+    def _evaluate_alerts(self, registry: Registry, window: timedelta, now: datetime) -> None:
+        try:
+            self._alerts = load_alerts(self.settings, registry, self.config.references, window=window)
+        except ShipyardError as error:  # a broken edit: keep alerting with the last rules that loaded
+            log.error("the alert rules could not be loaded (%s); keeping the previous ones", error)
+        if self._alerts is not None:
+            AlertEvaluator(registry, self._alerts).evaluate(now)
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Tick every ``interval_seconds`` until ``stop`` is set (or forever)."""

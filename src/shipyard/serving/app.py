@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shipyard import __version__
+from shipyard.alerts import current_alerts
 from shipyard.config import load_settings
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.ids import new_request_id
@@ -456,11 +457,14 @@ def build_app(config: ServeConfig | None = None, *, sink: PredictionSink | None 
     async def prometheus(request: Request) -> Response:
         body, content_type = metrics.exposition()
         window = timedelta(seconds=config.monitor_window_seconds)
-        points = await asyncio.to_thread(
-            lambda: {name: latest_points(registry, name, window) for name in engine.models}
+        points, alerts = await asyncio.to_thread(
+            lambda: (
+                {name: latest_points(registry, name, window) for name in engine.models},
+                [alert for alert in current_alerts(registry) if alert["model"] in engine.models],
+            )
         )
         return Response(
-            body + metrics.monitor_exposition(points, window_label(window)), media_type=content_type
+            body + metrics.monitor_exposition(points, window_label(window), alerts), media_type=content_type
         )
 
     async def openapi(request: Request) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -79,13 +80,16 @@ def record_batch(model: str, version: int, stats: BatchStats) -> None:
         QUEUE_SECONDS.labels(model).observe(waited)
 
 
-def monitor_exposition(points: dict[str, list[tuple[int, str, str, float | None]]], window: str) -> bytes:
-    """The newest monitoring window's figures of each served model, as ``shipyard_monitor_value`` gauges.
+def monitor_exposition(
+    points: dict[str, list[tuple[int, str, str, float | None]]], window: str, alerts: list[dict[str, Any]]
+) -> bytes:
+    """The newest monitoring window's figures of each served model (``shipyard_monitor_value``) and the
+    alerts pending or firing (``shipyard_alerts``, 1 each, like Prometheus' own ``ALERTS``).
 
-    They are read from the metadata database at scrape time (the monitoring runner writes them), so every
+    Both are read from the metadata database at scrape time (the monitoring runner writes them), so every
     worker reports the same values.
     """
-    family = GaugeMetricFamily(
+    figures_family = GaugeMetricFamily(
         "shipyard_monitor_value",
         "Newest monitoring window's figures (drift scores, quality, accuracy, health) per model version.",
         labels=["model", "version", "window", "metric", "column"],
@@ -93,11 +97,20 @@ def monitor_exposition(points: dict[str, list[tuple[int, str, str, float | None]
     for model, figures in points.items():
         for version, metric, column, value in figures:
             if value is not None:
-                family.add_metric([model, str(version), window, metric, column], value)
+                figures_family.add_metric([model, str(version), window, metric, column], value)
+    alerts_family = GaugeMetricFamily(
+        "shipyard_alerts",
+        "Alerts pending or firing: 1 per alert.",
+        labels=["rule", "model", "version", "column", "severity", "state"],
+    )
+    for alert in alerts:
+        labels = [alert["rule"], alert["model"], str(alert["version"]), alert["column"], alert["severity"]]
+        alerts_family.add_metric([*labels, alert["state"]], 1.0)
 
     class _Figures:
         def collect(self) -> Iterator[GaugeMetricFamily]:
-            yield family
+            yield figures_family
+            yield alerts_family
 
     registry = CollectorRegistry()
     registry.register(_Figures())

@@ -1,0 +1,105 @@
+"""Actions of firing alerts: a rollback audited with its alert, a cooldown against storms, retraining."""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from shipyard import Registry
+from shipyard.alerts import AlertEvaluator, alert_history, load_alerts
+from shipyard.config import CONFIG_FILE
+from tests.alerts.conftest import T0, record_window, register_fraud
+from tests.models import transactions
+
+MINUTE = timedelta(minutes=1)
+
+ROLLBACK_RULE = """
+[alerts.defaults]
+enabled = false
+[[alerts.rules]]
+name = "slow"
+model = "fraud@production"
+figure = "health.latency_p99_ms"
+above = 100
+actions = [{ type = "rollback" }]
+cooldown = "2h"
+"""
+
+
+def test_a_firing_alert_rolls_the_alias_back_once_and_the_audit_says_why(registry: Registry) -> None:
+    register_fraud(registry, versions=3)  # production: 1 → 2 → 3
+    (registry.settings.home / CONFIG_FILE).write_text(ROLLBACK_RULE, encoding="utf-8")
+    evaluator = AlertEvaluator(registry, load_alerts(registry.settings, registry))
+
+    record_window(registry, T0, version=3, health={"latency_p99_ms": 900.0})
+    [fired] = evaluator.evaluate(T0 + MINUTE)
+    assert [(a.action, a.status) for a in fired.actions] == [("rollback", "done")]
+    assert fired.actions[0].detail == "fraud@production: version 3 → 2"
+    assert registry.resolve("fraud@production").version == 2
+    [audit] = [event for event in registry.audit(model="fraud") if "alert slow fired" in event.reason]
+    assert "fraud/3 health.latency_p99_ms = 900" in audit.reason
+
+    # Version 2 is slow too: its alert fires, but the cooldown holds the second rollback back.
+    record_window(registry, T0, version=2, health={"latency_p99_ms": 800.0})
+    [again] = evaluator.evaluate(T0 + 10 * MINUTE)
+    assert (again.version, again.after) == (2, "firing")
+    [(action, status, detail)] = [(a.action, a.status, a.detail) for a in again.actions]
+    assert (action, status) == ("rollback", "skipped") and detail.startswith("cooldown:")
+    assert registry.resolve("fraud@production").version == 2
+    recorded = alert_history(registry, rule="slow")[0]["actions"]
+    assert recorded == [{"action": "rollback", "status": "skipped", "detail": detail}]
+
+
+def test_a_rollback_moves_nothing_when_the_alias_no_longer_points_at_the_version(registry: Registry) -> None:
+    register_fraud(registry, versions=3)
+    registry.set_alias("fraud", "production", 2)
+    every_version = ROLLBACK_RULE.replace('"fraud@production"', '"fraud"').replace(
+        '{ type = "rollback" }', '{ type = "rollback", alias = "production" }'
+    )
+    (registry.settings.home / CONFIG_FILE).write_text(every_version, encoding="utf-8")
+    record_window(registry, T0, version=3, health={"latency_p99_ms": 900.0})
+    [fired] = AlertEvaluator(registry, load_alerts(registry.settings, registry)).evaluate(T0 + MINUTE)
+    [skipped] = fired.actions
+    assert skipped.status == "skipped" and "points at version 2 now, not 3" in skipped.detail
+    assert registry.resolve("fraud@production").version == 2
+
+
+@pytest.mark.slow
+def test_a_retrain_action_starts_a_training_job_that_registers_a_version(workspace: Path) -> None:
+    transactions(rows=300).to_csv(workspace / "tx.csv", index=False)
+    (workspace / "train.toml").write_text(
+        textwrap.dedent(
+            """
+            model = "fraud"
+            [data]
+            path = "tx.csv"
+            target = "fraud"
+            exclude = ["day", "customer"]
+            [estimator]
+            class = "sklearn.linear_model.LogisticRegression"
+            [cv]
+            folds = 2
+            """
+        )
+    )
+    (workspace / CONFIG_FILE).write_text(
+        ROLLBACK_RULE.replace('{ type = "rollback" }', '{ type = "retrain", spec = "train.toml" }')
+    )
+    with Registry(home=workspace) as registry:
+        register_fraud(registry)
+        record_window(registry, T0, version=2, health={"latency_p99_ms": 900.0})
+        [fired] = AlertEvaluator(registry, load_alerts(registry.settings, registry)).evaluate(T0 + MINUTE)
+        [started] = fired.actions
+        assert started.status == "done" and started.detail.startswith("started process")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(registry.list_versions("fraud")) < 3:
+            time.sleep(0.5)
+        versions = registry.list_versions("fraud")
+    assert len(versions) == 3, sorted((workspace / "jobs").glob("*.log"))[0].read_text()[-2000:]
+    with Registry(home=workspace) as registry:
+        newest = registry.audit(model="fraud")[-1]
+    assert newest.reason.startswith("alert slow fired")
