@@ -24,10 +24,19 @@ def test_demo_refuses_the_weaker_candidate_and_promotes_the_stronger(
     assert "metrics match: yes" in out
     assert "monitors flagged amount, channel in the second hour" in out and "the first hour: nothing" in out
     assert "late labels arrived: 6000 attached, 0 unknown" in out
+    # The monitors' findings fire alerts to the demo's webhook, signed; the slow model is rolled back.
+    assert "webhook ← firing: WARNING fraud:dataset-drift — fraud/3 drift.dataset = 1" in out
+    assert "webhook ← firing: CRITICAL fraud:accuracy-drop — fraud/3 accuracy.accuracy = 0.726" in out
+    assert "webhook ← firing: CRITICAL fraud:latency-p99 — fraud/4" in out
+    assert "(signature ok)" in out and "BAD SIGNATURE" not in out
+    assert "rollback done: fraud@production: version 4 → 3" in out
     with Registry(home=tmp_path / "demo" / ".shipyard") as registry:
         assert registry.resolve("fraud@production").version == 3
-        actions = [event.action for event in registry.audit(action="alias.")]
-        assert actions == ["alias.promote", "alias.promote", "alias.rollback", "alias.promote"]
+        events = registry.audit(action="alias.")
+        assert [event.action for event in events] == [
+            "alias.promote", "alias.promote", "alias.rollback", "alias.promote", "alias.set", "alias.rollback"
+        ]  # fmt: skip
+        assert events[-1].reason.startswith("alert fraud:latency-p99 fired")
     assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0, "the demo can run again in its own folder"
 
 

@@ -7,13 +7,16 @@ one call, proves the model loaded from the registry predicts exactly what was tr
 version from its recorded spec, and prints the audit trail. Then production traffic is replayed into the
 prediction log: an hour like training, then an hour where amounts triple and web traffic takes over while the
 fraud pattern changes; labels arrive late, and the monitors flag exactly the two drifted features and the
-accuracy drop. Later capabilities extend this same story.
+accuracy drop. The alerting chapter (``shipyard.demo.alerting``) follows: those findings fire alerts to a
+webhook, and a slow model that slipped into production is rolled back by its latency alert. Later
+capabilities extend this same story.
 """
 
 from __future__ import annotations
 
 import shutil
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,10 @@ import pandas as pd
 from shipyard.cli import render
 from shipyard.cli.gates import show_gate_report
 from shipyard.cli.training import show_report
+from shipyard.demo.alerting import alerting_story
 from shipyard.errors import Conflict, GateFailed
 from shipyard.gates import GateReport, promote
-from shipyard.registry import Registry
+from shipyard.registry import ModelVersion, Registry
 from shipyard.training import reproduce, train
 from shipyard.workspace import init_workspace
 
@@ -81,10 +85,9 @@ def _spec(label: str, estimator: str, params: dict[str, Any]) -> dict[str, Any]:
 DRIFTED_FEATURES = ["amount", "channel"]
 
 
-def _monitoring_story(registry: Registry) -> None:
-    """Replay two hours of traffic through fraud@production, attach late labels, and monitor both hours."""
-    from datetime import UTC, datetime, timedelta
-
+def _monitoring_story(registry: Registry) -> datetime:
+    """Replay two hours of traffic through fraud@production, attach late labels, and monitor both hours;
+    returns the start of the first hour."""
     from shipyard.cli.monitor import print_windows
     from shipyard.monitoring import attach_labels
     from shipyard.monitoring.series import run_monitors
@@ -147,35 +150,49 @@ def _monitoring_story(registry: Registry) -> None:
     )
     if sorted(flagged) != sorted(DRIFTED_FEATURES) or calm_flags or was is None or now is None or now >= was:
         raise AssertionError("the monitors did not flag exactly the drifted features and the accuracy drop")
+    return start
 
 
 def _replay(registry: Registry, reference: str, frame: pd.DataFrame, at: Any, writer: Any) -> list[str]:
     """Predict ``frame`` in requests of 10 rows as the server would, logging each at ``at``; the ids."""
-    from shipyard.ids import new_request_id, prediction_id
-    from shipyard.predictions import PredictionRecord
-
     version = registry.resolve(reference)
     model = registry.load_model(reference)
     ids: list[str] = []
     for start in range(0, len(frame), 10):
         rows = frame.iloc[start : start + 10][FEATURES].reset_index(drop=True)
         labels, probabilities = model.predict_with_proba(rows)
-        request = new_request_id(at)
-        record = PredictionRecord(
-            request_id=request,
-            prediction_ids=[prediction_id(request, row) for row in range(len(rows))],
-            at=at,
-            model=version.model,
-            version=version.version,
-            protocol="native",
-            inputs=rows,
-            predictions=np.asarray(labels),
-            probabilities=probabilities,
-            latency_seconds=0.002,
-        )
-        writer.submit(record)
-        ids.extend(record.prediction_ids)
+        ids += log_request(writer, version, rows, labels, probabilities, at, 0.002)
     return ids
+
+
+def log_request(
+    writer: Any,
+    version: ModelVersion,
+    rows: pd.DataFrame,
+    labels: Any,
+    probabilities: Any,
+    at: Any,
+    latency_seconds: float,
+) -> list[str]:
+    """Hand one answered request to the prediction log's writer, as the server does; its prediction ids."""
+    from shipyard.ids import new_request_id, prediction_id
+    from shipyard.predictions import PredictionRecord
+
+    request = new_request_id(at)
+    record = PredictionRecord(
+        request_id=request,
+        prediction_ids=[prediction_id(request, row) for row in range(len(rows))],
+        at=at,
+        model=version.model,
+        version=version.version,
+        protocol="native",
+        inputs=rows,
+        predictions=np.asarray(labels),
+        probabilities=probabilities,
+        latency_seconds=latency_seconds,
+    )
+    writer.submit(record)
+    return record.prediction_ids
 
 
 def _fresh_workspace(directory: Path) -> Path:
@@ -302,7 +319,8 @@ def run_demo(directory: Path) -> None:
             ],
         )
         render.audit_table("audit trail", registry.audit(model="fraud"))
-        _monitoring_story(registry)
+        start = _monitoring_story(registry)
+        alerting_story(registry, start, _step)
     render.message(
         "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
     )
