@@ -270,11 +270,18 @@ def _all_numeric(frame: pd.DataFrame) -> bool:
     return all(kind in "biuf" for kind in (dtype.kind for dtype in frame.dtypes))
 
 
-@cache
+_NAMES_WARNING = r"X does not have valid feature names, but \w+ was fitted with feature names"
+
+
 def _silence_array_without_names_warning() -> None:
-    warnings.filterwarnings(
-        "ignore", message=r"X does not have valid feature names, but \w+ was fitted with feature names"
-    )
+    """Put the filter first unless it is there already (one comparison per predict): a ``catch_warnings``
+    block that ended since the last call may have taken it away."""
+    if (
+        not warnings.filters
+        or warnings.filters[0][1] is None
+        or warnings.filters[0][1].pattern != _NAMES_WARNING
+    ):
+        warnings.filterwarnings("ignore", message=_NAMES_WARNING)
 
 
 @cache
