@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from shipyard import Registry
+from shipyard.alerts import add_rule, load_alerts, remove_rule
 from shipyard.cli import main
 from shipyard.config import CONFIG_FILE
+from shipyard.errors import ConfigurationError
 from tests.alerts.conftest import WebhookReceiver, hook_channel, record_window, register_fraud
 
 
@@ -51,7 +53,7 @@ def test_rules_evaluate_list_and_history(
     assert [rule["name"] for rule in rules] == [
         "slow", "fraud:error-rate", "fraud:latency-p99", "fraud:dataset-drift", "fraud:accuracy-drop"
     ]  # fmt: skip
-    assert rules[0]["condition"] == "value > 100" and rules[1]["default"] is True
+    assert rules[0]["condition"] == "value > 100" and rules[1]["source"] == "defaults"
     assert main(["alerts", "rules"]) == 0 and "slow" in capsys.readouterr().out
 
     outcomes = run_json(capsys, "alerts", "evaluate", "--serve", "fraud@production", "--at", "now")
@@ -103,3 +105,46 @@ def test_a_broken_rule_is_reported_with_what_exists(home: Path, capsys: pytest.C
     assert main(["alerts", "rules"]) == 7
     error = capsys.readouterr().err
     assert "unknown figure 'latency'" in error and "health.latency_p99_ms" in error
+
+
+def test_rules_added_from_the_shell_are_kept_in_the_database_and_checked(
+    home: Path, webhook: WebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    added = run_json(
+        capsys, "alerts", "add", "busy", "--figure", "health.request_rate", "--model", "fraud@production",
+        "--above", "0.5", "--for", "5m", "--label", "team=ops", "--channel", "hook", "--action", "rollback",
+    )  # fmt: skip
+    assert added["source"] == "added" and added["condition"] == "value > 0.5" and added["for"] == "5m"
+    assert added["actions"] == [{"type": "rollback"}] and added["labels"] == {"team": "ops"}
+    with Registry(home=home) as registry:
+        [busy] = [rule for rule in load_alerts(registry.settings, registry).rules if rule.name == "busy"]
+    assert busy.channels == ("hook",) and busy.severity == "warning"
+
+    assert main(["alerts", "add", "busy", "-f", "health.request_rate", "--above", "1"]) == 4  # exists
+    assert main(["alerts", "add", "busy", "-f", "health.request_rate", "--above", "1", "--replace"]) == 0
+    assert main(["alerts", "add", "slow", "-f", "health.error_rate", "--above", "1"]) == 7  # in the TOML
+    assert "declared in shipyard.toml" in capsys.readouterr().err
+    assert main(["alerts", "add", "bad", "-f", "health.p99", "--above", "1"]) == 7
+    assert "unknown figure 'health.p99'" in capsys.readouterr().err
+    assert main(["alerts", "add", "bad", "-f", "health.error_rate"]) == 7
+    assert "one condition" in capsys.readouterr().err
+    assert main(["alerts", "add", "bad", "-f", "health.error_rate", "--above", "1", "--action", "page"]) == 2
+
+    assert main(["alerts", "remove", "busy"]) == 0
+    assert main(["alerts", "remove", "busy"]) == 3
+    assert main(["alerts", "remove", "slow"]) == 3  # declared in the file: edited there
+    assert "editing the file" in capsys.readouterr().err
+
+
+def test_an_added_rule_that_clashes_with_a_later_toml_edit_is_named(home: Path) -> None:
+    with Registry(home=home) as registry:
+        add_rule(registry, {"name": "errors", "figure": "health.error_rate", "above": 0.1})
+        config = home / CONFIG_FILE
+        config.write_text(
+            config.read_text()
+            + '[[alerts.rules]]\nname = "errors"\nfigure = "health.error_rate"\nabove = 0.2\n'
+        )
+        with pytest.raises(ConfigurationError, match="'shipyard alerts remove errors' removes the added one"):
+            load_alerts(registry.settings, registry)
+        remove_rule(registry, "errors")
+        assert [r.name for r in load_alerts(registry.settings, registry).rules] == ["slow", "errors"]

@@ -85,12 +85,17 @@ def test_an_alert_goes_pending_fires_once_repeats_and_resolves(
     assert state["state"] == "resolved" and state["severity"] == "critical"
 
 
-def test_a_restart_keeps_a_firing_alert_without_sending_it_again(
+def test_a_restart_keeps_a_firing_alert_and_the_silences_without_sending_anything_again(
     registry: Registry, webhook: WebhookReceiver
 ) -> None:
     register_fraud(registry)
-    write_rules(registry, p99_rule(webhook).replace('for = "10m"', 'for = "0s"'))
+    write_rules(
+        registry,
+        p99_rule(webhook).replace('for = "10m"', 'for = "0s"')
+        + '[[alerts.rules]]\nname = "errors"\nfigure = "health.error_rate"\nabove = 0.1\n',
+    )
     record_window(registry, T0, version=2, health={"latency_p99_ms": 500.0})
+    held = silence(registry, {"rule": "errors"}, T0, T0 + 2 * HOUR)
     [fired] = AlertEvaluator(registry, load_alerts(registry.settings, registry)).evaluate(T0 + MINUTE)
     assert fired.after == "firing" and len(webhook.received) == 1
 
@@ -98,6 +103,9 @@ def test_a_restart_keeps_a_firing_alert_without_sending_it_again(
         evaluator = AlertEvaluator(restarted, load_alerts(restarted.settings, restarted))
         assert evaluator.evaluate(T0 + 2 * MINUTE) == []
         assert [a["state"] for a in current_alerts(restarted)] == ["firing"]
+        record_window(restarted, T0, version=2, health={"latency_p99_ms": 500.0, "error_rate": 0.5})
+        [errors] = evaluator.evaluate(T0 + 3 * MINUTE)
+        assert (errors.rule, errors.after, errors.silenced_by) == ("errors", "firing", held.id)
     assert len(webhook.received) == 1
 
 

@@ -1,5 +1,7 @@
 """Alerts: declarative rules over the monitored series, with states, silences, channels and actions.
 
+add_rule(registry, {"name": "slow", "model": "fraud@production", "figure": "health.latency_p99_ms",
+                    "above": 250, "for": "5m", "actions": [{"type": "rollback"}]})
 config = load_alerts(registry.settings, registry, served=["fraud@production"])   # checked now
 AlertEvaluator(registry, config).evaluate()      # what the monitoring runner does every interval
 current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
@@ -7,7 +9,7 @@ current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
 
 from shipyard.alerts.channels import Delivery, Notification, deliver
 from shipyard.alerts.evaluator import AlertEvaluator, Outcome
-from shipyard.alerts.rules import AlertsConfig, Rule, load_alerts
+from shipyard.alerts.rules import AlertsConfig, Rule, add_rule, load_alerts, remove_rule
 from shipyard.alerts.store import alert_history, current_alerts, send_test, silence, silences, unsilence
 
 __all__ = [
@@ -17,10 +19,12 @@ __all__ = [
     "Notification",
     "Outcome",
     "Rule",
+    "add_rule",
     "alert_history",
     "current_alerts",
     "deliver",
     "load_alerts",
+    "remove_rule",
     "send_test",
     "silence",
     "silences",

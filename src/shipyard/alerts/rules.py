@@ -1,4 +1,5 @@
-"""Alert rules, channels and actions, declared in TOML and checked against what exists when loaded.
+"""Alert rules, channels and actions, declared in TOML or added through the CLI / API (kept in the database),
+and checked against what exists when loaded.
 
 In the workspace's ``shipyard.toml`` (or the file the ``alerts_file`` setting names)::
 
@@ -36,24 +37,29 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shipyard.config import CONFIG_FILE, Settings
 from shipyard.durations import duration_label, parse_duration
-from shipyard.errors import ConfigurationError, ShipyardError
+from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError
 from shipyard.monitoring.figures import catalogue
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
+from shipyard.store.schema import AlertRuleRow
 from shipyard.training import PREDICTION_COLUMN, SCORE_COLUMN
 
 Severity = Literal["info", "warning", "critical"]
 LOG_CHANNEL = "log"
+ADDED_SOURCE = "added"
+DEFAULTS_SOURCE = "defaults"
 
 
 class _Strict(BaseModel):
@@ -209,7 +215,12 @@ class Rule:
     cooldown: timedelta
     repeat: timedelta
     description: str = ""
-    default: bool = False
+    #: Where the rule comes from: the TOML file's name, ``added`` (CLI / API: the database) or ``defaults``.
+    source: str = ""
+
+    @property
+    def default(self) -> bool:
+        return self.source == DEFAULTS_SOURCE
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,7 +238,7 @@ class Rule:
             "cooldown": _short(self.cooldown),
             "repeat": _short(self.repeat),
             "description": self.description,
-            "default": self.default,
+            "source": self.source,
         }
 
 
@@ -249,9 +260,94 @@ def load_alerts(
     window: timedelta = timedelta(hours=1),
     alerts_file: Path | None = None,
 ) -> AlertsConfig:
-    """The alert configuration: declared rules and channels, plus the default rules of each ``served``
-    reference over ``window``-long monitoring windows; every figure, model, column and channel a rule names
-    is checked now, not when it fires."""
+    """The alert configuration: the rules and channels declared in TOML, the rules added through the CLI or
+    API (kept in the database), and the default rules of each ``served`` reference over ``window``-long
+    monitoring windows; every figure, model, column and channel a rule names is checked now, not when it
+    fires."""
+    parsed, path = _read_document(settings, alerts_file)
+    channels = {LOG_CHANNEL: ChannelConfig(type="log"), **parsed.channels}
+    repeat = parse_duration(parsed.repeat, what="alerts.repeat", minimum=timedelta(minutes=1))
+
+    def check(config: RuleConfig, source: str) -> Rule:
+        checked = _checked(config, registry, channels, parsed.default_channels, repeat, source)
+        return replace(checked, source=source)
+
+    rules: dict[str, Rule] = {}
+    for config in parsed.rules:
+        if config.name in rules:
+            raise ConfigurationError(f"two alert rules are named {config.name!r} in {path.name}; rename one")
+        rules[config.name] = check(config, path.name)
+    for name, document in _added_rules(registry).items():
+        if name in rules:
+            raise ConfigurationError(
+                f"alert rule {name!r} is declared in {path.name} and was also added with 'shipyard alerts "
+                f"add'; remove one ('shipyard alerts remove {name}' removes the added one)"
+            )
+        rules[name] = check(_rule_config(document, name), ADDED_SOURCE)
+    if parsed.defaults.enabled:
+        for reference in served or []:
+            for config in default_rules(registry, reference, parsed.defaults, window):
+                if config.name not in rules:  # a rule of the same name replaces the default
+                    rules[config.name] = check(config, DEFAULTS_SOURCE)
+    return AlertsConfig(list(rules.values()), channels, str(path) if path.is_file() else "")
+
+
+def add_rule(
+    registry: Registry,
+    document: Mapping[str, Any],
+    *,
+    replace_existing: bool = False,
+    alerts_file: Path | None = None,
+) -> Rule:
+    """Check a rule (written as in TOML: ``{"name": …, "figure": …, "above": …, "for": "5m"}``) and keep it
+    in the database, where every server's monitoring runner finds it at its next run."""
+    parsed, path = _read_document(registry.settings, alerts_file)
+    name = str(document.get("name", ""))
+    config = _rule_config(document, name or "(unnamed)")
+    if any(declared.name == config.name for declared in parsed.rules):
+        raise ConfigurationError(f"alert rule {config.name!r} is declared in {path.name}; edit it there")
+    channels = {LOG_CHANNEL: ChannelConfig(type="log"), **parsed.channels}
+    repeat = parse_duration(parsed.repeat, what="alerts.repeat", minimum=timedelta(minutes=1))
+    rule = replace(
+        _checked(config, registry, channels, parsed.default_channels, repeat, ADDED_SOURCE),
+        source=ADDED_SOURCE,
+    )
+    stored = config.model_dump(by_alias=True, exclude_defaults=True, mode="json")
+    stored["name"] = config.name
+
+    def work(session: Session) -> None:
+        row = session.get(AlertRuleRow, config.name)
+        if row is not None and not replace_existing:
+            raise Conflict(f"alert rule {config.name!r} exists; pass --replace to change it")
+        if row is None:
+            session.add(
+                AlertRuleRow(
+                    name=config.name, document=stored, created_by=registry.actor, created_at=datetime.now(UTC)
+                )
+            )
+        else:
+            row.document, row.created_by, row.created_at = stored, registry.actor, datetime.now(UTC)
+
+    registry.db.write(work)
+    return rule
+
+
+def remove_rule(registry: Registry, name: str) -> None:
+    """Remove a rule added through the CLI or API (a rule declared in TOML is edited in its file)."""
+
+    def work(session: Session) -> None:
+        row = session.get(AlertRuleRow, name)
+        if row is None:
+            raise NotFound(
+                f"no added alert rule is named {name!r}; 'shipyard alerts rules' lists them "
+                "(a rule from a TOML file is removed by editing the file)"
+            )
+        session.delete(row)
+
+    registry.db.write(work)
+
+
+def _read_document(settings: Settings, alerts_file: Path | None) -> tuple[AlertsDocument, Path]:
     declared = Path(settings.alerts_file) if settings.alerts_file else settings.home / CONFIG_FILE
     path = alerts_file or declared
     document: dict[str, Any] = {}
@@ -263,25 +359,22 @@ def load_alerts(
     elif alerts_file is not None or settings.alerts_file:
         raise ConfigurationError(f"alerts file {str(path)!r} does not exist")
     try:
-        parsed = AlertsDocument.model_validate(document)
+        return AlertsDocument.model_validate(document), path
     except ValidationError as exc:
         raise ConfigurationError(f"invalid [alerts] in {path.name}: {_problems(exc)}") from None
-    channels = {LOG_CHANNEL: ChannelConfig(type="log"), **parsed.channels}
-    repeat = parse_duration(parsed.repeat, what="alerts.repeat", minimum=timedelta(minutes=1))
-    rules: dict[str, Rule] = {}
-    for config in parsed.rules:
-        if config.name in rules:
-            raise ConfigurationError(f"two alert rules are named {config.name!r} in {path.name}; rename one")
-        rules[config.name] = _checked(config, registry, channels, parsed.default_channels, repeat, path.name)
-    if parsed.defaults.enabled:
-        for reference in served or []:
-            for config in default_rules(registry, reference, parsed.defaults, window):
-                if config.name not in rules:  # a declared rule of the same name replaces the default
-                    checked = _checked(
-                        config, registry, channels, parsed.default_channels, repeat, "defaults"
-                    )
-                    rules[config.name] = replace(checked, default=True)
-    return AlertsConfig(list(rules.values()), channels, str(path) if path.is_file() else "")
+
+
+def _added_rules(registry: Registry) -> dict[str, dict[str, Any]]:
+    with registry.db.reading() as session:
+        rows = session.execute(select(AlertRuleRow).order_by(AlertRuleRow.created_at)).scalars()
+        return {row.name: dict(row.document) for row in rows}
+
+
+def _rule_config(document: Mapping[str, Any], name: str) -> RuleConfig:
+    try:
+        return RuleConfig.model_validate(dict(document))
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid alert rule {name!r}: {_problems(exc)}") from None
 
 
 def default_rules(

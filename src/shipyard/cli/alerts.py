@@ -48,10 +48,11 @@ def alerts_rules(served: ServedOption = None, window: WindowOption = "1h", as_js
         return
     render.table(
         None,
-        ["rule", "model", "figure", "condition", "window", "for", "severity", "channels", "actions"],
+        ["rule", "from", "model", "figure", "condition", "window", "for", "severity", "channels", "actions"],
         [
             (
-                rule.name + (" (default)" if rule.default else ""),
+                rule.name,
+                rule.source,
                 rule.model,
                 rule.figure + (f"[{rule.column}]" if rule.column else ""),
                 rule.condition.describe(),
@@ -64,6 +65,75 @@ def alerts_rules(served: ServedOption = None, window: WindowOption = "1h", as_js
             for rule in config.rules
         ],
     )
+
+
+@alerts_app.command("add")
+def alerts_add(
+    name: Annotated[str, typer.Argument(help="The rule's name.")],
+    figure: Annotated[
+        str, typer.Option("--figure", "-f", help="What to watch: see 'shipyard alerts figures'.")
+    ],
+    model: Annotated[str, typer.Option("--model", help="fraud@production, fraud/3, fraud or '*'.")] = "*",
+    column: Annotated[str, typer.Option("--column", help="For a figure of a column: its name, or '*'.")] = "",
+    window: WindowOption = "1h",
+    above: Annotated[float | None, typer.Option("--above", help="Fires above this.")] = None,
+    below: Annotated[float | None, typer.Option("--below", help="Fires below this.")] = None,
+    outside: Annotated[
+        tuple[float, float] | None, typer.Option("--outside", help="Fires outside LOW HIGH.")
+    ] = None,
+    relative_to: Annotated[
+        str | None,
+        typer.Option("--relative-to", help="Test the change relative to this period's mean: 24h, 7d."),
+    ] = None,
+    hold: Annotated[str, typer.Option("--for", help="How long it must hold before firing.")] = "0s",
+    severity: Annotated[str, typer.Option("--severity", help="info, warning or critical.")] = "warning",
+    labels: Annotated[list[str] | None, typer.Option("--label", help="key=value (repeatable).")] = None,
+    channels: Annotated[
+        list[str] | None, typer.Option("--channel", "-c", help="Notify this channel (repeatable).")
+    ] = None,
+    actions: Annotated[
+        list[str] | None,
+        typer.Option("--action", help="rollback, rollback:ALIAS or retrain:SPEC (repeatable)."),
+    ] = None,
+    cooldown: Annotated[str, typer.Option("--cooldown", help="At most one action this often.")] = "1h",
+    repeat: Annotated[
+        str | None, typer.Option("--repeat", help="Notify again this often while firing.")
+    ] = None,
+    description: Annotated[str, typer.Option("--description", "-d", help="What it means.")] = "",
+    replace: Annotated[bool, typer.Option("--replace", help="Replace an added rule of this name.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a rule (kept in the database; the servers' monitoring runners pick it up at their next run)."""
+    from shipyard.alerts import add_rule
+
+    document: dict[str, Any] = {
+        "name": name, "figure": figure, "model": model, "column": column, "window": window, "for": hold,
+        "severity": severity, "cooldown": cooldown, "description": description,
+        "labels": dict(_label(text) for text in labels or []),
+        "actions": [_action(text) for text in actions or []],
+    }  # fmt: skip
+    for key, value in (
+        ("above", above), ("below", below), ("outside", outside), ("relative_to", relative_to),
+        ("channels", channels), ("repeat", repeat),
+    ):  # fmt: skip
+        if value is not None:
+            document[key] = list(value) if isinstance(value, tuple) else value
+    with open_registry() as registry:
+        rule = add_rule(registry, document, replace_existing=replace)
+    if as_json:
+        render.emit_json(rule.to_dict())
+        return
+    render.message("added alert rule {}: {} {}", rule.name, rule.figure, rule.condition.describe())
+
+
+@alerts_app.command("remove")
+def alerts_remove(name: Annotated[str, typer.Argument(help="An added rule's name.")]) -> None:
+    """Remove a rule added with 'shipyard alerts add' (a rule from a TOML file is edited in its file)."""
+    from shipyard.alerts import remove_rule
+
+    with open_registry() as registry:
+        remove_rule(registry, name)
+    render.message("removed alert rule {}", name)
 
 
 @alerts_app.command("list")
@@ -277,6 +347,15 @@ def _load_with(registry: Any, served: list[str] | None, window: str) -> Any:
     from shipyard.monitoring.series import parse_window
 
     return load_alerts(registry.settings, registry, list(served or []), window=parse_window(window))
+
+
+def _action(text: str) -> dict[str, str]:
+    kind, _, argument = text.partition(":")
+    if kind == "rollback":
+        return {"type": "rollback", **({"alias": argument} if argument else {})}
+    if kind == "retrain" and argument:
+        return {"type": "retrain", "spec": argument}
+    raise InvalidInput(f"an action is rollback, rollback:ALIAS or retrain:SPEC, got {text!r}")
 
 
 def _label(text: str) -> tuple[str, str]:

@@ -248,6 +248,17 @@ class MonitorPointRow(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
+class AlertRuleRow(Base):
+    """A rule added through the CLI or the Python API (rules can also be declared in TOML)."""
+
+    __tablename__ = "alert_rules"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    document: Mapped[dict[str, Any]] = mapped_column()  # the rule as it would be written in TOML
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime]
+
+
 class AlertStateRow(Base):
     """The current state of one alert: a rule applied to one model version (and column)."""
 

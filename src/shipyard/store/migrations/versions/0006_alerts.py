@@ -1,4 +1,5 @@
-"""Alerts: the state of every alert, its history, deliveries, actions and silences.
+"""Alerts: rules added through the API, the state of every alert, its history, deliveries, actions and
+silences.
 
 Revision ID: 0006_alerts
 Revises: 0005_monitoring
@@ -19,6 +20,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "alert_rules",
+        sa.Column("name", sa.String(NAME_LENGTH), primary_key=True),
+        sa.Column("document", JSONDocument, nullable=False),
+        sa.Column("created_by", sa.String(NAME_LENGTH), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+    )
     op.create_table(
         "alert_states",
         sa.Column("fingerprint", sa.String(32), primary_key=True),
@@ -99,5 +107,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("alert_silences", "alert_actions", "alert_deliveries", "alert_events", "alert_states"):
+    for table in (
+        "alert_silences",
+        "alert_actions",
+        "alert_deliveries",
+        "alert_events",
+        "alert_states",
+        "alert_rules",
+    ):
         op.drop_table(table)
