@@ -103,3 +103,18 @@ def test_a_retrain_action_starts_a_training_job_that_registers_a_version(workspa
     with Registry(home=workspace) as registry:
         newest = registry.audit(model="fraud")[-1]
     assert newest.reason.startswith("alert slow fired")
+
+
+def test_one_incident_firing_two_rules_rolls_back_once(registry: Registry) -> None:
+    register_fraud(registry, versions=3)
+    both = ROLLBACK_RULE + ROLLBACK_RULE.split("[[alerts.rules]]", 1)[1].join(
+        ["[[alerts.rules]]", ""]
+    ).replace('"slow"', '"failing"').replace("health.latency_p99_ms", "health.error_rate").replace(
+        "above = 100", "above = 0.1"
+    )
+    (registry.settings.home / CONFIG_FILE).write_text(both, encoding="utf-8")
+    record_window(registry, T0, version=3, health={"latency_p99_ms": 900.0, "error_rate": 0.4})
+    fired = AlertEvaluator(registry, load_alerts(registry.settings, registry)).evaluate(T0 + MINUTE)
+    statuses = sorted((o.rule, a.status) for o in fired for a in o.actions)
+    assert statuses == [("failing", "skipped"), ("slow", "done")]
+    assert registry.resolve("fraud@production").version == 2  # not 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -105,29 +106,45 @@ class AlertEvaluator:
         self.config = config
 
     def evaluate(self, now: datetime | None = None) -> list[Outcome]:
-        """One evaluation of every rule at ``now``; returns what changed (and every repeat sent)."""
+        """One evaluation of every rule at ``now``; returns what changed (and every repeat sent).
+
+        States move first (committed per rule and version); then every notification of the evaluation is
+        sent at once, so a receiver that hangs delays no other alert; then the actions run one at a time
+        in rule order, so a second rollback of one alias sees the first.
+        """
         now = now or datetime.now(UTC)
         outcomes: list[Outcome] = []
+        told: list[tuple[Rule, Outcome, Notification]] = []
         for rule in self.config.rules:
             try:
-                outcomes += self._evaluate_rule(rule, now)
+                for outcome, notification in self._evaluate_rule(rule, now):
+                    outcomes.append(outcome)
+                    if notification is not None:
+                        told.append((rule, outcome, notification))
             except ShipyardError as error:  # one rule's trouble (an alias deleted) must not stop the others
                 log.warning("alert rule %s could not be evaluated: %s", rule.name, error)
-        return outcomes
+        if told:
+            with ThreadPoolExecutor(max_workers=min(8, len(told)), thread_name_prefix="alert") as pool:
+                sent = list(pool.map(lambda work: self._deliver(work[0], work[2]), told))
+            for (rule, outcome, notification), deliveries in zip(told, sent, strict=True):
+                outcome.deliveries = deliveries
+                if notification.status == "firing" and outcome.event == FIRING:
+                    reason = f"alert {rule.name} fired: {notification.summary}"
+                    outcome.actions = [
+                        self._act(rule, action, outcome, reason, now) for action in rule.actions
+                    ]
+                self.registry.db.write(partial(self._record, outcome=outcome, now=now))
+        return [outcome for outcome in outcomes if outcome.event is not None]
 
     # -- one rule ------------------------------------------------------------------------------------------
-    def _evaluate_rule(self, rule: Rule, now: datetime) -> list[Outcome]:
-        outcomes = []
+    def _evaluate_rule(self, rule: Rule, now: datetime) -> list[tuple[Outcome, Notification | None]]:
+        moved = []
         for model, version in self._targets(rule, now):
             observed = self._observe(rule, model, version, now)
-            pending_work = self.registry.db.write(
+            moved += self.registry.db.write(
                 partial(self._step, rule=rule, model=model, version=version, observed=observed, now=now)
             )
-            for outcome, notification in pending_work:
-                if notification is not None:
-                    self._notify(rule, outcome, notification, now)
-                outcomes.append(outcome)
-        return [outcome for outcome in outcomes if outcome.event is not None]
+        return moved
 
     def _targets(self, rule: Rule, now: datetime) -> list[tuple[str, int]]:
         """The model versions the rule's selector names now."""
@@ -327,22 +344,18 @@ class AlertEvaluator:
         )
 
     # -- side effects after the commit ---------------------------------------------------------------------
-    def _notify(self, rule: Rule, outcome: Outcome, notification: Notification, now: datetime) -> None:
+    def _deliver(self, rule: Rule, notification: Notification) -> list[Delivery]:
         channels = {
             name: self.config.channels[name] for name in rule.channels if name in self.config.channels
         }
-        outcome.deliveries = deliver(notification, channels)
-        if notification.status == "firing" and outcome.event == FIRING:
-            reason = f"alert {rule.name} fired: {notification.summary}"
-            for action in rule.actions:
-                outcome.actions.append(self._act(rule, action, outcome, reason, now))
-        self.registry.db.write(lambda session: self._record(session, outcome, now))
+        return deliver(notification, channels)
 
     def _act(self, rule: Rule, action: Any, outcome: Outcome, reason: str, now: datetime) -> ActionOutcome:
+        """Run one action unless one of its kind was done on this model, by any rule, within the cooldown:
+        one incident firing several rules must not roll back twice or start two retrainings."""
         with self.registry.db.reading() as session:
             last = session.execute(
                 select(func.max(AlertActionRow.at)).where(
-                    AlertActionRow.rule == rule.name,
                     AlertActionRow.model == outcome.model,
                     AlertActionRow.action == action.type,
                     AlertActionRow.status == "done",
@@ -352,14 +365,14 @@ class AlertEvaluator:
             return ActionOutcome(
                 action.type,
                 "skipped",
-                f"cooldown: the last {action.type} of {outcome.model} for this rule was at "
+                f"cooldown: the last {action.type} of {outcome.model} was at "
                 f"{_aware(last).isoformat()}, less than {duration_label(rule.cooldown)} ago",
             )
         result = run_action(self.registry, action, rule, outcome.model, outcome.version, reason, now)
         log.warning("alert %s: %s %s — %s", rule.name, action.type, result.status, result.detail)
         return result
 
-    def _record(self, session: Session, outcome: Outcome, now: datetime) -> None:
+    def _record(self, session: Session, *, outcome: Outcome, now: datetime) -> None:
         event_id = session.execute(
             select(func.max(AlertEventRow.id)).where(AlertEventRow.fingerprint == outcome.fingerprint)
         ).scalar_one()
