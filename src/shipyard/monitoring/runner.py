@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -81,27 +82,34 @@ class MonitorRunner:
         if self._alerts is not None:
             AlertEvaluator(registry, self._alerts).evaluate(now)
 
-    def run(self, stop: threading.Event | None = None) -> None:
-        """Tick every ``interval_seconds`` until ``stop`` is set (or forever)."""
+    def run(self, stop: threading.Event | None = None, *, parent: int | None = None) -> None:
+        """Tick every ``interval_seconds`` until ``stop`` is set, or until the process ``parent`` is gone
+        (a server killed with SIGKILL cannot stop its runner: the runner notices it was orphaned)."""
         stop = stop or threading.Event()
-        while not stop.is_set():
+        orphaned = parent is not None and os.getppid() != parent
+        while not stop.is_set() and not orphaned:
             started = time.monotonic()
             try:
                 self.run_once()
             except Exception:  # a database or disk hiccup: the next tick tries again
                 log.exception("the monitoring tick failed; retrying in %.0f s", self.config.interval_seconds)
-            stop.wait(max(0.0, self.config.interval_seconds - (time.monotonic() - started)))
+            next_tick = started + self.config.interval_seconds
+            while not stop.is_set() and time.monotonic() < next_tick:
+                if parent is not None and os.getppid() != parent:
+                    log.info("the server that started this monitoring runner is gone; stopping")
+                    return
+                stop.wait(min(1.0, max(0.0, next_tick - time.monotonic())))
 
 
 def start_runner_process(settings: Settings, config: RunnerConfig) -> BaseProcess:
     """The runner in a daemon process of its own (it ends with the server that started it)."""
     process = multiprocessing.get_context("spawn").Process(
-        target=_run_in_process, args=(settings, config), name="shipyard-monitor", daemon=True
+        target=_run_in_process, args=(settings, config, os.getpid()), name="shipyard-monitor", daemon=True
     )
     process.start()
     return process
 
 
-def _run_in_process(settings: Settings, config: RunnerConfig) -> None:
+def _run_in_process(settings: Settings, config: RunnerConfig, parent: int) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    MonitorRunner(settings, config).run()
+    MonitorRunner(settings, config).run(parent=parent)
