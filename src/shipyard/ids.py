@@ -12,6 +12,7 @@ A prediction id is ``<request id>-<row>``: one per row of the request.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -38,6 +39,13 @@ def new_request_id(at: datetime | None = None) -> str:
     than now (replaying or back-filling predictions made earlier)."""
     millis = time.time_ns() // 1_000_000 if at is None else round(at.timestamp() * 1000)
     return f"{millis:012x}{_process:08x}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def derived_request_id(at: datetime, seed: str) -> str:
+    """An id stamped ``at`` whose other 20 digits come from ``seed``: the same seed gives the same id, so a
+    batch job that resumes names its predictions as an uninterrupted run would."""
+    millis = round(at.timestamp() * 1000)
+    return f"{millis:012x}{hashlib.sha256(seed.encode()).hexdigest()[:20]}"
 
 
 def prediction_id(request_id: str, row: int) -> str:

@@ -12,6 +12,7 @@ import typer
 from shipyard.cicd import CiKind, check_ci_target, write_ci
 from shipyard.cli import render
 from shipyard.cli.alerts import alerts_app
+from shipyard.cli.batch import runs_app, score_command
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.data import data_app
@@ -46,6 +47,8 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(runs_app, name="runs")
+app.command("score")(score_command)
 app.command("promote")(promote_command)
 app.command("serve")(serve_command)
 register_training_commands(app)

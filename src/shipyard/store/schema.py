@@ -344,3 +344,25 @@ class AlertSilenceRow(Base):
     ends_at: Mapped[datetime] = mapped_column(index=True)
     created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
     comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class BatchRunRow(Base):
+    """One batch scoring run: the version, the inputs and their hashes, what happened, how long it took."""
+
+    __tablename__ = "batch_runs"
+    __table_args__ = (Index("ix_batch_runs_model_started", "model", "started_at"),)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, interrupted
+    output: Mapped[str] = mapped_column(Text)
+    inputs: Mapped[dict[str, Any]] = mapped_column()  # {"files": [{path, format, size, sha256}, …]}
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    scored: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    error: Mapped[str] = mapped_column(Text, default="")
