@@ -20,6 +20,7 @@ from shipyard.batch.manifest import MANIFEST, SUCCESS
 from shipyard.errors import Conflict, NotFound
 from shipyard.predictions import PredictionLog
 from tests.batch.conftest import table
+from tests.models import ThresholdModel
 from tests.serving.conftest import FEATURES
 
 
@@ -237,3 +238,19 @@ def test_logged_batch_predictions_reach_the_prediction_log_with_the_output_ids(
     )
     assert {"protocol": "batch", "n": 25} in protocols.to_pylist()
     assert result.scored == 25
+
+
+@pytest.mark.slow
+def test_a_python_model_is_scored_by_worker_processes_each_loading_it_once(
+    registry: Registry, tmp_path: Path
+) -> None:
+    registry.register("threshold", ThresholdModel(40.0))
+    frame = table(60_000, 15)
+    frame.to_parquet(tmp_path / "in.parquet", row_group_size=10_000)
+    result = score_batch(
+        registry, "threshold/1", [str(tmp_path / "in.parquet")], tmp_path / "out",
+        trust=True, workers=2, chunk_rows=10_000, key_columns=["id"],
+    )  # fmt: skip
+    scored = outputs(tmp_path / "out")
+    assert result.scored == 60_000 and scored["id"].tolist() == frame["id"].tolist()
+    assert scored["prediction"].tolist() == (frame["amount"] > 40.0).astype(int).tolist()

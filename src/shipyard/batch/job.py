@@ -1,10 +1,13 @@
 """A batch scoring job: plan the chunks, score them on all local cores (or on Ray), keep the manifest.
 
-The driver reads the inputs chunk by chunk and hands each to a pool of worker processes — each loads the
-model once — keeping at most two chunks per worker in flight, so memory holds a few chunks whatever the
-input size. Workers write their part and reject files themselves; the driver records each finished chunk
-in the manifest, so a job killed at any point resumes with the same run id where it stopped, and the
-output is then exactly what an uninterrupted run writes.
+The driver reads the inputs chunk by chunk and hands each to a worker, keeping at most two chunks per worker
+in flight, so memory holds a few chunks whatever the input size. Workers are threads sharing one loaded
+model, each limited to one OpenMP/BLAS thread: scikit-learn, LightGBM, XGBoost, ONNX Runtime and PyTorch
+predict outside the GIL, so the threads use every core and the job starts in the time it takes to load the
+model once. A generic Python model may hold the GIL, so it gets a pool of worker processes instead, each
+loading the model once. Workers write their part and reject files themselves; the driver records each
+finished chunk in the manifest, so a job killed at any point resumes with the same run id where it
+stopped, and the output is then exactly what an uninterrupted run writes.
 
 Policy decides the exit: ``max_reject_share`` fails the job when more of the rows than that could not be
 scored; an unreadable input file fails it unless ``skip_unreadable`` is set. Either way every readable row
@@ -19,7 +22,8 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,19 +32,34 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from shipyard.batch.history import finish_run, start_run
 from shipyard.batch.inputs import Chunk, FileProblem, InputFile, UnreadableInput, chunks, find_inputs
-from shipyard.batch.manifest import SUCCESS, Manifest, resume_or_start, write_atomically, write_manifest
+from shipyard.batch.manifest import (
+    SUCCESS,
+    Manifest,
+    remove_leftovers,
+    resume_or_start,
+    write_atomically,
+    write_manifest,
+)
 from shipyard.batch.scoring import ChunkOutcome, ChunkScorer, ScoringPlan
 from shipyard.errors import InvalidInput, ShipyardError
-from shipyard.registry import Registry
+from shipyard.flavors.base import LoadedModel
+from shipyard.registry import ModelVersion, Registry
 
 log = logging.getLogger("shipyard.batch")
 
 DEFAULT_CHUNK_ROWS = 100_000
+#: Formats whose predict may hold the GIL (any Python code): scored by worker processes, not threads.
+GIL_BOUND_FLAVORS = frozenset({"python"})
 #: Inputs smaller than this are scored in the calling process: starting workers would cost more.
 IN_PROCESS_ROWS = 50_000
+
+
+class BatchWorkersFailed(ShipyardError):
+    """A worker process died; the run can be resumed with its run id."""
 
 
 class BatchPolicyFailed(ShipyardError):
@@ -129,6 +148,11 @@ def score_batch(
         raise InvalidInput(f"max_reject_share is a share between 0 and 1, got {max_reject_share}")
     folder = Path(output).resolve()
     version = registry.resolve(reference)
+    # Loading a model imports its library (seconds, for scikit-learn's skops): begun now, it overlaps with
+    # hashing the inputs and reading the first chunk.
+    loading = ThreadPoolExecutor(1, thread_name_prefix="batch-load")
+    preload = loading.submit(registry.load_model, version.ref, trust=trust)
+    loading.shutdown(wait=False)
     files = _input_files(inputs, folder)
     given_id = run_id is not None
     run_id = run_id or _new_run_id()
@@ -150,6 +174,7 @@ def score_batch(
         return _summarise(manifest, result, "succeeded")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / SUCCESS).unlink(missing_ok=True)
+    remove_leftovers(folder)
     manifest.status = "running"
     write_manifest(folder, manifest)
     start_run(registry, manifest, str(folder))
@@ -193,10 +218,12 @@ def score_batch(
     small = total is not None and total - done_rows <= IN_PROCESS_ROWS
     workers = max(1, workers or os.cpu_count() or 1)
     try:
-        if workers == 1 or small:
-            _score_in_process(plan, pending, finished)
-        else:
+        if version.flavor in GIL_BOUND_FLAVORS and workers > 1 and not small:
+            preload.result()  # a model that cannot load (not trusted, damaged) is reported as itself
             _score_in_pool(plan, pending, finished, workers)
+        else:
+            loaded = (version, preload)
+            _score_in_threads(plan, loaded, pending, finished, 1 if small else workers)
     except BaseException:
         manifest.status = "interrupted"
         write_manifest(folder, manifest)
@@ -257,13 +284,30 @@ def _outputs_exist(folder: Path, recorded: dict[str, Any]) -> bool:
     )
 
 
-def _score_in_process(
-    plan: ScoringPlan, pending: Iterator[Chunk], finished: Callable[[ChunkOutcome], None]
+def _score_in_threads(
+    plan: ScoringPlan,
+    loaded: tuple[ModelVersion, Future[LoadedModel]],
+    pending: Iterator[Chunk],
+    finished: Callable[[ChunkOutcome], None],
+    workers: int,
 ) -> None:
-    scorer: ChunkScorer | None = None
-    for chunk in pending:
-        scorer = scorer or ChunkScorer(plan)
-        finished(scorer.score(chunk))
+    scorers: list[ChunkScorer] = []
+
+    def one_thread_each() -> None:  # OpenMP's thread count is per calling thread
+        threadpool_limits(limits=1, user_api="openmp")
+
+    def submit(chunk: Chunk) -> Future[ChunkOutcome]:
+        if not scorers:
+            scorers.append(ChunkScorer(plan, (loaded[0], loaded[1].result())))
+        return pool.submit(scorers[0].score, chunk)
+
+    with (
+        threadpool_limits(limits=1 if workers > 1 else None),
+        ThreadPoolExecutor(
+            workers, thread_name_prefix="batch", initializer=one_thread_each if workers > 1 else None
+        ) as pool,
+    ):
+        _bounded(submit, pending, finished, 2 * workers)
 
 
 _worker_scorer: ChunkScorer | None = None
@@ -285,18 +329,35 @@ def _score_in_pool(
     plan: ScoringPlan, pending: Iterator[Chunk], finished: Callable[[ChunkOutcome], None], workers: int
 ) -> None:
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start_worker, initargs=(plan,)
-    ) as pool:
-        in_flight: set[Future[ChunkOutcome]] = set()
-        for chunk in pending:
-            in_flight.add(pool.submit(_score_in_worker, chunk))
-            if len(in_flight) >= 2 * workers:  # bounded: memory holds a few chunks, whatever the input
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    finished(future.result())
-        for future in in_flight:
-            finished(future.result())
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_start_worker, initargs=(plan,)
+        ) as pool:
+            _bounded(lambda chunk: pool.submit(_score_in_worker, chunk), pending, finished, 2 * workers)
+    except BrokenProcessPool as error:
+        raise BatchWorkersFailed(
+            "a batch worker process died (out of memory, killed, or it could not start); resume the run with "
+            "its run id. If score_batch runs from a script, guard the call with "
+            "'if __name__ == \"__main__\":' (worker processes import the script again)"
+        ) from error
+
+
+def _bounded(
+    submit: Callable[[Chunk], Future[ChunkOutcome]],
+    pending: Iterator[Chunk],
+    finished: Callable[[ChunkOutcome], None],
+    limit: int,
+) -> None:
+    """Submit chunks with at most ``limit`` in flight: memory holds a few chunks, whatever the input."""
+    in_flight: set[Future[ChunkOutcome]] = set()
+    for chunk in pending:
+        in_flight.add(submit(chunk))
+        if len(in_flight) >= limit:
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished(future.result())
+    for future in in_flight:
+        finished(future.result())
 
 
 def _judge(manifest: Manifest, max_reject_share: float, skip_unreadable: bool) -> str:

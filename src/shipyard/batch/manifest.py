@@ -92,6 +92,20 @@ def write_atomically(path: Path, content: bytes) -> None:
     os.replace(temporary, path)
 
 
+def _temporary(path: Path) -> bool:
+    return path.name.startswith(".") and path.name.endswith(".tmp")
+
+
+def remove_leftovers(folder: Path) -> int:
+    """Delete the temporary files a killed run left half-written (never listed, never read)."""
+    removed = 0
+    for pattern in (".*.tmp", f"{REJECTS}/.*.tmp"):
+        for path in folder.glob(pattern):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def resume_or_start(folder: Path, fresh: Manifest, run_id_given: bool) -> Manifest:
     """The manifest to carry on with: the folder's, when it holds this same run; else ``fresh``.
 
@@ -100,7 +114,7 @@ def resume_or_start(folder: Path, fresh: Manifest, run_id_given: bool) -> Manife
     """
     existing = read_manifest(folder)
     if existing is None:
-        if folder.exists() and any(p.name != REJECTS for p in folder.iterdir()):
+        if folder.exists() and any(p.name != REJECTS and not _temporary(p) for p in folder.iterdir()):
             raise Conflict(
                 f"the output folder {folder} is not empty and holds no batch run; choose another one"
             )

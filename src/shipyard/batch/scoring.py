@@ -28,6 +28,7 @@ from shipyard.flavors.base import LoadedModel
 from shipyard.ids import derived_request_id, prediction_id
 from shipyard.predictions.records import PredictionRecord, to_table
 from shipyard.predictions.segments import SegmentStore, hour_of
+from shipyard.registry import ModelVersion
 
 log = logging.getLogger("shipyard.batch")
 
@@ -86,15 +87,12 @@ class ChunkOutcome:
 class ChunkScorer:
     """Loads the version once; scores chunk after chunk."""
 
-    def __init__(self, plan: ScoringPlan) -> None:
-        from shipyard.registry import Registry
-
+    def __init__(self, plan: ScoringPlan, loaded: tuple[ModelVersion, LoadedModel] | None = None) -> None:
+        """``loaded``: the version and its model, when the caller loaded them already."""
         self.plan = plan
-        with Registry(
-            home=plan.home, registry_url=plan.registry_url, artifacts_url=plan.artifacts_url
-        ) as registry:
-            self.version = registry.resolve(plan.reference)
-            self.model: LoadedModel = registry.load_model(plan.reference, trust=plan.trust)
+        if loaded is None:
+            loaded = load_version(plan)
+        self.version, self.model = loaded
         self.contract = Contract.from_dict(self.version.input_schema) if self.version.input_schema else None
         self.features = (
             self.contract.names if self.contract is not None else list(self.version.info.feature_names or [])
@@ -291,6 +289,15 @@ class ChunkScorer:
         name = f"{REJECTS}/part-{chunk.key}.parquet"
         _write_table(table, self.output / name, "parquet")
         return name
+
+
+def load_version(plan: ScoringPlan) -> tuple[ModelVersion, LoadedModel]:
+    from shipyard.registry import Registry
+
+    with Registry(
+        home=plan.home, registry_url=plan.registry_url, artifacts_url=plan.artifacts_url
+    ) as registry:
+        return registry.resolve(plan.reference), registry.load_model(plan.reference, trust=plan.trust)
 
 
 def _values(values: np.ndarray) -> pa.Array:
