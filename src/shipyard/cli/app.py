@@ -19,6 +19,7 @@ from shipyard.cli.data import data_app
 from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.logs import feedback_app, logs_app
 from shipyard.cli.monitor import monitor_app, report_app
+from shipyard.cli.schedule import schedule_app, scheduler_command
 from shipyard.cli.serve import serve_command
 from shipyard.cli.training import register_training_commands
 from shipyard.config import load_settings
@@ -49,6 +50,8 @@ app.add_typer(report_app, name="report")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(runs_app, name="runs")
 app.command("score")(score_command)
+app.add_typer(schedule_app, name="schedule")
+app.command("scheduler")(scheduler_command)
 app.command("promote")(promote_command)
 app.command("serve")(serve_command)
 register_training_commands(app)

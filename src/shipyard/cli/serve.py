@@ -59,6 +59,10 @@ def serve_command(
             help="Evaluate the alert rules after each monitoring run (needs monitors).",
         ),
     ] = True,
+    scheduler: Annotated[
+        bool,
+        typer.Option("--scheduler", help="Also run the schedules ('shipyard scheduler') beside the server."),
+    ] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
@@ -116,6 +120,11 @@ def serve_command(
                 len(alerting.rules),
                 ", ".join(channels) or "no channel",
             )
+    if scheduler:
+        from shipyard.scheduling import start_scheduler_process
+
+        start_scheduler_process(settings)  # a daemon: it stops with this process
+        render.message("running the schedules beside the server")
     uvicorn.run(
         "shipyard.serving.app:build_app",
         factory=True,

@@ -12,8 +12,6 @@ event loop, and workers need not agree on who runs it.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 
 from shipyard.alerts import AlertEvaluator, AlertsConfig, load_alerts
+from shipyard.companions import parent_gone, start_companion
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
@@ -86,8 +85,7 @@ class MonitorRunner:
         """Tick every ``interval_seconds`` until ``stop`` is set, or until the process ``parent`` is gone
         (a server killed with SIGKILL cannot stop its runner: the runner notices it was orphaned)."""
         stop = stop or threading.Event()
-        orphaned = parent is not None and os.getppid() != parent
-        while not stop.is_set() and not orphaned:
+        while not stop.is_set() and not parent_gone(parent):
             started = time.monotonic()
             try:
                 self.run_once()
@@ -95,7 +93,7 @@ class MonitorRunner:
                 log.exception("the monitoring tick failed; retrying in %.0f s", self.config.interval_seconds)
             next_tick = started + self.config.interval_seconds
             while not stop.is_set() and time.monotonic() < next_tick:
-                if parent is not None and os.getppid() != parent:
+                if parent_gone(parent):
                     log.info("the server that started this monitoring runner is gone; stopping")
                     return
                 stop.wait(min(1.0, max(0.0, next_tick - time.monotonic())))
@@ -103,13 +101,8 @@ class MonitorRunner:
 
 def start_runner_process(settings: Settings, config: RunnerConfig) -> BaseProcess:
     """The runner in a daemon process of its own (it ends with the server that started it)."""
-    process = multiprocessing.get_context("spawn").Process(
-        target=_run_in_process, args=(settings, config, os.getpid()), name="shipyard-monitor", daemon=True
-    )
-    process.start()
-    return process
+    return start_companion(_run_in_process, settings, config, name="shipyard-monitor")
 
 
 def _run_in_process(settings: Settings, config: RunnerConfig, parent: int) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     MonitorRunner(settings, config).run(parent=parent)

@@ -30,7 +30,7 @@ from shipyard.errors import ConfigurationError, MissingDependency
 
 T = TypeVar("T")
 
-HEAD_REVISION = "0007_batch_runs"
+HEAD_REVISION = "0008_schedules"
 _MIGRATION_LOCK_KEY = 0x5D1B_A4D  # advisory lock id on PostgreSQL: "shipyard migrations"
 _RETRIES = 12
 

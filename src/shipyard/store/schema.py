@@ -366,3 +366,43 @@ class BatchRunRow(Base):
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
     error: Mapped[str] = mapped_column(Text, default="")
+
+
+class ScheduleRow(Base):
+    """A shipyard command run on a cron schedule (``shipyard schedule add``)."""
+
+    __tablename__ = "schedules"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    cron: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    timezone: Mapped[str] = mapped_column(String(64))
+    command: Mapped[dict[str, Any]] = mapped_column()  # {"args": ["score", "fraud@production", …]}
+    missed: Mapped[str] = mapped_column(String(16))  # run_once, skip, run_all
+    enabled: Mapped[bool]
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime]
+    #: The newest scheduled time already handled (run, skipped or missed): the next is computed from it.
+    handled_until: Mapped[datetime]
+
+
+class ScheduleRunRow(Base):
+    """One occurrence of a schedule: claimed once (unique per schedule and time), then its outcome."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("schedule", "scheduled_for", name="uq_schedule_runs_occurrence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(NAME_LENGTH), index=True)
+    scheduled_for: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, missed, interrupted
+    started_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    exit_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    batch_run: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rows: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rejected: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    host: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    log_path: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
