@@ -40,6 +40,9 @@ class _SettingsModel(BaseModel):
     alerts_file: str = Field(
         "", description="TOML file with the [alerts] rules and channels (default: this file)"
     )
+    ray_address: str = Field(
+        "", description="Ray cluster for 'shipyard score --engine ray' (empty: a local Ray instance)"
+    )
     log_url: str = Field("logs", description="prediction log root (a path, file:// or s3://)")
     log_flush_seconds: float = Field(
         1.0, gt=0, le=60, description="how often servers write buffered predictions (what a crash can lose)"
@@ -69,6 +72,7 @@ class Settings:
     busy_timeout: float
     gates_file: str = ""
     alerts_file: str = ""
+    ray_address: str = ""
     log_url: str = ""
     log_flush_seconds: float = 1.0
     log_retention_days: float = 30.0
@@ -85,6 +89,7 @@ class Settings:
             "busy_timeout": self.busy_timeout,
             "gates_file": self.gates_file,
             "alerts_file": self.alerts_file,
+            "ray_address": self.ray_address,
             "log_url": self.log_url,
             "log_flush_seconds": self.log_flush_seconds,
             "log_retention_days": self.log_retention_days,
@@ -164,6 +169,7 @@ def load_settings(
         busy_timeout=model.busy_timeout,
         gates_file=str(_resolve_path(model.gates_file, root)) if model.gates_file else "",
         alerts_file=str(_resolve_path(model.alerts_file, root)) if model.alerts_file else "",
+        ray_address=model.ray_address,
         log_url=_resolve_storage_url(model.log_url, root),
         log_flush_seconds=model.log_flush_seconds,
         log_retention_days=model.log_retention_days,

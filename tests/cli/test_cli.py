@@ -55,6 +55,7 @@ def test_config_prints_effective_settings_and_their_sources(
         "busy_timeout": 30.0,
         "gates_file": "",
         "alerts_file": "",
+        "ray_address": "",
         "log_url": f"file://{home / 'logs'}",
         "log_flush_seconds": 1.0,
         "log_retention_days": 30.0,

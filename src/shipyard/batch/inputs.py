@@ -188,3 +188,67 @@ def _csv_tables(file: InputFile, text_columns: list[str]) -> Iterator[pa.Table]:
             raise UnreadableInput(f"{file.path}: unreadable after row {rows}: {error}") from None
         rows += batch.num_rows
         yield pa.Table.from_batches([batch])
+
+
+@dataclass(frozen=True)
+class ChunkSpec:
+    """Where a chunk is, without its rows: what a worker on another machine reads for itself."""
+
+    file_index: int
+    index: int
+    first_row: int
+    rows: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.file_index:05d}-{self.index:05d}"
+
+
+def chunk_specs(file: InputFile, file_index: int, chunk_rows: int) -> list[ChunkSpec]:
+    """The file's chunks as ``chunks`` cuts them: rows [i × chunk_rows, (i + 1) × chunk_rows). A Parquet
+    file's footer gives its rows; a CSV file is counted (streamed once)."""
+    rows = file.rows
+    if rows is None:
+        rows = sum(
+            table.num_rows
+            for table in (_parquet_tables(file) if file.format == "parquet" else _csv_tables(file, []))
+        )
+    return [
+        ChunkSpec(file_index, index, first, min(chunk_rows, rows - first))
+        for index, first in enumerate(range(0, rows, chunk_rows))
+    ]
+
+
+def read_chunk(file: InputFile, spec: ChunkSpec, text_columns: list[str] | None = None) -> Chunk:
+    """The rows of one chunk, read from the file alone (the same rows ``chunks`` yields for it). A Parquet
+    chunk reads only the row groups it overlaps; a CSV chunk streams the file up to its rows."""
+    end = spec.first_row + spec.rows
+    if file.format == "parquet":
+        try:
+            parquet = pq.ParquetFile(file.path)
+        except Exception as error:
+            raise UnreadableInput(f"{file.path} is not a readable Parquet file: {error}") from None
+        pieces, start = [], 0
+        for group in range(parquet.num_row_groups):
+            size = parquet.metadata.row_group(group).num_rows
+            if start < end and start + size > spec.first_row:
+                try:
+                    table = parquet.read_row_group(group)
+                except Exception as error:
+                    raise UnreadableInput(
+                        f"{file.path}: row group {group} (from row {start}) is unreadable: {error}"
+                    ) from None
+                low, high = max(spec.first_row - start, 0), min(end - start, size)
+                pieces.append(table.slice(low, high - low))
+            start += size
+        return Chunk(spec.file_index, spec.index, spec.first_row, pa.concat_tables(pieces))
+    pieces, start = [], 0
+    for table in _csv_tables(file, text_columns or []):
+        size = table.num_rows
+        if start + size > spec.first_row:
+            low, high = max(spec.first_row - start, 0), min(end - start, size)
+            pieces.append(table.slice(low, high - low))
+        start += size
+        if start >= end:
+            break
+    return Chunk(spec.file_index, spec.index, spec.first_row, pa.concat_tables(pieces))

@@ -35,7 +35,16 @@ import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 from shipyard.batch.history import finish_run, start_run
-from shipyard.batch.inputs import Chunk, FileProblem, InputFile, UnreadableInput, chunks, find_inputs
+from shipyard.batch.inputs import (
+    Chunk,
+    ChunkSpec,
+    FileProblem,
+    InputFile,
+    UnreadableInput,
+    chunk_specs,
+    chunks,
+    find_inputs,
+)
 from shipyard.batch.manifest import (
     SUCCESS,
     Manifest,
@@ -52,6 +61,7 @@ from shipyard.registry import ModelVersion, Registry
 log = logging.getLogger("shipyard.batch")
 
 DEFAULT_CHUNK_ROWS = 100_000
+ENGINES = ("local", "ray")
 #: Formats whose predict may hold the GIL (any Python code): scored by worker processes, not threads.
 GIL_BOUND_FLAVORS = frozenset({"python"})
 #: Inputs smaller than this are scored in the calling process: starting workers would cost more.
@@ -132,6 +142,7 @@ def score_batch(
     skip_unreadable: bool = False,
     trust: bool = False,
     log_predictions: bool = False,
+    engine: str = "local",
     progress: Callable[[int, int | None], None] | None = None,
 ) -> BatchResult:
     """Score ``inputs`` (files, folders, globs, or a table) with ``reference`` into the folder ``output``.
@@ -140,6 +151,8 @@ def score_batch(
     without ``_SUCCESS``); returns the result otherwise. ``progress(rows_done, rows_total)`` is called as
     chunks finish (``rows_total`` None when unknown, as for CSV).
     """
+    if engine not in ENGINES:
+        raise InvalidInput(f"the engine is one of {', '.join(ENGINES)}, got {engine!r}")
     if format not in ("parquet", "csv"):
         raise InvalidInput(f"output format is parquet or csv, got {format!r}")
     if chunk_rows < 1:
@@ -212,18 +225,31 @@ def score_batch(
     if progress is not None:
         progress(done_rows, total)
     features = [str(c["name"]) for c in (version.input_schema or {}).get("columns", [])]
-    pending = _pending_chunks(
-        files, manifest, chunk_rows, folder, features or version.info.feature_names or []
-    )
-    small = total is not None and total - done_rows <= IN_PROCESS_ROWS
+    features = features or list(version.info.feature_names or [])
     workers = max(1, workers or os.cpu_count() or 1)
-    try:
+
+    def score_locally() -> None:
+        pending = _pending_chunks(files, manifest, chunk_rows, folder, features)
+        small = total is not None and total - done_rows <= IN_PROCESS_ROWS
         if version.flavor in GIL_BOUND_FLAVORS and workers > 1 and not small:
             preload.result()  # a model that cannot load (not trusted, damaged) is reported as itself
             _score_in_pool(plan, pending, finished, workers)
         else:
-            loaded = (version, preload)
-            _score_in_threads(plan, loaded, pending, finished, 1 if small else workers)
+            _score_in_threads(plan, (version, preload), pending, finished, 1 if small else workers)
+
+    def score_on_ray() -> None:
+        from shipyard.batch.ray_engine import score_with_ray
+
+        def unreadable(file_index: int, problem: str) -> None:
+            path = files[file_index].path
+            manifest.files[str(file_index)] = {"path": path, "status": "unreadable", "problem": problem}
+
+        specs = _pending_specs(files, manifest, chunk_rows, folder)
+        address = registry.settings.ray_address
+        score_with_ray(plan, files, specs, features, finished, unreadable, workers, address)
+
+    try:
+        score_on_ray() if engine == "ray" else score_locally()
     except BaseException:
         manifest.status = "interrupted"
         write_manifest(folder, manifest)
@@ -276,6 +302,25 @@ def _pending_chunks(
             manifest.files[str(index)] = {"path": file.path, "status": "unreadable", "problem": str(error)}
             continue
         manifest.files[str(index)] = {"path": file.path, "status": "done" if count else "empty"}
+
+
+def _pending_specs(
+    files: list[InputFile], manifest: Manifest, chunk_rows: int, folder: Path
+) -> list[ChunkSpec]:
+    """The chunks not yet finished, as descriptions (the Ray engine's workers read their rows)."""
+    specs = []
+    for index, file in enumerate(files):
+        try:
+            found = chunk_specs(file, index, chunk_rows)
+        except UnreadableInput as error:
+            manifest.files[str(index)] = {"path": file.path, "status": "unreadable", "problem": str(error)}
+            continue
+        manifest.files[str(index)] = {"path": file.path, "status": "done" if found else "empty"}
+        for spec in found:
+            recorded = manifest.chunks.get(spec.key)
+            if recorded is None or not _outputs_exist(folder, recorded):
+                specs.append(spec)
+    return specs
 
 
 def _outputs_exist(folder: Path, recorded: dict[str, Any]) -> bool:

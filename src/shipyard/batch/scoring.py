@@ -72,6 +72,14 @@ class ChunkOutcome:
     #: A few of the chunk's problems, for the run's summary: (file, row, column, reason).
     examples: list[tuple[str, int, str, str]] = field(default_factory=list)
 
+    @classmethod
+    def from_dict(cls, key: str, data: dict[str, Any]) -> ChunkOutcome:
+        examples = [(str(f), int(r), str(c), str(why)) for f, r, c, why in data.get("examples", [])]
+        return cls(
+            key, data["rows"], data["scored"], data["rejected"], data["output"], data["rejects"],
+            data["seconds"], examples,
+        )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": self.rows,

@@ -49,6 +49,9 @@ def score_command(
         bool,
         typer.Option("--log", help="Also write the predictions to the prediction log, for the monitors."),
     ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (every core here) or ray (the ray_address cluster).")
+    ] = "local",
     as_json: JsonFlag = False,
 ) -> None:
     """Score files of any size with a model version: validated, on every core, resumable."""
@@ -87,6 +90,7 @@ def score_command(
                 skip_unreadable=skip_unreadable,
                 trust=trust,
                 log_predictions=log_predictions,
+                engine=engine,
                 progress=progress,
             )
     if as_json:

@@ -1,0 +1,92 @@
+"""The Ray engine: the same chunks, scored by actors of a Ray cluster through ``ray.data``.
+
+The driver plans the chunks (from Parquet footers; a CSV file is counted) and hands ray.data a dataset of
+chunk descriptions, not rows. Each actor loads the model once and, per description, reads its chunk from
+the input file itself and scores it with the very code the local engine runs (``ChunkScorer``): same
+validation, same reject files, same part files, same names. Outcomes stream back to the driver, which
+records them in the manifest as they arrive, so a Ray run resumes like a local one. The input files and the
+output folder must be reachable from every Ray node under the same path (a shared or network file system),
+and shipyard installed there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from shipyard.batch.inputs import ChunkSpec, InputFile, UnreadableInput, read_chunk
+from shipyard.batch.scoring import ChunkOutcome, ChunkScorer, ScoringPlan
+from shipyard.errors import MissingDependency
+
+
+class _ChunkActor:
+    """A Ray actor: one model load, then chunk after chunk."""
+
+    def __init__(self, plan: ScoringPlan, files: list[InputFile], text_columns: list[str]) -> None:
+        self.scorer = ChunkScorer(plan)
+        self.files = files
+        self.text_columns = text_columns
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
+        results = []
+        for file_index, index, first_row, rows in zip(
+            batch["file_index"], batch["index"], batch["first_row"], batch["rows"], strict=True
+        ):
+            spec = ChunkSpec(int(file_index), int(index), int(first_row), int(rows))
+            try:
+                chunk = read_chunk(self.files[spec.file_index], spec, self.text_columns)
+                results.append(json.dumps({"key": spec.key, **self.scorer.score(chunk).to_dict()}))
+            except UnreadableInput as error:
+                results.append(json.dumps({"key": spec.key, "unreadable": str(error)}))
+        return {"outcome": results}
+
+
+def score_with_ray(
+    plan: ScoringPlan,
+    files: list[InputFile],
+    specs: list[ChunkSpec],
+    text_columns: list[str],
+    finished: Callable[[ChunkOutcome], None],
+    unreadable: Callable[[int, str], None],
+    workers: int,
+    address: str,
+) -> None:
+    """Score ``specs`` on Ray (``address``, or a local instance started for the job and stopped after)."""
+    try:
+        import ray
+    except ImportError:
+        raise MissingDependency("ray", "ray", "the Ray engine ('--engine ray')") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(
+            address=address or None,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            ignore_reinit_error=True,
+        )
+    try:
+        if not specs:
+            return
+        items = [
+            {"file_index": s.file_index, "index": s.index, "first_row": s.first_row, "rows": s.rows}
+            for s in specs
+        ]
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
+            _ChunkActor,
+            fn_constructor_args=(plan, files, text_columns),
+            batch_size=1,
+            concurrency=workers,
+            num_cpus=1,
+        )
+        for row in dataset.iter_rows():
+            outcome = json.loads(row["outcome"])
+            if "unreadable" in outcome:
+                unreadable(int(outcome["key"].split("-")[0]), outcome["unreadable"])
+                continue
+            key = outcome.pop("key")
+            finished(ChunkOutcome.from_dict(key, outcome))
+    finally:
+        if started_here:
+            ray.shutdown()
