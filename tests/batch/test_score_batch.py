@@ -7,17 +7,20 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from shipyard import Registry
-from shipyard.batch import BatchPolicyFailed, batch_run, batch_runs, score_batch
+from shipyard.batch import BatchInterrupted, BatchPolicyFailed, batch_run, batch_runs, score_batch
 from shipyard.batch.manifest import MANIFEST, SUCCESS
 from shipyard.errors import Conflict, NotFound
+from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import PredictionLog
 from tests.batch.conftest import table
 from tests.models import ThresholdModel
@@ -221,7 +224,7 @@ def test_a_resume_with_other_inputs_or_another_version_is_refused(registry: Regi
         score_batch(registry, "fraud/1", [str(tmp_path / "nope-*.parquet")], tmp_path / "x")
 
 
-def test_logged_batch_predictions_reach_the_prediction_log_with_the_output_ids(
+def test_logged_batch_predictions_reach_the_prediction_log_and_the_monitors(
     registry: Registry, tmp_path: Path
 ) -> None:
     frame = table(25, 14)
@@ -233,10 +236,17 @@ def test_logged_batch_predictions_reach_the_prediction_log_with_the_output_ids(
     log = PredictionLog(registry.settings.log_url)
     found = log.find(scored["prediction_id"].tolist())
     assert len(found) == 25 and {row["prediction"] for row in found.values()} <= {0, 1}
-    protocols = log.query(
-        "SELECT protocol, count(*) AS n FROM predictions WHERE request_id LIKE '%' GROUP BY 1"
+    logged = log.query("SELECT protocol, count(*) AS n FROM predictions WHERE protocol = 'batch' GROUP BY 1")
+    assert logged.to_pylist() == [{"protocol": "batch", "n": 25}]
+    # Monitored like served traffic: the window of the run's start holds its rows, with drift and quality.
+    started = datetime.fromisoformat(json.loads((tmp_path / "out" / MANIFEST).read_text())["created_at"])
+    hour = started.replace(minute=0, second=0, microsecond=0)
+    window = monitor_window(registry, log, registry.resolve("fraud/1"), hour, hour + timedelta(hours=1))
+    assert (
+        window.rows == 25
+        and window.drift is not None
+        and set(window.quality) == {"amount", "channel", "hour"}
     )
-    assert {"protocol": "batch", "n": 25} in protocols.to_pylist()
     assert result.scored == 25
 
 
@@ -254,3 +264,40 @@ def test_a_python_model_is_scored_by_worker_processes_each_loading_it_once(
     scored = outputs(tmp_path / "out")
     assert result.scored == 60_000 and scored["id"].tolist() == frame["id"].tolist()
     assert scored["prediction"].tolist() == (frame["amount"] > 40.0).astype(int).tolist()
+
+
+def test_a_full_disk_stops_the_run_with_a_clear_error_and_it_resumes_to_the_same_output(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table(5_000, 16).to_parquet(tmp_path / "in.parquet", row_group_size=500)
+    source = [str(tmp_path / "in.parquet")]
+    options = {"run_id": "full", "chunk_rows": 500, "workers": 1, "key_columns": ["id"]}
+    clean = score_batch(registry, "fraud/1", source, tmp_path / "clean", **options)  # type: ignore[arg-type]
+
+    import shipyard.batch.scoring as scoring
+
+    real_write, calls = scoring.pq.write_table, []
+
+    def filling_up(table: pa.Table, where: object, **kwargs: object) -> None:
+        calls.append(where)
+        if len(calls) > 4:  # the disk fills up after four part files
+            Path(str(where)).write_bytes(
+                b"PAR1 half a file"
+            )  # a half-written temporary, as a full disk leaves
+            raise OSError(28, "No space left on device")
+        real_write(table, where, **kwargs)
+
+    monkeypatch.setattr(scoring.pq, "write_table", filling_up)
+    with pytest.raises(BatchInterrupted, match="No space left on device .* resume with --run-id full"):
+        score_batch(registry, "fraud/1", source, tmp_path / "out", **options)  # type: ignore[arg-type]
+    assert (
+        not (tmp_path / "out" / SUCCESS).exists() and batch_run(registry, "full")["status"] == "interrupted"
+    )
+    assert len(json.loads((tmp_path / "out" / MANIFEST).read_text())["chunks"]) == 4
+    monkeypatch.setattr(scoring.pq, "write_table", real_write)
+
+    resumed = score_batch(registry, "fraud/1", source, tmp_path / "out", **options)  # type: ignore[arg-type]
+    assert resumed.resumed_chunks == 4 and resumed.scored == clean.scored == 5_000
+    for part in sorted((tmp_path / "clean").glob("part-*.parquet")):
+        assert pq.read_table(part).equals(pq.read_table(tmp_path / "out" / part.name))
+    assert not list((tmp_path / "out").glob(".*.tmp"))

@@ -6,6 +6,6 @@ batch_runs(registry)                                                            
 """
 
 from shipyard.batch.history import batch_run, batch_runs
-from shipyard.batch.job import BatchPolicyFailed, BatchResult, score_batch
+from shipyard.batch.job import BatchInterrupted, BatchPolicyFailed, BatchResult, score_batch
 
-__all__ = ["BatchPolicyFailed", "BatchResult", "batch_run", "batch_runs", "score_batch"]
+__all__ = ["BatchInterrupted", "BatchPolicyFailed", "BatchResult", "batch_run", "batch_runs", "score_batch"]

@@ -16,6 +16,7 @@ is scored and every problem reported.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -66,6 +67,10 @@ ENGINES = ("local", "ray")
 GIL_BOUND_FLAVORS = frozenset({"python"})
 #: Inputs smaller than this are scored in the calling process: starting workers would cost more.
 IN_PROCESS_ROWS = 50_000
+
+
+class BatchInterrupted(ShipyardError):
+    """The run stopped before the end (a full disk, an unwritable folder); resume it with its run id."""
 
 
 class BatchWorkersFailed(ShipyardError):
@@ -250,10 +255,17 @@ def score_batch(
 
     try:
         score_on_ray() if engine == "ray" else score_locally()
-    except BaseException:
+    except BaseException as error:
+        why = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         manifest.status = "interrupted"
-        write_manifest(folder, manifest)
-        finish_run(registry, _summarise(manifest, result, "interrupted"), error="interrupted")
+        with contextlib.suppress(OSError):  # the disk that failed a part file may fail this too
+            write_manifest(folder, manifest)
+        finish_run(registry, _summarise(manifest, result, "interrupted"), error=why)
+        if isinstance(error, OSError):
+            raise BatchInterrupted(
+                f"batch run {run_id} stopped: {error.strerror or error} while writing to {folder}; "
+                f"every finished chunk is kept: fix it and resume with --run-id {run_id}"
+            ) from error
         raise
     result.seconds = time.perf_counter() - started
     status = _judge(manifest, max_reject_share, skip_unreadable)
