@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from shipyard import Registry
 from shipyard.batch import BatchInterrupted, BatchPolicyFailed, batch_run, batch_runs, score_batch
@@ -301,3 +302,22 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_it_resumes_to_the_same
     for part in sorted((tmp_path / "clean").glob("part-*.parquet")):
         assert pq.read_table(part).equals(pq.read_table(tmp_path / "out" / part.name))
     assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_a_resumed_run_keeps_the_version_it_started_with_when_the_alias_moved(
+    trained: Path, tmp_path: Path
+) -> None:
+    table(30, 17).to_parquet(tmp_path / "in.parquet")
+    source = [str(tmp_path / "in.parquet")]
+    with Registry(home=trained) as registry:
+        started = score_batch(registry, "fraud@production", source, tmp_path / "out", run_id="pin")
+        other = table(100, 18)
+        newer = registry.register(
+            "fraud", LogisticRegression().fit(other[["amount", "hour"]], other["hour"] > 12)
+        )
+        registry.set_alias("fraud", "production", newer.version)
+        try:
+            again = score_batch(registry, "fraud@production", source, tmp_path / "out", run_id="pin")
+        finally:
+            registry.set_alias("fraud", "production", 1)
+    assert (started.version, again.version, again.status) == (1, 1, "succeeded")

@@ -49,6 +49,7 @@ from shipyard.batch.inputs import (
 from shipyard.batch.manifest import (
     SUCCESS,
     Manifest,
+    read_manifest,
     remove_leftovers,
     resume_or_start,
     write_atomically,
@@ -165,7 +166,11 @@ def score_batch(
     if not 0 <= max_reject_share <= 1:
         raise InvalidInput(f"max_reject_share is a share between 0 and 1, got {max_reject_share}")
     folder = Path(output).resolve()
-    version = registry.resolve(reference)
+    earlier = read_manifest(folder)
+    if run_id is not None and earlier is not None and earlier.run_id == run_id:
+        version = registry.resolve(f"{earlier.model}/{earlier.version}")  # a resumed run keeps its version
+    else:
+        version = registry.resolve(reference)
     # Loading a model imports its library (seconds, for scikit-learn's skops): begun now, it overlaps with
     # hashing the inputs and reading the first chunk.
     loading = ThreadPoolExecutor(1, thread_name_prefix="batch-load")
