@@ -103,6 +103,8 @@ bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(BIN)/python bench/reference_profile.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/drift.py
+	$(BIN)/python bench/prediction_log.py
+	$(BIN)/python bench/batch.py
 
 # Re-resolve the pins from pyproject.toml in a throw-away venv (run after changing dependencies).
 lock:
