@@ -255,12 +255,12 @@ def main() -> None:
     body = "\n\n".join(
         [
             "N rows × 20 float features in one Parquet file (100,000-row groups) plus an id; a "
-            "HistGradientBoosting classifier (100 trees) registered with a contract inferred from its training "
-            "data. Each contender in a fresh process; peak memory is the highest sampled sum of the resident "
-            "memory of its process and its children. shipyard: `score_batch` on every core with contract "
-            "validation, reject files and the resumable manifest on; the floor: one process reading the whole "
-            "file, `predict_proba`, writing id + probability; MLflow: `mlflow models predict --env-manager "
-            "local` on the same rows as CSV.",
+            "HistGradientBoosting classifier (100 trees) registered with a contract inferred from its "
+            "training data. Each contender in a fresh process; peak memory is the highest sampled sum of the "
+            "resident memory of its process and its children. shipyard: `score_batch` on every core with "
+            "contract validation, reject files and the resumable manifest on; the floor: one process reading "
+            "the whole file, `predict_proba`, writing id + probability; MLflow: `mlflow models predict "
+            "--env-manager local` on the same rows as CSV.",
             markdown_table(["rows", "contender", "seconds", "rows/s", "peak MB", "note"], table_rows),
             markdown_table(["rows", "shipyard ÷ floor (rows/s)", "shipyard ÷ MLflow (rows/s)"], ratios),
             "Aims: at least 0.8× the floor's rows/s with validation and rejects on; at least 5× MLflow; peak "
