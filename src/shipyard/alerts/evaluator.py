@@ -139,28 +139,36 @@ class AlertEvaluator:
     # -- one rule ------------------------------------------------------------------------------------------
     def _evaluate_rule(self, rule: Rule, now: datetime) -> list[tuple[Outcome, Notification | None]]:
         moved = []
-        for model, version in self._targets(rule, now):
-            observed = self._observe(rule, model, version, now)
+        selected, left = self._targets(rule, now)
+        for model, version in sorted(selected | left):
+            observed = self._observe(rule, model, version, now) if (model, version) in selected else {}
             moved += self.registry.db.write(
                 partial(self._step, rule=rule, model=model, version=version, observed=observed, now=now)
             )
         return moved
 
-    def _targets(self, rule: Rule, now: datetime) -> list[tuple[str, int]]:
-        """The model versions the rule's selector names now."""
+    def _targets(self, rule: Rule, now: datetime) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+        """The model versions the rule's selector names now, and those it no longer names that still have
+        an open alert: those get evaluated without data, so they resolve instead of firing forever (an
+        alias that moved on, a version whose series stopped)."""
+        with self.registry.db.reading() as session:
+            open_alerts = select(AlertStateRow.model, AlertStateRow.version).where(
+                AlertStateRow.rule == rule.name, AlertStateRow.state.in_([PENDING, FIRING])
+            )
+            still_open = {(name, version) for name, version in session.execute(open_alerts)}
         if rule.model != "*":
             reference = ModelRef.parse(rule.model)
             if reference.alias is not None or reference.version is not None:
                 version = self.registry.resolve(rule.model)
-                return [(version.model, version.version)]
-        fresh_since = now - 2 * rule.window
+                selected = {(version.model, version.version)}
+                return selected, still_open - selected
         query = (
             select(ModelRow.name, MonitorPointRow.version)
             .join(ModelRow, ModelRow.id == MonitorPointRow.model_id)
             .where(
                 MonitorPointRow.window_seconds == int(rule.window.total_seconds()),
                 MonitorPointRow.metric == rule.figure,
-                MonitorPointRow.window_start > fresh_since,
+                MonitorPointRow.window_start > now - 2 * rule.window,
                 MonitorPointRow.window_start <= now,
             )
             .distinct()
@@ -168,13 +176,8 @@ class AlertEvaluator:
         if rule.model != "*":
             query = query.where(ModelRow.name == rule.model)
         with self.registry.db.reading() as session:
-            found = {(name, version) for name, version in session.execute(query)}
-            # Alerts still open for a version whose series stopped must get the chance to resolve.
-            open_alerts = select(AlertStateRow.model, AlertStateRow.version).where(
-                AlertStateRow.rule == rule.name, AlertStateRow.state.in_([PENDING, FIRING])
-            )
-            found.update((name, version) for name, version in session.execute(open_alerts))
-        return sorted(found)
+            selected = {(name, version) for name, version in session.execute(query)}
+        return selected, still_open - selected
 
     def _observe(self, rule: Rule, model: str, version: int, now: datetime) -> dict[str, Observation]:
         """The newest fresh value of the rule's figure for each column (``""`` for the whole window)."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -249,7 +249,6 @@ class AlertsConfig:
     rules: list[Rule]
     channels: dict[str, ChannelConfig]
     source: str = ""
-    notes: list[str] = field(default_factory=list)
 
 
 def load_alerts(
