@@ -12,10 +12,10 @@ contract inferred from them, so shipyard validates every row (and would write re
   model saved with ``mlflow.sklearn.save_model``.
 
 Each contender runs in a fresh process; its peak memory is the highest sum of the resident memory of its
-process and all its children, sampled every 20 ms. Sizes: 1,000,000 rows for all three, and 5,000,000 for
-shipyard and the floor, to show whose memory grows with the input.
+process and all its children, sampled every 20 ms. Sizes: 1,000,000 and 5,000,000 rows, to show whose memory
+grows with the input.
 
-    python bench/batch.py [--sizes 1000000,5000000] [--mlflow-rows 1000000] [--no-write]
+    python bench/batch.py [--sizes 1000000,5000000] [--mlflow-sizes 1000000,5000000] [--no-write]
 """
 
 from __future__ import annotations
@@ -183,7 +183,9 @@ def mlflow_predict(model_file: Path, folder: Path, csv: Path, rows: int) -> dict
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,5000000")
-    parser.add_argument("--mlflow-rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--mlflow-sizes", default="1000000,5000000", help="sizes MLflow runs at ('' for none)"
+    )
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child", choices=["floor", "shipyard"], help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
@@ -217,7 +219,7 @@ def main() -> None:
                     [*me, "shipyard", str(home), reference, str(source), str(folder / f"shipyard-{size}")]
                 ),
             }
-            if size == args.mlflow_rows:
+            if str(size) in args.mlflow_sizes.split(","):
                 csv = folder / f"input-{size}.csv"
                 write_csv(source, csv)
                 results["mlflow models predict (CSV)"] = mlflow_predict(
