@@ -129,7 +129,7 @@ class LogWriter:
         first = records[0]
         table = self._write_segment(
             self.store, first.model, first.version, first.at,
-            lambda: to_table(records, self.sample_rate),
+            partial(to_table, records, self.sample_rate),
             f"{sum(len(r.predictions) for r in records)} prediction(s)",
         )  # fmt: skip
         return 0 if table is None else table.num_rows
