@@ -56,8 +56,9 @@ def test_train_gate_promote_block_runs_on_the_example(tmp_path: Path) -> None:
     shutil.copytree(example, work)
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env["SHIPYARD_HOME"] = str(tmp_path / "ws")
-    block = next(block for block in _blocks("bash") if "shipyard train spec.toml" in block)
-    for line in block.splitlines():
+    trained = next(block for block in _blocks("bash") if "shipyard train spec.toml" in block)
+    put_to_work = next(block for block in _blocks("bash") if "shipyard score fraud@production" in block)
+    for line in (trained + put_to_work).splitlines():
         command = line.split("#", 1)[0].strip()
         if not command or command.startswith("cd "):
             continue
@@ -67,3 +68,4 @@ def test_train_gate_promote_block_runs_on_the_example(tmp_path: Path) -> None:
         ["shipyard", "models", "show", "fraud@production", "--json"], env=env, capture_output=True, text=True
     )
     assert json.loads(shown.stdout)["version"] == 1
+    assert (work / "preds" / "_SUCCESS").is_file()
