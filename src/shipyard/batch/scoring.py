@@ -122,7 +122,7 @@ class ChunkScorer:
             order = np.argsort(kept, kind="stable")  # input order, whatever order bisection found them in
             kept, predictions = kept[order], predictions[order]
             probabilities = probabilities[order] if probabilities is not None else None
-            ids = self._log(chunk, valid.loc[kept], predictions, probabilities, started)
+            ids = self._log(chunk, valid, kept, predictions, probabilities, started)
             outcome.output = self._write_predictions(chunk, kept, predictions, probabilities, ids)
         if reasons:
             outcome.rejects = self._write_rejects(chunk, file, frame, reasons)
@@ -214,7 +214,8 @@ class ChunkScorer:
     def _log(
         self,
         chunk: Chunk,
-        inputs: pd.DataFrame,
+        valid: pd.DataFrame,
+        kept: np.ndarray,
         predictions: np.ndarray,
         probabilities: np.ndarray | None,
         started: float,
@@ -232,7 +233,7 @@ class ChunkScorer:
             model=self.version.model,
             version=self.version.version,
             protocol="batch",
-            inputs=inputs.reset_index(drop=True),
+            inputs=valid.loc[kept].reset_index(drop=True),
             predictions=predictions,
             probabilities=probabilities,
             latency_seconds=time.perf_counter() - started,
