@@ -151,3 +151,10 @@ def test_no_log_leaves_the_prediction_log_empty(home: Path) -> None:
         assert client.post("/v1/models/fraud/predict", json={"records": [ROW]}).status_code == 200
     with Registry(home=home) as registry:
         assert PredictionLog(registry.settings.log_url).scan("fraud") is None
+
+
+def test_every_error_kind_the_server_logs_is_a_monitored_figure() -> None:
+    from shipyard.predictions.events import FAILURE_KINDS
+    from shipyard.serving.app import ERROR_KINDS
+
+    assert sorted([kind for _, kind in ERROR_KINDS] + ["internal"]) == sorted(FAILURE_KINDS)

@@ -74,6 +74,7 @@ class Outcome:
     value: float | None
     event: str | None = None  # the event written: pending, firing, resolved, inactive or repeat
     silenced_by: int | None = None
+    event_id: int | None = None
     deliveries: list[Delivery] = field(default_factory=list)
     actions: list[ActionOutcome] = field(default_factory=list)
 
@@ -197,9 +198,9 @@ class AlertEvaluator:
                     *series, MonitorPointRow.window_start <= now
                 )
             ).scalar_one_or_none()
-            if newest is None or _aware(newest) <= now - 2 * rule.window:
+            if newest is None or newest <= now - 2 * rule.window:
                 return {}
-            newest = _aware(newest)
+            newest = newest
             rows = session.execute(
                 select(MonitorPointRow.column, MonitorPointRow.value).where(
                     *series, MonitorPointRow.window_start == newest
@@ -289,20 +290,21 @@ class AlertEvaluator:
             row.evaluated_at = now
             row.details = _details(rule, observation, row)
             if outcome.event is not None:
-                session.add(
-                    AlertEventRow(
-                        fingerprint=row.fingerprint,
-                        rule=rule.name,
-                        model=model,
-                        version=version,
-                        column=column,
-                        kind=outcome.event,
-                        at=now,
-                        value=value,
-                        silenced_by=outcome.silenced_by,
-                        details=row.details,
-                    )
+                event = AlertEventRow(
+                    fingerprint=row.fingerprint,
+                    rule=rule.name,
+                    model=model,
+                    version=version,
+                    column=column,
+                    kind=outcome.event,
+                    at=now,
+                    value=value,
+                    silenced_by=outcome.silenced_by,
+                    details=row.details,
                 )
+                session.add(event)
+                session.flush()  # its id: what the deliveries and actions are recorded against
+                outcome.event_id = event.id
             results.append((outcome, notification))
         return results
 
@@ -321,14 +323,14 @@ class AlertEvaluator:
         if holds:
             if state in (INACTIVE, RESOLVED):
                 state, row.since, outcome.event = PENDING, now, PENDING
-            if state == PENDING and now - _aware(row.since) >= rule.for_:
+            if state == PENDING and now - row.since >= rule.for_:
                 state, row.since, outcome.event = FIRING, now, FIRING
                 row.fired_at, row.resolved_at, row.last_notified_at = now, None, None
             last = row.last_notified_at
             if (
                 state == FIRING
                 and outcome.silenced_by is None
-                and (last is None or now - _aware(last) >= rule.repeat)
+                and (last is None or now - last >= rule.repeat)
             ):
                 send = "firing"
                 outcome.event = outcome.event or "repeat"
@@ -364,21 +366,20 @@ class AlertEvaluator:
                     AlertActionRow.status == "done",
                 )
             ).scalar_one_or_none()
-        if last is not None and now - _aware(last) < rule.cooldown:
+        if last is not None and now - last < rule.cooldown:
             return ActionOutcome(
                 action.type,
                 "skipped",
                 f"cooldown: the last {action.type} of {outcome.model} was at "
-                f"{_aware(last).isoformat()}, less than {duration_label(rule.cooldown)} ago",
+                f"{last.isoformat()}, less than {duration_label(rule.cooldown)} ago",
             )
         result = run_action(self.registry, action, rule, outcome.model, outcome.version, reason, now)
         log.warning("alert %s: %s %s — %s", rule.name, action.type, result.status, result.detail)
         return result
 
     def _record(self, session: Session, *, outcome: Outcome, now: datetime) -> None:
-        event_id = session.execute(
-            select(func.max(AlertEventRow.id)).where(AlertEventRow.fingerprint == outcome.fingerprint)
-        ).scalar_one()
+        event_id = outcome.event_id
+        assert event_id is not None, "a notification always follows an event"
         session.add_all(delivery_row(delivery, event_id, now) for delivery in outcome.deliveries)
         for action in outcome.actions:
             session.add(
@@ -451,8 +452,8 @@ def _alert_facts(rule: Rule, row: AlertStateRow, observation: Observation | None
         "severity": rule.severity,
         "labels": dict(rule.labels),
         "description": rule.description,
-        "fired_at": _aware(row.fired_at).isoformat() if row.fired_at else None,
-        "resolved_at": _aware(row.resolved_at).isoformat() if row.resolved_at else None,
+        "fired_at": row.fired_at.isoformat() if row.fired_at else None,
+        "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
     }
 
 
@@ -463,7 +464,3 @@ def _summary(rule: Rule, row: AlertStateRow, observation: Observation | None, st
     value = observation.value if observation else None
     shown = "no data" if value is None else f"{value:.4g}"
     return f"{rule.severity.upper()} {rule.name} — {subject} = {shown} ({rule.condition.describe()})"
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

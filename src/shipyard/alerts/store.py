@@ -142,7 +142,7 @@ def unsilence(registry: Registry, silence_id: int, now: datetime | None = None) 
         row = session.get(AlertSilenceRow, silence_id)
         if row is None:
             raise NotFound(f"there is no silence {silence_id}; see 'shipyard alerts silences'")
-        row.ends_at = min(_aware(row.ends_at), now)
+        row.ends_at = min(row.ends_at, now)
 
     registry.db.write(work)
 
@@ -168,12 +168,8 @@ def silences(
         ]
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _iso(moment: datetime | None) -> str | None:
-    return _aware(moment).isoformat() if moment is not None else None
+    return moment.isoformat() if moment is not None else None
 
 
 def send_test(registry: Registry, config: AlertsConfig, channels: list[str] | None = None) -> list[Delivery]:

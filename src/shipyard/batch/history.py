@@ -54,8 +54,7 @@ def finish_run(registry: Registry, result: BatchResult, *, error: str = "") -> N
         row.status, row.error = result.status, error
         row.rows, row.scored, row.rejected = result.rows, result.scored, result.rejected
         row.finished_at = now
-        started = row.started_at if row.started_at.tzinfo else row.started_at.replace(tzinfo=UTC)
-        row.seconds = (now - started).total_seconds()
+        row.seconds = (now - row.started_at).total_seconds()
 
     registry.db.write(work)
 
@@ -97,6 +96,4 @@ def _as_dict(row: BatchRunRow) -> dict[str, Any]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return moment.isoformat() if moment is not None else None

@@ -45,6 +45,7 @@ from shipyard.batch.inputs import (
     chunk_specs,
     chunks,
     find_inputs,
+    read_chunk,
 )
 from shipyard.batch.manifest import (
     SUCCESS,
@@ -304,16 +305,27 @@ def _pending_chunks(
     files: list[InputFile], manifest: Manifest, chunk_rows: int, folder: Path, features: list[str]
 ) -> Iterator[Chunk]:
     """Chunks not yet finished (listed in the manifest with their output present); unreadable files are
-    recorded in the manifest and skipped, the rest go on."""
+    recorded in the manifest and skipped, the rest go on. A resumed Parquet file has only its unfinished
+    chunks read (its footer says where they are); any other file is streamed, finished chunks skipped."""
+
+    def finished(key: str) -> bool:
+        recorded = manifest.chunks.get(key)
+        return recorded is not None and _outputs_exist(folder, recorded)
+
     for index, file in enumerate(files):
         count = 0
+        resumed = file.rows is not None and any(key.startswith(f"{index:05d}-") for key in manifest.chunks)
         try:
-            for chunk in chunks(file, index, chunk_rows, text_columns=features):
-                count += 1
-                recorded = manifest.chunks.get(chunk.key)
-                if recorded is not None and _outputs_exist(folder, recorded):
-                    continue
-                yield chunk
+            if resumed:
+                for spec in chunk_specs(file, index, chunk_rows):
+                    count += 1
+                    if not finished(spec.key):
+                        yield read_chunk(file, spec, features)
+            else:
+                for chunk in chunks(file, index, chunk_rows, text_columns=features):
+                    count += 1
+                    if not finished(chunk.key):
+                        yield chunk
         except UnreadableInput as error:
             log.warning("%s", error)
             manifest.files[str(index)] = {"path": file.path, "status": "unreadable", "problem": str(error)}

@@ -214,8 +214,8 @@ def feedback_table(registry: Registry) -> pa.Table:
             "version": pa.array([row[2] for row in rows], pa.int32()),
             "label": pa.array(texts, pa.string()),
             "label_json": pa.array([row[3] for row in rows], pa.string()),
-            "predicted_at": pa.array([_aware(row[4]) for row in rows], stamp),
-            "received_at": pa.array([_aware(row[5]) for row in rows], stamp),
+            "predicted_at": pa.array([row[4] for row in rows], stamp),
+            "received_at": pa.array([row[5] for row in rows], stamp),
             "source": pa.array([row[6] for row in rows], pa.string()),
         }
     )
@@ -335,7 +335,7 @@ def _store(
                     prediction_id=identifier,
                     model_id=model_ids[name],
                     version=int(logged["version"]),
-                    predicted_at=_aware(logged["timestamp"]),
+                    predicted_at=logged["timestamp"],
                     label=label,
                     received_at=now,
                     source=source,
@@ -345,7 +345,3 @@ def _store(
         return outcomes
 
     return registry.db.write(work)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

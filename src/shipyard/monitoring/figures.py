@@ -10,19 +10,9 @@ from __future__ import annotations
 from dataclasses import fields
 
 from shipyard.monitoring.windows import FeatureQuality
+from shipyard.predictions.events import FAILURE_KINDS
 from shipyard.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
-#: Why a request got no prediction: the ``error`` column of the log's ``failures`` and ``failures.<kind>``.
-FAILURE_KINDS = (
-    "rejected",
-    "invalid",
-    "too_large",
-    "unsupported_media_type",
-    "overloaded",
-    "timeout",
-    "model_error",
-    "internal",
-)
 HEALTH = (
     "request_rate",
     "error_rate",

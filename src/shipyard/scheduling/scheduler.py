@@ -99,7 +99,7 @@ class Scheduler:
 
         schedules = {schedule.name: schedule for schedule in list_schedules(self.registry)}
         occurrences = [
-            Occurrence(schedules[name], moment if moment.tzinfo else moment.replace(tzinfo=UTC), run_id)
+            Occurrence(schedules[name], moment, run_id)
             for name, moment, run_id in self.registry.db.write(work)
             if name in schedules
         ]
@@ -140,7 +140,7 @@ class Scheduler:
 
         def work(session: Session) -> list[Occurrence]:
             row = session.get(ScheduleRow, schedule.name)
-            if row is None or _aware(row.handled_until) >= due[-1]:
+            if row is None or row.handled_until >= due[-1]:
                 return []  # removed, or another scheduler got here first
             row.handled_until = due[-1]
             claimed = []
@@ -217,7 +217,7 @@ class Scheduler:
             now = datetime.now(UTC)
             row.status, row.exit_code, row.finished_at, row.detail = status, code, now, detail
             if row.started_at is not None:
-                row.seconds = (now - _aware(row.started_at)).total_seconds()
+                row.seconds = (now - row.started_at).total_seconds()
             if batch_run is not None:
                 batch = session.get(BatchRunRow, batch_run)
                 if batch is not None:
@@ -244,7 +244,3 @@ def _last_line(path: Path) -> str:
     except OSError:
         return ""
     return lines[-1][:500] if lines else ""
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

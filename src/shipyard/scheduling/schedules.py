@@ -212,9 +212,9 @@ def schedule_history(registry: Registry, name: str | None = None, last: int = 20
         return [
             {
                 "schedule": row.schedule,
-                "scheduled_for": _aware(row.scheduled_for).isoformat(),
+                "scheduled_for": row.scheduled_for.isoformat(),
                 "status": row.status,
-                "started_at": _aware(row.started_at).isoformat() if row.started_at else None,
+                "started_at": row.started_at.isoformat() if row.started_at else None,
                 "seconds": row.seconds,
                 "exit_code": row.exit_code,
                 "batch_run": row.batch_run,
@@ -236,10 +236,6 @@ def _schedule(row: ScheduleRow) -> Schedule:
         missed=row.missed,
         enabled=row.enabled,
         created_by=row.created_by,
-        created_at=_aware(row.created_at),
-        handled_until=_aware(row.handled_until),
+        created_at=row.created_at,
+        handled_until=row.handled_until,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -531,18 +531,21 @@ def _answering_version(engine: Engine, name: str, version: int | None) -> int | 
         return None
 
 
+#: Which of ``FAILURE_KINDS`` each error is (the first class that matches); anything else is "internal".
+ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (RequestRejected, "rejected"),
+    (BodyTooLarge, "too_large"),
+    (UnsupportedMediaType, "unsupported_media_type"),
+    (InvalidInput, "invalid"),
+    (Overloaded, "overloaded"),
+    (DeadlineExceeded, "timeout"),
+    (ModelFailed, "model_error"),
+)
+
+
 def _error_kind(error: BaseException) -> str:
     """A short, stable name for why a request got no prediction (the ``error`` column of ``failures``)."""
-    kinds: tuple[tuple[type[BaseException], str], ...] = (
-        (RequestRejected, "rejected"),
-        (BodyTooLarge, "too_large"),
-        (UnsupportedMediaType, "unsupported_media_type"),
-        (InvalidInput, "invalid"),
-        (Overloaded, "overloaded"),
-        (DeadlineExceeded, "timeout"),
-        (ModelFailed, "model_error"),
-    )
-    return next((kind for cls, kind in kinds if isinstance(error, cls)), "internal")
+    return next((kind for cls, kind in ERROR_KINDS if isinstance(error, cls)), "internal")
 
 
 def _version_param(value: str | None) -> int | None:
