@@ -3,6 +3,7 @@
 The public API is what this module exports; everything else may change between releases.
 """
 
+from shipyard._version import __version__
 from shipyard.config import Settings, load_settings
 from shipyard.contracts import Contract, ContractViolation
 from shipyard.datasets import DatasetVersion
@@ -29,7 +30,6 @@ from shipyard.registry import (
 from shipyard.stats import Profile
 from shipyard.workspace import init_workspace
 
-__version__ = "0.1.0"
 
 # Training pulls in scikit-learn's model selection and metrics; load it on first use, not on import.
 _LAZY = {

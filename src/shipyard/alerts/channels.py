@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
-from shipyard import __version__
+from shipyard._version import __version__
 from shipyard.alerts.rules import ChannelConfig
 
 log = logging.getLogger("shipyard.alerts")

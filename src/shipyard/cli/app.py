@@ -59,7 +59,7 @@ register_training_commands(app)
 
 def _print_and_exit(value: bool) -> None:
     if value:
-        from shipyard import __version__
+        from shipyard._version import __version__
 
         render.message("shipyard {}", __version__)
         raise typer.Exit()

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard._version import __version__
 from shipyard.errors import InvalidInput
 from shipyard.serving.codecs import (
     JSON_MEDIA_TYPE,
@@ -300,7 +301,5 @@ def ping_response(ready: bool) -> EncodedResponse:
 def version_response(version: str | None = None) -> EncodedResponse:
     """``/version``: the version as bare text, served as application/json exactly as MLflow does."""
     if version is None:
-        from shipyard import __version__  # the package root, loaded lazily: no import cycle
-
         version = __version__
     return EncodedResponse(200, version.encode(), {"content-type": JSON_MEDIA_TYPE})

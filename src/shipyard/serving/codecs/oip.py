@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from shipyard._version import __version__
 from shipyard.errors import InvalidInput
 from shipyard.serving.codecs import (
     EncodedResponse,
@@ -517,8 +518,6 @@ def encode_error(message: str, status: int = 400) -> EncodedResponse:
 def server_metadata(version: str | None = None) -> dict[str, Any]:
     """``GET /v2``: the server's name, version and the extensions it supports."""
     if version is None:
-        from shipyard import __version__  # the package root, loaded lazily: no import cycle
-
         version = __version__
     return {"name": "shipyard", "version": version, "extensions": ["binary_tensor_data"]}
 
