@@ -36,7 +36,7 @@ from shipyard.stats._columns import (
     vocabulary_family,
 )
 from shipyard.stats._scaling import power_of_two_scale
-from shipyard.stats._serialization import (
+from shipyard.stats._serialisation import (
     read_field,
     read_header,
     read_list,

@@ -25,7 +25,7 @@ from shipyard.stats._columns import (
     describe_names,
     numeric_values,
 )
-from shipyard.stats._serialization import read_field, read_header, read_mapping, write_header
+from shipyard.stats._serialisation import read_field, read_header, read_mapping, write_header
 from shipyard.stats.layout import (
     CategoricalLayout,
     ColumnLayout,

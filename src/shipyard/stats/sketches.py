@@ -27,7 +27,7 @@ import pandas as pd
 from shipyard.errors import InvalidInput
 from shipyard.stats._columns import CategoryCounts
 from shipyard.stats._scaling import power_of_two_scale
-from shipyard.stats._serialization import decode_float, encode_float, read_field, read_list
+from shipyard.stats._serialisation import decode_float, encode_float, read_field, read_list
 from shipyard.stats.layout import CategoricalLayout, NumericLayout
 
 _DIFFERENT_LAYOUTS = "build both with the reference layout"
