@@ -472,6 +472,6 @@ def demo(
     ] = Path("demo-workspace"),
 ) -> None:
     """Run the end-to-end demo on the embedded defaults (SQLite, local disk)."""
-    from shipyard.demo import run_demo
+    from shipyard.cli.demo import run_demo
 
     run_demo(directory)

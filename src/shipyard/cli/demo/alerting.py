@@ -14,7 +14,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -25,6 +25,7 @@ import pandas as pd
 from shipyard.alerts import AlertEvaluator, Outcome, load_alerts
 from shipyard.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from shipyard.cli import render
+from shipyard.cli.demo.traffic import FEATURES, log_request, make_transactions
 from shipyard.registry import Registry
 
 SECRET = "demo-secret"
@@ -91,8 +92,9 @@ def incident_webhook() -> Iterator[str]:
         server.server_close()
 
 
-def alerting_story(registry: Registry, start: datetime, step: Any) -> None:
-    """Steps 12 and 13, over the replayed hours starting at ``start`` (the calm hour; the next drifted)."""
+def alerting_story(registry: Registry, start: datetime, step: Callable[..., None]) -> None:
+    """Steps 12 and 13, over the replayed hours starting at ``start`` (the calm hour; the next drifted);
+    ``step`` prints a step's numbered heading, as it does for the steps before."""
     from shipyard.monitoring.series import run_monitors
     from shipyard.predictions import LogWriter, PredictionLog
 
@@ -147,8 +149,6 @@ def alerting_story(registry: Registry, start: datetime, step: Any) -> None:
 
 def _serve_slowly(registry: Registry, reference: str, at: datetime, writer: Any) -> list[float]:
     """Twenty requests of ten rows, each timed for real, logged as the server would log them."""
-    from shipyard.demo.story import FEATURES, log_request, make_transactions
-
     version = registry.resolve(reference)
     model = registry.load_model(reference, trust=True)  # registered by this demo, just now
     frame = make_transactions(200, seed=99)[FEATURES]

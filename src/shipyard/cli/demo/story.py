@@ -7,7 +7,7 @@ one call, proves the model loaded from the registry predicts exactly what was tr
 version from its recorded spec, and prints the audit trail. Then production traffic is replayed into the
 prediction log: an hour like training, then an hour where amounts triple and web traffic takes over while the
 fraud pattern changes; labels arrive late, and the monitors flag exactly the two drifted features and the
-accuracy drop. The alerting chapter (``shipyard.demo.alerting``) follows: those findings fire alerts to a
+accuracy drop. The alerting chapter (``shipyard.cli.demo.alerting``) follows: those findings fire alerts to a
 webhook, and a slow model that slipped into production is rolled back by its latency alert. Later
 capabilities extend this same story.
 """
@@ -24,18 +24,18 @@ import numpy as np
 import pandas as pd
 
 from shipyard.cli import render
+from shipyard.cli.demo.alerting import alerting_story
+from shipyard.cli.demo.traffic import FEATURES, SEED, log_request, make_transactions
 from shipyard.cli.gates import show_gate_report
 from shipyard.cli.training import show_report
-from shipyard.demo.alerting import alerting_story
+from shipyard.config import Settings
 from shipyard.errors import Conflict, GateFailed
 from shipyard.gates import GateReport, promote
 from shipyard.registry import ModelVersion, Registry
-from shipyard.training import reproduce, train
+from shipyard.training import TrainingResult, reproduce, train
 from shipyard.workspace import init_workspace
 
 _MARKER = ".shipyard-demo"
-SEED = 7
-FEATURES = ["amount", "hour", "channel", "account_age_days"]
 _POLICY = """
 [gates.fraud.production]
 metrics = { roc_auc = ">= 0.70" }
@@ -44,29 +44,6 @@ slices = { columns = ["channel"], floor = { roc_auc = 0.6 }, min_rows = 50 }
 directional = [{ column = "account_age_days", delta = 365, direction = "decreasing" }]
 latency = { p99_single_ms = 500, p99_batch_ms = 2000 }
 """
-
-
-def make_transactions(rows: int = 6000, seed: int = SEED) -> pd.DataFrame:
-    """Synthetic card transactions whose fraud label depends non-linearly on amount, hour and channel, and
-    falls with account age (so older accounts must never look riskier)."""
-    rng = np.random.default_rng(seed)
-    amount = rng.lognormal(mean=3.5, sigma=1.0, size=rows)
-    hour = rng.integers(0, 24, size=rows)
-    channel = rng.choice(["web", "app", "pos"], size=rows, p=[0.4, 0.35, 0.25])
-    age_days = rng.integers(1, 3650, size=rows)
-    night = (hour < 6) | (hour > 22)
-    logit = -3.0 + 0.9 * np.log1p(amount) * night + 1.2 * (channel == "web") - 0.0006 * age_days
-    logit += 1.2 * np.sin(amount / 40.0)
-    fraud = rng.random(rows) < 1 / (1 + np.exp(-logit))
-    return pd.DataFrame(
-        {
-            "amount": amount,
-            "hour": hour,
-            "channel": channel,
-            "account_age_days": age_days,
-            "fraud": fraud.astype(int),
-        }
-    )
 
 
 def _spec(label: str, estimator: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +86,7 @@ def _monitoring_story(registry: Registry) -> datetime:
         _replay(registry, version.ref, drifted, start + hour + timedelta(minutes=5), writer),
     ]
     writer.close()
-    _step(
+    _announce_step(
         9,
         "replayed 2 hours of traffic through {} into the prediction log ({} predictions)",
         version.ref,
@@ -123,7 +100,7 @@ def _monitoring_story(registry: Registry) -> datetime:
         for pid, label in zip(part, frame["fraud"], strict=True)
     ]
     report = attach_labels(registry, log, labels, source="demo", settle_seconds=0)
-    _step(
+    _announce_step(
         10,
         "late labels arrived: {} attached, {} unknown",
         report.counts["attached"],
@@ -135,7 +112,7 @@ def _monitoring_story(registry: Registry) -> datetime:
     before, after = results
     flagged = after.drift.drifted_columns if after.drift else []
     calm_flags = before.drift.drifted_columns if before.drift else []
-    _step(
+    _announce_step(
         11,
         "monitors flagged {} in the second hour (drifted on purpose: {}); the first hour: {}",
         ", ".join(flagged) or "nothing",
@@ -165,36 +142,6 @@ def _replay(registry: Registry, reference: str, frame: pd.DataFrame, at: Any, wr
     return ids
 
 
-def log_request(
-    writer: Any,
-    version: ModelVersion,
-    rows: pd.DataFrame,
-    labels: Any,
-    probabilities: Any,
-    at: Any,
-    latency_seconds: float,
-) -> list[str]:
-    """Hand one answered request to the prediction log's writer, as the server does; its prediction ids."""
-    from shipyard.ids import new_request_id, prediction_id
-    from shipyard.predictions import PredictionRecord
-
-    request = new_request_id(at)
-    record = PredictionRecord(
-        request_id=request,
-        prediction_ids=[prediction_id(request, row) for row in range(len(rows))],
-        at=at,
-        model=version.model,
-        version=version.version,
-        protocol="native",
-        inputs=rows,
-        predictions=np.asarray(labels),
-        probabilities=probabilities,
-        latency_seconds=latency_seconds,
-    )
-    writer.submit(record)
-    return record.prediction_ids
-
-
 def _fresh_workspace(directory: Path) -> Path:
     directory = directory.resolve()
     if directory.exists():
@@ -206,121 +153,166 @@ def _fresh_workspace(directory: Path) -> Path:
     return directory
 
 
-def _step(number: int, text: str, *values: Any) -> None:
+def _announce_step(number: int, text: str, *values: Any) -> None:
+    """Print the heading of step ``number``, so the output reads as the numbered story it tells."""
     render.message(f"\n[bold cyan]{number}.[/] " + text, *values)
 
 
 def run_demo(directory: Path) -> None:
     """Run the demo in a fresh workspace at ``directory``."""
-    workspace = _fresh_workspace(Path(directory))
+    settings = _prepare_workspace(Path(directory))
+    with Registry(settings) as registry:
+        _add_transactions(registry)
+        baseline = _release_baseline(registry)
+        _refuse_weaker_candidate(registry, baseline)
+        stronger = _promote_stronger_candidate(registry)
+        _roll_back_and_promote_again(registry, stronger)
+        _check_loaded_model(registry, stronger)
+        _reproduce(registry, stronger)
+        _show_versions_and_audit(registry)
+        start = _monitoring_story(registry)
+        alerting_story(registry, start, _announce_step)
+    render.message(
+        "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
+    )
+
+
+def _prepare_workspace(directory: Path) -> Settings:
+    """Step 1: a fresh workspace with the demo's gate policy appended to its configuration."""
+    workspace = _fresh_workspace(directory)
     settings = init_workspace(workspace / ".shipyard", exist_ok=True)
     config = settings.home / "shipyard.toml"
     config.write_text(config.read_text(encoding="utf-8") + textwrap.dedent(_POLICY), encoding="utf-8")
-    _step(
+    _announce_step(
         1,
         "workspace {} (SQLite registry, local artifact store) with a gate policy for production",
         settings.home,
     )
+    return settings
 
-    with Registry(settings) as registry:
-        data = registry.datasets.add("transactions", make_transactions(), reason="demo data")
-        _step(2, "dataset {}: {} rows, sha256 {}…", data.ref, f"{data.rows:,}", data.sha256[:12])
 
-        baseline = train(
-            _spec(
-                "logistic regression baseline", "sklearn.linear_model.LogisticRegression", {"max_iter": 500}
-            ),
-            registry=registry,
-            progress=False,
-        )
-        assert baseline.version is not None
-        _step(
-            3,
-            "trained the baseline {} from a spec (5-fold stratified CV, 25% hold-out):",
-            baseline.version.ref,
-        )
-        show_report(baseline.report)
-        _, change = promote(registry, baseline.version.ref, "production", reason="first release")
-        render.message(
-            "promoted {} to production (no previous holder: comparisons skipped)", baseline.version.ref
-        )
+def _add_transactions(registry: Registry) -> None:
+    """Step 2: version the generated transactions as the dataset every candidate trains on."""
+    data = registry.datasets.add("transactions", make_transactions(), reason="demo data")
+    _announce_step(2, "dataset {}: {} rows, sha256 {}…", data.ref, f"{data.rows:,}", data.sha256[:12])
 
-        weaker = train(
-            _spec("decision stump", "sklearn.tree.DecisionTreeClassifier", {"max_depth": 1}),
-            registry=registry,
-            progress=False,
-        )
-        assert weaker.version is not None
-        _step(4, "a weaker candidate, {} (a decision stump), asks for production:", weaker.version.ref)
-        try:
-            promote(registry, weaker.version.ref, "production")
-        except GateFailed as refused:
-            if isinstance(refused.report, GateReport):
-                show_gate_report(refused.report)
-            render.message("[bold red]refused[/]: fraud@production stays on {}", baseline.version.ref)
 
-        stronger = train(
-            _spec(
-                "gradient boosting",
-                "sklearn.ensemble.HistGradientBoostingClassifier",
-                # Preprocessed columns: amount, hour, account_age_days, then channel's three one-hot columns;
-                # risk may only fall as an account ages.
-                {"max_iter": 150, "learning_rate": 0.08, "monotonic_cst": [0, 0, -1, 0, 0, 0]},
-            ),
-            registry=registry,
-            progress=False,
-        )
-        assert stronger.version is not None
-        _step(5, "a stronger candidate, {} (gradient boosting), asks for production:", stronger.version.ref)
-        report, change = promote(registry, stronger.version.ref, "production", reason="beats the baseline")
-        show_gate_report(report)
-        render.message(
-            "[bold green]promoted:[/] fraud@production v{} → v{}", change.previous_version, change.version
-        )
-
-        rolled = registry.rollback("fraud@production", reason="demo: pretend the new model misbehaves")
-        _step(6, "rollback in one call: fraud@production v{} → v{}", rolled.previous_version, rolled.version)
-        promote(registry, stronger.version.ref, "production", reason="demo: incident over, promote again")
-        render.message("and promoted again through the gate: fraud@production → {}", stronger.version.ref)
-
-        loaded = registry.load_model("fraud@production")
-        holdout = registry.datasets.load(stronger.holdout)[FEATURES]
-        same = np.array_equal(loaded.predict(holdout), stronger.model.predict(holdout))
-        _step(
-            7,
-            "loaded fraud@production from the artifact store (hash verified): identical predictions on "
-            "{} hold-out rows: {}",
-            len(holdout),
-            "yes" if same else "NO",
-        )
-        if not same:
-            raise AssertionError("the loaded model does not predict what the trained model predicted")
-
-        outcome = reproduce(stronger.version.ref, registry=registry)
-        _step(
-            8,
-            "reproduce {} from its recorded spec and data: metrics match: {}",
-            outcome.ref,
-            "yes" if outcome.matches else "NO",
-        )
-
-        render.table(
-            "versions of fraud",
-            ["version", "aliases", "candidate", "roc_auc (hold-out)", "cv roc_auc"],
-            [
-                (
-                    v.version,
-                    v.aliases,
-                    v.tags.get("candidate"),
-                    v.metrics.get("roc_auc"),
-                    f"{v.metrics.get('cv_roc_auc_mean', 0):.4f} ± {v.metrics.get('cv_roc_auc_std', 0):.4f}",
-                )
-                for v in registry.list_versions("fraud")
-            ],
-        )
-        render.audit_table("audit trail", registry.audit(model="fraud"))
-        start = _monitoring_story(registry)
-        alerting_story(registry, start, _step)
-    render.message(
-        "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
+def _release_baseline(registry: Registry) -> ModelVersion:
+    """Step 3: train the baseline from a spec and promote it; with no previous holder, nothing to compare."""
+    baseline = train(
+        _spec("logistic regression baseline", "sklearn.linear_model.LogisticRegression", {"max_iter": 500}),
+        registry=registry,
+        progress=False,
     )
+    assert baseline.version is not None
+    _announce_step(
+        3,
+        "trained the baseline {} from a spec (5-fold stratified CV, 25% hold-out):",
+        baseline.version.ref,
+    )
+    show_report(baseline.report)
+    promote(registry, baseline.version.ref, "production", reason="first release")
+    render.message(
+        "promoted {} to production (no previous holder: comparisons skipped)", baseline.version.ref
+    )
+    return baseline.version
+
+
+def _refuse_weaker_candidate(registry: Registry, baseline: ModelVersion) -> None:
+    """Step 4: a decision stump asks for production and the gate refuses it."""
+    weaker = train(
+        _spec("decision stump", "sklearn.tree.DecisionTreeClassifier", {"max_depth": 1}),
+        registry=registry,
+        progress=False,
+    )
+    assert weaker.version is not None
+    _announce_step(4, "a weaker candidate, {} (a decision stump), asks for production:", weaker.version.ref)
+    try:
+        promote(registry, weaker.version.ref, "production")
+    except GateFailed as refused:
+        if isinstance(refused.report, GateReport):
+            show_gate_report(refused.report)
+        render.message("[bold red]refused[/]: fraud@production stays on {}", baseline.ref)
+
+
+def _promote_stronger_candidate(registry: Registry) -> TrainingResult:
+    """Step 5: gradient boosting passes the gate and takes production."""
+    stronger = train(
+        _spec(
+            "gradient boosting",
+            "sklearn.ensemble.HistGradientBoostingClassifier",
+            # Preprocessed columns: amount, hour, account_age_days, then channel's three one-hot columns;
+            # risk may only fall as an account ages.
+            {"max_iter": 150, "learning_rate": 0.08, "monotonic_cst": [0, 0, -1, 0, 0, 0]},
+        ),
+        registry=registry,
+        progress=False,
+    )
+    assert stronger.version is not None
+    _announce_step(
+        5, "a stronger candidate, {} (gradient boosting), asks for production:", stronger.version.ref
+    )
+    report, change = promote(registry, stronger.version.ref, "production", reason="beats the baseline")
+    show_gate_report(report)
+    render.message(
+        "[bold green]promoted:[/] fraud@production v{} → v{}", change.previous_version, change.version
+    )
+    return stronger
+
+
+def _roll_back_and_promote_again(registry: Registry, stronger: TrainingResult) -> None:
+    """Step 6: rollback is one call; the promotion back goes through the gate again."""
+    assert stronger.version is not None
+    rolled = registry.rollback("fraud@production", reason="demo: pretend the new model misbehaves")
+    _announce_step(
+        6, "rollback in one call: fraud@production v{} → v{}", rolled.previous_version, rolled.version
+    )
+    promote(registry, stronger.version.ref, "production", reason="demo: incident over, promote again")
+    render.message("and promoted again through the gate: fraud@production → {}", stronger.version.ref)
+
+
+def _check_loaded_model(registry: Registry, stronger: TrainingResult) -> None:
+    """Step 7: the model loaded from the registry predicts exactly what the trained model predicted."""
+    loaded = registry.load_model("fraud@production")
+    holdout = registry.datasets.load(stronger.holdout)[FEATURES]
+    same = np.array_equal(loaded.predict(holdout), stronger.model.predict(holdout))
+    _announce_step(
+        7,
+        "loaded fraud@production from the artifact store (hash verified): identical predictions on "
+        "{} hold-out rows: {}",
+        len(holdout),
+        "yes" if same else "NO",
+    )
+    if not same:
+        raise AssertionError("the loaded model does not predict what the trained model predicted")
+
+
+def _reproduce(registry: Registry, stronger: TrainingResult) -> None:
+    """Step 8: retrain the promoted version from its recorded spec and data, and compare the metrics."""
+    assert stronger.version is not None
+    outcome = reproduce(stronger.version.ref, registry=registry)
+    _announce_step(
+        8,
+        "reproduce {} from its recorded spec and data: metrics match: {}",
+        outcome.ref,
+        "yes" if outcome.matches else "NO",
+    )
+
+
+def _show_versions_and_audit(registry: Registry) -> None:
+    """Every version of fraud with its aliases and metrics, then the audit trail of the alias moves."""
+    render.table(
+        "versions of fraud",
+        ["version", "aliases", "candidate", "roc_auc (hold-out)", "cv roc_auc"],
+        [
+            (
+                v.version,
+                v.aliases,
+                v.tags.get("candidate"),
+                v.metrics.get("roc_auc"),
+                f"{v.metrics.get('cv_roc_auc_mean', 0):.4f} ± {v.metrics.get('cv_roc_auc_std', 0):.4f}",
+            )
+            for v in registry.list_versions("fraud")
+        ],
+    )
+    render.audit_table("audit trail", registry.audit(model="fraud"))

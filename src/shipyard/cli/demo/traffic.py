@@ -1,0 +1,70 @@
+"""The demo's data: generated card transactions, and predictions handed to the log as the server hands them.
+
+Every chapter of the demo draws its rows and logs its requests here, so the chapters share one world (the
+same features, the same fraud pattern) without importing each other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shipyard.registry import ModelVersion
+
+SEED = 7
+FEATURES = ["amount", "hour", "channel", "account_age_days"]
+
+
+def make_transactions(rows: int = 6000, seed: int = SEED) -> pd.DataFrame:
+    """Synthetic card transactions whose fraud label depends non-linearly on amount, hour and channel, and
+    falls with account age (so older accounts must never look riskier)."""
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(mean=3.5, sigma=1.0, size=rows)
+    hour = rng.integers(0, 24, size=rows)
+    channel = rng.choice(["web", "app", "pos"], size=rows, p=[0.4, 0.35, 0.25])
+    age_days = rng.integers(1, 3650, size=rows)
+    night = (hour < 6) | (hour > 22)
+    logit = -3.0 + 0.9 * np.log1p(amount) * night + 1.2 * (channel == "web") - 0.0006 * age_days
+    logit += 1.2 * np.sin(amount / 40.0)
+    fraud = rng.random(rows) < 1 / (1 + np.exp(-logit))
+    return pd.DataFrame(
+        {
+            "amount": amount,
+            "hour": hour,
+            "channel": channel,
+            "account_age_days": age_days,
+            "fraud": fraud.astype(int),
+        }
+    )
+
+
+def log_request(
+    writer: Any,
+    version: ModelVersion,
+    rows: pd.DataFrame,
+    labels: Any,
+    probabilities: Any,
+    at: Any,
+    latency_seconds: float,
+) -> list[str]:
+    """Hand one answered request to the prediction log's writer, as the server does; its prediction ids."""
+    from shipyard.ids import new_request_id, prediction_id
+    from shipyard.predictions import PredictionRecord
+
+    request = new_request_id(at)
+    record = PredictionRecord(
+        request_id=request,
+        prediction_ids=[prediction_id(request, row) for row in range(len(rows))],
+        at=at,
+        model=version.model,
+        version=version.version,
+        protocol="native",
+        inputs=rows,
+        predictions=np.asarray(labels),
+        probabilities=probabilities,
+        latency_seconds=latency_seconds,
+    )
+    writer.submit(record)
+    return record.prediction_ids
