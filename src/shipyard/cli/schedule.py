@@ -1,4 +1,7 @@
-"""``shipyard schedule`` (cron schedules of shipyard commands) and ``shipyard scheduler`` (runs them)."""
+"""``shipyard schedule`` (cron schedules of shipyard commands) and ``shipyard scheduler`` (runs them).
+
+Defined here and registered by ``shipyard.cli.app``, like the other command groups.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ def schedule_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a schedule: NAME --cron "0 2 * * *" -- score fraud@production -i data/ -o 'preds/{date}'."""
-    from shipyard.cli.app import app
     from shipyard.scheduling import add_schedule
 
-    commands = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    # The commands a schedule may run are the root command's: read from the running command line, so this
+    # module need not import the app that registers it.
+    root = context.find_root().command
+    commands = set(root.commands) if isinstance(root, typer.core.TyperGroup) else None
     with open_registry() as registry:
         schedule = add_schedule(
             registry, name, cron, list(context.args), timezone=timezone, missed=missed, commands=commands
