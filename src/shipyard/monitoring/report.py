@@ -75,15 +75,49 @@ def _distributions(reference: Profile | None, current: Profile | None) -> dict[s
 
 def render_html(report: DriftReport) -> str:
     """The report as one HTML page with every chart drawn by the embedded plotly.js."""
-    import plotly.graph_objects as go
     from plotly.offline import get_plotlyjs
 
     data = report.to_dict()
     overall = report.overall
-    figures: list[tuple[str, Any]] = []
-    starts = [result.start for result in report.windows]
+    figures = [
+        *_distribution_figures(report, data["distributions"]),
+        ("drift-over-time", _drift_over_time_figure(report, data["distributions"])),
+        ("quality", _quality_figure(report, data["distributions"])),
+        ("service", _service_figure(report)),
+        ("accuracy", _accuracy_figure(report)),
+    ]
+    charts = "\n".join(
+        f'<section id="{key}">{figure.to_html(full_html=False, include_plotlyjs=False)}</section>'
+        for key, figure in figures
+    )
+    drifted = ", ".join(overall.drift.drifted_columns) if overall.drift else "not computed"
+    title = f"Drift report — {report.version.ref}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<script>{get_plotlyjs()}</script>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}</style></head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p id="range">{html.escape(data["start"])} to {html.escape(data["end"])},
+windows of {html.escape(data["window"])}; generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
+<p id="verdict">Over the whole range: {overall.rows} rows; drifted features: <b>{html.escape(drifted)}</b>
+(dataset drift: {"yes" if overall.drift and overall.drift.drifted else "no"}).</p>
+<table id="windows"><tr><th>window (UTC)</th><th>rows</th><th>drifted features</th><th>drift share</th>
+<th>accuracy / rmse</th><th>labelled</th><th>p95 ms</th><th>error rate</th><th>refused</th></tr>
+{_summary_rows(report)}</table>
+{charts}
+</body></html>
+"""
 
-    for name, spread in data["distributions"].items():
+
+def _distribution_figures(report: DriftReport, distributions: dict[str, Any]) -> list[tuple[str, Any]]:
+    """One bar chart per feature: the reference's and the range's shares side by side, titled by verdict."""
+    import plotly.graph_objects as go
+
+    overall = report.overall
+    figures: list[tuple[str, Any]] = []
+    for name, spread in distributions.items():
         column = next((c for c in (overall.drift.columns if overall.drift else []) if c.column == name), None)
         verdict = (
             "no data" if column is None or column.no_data else ("DRIFT" if column.drifted else "no drift")
@@ -97,31 +131,50 @@ def render_html(report: DriftReport) -> str:
         )
         figure.update_layout(barmode="group", title=f"{name}: {verdict}{score}", yaxis_title="share of rows")
         figures.append((f"distribution-{name}", figure))
+    return figures
 
-    drift_over_time = go.Figure()
-    for name in data["distributions"]:
+
+def _drift_over_time_figure(report: DriftReport, distributions: dict[str, Any]) -> Any:
+    """Each feature's drift score, window by window."""
+    import plotly.graph_objects as go
+
+    starts = [result.start for result in report.windows]
+    figure = go.Figure()
+    for name in distributions:
         values = [_column_score(result, name) for result in report.windows]
-        drift_over_time.add_trace(_line(starts, values, name))
-    drift_over_time.update_layout(title="drift score per window (the deciding method's statistic)")
-    figures.append(("drift-over-time", drift_over_time))
+        figure.add_trace(_line(starts, values, name))
+    figure.update_layout(title="drift score per window (the deciding method's statistic)")
+    return figure
 
-    quality = go.Figure()
+
+def _quality_figure(report: DriftReport, distributions: dict[str, Any]) -> Any:
+    """Per feature and window: the share missing, out of range, and rejected by the contract."""
+    import plotly.graph_objects as go
+
+    starts = [result.start for result in report.windows]
+    figure = go.Figure()
     quality_figures = (
         ("missing_rate", "missing", "solid"),
         ("out_of_range_share", "out of range", "dot"),
         ("rejected_share", "rejected by the contract", "dash"),
     )
-    for name in data["distributions"]:
+    for name in distributions:
         for figure_name, label, dash in quality_figures:
             values = [_quality(result, name, figure_name) for result in report.windows]
-            quality.add_trace(_line(starts, values, f"{name} {label}", line={"dash": dash}))
-    quality.update_layout(title="data quality per window", yaxis_title="share of rows")
-    figures.append(("quality", quality))
+            figure.add_trace(_line(starts, values, f"{name} {label}", line={"dash": dash}))
+    figure.update_layout(title="data quality per window", yaxis_title="share of rows")
+    return figure
 
-    service = go.Figure()
-    for figure, label in (("error_rate", "errors (5xx)"), ("rejected_rate", "refused (4xx)")):
-        service.add_trace(_line(starts, [result.health.get(figure) for result in report.windows], label))
-    service.add_trace(
+
+def _service_figure(report: DriftReport) -> Any:
+    """Requests answered without a prediction (errors, refusals) and p99 latency on a second axis."""
+    import plotly.graph_objects as go
+
+    starts = [result.start for result in report.windows]
+    figure = go.Figure()
+    for name, label in (("error_rate", "errors (5xx)"), ("rejected_rate", "refused (4xx)")):
+        figure.add_trace(_line(starts, [result.health.get(name) for result in report.windows], label))
+    figure.add_trace(
         _line(
             starts,
             [result.health.get("latency_p99_ms") for result in report.windows],
@@ -130,18 +183,24 @@ def render_html(report: DriftReport) -> str:
             line={"dash": "dot"},
         )
     )
-    service.update_layout(
+    figure.update_layout(
         title="service health: share of requests without a prediction, and latency",
         yaxis_title="share of requests",
         yaxis2={"overlaying": "y", "side": "right", "title": "ms"},
     )
-    figures.append(("service", service))
+    return figure
 
-    accuracy = go.Figure()
+
+def _accuracy_figure(report: DriftReport) -> Any:
+    """Every accuracy metric per window once labels arrived, over the count of labelled rows behind it."""
+    import plotly.graph_objects as go
+
+    starts = [result.start for result in report.windows]
+    figure = go.Figure()
     metric_names = sorted({name for result in report.windows for name in result.accuracy})
     for metric in metric_names:
-        accuracy.add_trace(_line(starts, [result.accuracy.get(metric) for result in report.windows], metric))
-    accuracy.add_trace(
+        figure.add_trace(_line(starts, [result.accuracy.get(metric) for result in report.windows], metric))
+    figure.add_trace(
         go.Bar(
             x=starts,
             y=[result.labelled_rows for result in report.windows],
@@ -150,15 +209,13 @@ def render_html(report: DriftReport) -> str:
             opacity=0.3,
         )
     )
-    accuracy.update_layout(title="accuracy once labels arrived", yaxis2={"overlaying": "y", "side": "right"})
-    figures.append(("accuracy", accuracy))
+    figure.update_layout(title="accuracy once labels arrived", yaxis2={"overlaying": "y", "side": "right"})
+    return figure
 
-    charts = "\n".join(
-        f'<section id="{key}">{figure.to_html(full_html=False, include_plotlyjs=False)}</section>'
-        for key, figure in figures
-    )
-    drifted = ", ".join(overall.drift.drifted_columns) if overall.drift else "not computed"
-    summary_rows = "".join(
+
+def _summary_rows(report: DriftReport) -> str:
+    """The summary table's rows, one per window, every cell escaped."""
+    return "".join(
         "<tr>"
         + "".join(
             f"<td>{html.escape(str(cell))}</td>"
@@ -177,24 +234,6 @@ def render_html(report: DriftReport) -> str:
         + "</tr>"
         for result in report.windows
     )
-    title = f"Drift report — {report.version.ref}"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<script>{get_plotlyjs()}</script>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}</style></head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p id="range">{html.escape(data["start"])} to {html.escape(data["end"])},
-windows of {html.escape(data["window"])}; generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
-<p id="verdict">Over the whole range: {overall.rows} rows; drifted features: <b>{html.escape(drifted)}</b>
-(dataset drift: {"yes" if overall.drift and overall.drift.drifted else "no"}).</p>
-<table id="windows"><tr><th>window (UTC)</th><th>rows</th><th>drifted features</th><th>drift share</th>
-<th>accuracy / rmse</th><th>labelled</th><th>p95 ms</th><th>error rate</th><th>refused</th></tr>
-{summary_rows}</table>
-{charts}
-</body></html>
-"""
 
 
 def _line(x: list[Any], y: list[Any], name: str, **style: Any) -> Any:
