@@ -105,11 +105,12 @@ def child_floor(model_file: str, source: str, target: str) -> dict[str, Any]:
 
 def child_shipyard(home: str, reference: str, source: str, target: str) -> dict[str, Any]:
     from shipyard import Registry
-    from shipyard.batch import score_batch
+    from shipyard.batch import BatchOptions, score_batch
 
     started = time.perf_counter()
     with Registry(home=home) as registry:
-        result = score_batch(registry, reference, [source], target, key_columns=["id"], chunk_rows=ROW_GROUP)
+        options = BatchOptions(key_columns=["id"], chunk_rows=ROW_GROUP)
+        result = score_batch(registry, reference, [source], target, options)
     return {"seconds": time.perf_counter() - started, "rows": result.scored, "rejected": result.rejected}
 
 

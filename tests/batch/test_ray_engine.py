@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from shipyard import Registry
-from shipyard.batch import score_batch
+from shipyard.batch import BatchOptions, score_batch
 from shipyard.batch.inputs import ChunkSpec, chunk_specs, chunks, find_inputs, read_chunk
 from tests.batch.conftest import table
 
@@ -22,16 +23,10 @@ def test_the_ray_engine_matches_the_local_engine_row_for_row(registry: Registry,
     frame = table(1_300, 31).astype({"amount": object})
     frame.loc[[4, 1_100], "amount"] = "broken"
     frame.to_csv(data / "b.csv", index=False)
-    options = {"chunk_rows": 1_000, "key_columns": ["id"], "run_id": "same"}
-    local = score_batch(registry, "fraud/1", [str(data)], tmp_path / "local", **options)  # type: ignore[arg-type]
+    options = BatchOptions(chunk_rows=1_000, key_columns=["id"], run_id="same")
+    local = score_batch(registry, "fraud/1", [str(data)], tmp_path / "local", options)
     ray = score_batch(
-        registry,
-        "fraud/1",
-        [str(data)],
-        tmp_path / "ray",
-        engine="ray",
-        workers=2,
-        **options,  # type: ignore[arg-type]
+        registry, "fraud/1", [str(data)], tmp_path / "ray", replace(options, engine="ray", workers=2)
     )
     assert (ray.rows, ray.scored, ray.rejected, ray.chunks) == (local.rows, local.scored, local.rejected, 5)
     assert ray.rejected == 2

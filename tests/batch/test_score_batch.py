@@ -18,7 +18,14 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from shipyard import Registry
-from shipyard.batch import BatchInterrupted, BatchPolicyFailed, batch_run, batch_runs, score_batch
+from shipyard.batch import (
+    BatchInterrupted,
+    BatchOptions,
+    BatchPolicyFailed,
+    batch_run,
+    batch_runs,
+    score_batch,
+)
 from shipyard.batch.manifest import MANIFEST, SUCCESS
 from shipyard.errors import Conflict, NotFound
 from shipyard.monitoring.windows import monitor_window
@@ -42,7 +49,11 @@ def test_files_are_scored_with_keys_predictions_probabilities_version_and_run_id
     first.to_parquet(data / "a.parquet")
     second.to_csv(data / "b.csv", index=False)
     result = score_batch(
-        registry, "fraud@production", [str(data)], tmp_path / "out", chunk_rows=100, key_columns=["id"]
+        registry,
+        "fraud@production",
+        [str(data)],
+        tmp_path / "out",
+        BatchOptions(chunk_rows=100, key_columns=["id"]),
     )
 
     assert (result.rows, result.scored, result.rejected, result.chunks) == (380, 380, 0, 5)
@@ -73,7 +84,7 @@ def test_bad_rows_go_to_the_reject_file_with_file_row_column_and_reason(
     frame.loc[9, "channel"] = None
     frame.to_csv(tmp_path / "in.csv", index=False)
     result = score_batch(
-        registry, "fraud/1", [str(tmp_path / "in.csv")], tmp_path / "out", key_columns=["id"]
+        registry, "fraud/1", [str(tmp_path / "in.csv")], tmp_path / "out", BatchOptions(key_columns=["id"])
     )
 
     assert (result.rows, result.scored, result.rejected) == (40, 37, 3)
@@ -100,7 +111,9 @@ def test_missing_columns_an_empty_file_and_a_corrupt_file_are_reported_and_the_r
         score_batch(registry, "fraud/1", [str(data)], tmp_path / "strict")
     assert not (tmp_path / "strict" / SUCCESS).exists()
 
-    result = score_batch(registry, "fraud/1", [str(data)], tmp_path / "out", skip_unreadable=True)
+    result = score_batch(
+        registry, "fraud/1", [str(data)], tmp_path / "out", BatchOptions(skip_unreadable=True)
+    )
     assert (result.rows, result.scored, result.rejected) == (70, 50, 20)
     assert [Path(p.path).name for p in result.unreadable] == ["4-broken.parquet"]
     assert [Path(p).name for p in result.empty_files] == ["3-empty.csv"]
@@ -118,7 +131,13 @@ def test_a_reject_share_policy_fails_the_job_but_keeps_what_was_scored(
     with pytest.raises(
         BatchPolicyFailed, match=r"5 of 20 rows rejected \(25.00%\), more than the allowed 10.00%"
     ):
-        score_batch(registry, "fraud/1", [str(tmp_path / "in.csv")], tmp_path / "out", max_reject_share=0.1)
+        score_batch(
+            registry,
+            "fraud/1",
+            [str(tmp_path / "in.csv")],
+            tmp_path / "out",
+            BatchOptions(max_reject_share=0.1),
+        )
     assert len(outputs(tmp_path / "out")) == 15 and not (tmp_path / "out" / SUCCESS).exists()
     assert batch_runs(registry)[0]["status"] == "failed"
     assert "more than the allowed" in batch_runs(registry)[0]["error"]
@@ -140,7 +159,9 @@ def test_rows_the_model_raises_on_are_found_and_rejected_and_the_rest_scored(
     frame = table(64, 7)
     frame.loc[[3, 40], "amount"] = 5000.0
     frame.to_parquet(tmp_path / "in.parquet")
-    result = score_batch(registry, "flaky/1", [str(tmp_path / "in.parquet")], tmp_path / "out", trust=True)
+    result = score_batch(
+        registry, "flaky/1", [str(tmp_path / "in.parquet")], tmp_path / "out", BatchOptions(trust=True)
+    )
     assert (result.scored, result.rejected) == (62, 2)
     rejects = pd.read_parquet(next((tmp_path / "out" / "rejects").glob("*.parquet")))
     assert rejects["_row"].tolist() == [3, 40]
@@ -152,7 +173,7 @@ def test_rows_the_model_raises_on_are_found_and_rejected_and_the_rest_scored(
 
 def test_a_table_from_python_is_scored_too(registry: Registry, tmp_path: Path) -> None:
     frame = table(30, 8)
-    result = score_batch(registry, "fraud/1", frame, tmp_path / "out", format="csv")
+    result = score_batch(registry, "fraud/1", frame, tmp_path / "out", BatchOptions(format="csv"))
     scored = pd.read_csv(next((tmp_path / "out").glob("part-*.csv")))
     assert result.scored == 30 and scored["id"].tolist() == frame["id"].tolist()
     assert list(scored.columns)[:2] == ["customer", "id"]  # every non-feature column is a key by default
@@ -161,11 +182,11 @@ def test_a_table_from_python_is_scored_too(registry: Registry, tmp_path: Path) -
 KILLABLE = """
 import sys
 from shipyard import Registry
-from shipyard.batch import score_batch
+from shipyard.batch import BatchOptions, score_batch
 
 with Registry(home=sys.argv[1]) as registry:
-    score_batch(registry, "fraud/1", [sys.argv[2]], sys.argv[3], run_id="nightly", chunk_rows=500, workers=2,
-                key_columns=["id"])
+    score_batch(registry, "fraud/1", [sys.argv[2]], sys.argv[3],
+                BatchOptions(run_id="nightly", chunk_rows=500, workers=2, key_columns=["id"]))
 """
 
 
@@ -177,9 +198,9 @@ def test_a_killed_job_resumes_with_its_run_id_and_writes_exactly_what_an_uninter
     for index, frame in enumerate(frames):
         frame.to_parquet(tmp_path / f"in-{index}.parquet", row_group_size=1000)
     inputs = str(tmp_path / "in-*.parquet")
-    nightly = {"run_id": "nightly", "chunk_rows": 500, "workers": 2, "key_columns": ["id"]}
+    nightly = BatchOptions(run_id="nightly", chunk_rows=500, workers=2, key_columns=["id"])
     with Registry(home=trained) as registry:
-        whole = score_batch(registry, "fraud/1", [inputs], tmp_path / "whole", **nightly)  # type: ignore[arg-type]
+        whole = score_batch(registry, "fraud/1", [inputs], tmp_path / "whole", nightly)
 
     job = subprocess.Popen([sys.executable, "-c", KILLABLE, str(trained), inputs, str(tmp_path / "resumed")])
     manifest = tmp_path / "resumed" / MANIFEST
@@ -198,9 +219,9 @@ def test_a_killed_job_resumes_with_its_run_id_and_writes_exactly_what_an_uninter
             Conflict, match="holds the unfinished run nightly: pass --run-id nightly to resume"
         ):
             score_batch(registry, "fraud/1", [inputs], tmp_path / "resumed")
-        resumed = score_batch(registry, "fraud/1", [inputs], tmp_path / "resumed", **nightly)  # type: ignore[arg-type]
+        resumed = score_batch(registry, "fraud/1", [inputs], tmp_path / "resumed", nightly)
         assert resumed.resumed_chunks >= done_before and resumed.rows == whole.rows == 60_000
-        again = score_batch(registry, "fraud/1", [inputs], tmp_path / "resumed", **nightly)  # type: ignore[arg-type]
+        again = score_batch(registry, "fraud/1", [inputs], tmp_path / "resumed", nightly)
         assert again.status == "succeeded" and again.resumed_chunks == 120  # complete: nothing left to do
     names = sorted(path.name for path in (tmp_path / "whole").glob("part-*"))
     assert names == sorted(path.name for path in (tmp_path / "resumed").glob("part-*"))
@@ -211,12 +232,18 @@ def test_a_killed_job_resumes_with_its_run_id_and_writes_exactly_what_an_uninter
 
 def test_a_resume_with_other_inputs_or_another_version_is_refused(registry: Registry, tmp_path: Path) -> None:
     table(30, 13).to_parquet(tmp_path / "in.parquet")
-    score_batch(registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", run_id="r1")
+    score_batch(
+        registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", BatchOptions(run_id="r1")
+    )
     table(31, 13).to_parquet(tmp_path / "in.parquet")  # the input changed since
     with pytest.raises(Conflict, match="the input files or their contents"):
-        score_batch(registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", run_id="r1")
+        score_batch(
+            registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", BatchOptions(run_id="r1")
+        )
     with pytest.raises(Conflict, match="holds the run r1"):
-        score_batch(registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", run_id="r2")
+        score_batch(
+            registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", BatchOptions(run_id="r2")
+        )
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(Conflict, match="not empty and holds no batch run"):
@@ -231,7 +258,11 @@ def test_logged_batch_predictions_reach_the_prediction_log_and_the_monitors(
     frame = table(25, 14)
     frame.to_parquet(tmp_path / "in.parquet")
     result = score_batch(
-        registry, "fraud/1", [str(tmp_path / "in.parquet")], tmp_path / "out", log_predictions=True
+        registry,
+        "fraud/1",
+        [str(tmp_path / "in.parquet")],
+        tmp_path / "out",
+        BatchOptions(log_predictions=True),
     )
     scored = outputs(tmp_path / "out")
     log = PredictionLog(registry.settings.log_url)
@@ -260,7 +291,7 @@ def test_a_python_model_is_scored_by_worker_processes_each_loading_it_once(
     frame.to_parquet(tmp_path / "in.parquet", row_group_size=10_000)
     result = score_batch(
         registry, "threshold/1", [str(tmp_path / "in.parquet")], tmp_path / "out",
-        trust=True, workers=2, chunk_rows=10_000, key_columns=["id"],
+        BatchOptions(trust=True, workers=2, chunk_rows=10_000, key_columns=["id"]),
     )  # fmt: skip
     scored = outputs(tmp_path / "out")
     assert result.scored == 60_000 and scored["id"].tolist() == frame["id"].tolist()
@@ -272,8 +303,8 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_it_resumes_to_the_same
 ) -> None:
     table(5_000, 16).to_parquet(tmp_path / "in.parquet", row_group_size=500)
     source = [str(tmp_path / "in.parquet")]
-    options = {"run_id": "full", "chunk_rows": 500, "workers": 1, "key_columns": ["id"]}
-    clean = score_batch(registry, "fraud/1", source, tmp_path / "clean", **options)  # type: ignore[arg-type]
+    options = BatchOptions(run_id="full", chunk_rows=500, workers=1, key_columns=["id"])
+    clean = score_batch(registry, "fraud/1", source, tmp_path / "clean", options)
 
     import shipyard.batch.scoring as scoring
 
@@ -290,14 +321,14 @@ def test_a_full_disk_stops_the_run_with_a_clear_error_and_it_resumes_to_the_same
 
     monkeypatch.setattr(scoring.pq, "write_table", filling_up)
     with pytest.raises(BatchInterrupted, match="No space left on device .* resume with --run-id full"):
-        score_batch(registry, "fraud/1", source, tmp_path / "out", **options)  # type: ignore[arg-type]
+        score_batch(registry, "fraud/1", source, tmp_path / "out", options)
     assert (
         not (tmp_path / "out" / SUCCESS).exists() and batch_run(registry, "full")["status"] == "interrupted"
     )
     assert len(json.loads((tmp_path / "out" / MANIFEST).read_text())["chunks"]) == 4
     monkeypatch.setattr(scoring.pq, "write_table", real_write)
 
-    resumed = score_batch(registry, "fraud/1", source, tmp_path / "out", **options)  # type: ignore[arg-type]
+    resumed = score_batch(registry, "fraud/1", source, tmp_path / "out", options)
     assert resumed.resumed_chunks == 4 and resumed.scored == clean.scored == 5_000
     for part in sorted((tmp_path / "clean").glob("part-*.parquet")):
         assert pq.read_table(part).equals(pq.read_table(tmp_path / "out" / part.name))
@@ -310,14 +341,18 @@ def test_a_resumed_run_keeps_the_version_it_started_with_when_the_alias_moved(
     table(30, 17).to_parquet(tmp_path / "in.parquet")
     source = [str(tmp_path / "in.parquet")]
     with Registry(home=trained) as registry:
-        started = score_batch(registry, "fraud@production", source, tmp_path / "out", run_id="pin")
+        started = score_batch(
+            registry, "fraud@production", source, tmp_path / "out", BatchOptions(run_id="pin")
+        )
         other = table(100, 18)
         newer = registry.register(
             "fraud", LogisticRegression().fit(other[["amount", "hour"]], other["hour"] > 12)
         )
         registry.set_alias("fraud", "production", newer.version)
         try:
-            again = score_batch(registry, "fraud@production", source, tmp_path / "out", run_id="pin")
+            again = score_batch(
+                registry, "fraud@production", source, tmp_path / "out", BatchOptions(run_id="pin")
+            )
         finally:
             registry.set_alias("fraud", "production", 1)
     assert (started.version, again.version, again.status) == (1, 1, "succeeded")

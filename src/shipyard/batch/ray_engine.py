@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.batch.inputs import ChunkSpec, InputFile, UnreadableInput, read_chunk
 from shipyard.batch.scoring import ChunkOutcome, ChunkScorer, ScoringPlan
 from shipyard.errors import MissingDependency
+
+if TYPE_CHECKING:
+    from shipyard.batch.pending import PendingWork
+    from shipyard.batch.planning import PlannedRun
 
 
 class _ChunkActor:
@@ -42,51 +46,59 @@ class _ChunkActor:
         return {"outcome": results}
 
 
-def score_with_ray(
-    plan: ScoringPlan,
-    files: list[InputFile],
-    specs: list[ChunkSpec],
-    text_columns: list[str],
-    finished: Callable[[ChunkOutcome], None],
-    unreadable: Callable[[int, str], None],
-    workers: int,
-    address: str,
-) -> None:
-    """Score ``specs`` on Ray (``address``, or a local instance started for the job and stopped after)."""
-    try:
-        import ray
-    except ImportError:
-        raise MissingDependency("ray", "ray", "the Ray engine ('--engine ray')") from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(
-            address=address or None,
-            include_dashboard=False,
-            log_to_driver=False,
-            configure_logging=False,
-            ignore_reinit_error=True,
-        )
-    try:
-        if not specs:
-            return
+class RayEngine:
+    """Actors of the Ray cluster at ``address``, or of a local Ray started for the job and stopped after."""
+
+    def __init__(self, workers: int, address: str) -> None:
+        self.workers = workers
+        self.address = address
+
+    def run(self, run: PlannedRun, work: PendingWork, finished: Callable[[ChunkOutcome], None]) -> None:
+        specs = work.specs()  # planned on the driver: from Parquet footers; a CSV file is counted
+        try:
+            import ray
+        except ImportError:
+            raise MissingDependency("ray", "ray", "the Ray engine ('--engine ray')") from None
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(
+                address=self.address or None,
+                include_dashboard=False,
+                log_to_driver=False,
+                configure_logging=False,
+                ignore_reinit_error=True,
+            )
+        try:
+            if specs:
+                self._score(ray, run, specs, work, finished)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _score(
+        self,
+        ray: Any,
+        run: PlannedRun,
+        specs: list[ChunkSpec],
+        work: PendingWork,
+        finished: Callable[[ChunkOutcome], None],
+    ) -> None:
+        """Hand ray.data one description per chunk; report outcomes and unreadable files as they arrive."""
         items = [
             {"file_index": s.file_index, "index": s.index, "first_row": s.first_row, "rows": s.rows}
             for s in specs
         ]
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             _ChunkActor,
-            fn_constructor_args=(plan, files, text_columns),
+            fn_constructor_args=(run.scoring, run.files, run.features),
             batch_size=1,
-            concurrency=workers,
+            concurrency=self.workers,
             num_cpus=1,
         )
         for row in dataset.iter_rows():
             outcome = json.loads(row["outcome"])
             if "unreadable" in outcome:
-                unreadable(int(outcome["key"].split("-")[0]), outcome["unreadable"])
+                work.unreadable(int(outcome["key"].split("-")[0]), outcome["unreadable"])
                 continue
             key = outcome.pop("key")
             finished(ChunkOutcome.from_dict(key, outcome))
-    finally:
-        if started_here:
-            ray.shutdown()

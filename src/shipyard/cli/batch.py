@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,48 +57,51 @@ def score_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Score files of any size with a model version: validated, on every core, resumable."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from shipyard.batch import score_batch
+    from shipyard.batch import BatchOptions, score_batch
 
     with open_registry() as registry:
-        columns = [
-            TextColumn("[bold]scoring[/]"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("rows  {task.fields[rate]}"),
-            TimeRemainingColumn(),
-        ]
-        with Progress(*columns, console=render.error_console(), disable=as_json, transient=False) as bar:
-            task = bar.add_task("score", total=None, rate="")
-            began = time.perf_counter()
-
-            def progress(done: int, total: int | None) -> None:
-                elapsed = time.perf_counter() - began
-                rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 and done else ""
-                bar.update(task, completed=done, total=total, rate=rate)
-
-            result = score_batch(
-                registry,
-                reference,
-                inputs,
-                output,
-                run_id=run_id,
-                key_columns=keys,
-                format=output_format,
-                chunk_rows=chunk_rows,
-                workers=workers,
-                max_reject_share=max_reject_share,
-                skip_unreadable=skip_unreadable,
-                trust=trust,
-                log_predictions=log_predictions,
-                engine=engine,
-                progress=progress,
-            )
+        options = BatchOptions(
+            run_id=run_id,
+            key_columns=keys,
+            format=output_format,
+            chunk_rows=chunk_rows,
+            workers=workers,
+            max_reject_share=max_reject_share,
+            skip_unreadable=skip_unreadable,
+            trust=trust,
+            log_predictions=log_predictions,
+            engine=engine,
+        )
+        with _progress_bar(hidden=as_json) as progress:
+            result = score_batch(registry, reference, inputs, output, options, progress=progress)
     if as_json:
         render.emit_json(result.to_dict())
         return
     show_result(result.to_dict())
+
+
+@contextmanager
+def _progress_bar(*, hidden: bool) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar on standard error (rows done of the total, and the rate); yields its update function."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = [
+        TextColumn("[bold]scoring[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("rows  {task.fields[rate]}"),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=render.error_console(), disable=hidden, transient=False) as bar:
+        task = bar.add_task("score", total=None, rate="")
+        began = time.perf_counter()
+
+        def progress(done: int, total: int | None) -> None:
+            elapsed = time.perf_counter() - began
+            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 and done else ""
+            bar.update(task, completed=done, total=total, rate=rate)
+
+        yield progress
 
 
 def show_result(result: dict[str, Any]) -> None:
