@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -32,11 +32,9 @@ from shipyard.contracts._checks import (
     check_float_columns,
     empty_values,
 )
+from shipyard.contracts._columns import ColumnContract, ExtraColumns
 from shipyard.contracts._inputs import as_frame
 from shipyard.errors import InvalidInput
-
-if TYPE_CHECKING:
-    from shipyard.contracts._contract import Contract
 
 #: Column name of the per-row reasons in ``ValidationResult.rejected``.
 PROBLEMS_COLUMN = "_problems"
@@ -51,6 +49,20 @@ _NO_REASONS = pd.array(pa.array([], type=pa.large_string()), dtype=_TEXT)
 # pandas 3 always copies on write, so a shallow copy of the input is as independent of it as a new frame
 # (and costs nothing, where a deep copy would copy and then consolidate); earlier pandas shares the arrays.
 _SHALLOW_COPY_IS_INDEPENDENT = int(pd.__version__.split(".")[0]) >= 3
+
+
+class ContractColumns(Protocol):
+    """What the validator reads from a ``Contract``: named here so that the class, which calls the
+    validator, is not imported back by it."""
+
+    @property
+    def columns(self) -> tuple[ColumnContract, ...]: ...
+
+    @property
+    def extra_columns(self) -> ExtraColumns: ...
+
+    @property
+    def names(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -152,7 +164,7 @@ class ContractViolation(InvalidInput):
 
 
 def validate(
-    contract: Contract,
+    contract: ContractColumns,
     data: object,
     *,
     mode: Literal["reject", "split"] = "reject",
@@ -214,7 +226,7 @@ def validate(
 
 
 def _check_columns(
-    contract: Contract, frame: pd.DataFrame, given: list[Any], text_input: bool
+    contract: ContractColumns, frame: pd.DataFrame, given: list[Any], text_input: bool
 ) -> dict[str, ColumnCheck]:
     """Each contract column the input has, checked, in contract order.
 
@@ -416,7 +428,7 @@ def _rejected(frame: pd.DataFrame, bad: np.ndarray, text: _ProblemText) -> pd.Da
 
 
 def _valid(
-    contract: Contract,
+    contract: ContractColumns,
     frame: pd.DataFrame,
     checks: dict[str, ColumnCheck],
     extras: list[Any],
