@@ -81,7 +81,11 @@ def test_editing_yaml_to_close_categories_and_set_a_minimum_changes_validation(
 
     with pytest.raises(ContractViolation) as raised:
         edited.validate(incoming)
-    problems = raised.value.problems
+    problems = raised.value.result.problems
+    assert [(p.row, p.column, p.problem) for p in raised.value.problems] == [
+        (1, "age", "below_minimum"),
+        (1, "plan", "unknown_category"),
+    ]
     assert problems[["row", "column", "problem"]].values.tolist() == [
         [1, "age", "below_minimum"],
         [1, "plan", "unknown_category"],

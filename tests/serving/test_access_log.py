@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 
-from shipyard.serving.access_log import BatchedLineHandler
+from shipyard.server.access_log import BatchedLineHandler
 
 
 def _logger(handler: logging.Handler, name: str) -> logging.Logger:

@@ -12,8 +12,7 @@ from starlette.testclient import TestClient
 from shipyard import Registry
 from shipyard.gates import promote
 from shipyard.predictions import PredictionLog
-from shipyard.serving.app import build_app
-from shipyard.serving.config import ServeConfig
+from shipyard.server import ServeConfig, create_app
 from shipyard.serving.prediction_log import FailedRequest, PredictionRecord, UsageSample
 from shipyard.training import train
 from tests.models import transactions
@@ -50,7 +49,7 @@ def home(tmp_path: Path) -> Path:
 
 def test_every_answered_prediction_reaches_the_sink(home: Path) -> None:
     sink = MemorySink()
-    app = build_app(ServeConfig(references=["fraud@production"], home=str(home)), sink=sink)
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(home)), sink=sink)
     with TestClient(app) as client:
         answer = client.post("/v1/models/fraud/predict", json={"records": [ROW, ROW]}).json()
         client.post("/invocations", json={"dataframe_records": [ROW]})
@@ -81,7 +80,7 @@ def test_every_answered_prediction_reaches_the_sink(home: Path) -> None:
 
 
 def test_a_version_that_fails_to_load_leaves_the_old_one_serving(home: Path) -> None:
-    app = build_app(ServeConfig(references=["fraud@production"], home=str(home), refresh_seconds=0.2))
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(home), refresh_seconds=0.2))
     with Registry(home=home) as registry, TestClient(app) as client:
         broken = registry.resolve("fraud/2")
         stored = Path(registry.artifacts.object_path(broken.artifact_sha256))
@@ -101,7 +100,7 @@ def test_a_version_that_fails_to_load_leaves_the_old_one_serving(home: Path) -> 
 def test_startup_moves_long_lived_objects_out_of_the_collectors_reach(home: Path) -> None:
     """A full collection over libraries and models stalled requests ~200 ms; frozen, they are skipped."""
     gc.unfreeze()
-    app = build_app(ServeConfig(references=["fraud@production"], home=str(home)))
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(home)))
     try:
         with TestClient(app) as client:
             assert gc.get_freeze_count() > 10_000
@@ -111,7 +110,7 @@ def test_startup_moves_long_lived_objects_out_of_the_collectors_reach(home: Path
 
 
 def test_answered_predictions_are_logged_and_labels_attach_to_them(home: Path) -> None:
-    app = build_app(ServeConfig(references=["fraud@production"], home=str(home)))
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(home)))
     with TestClient(app) as client:
         answer = client.post("/v1/models/fraud/predict", json={"records": [ROW, {**ROW, "hour": 4}]}).json()
         rejected = client.post("/v1/models/fraud/predict", json={"records": [{"amount": "x"}]})
@@ -146,7 +145,7 @@ def test_answered_predictions_are_logged_and_labels_attach_to_them(home: Path) -
 
 
 def test_no_log_leaves_the_prediction_log_empty(home: Path) -> None:
-    app = build_app(ServeConfig(references=["fraud@production"], home=str(home), log_predictions=False))
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(home), log_predictions=False))
     with TestClient(app) as client:
         assert client.post("/v1/models/fraud/predict", json={"records": [ROW]}).status_code == 200
     with Registry(home=home) as registry:
@@ -155,6 +154,6 @@ def test_no_log_leaves_the_prediction_log_empty(home: Path) -> None:
 
 def test_every_error_kind_the_server_logs_is_a_monitored_figure() -> None:
     from shipyard.predictions.events import FAILURE_KINDS
-    from shipyard.serving.app import ERROR_KINDS
+    from shipyard.serving.recorder import ERROR_KINDS
 
     assert sorted([kind for _, kind in ERROR_KINDS] + ["internal"]) == sorted(FAILURE_KINDS)

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from shipyard.serving.batcher import AdaptiveBatcher, BatchStats, DeadlineExceeded, Overloaded
+from shipyard.errors import DeadlineExceeded, Overloaded
+from shipyard.serving.batcher import AdaptiveBatcher, BatchStats
 
 
 class SlowDoubler:

@@ -171,12 +171,11 @@ def _requests_total(text: str) -> float:
 
 
 def test_openapi_describes_every_route(server: Server) -> None:
-    from shipyard.serving.app import build_app
-    from shipyard.serving.config import ServeConfig
+    from shipyard.server import ServeConfig, create_app
 
     with server.client() as client:
         document = client.get("/openapi.json").json()
-    app = build_app(ServeConfig(references=["fraud@production"], home=str(server.home)))
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(server.home)))
     routes = {route.path for route in app.routes}  # type: ignore[attr-defined]
     assert set(document["paths"]) == routes
 

@@ -1,15 +1,13 @@
-"""``shipyard serve``: start the inference server (uvicorn) for one or more models."""
+"""``shipyard serve``: the options of ``shipyard.serve`` as flags; the server and its processes are its."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Annotated
 
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import open_registry
+from shipyard.cli.common import state
 
 
 def serve_command(
@@ -66,73 +64,28 @@ def serve_command(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
-    import uvicorn
+    from shipyard.config import load_settings
+    from shipyard.server import ServeOptions, plan_server, run_server
 
-    from shipyard.monitoring.series import parse_window
-    from shipyard.serving.config import ENV_VARIABLE, ServeConfig
-
-    window = parse_window(monitor_window)
-    with open_registry() as registry:  # fail now, with a clear message, on a reference that does not resolve
-        versions = [registry.resolve(reference) for reference in references]
-        settings = registry.settings
-        alerting = None
-        if alerts and monitor and log_predictions:  # a rule naming a figure or model that is not: fail now
-            from shipyard.alerts import load_alerts
-
-            alerting = load_alerts(settings, registry, list(references), window=window)
-    config = ServeConfig(
-        references=list(references),
-        home=str(settings.home),
-        registry_url=settings.registry_url,
-        artifacts_url=settings.artifacts_url,
-        max_body_bytes=int(max_body_mb * 1024 * 1024),
-        max_batch_rows=max_batch_rows,
-        max_queue_rows=max_queue_rows,
-        request_timeout=timeout,
-        api_token=token,
-        trust=trust,
-        log_predictions=log_predictions,
-        monitor_window_seconds=int(window.total_seconds()),
-    )
-    os.environ[ENV_VARIABLE] = config.to_environment()
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Before any worker imports prometheus_client: every worker writes its counts to this folder.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
-    # One BLAS/OpenMP thread per worker: requests are many and small; threads would fight over the cores.
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
-    served = ", ".join(
-        f"{reference} (now {version.ref})" for reference, version in zip(references, versions, strict=True)
-    )
-    render.message("serving {} on http://{}:{} with {} worker(s)", served, host, port, workers)
-    if monitor and log_predictions:
-        from shipyard.monitoring.runner import RunnerConfig, start_runner_process
-
-        runner = RunnerConfig(
-            list(references), int(window.total_seconds()), monitor_interval, alerts=alerting is not None
-        )
-        start_runner_process(settings, runner)  # a daemon: it ends with this process
-        render.message("monitoring every {} s in {} windows", f"{monitor_interval:g}", monitor_window)
-        if alerting is not None:
-            channels = sorted({name for rule in alerting.rules for name in rule.channels})
-            render.message(
-                "alerting with {} rule(s) through {}",
-                len(alerting.rules),
-                ", ".join(channels) or "no channel",
-            )
-    if scheduler:
-        from shipyard.scheduling import start_scheduler_process
-
-        start_scheduler_process(settings)  # a daemon: it stops with this process
-        render.message("running the schedules beside the server")
-    uvicorn.run(
-        "shipyard.serving.app:build_app",
-        factory=True,
+    options = ServeOptions(
         host=host,
         port=port,
         workers=workers,
+        token=token,
+        max_body_mb=max_body_mb,
+        timeout=timeout,
+        max_batch_rows=max_batch_rows,
+        max_queue_rows=max_queue_rows,
+        trust=trust,
+        log_predictions=log_predictions,
+        monitor=monitor,
+        monitor_window=monitor_window,
+        monitor_interval=monitor_interval,
+        alerts=alerts,
+        scheduler=scheduler,
         log_level=log_level,
-        timeout_graceful_shutdown=30,
-        timeout_keep_alive=5,
-        access_log=False,
     )
+    plan = plan_server(references, options, settings=load_settings(state.home))
+    for line in plan.describe():
+        render.message("{}", line)
+    run_server(plan)

@@ -15,10 +15,10 @@ from shipyard.contracts._inference import find_mixed_types
 from shipyard.contracts._validation import (
     PROBLEMS_COLUMN,
     WHOLE_COLUMN,
-    ContractViolation,
     Problem,
     ValidationResult,
 )
+from shipyard.errors import ContractViolation  # one class with the server's rejections: see shipyard.errors
 
 __all__ = [
     "PROBLEMS_COLUMN",

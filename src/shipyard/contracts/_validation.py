@@ -34,7 +34,7 @@ from shipyard.contracts._checks import (
 )
 from shipyard.contracts._columns import ColumnContract, ExtraColumns
 from shipyard.contracts._inputs import as_frame
-from shipyard.errors import InvalidInput
+from shipyard.errors import ContractViolation, InvalidInput
 
 #: Column name of the per-row reasons in ``ValidationResult.rejected``.
 PROBLEMS_COLUMN = "_problems"
@@ -146,23 +146,6 @@ class ValidationResult:
         return text + (f"; and {more} more" if more else "")
 
 
-class ContractViolation(InvalidInput):
-    """Input rows broke the data contract (raised by ``validate`` in mode "reject").
-
-    The message is the result's summary; ``result`` holds the full ValidationResult and ``problems`` its
-    table of problems, for callers that report them in detail.
-    """
-
-    def __init__(self, result: ValidationResult) -> None:
-        super().__init__(result.summary())
-        self.result = result
-        self.problems = result.problems
-
-    def __reduce__(self) -> tuple[type[ContractViolation], tuple[ValidationResult]]:
-        # Rebuilt from the result, so the error survives pickling (e.g. from a batch worker process).
-        return (type(self), (self.result,))
-
-
 def validate(
     contract: ContractColumns,
     data: object,
@@ -221,7 +204,7 @@ def validate(
     valid = _valid(contract, frame, checks, extras, ~bad)
     result = ValidationResult(valid, rejected, text.table(), size, problem_count)
     if mode == "reject" and problem_count:
-        raise ContractViolation(result)
+        raise ContractViolation(result.summary(), result=result)
     return result
 
 

@@ -18,30 +18,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from shipyard.errors import ShipyardError
+from shipyard.errors import DeadlineExceeded, Overloaded
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
 
 
-class Overloaded(ShipyardError):
-    """The queue is full: the server sheds this request rather than letting every request slow down."""
-
-    exit_code = 9
-
-    def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 class BatcherClosed(Overloaded):
     """This batcher's version was swapped out; the engine resubmits to the version that replaced it."""
-
-
-class DeadlineExceeded(ShipyardError):
-    """The request waited past its deadline before the model could run it."""
-
-    exit_code = 9
 
 
 @dataclass

@@ -20,27 +20,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.contracts import Contract, ContractViolation
-from shipyard.errors import NotFound, ShipyardError, not_found
+from shipyard.contracts import Contract
+from shipyard.errors import ContractViolation, ModelFailed, NotFound, Overloaded, ShipyardError, not_found
 from shipyard.flavors.base import LoadedModel
 from shipyard.ids import new_request_id
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
-from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats, Overloaded
-from shipyard.serving.results import PredictionResult, RequestRejected
+from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats
+from shipyard.serving.results import PredictionResult
 
 log = logging.getLogger("shipyard.serving")
 _WARM_ROWS = 8
-
-
-class ModelFailed(ShipyardError):
-    """The model raised while predicting; ``error_id`` ties the 500 response to the server log."""
-
-    exit_code = 10
-
-    def __init__(self, message: str, error_id: str) -> None:
-        super().__init__(message)
-        self.error_id = error_id
 
 
 @dataclass(frozen=True)
@@ -163,7 +153,7 @@ class ModelSlot:
                     if p.row < 0 or start <= p.row < stop
                 ]
                 if mine:
-                    outcomes[index] = RequestRejected(_summary(mine, len(frame)), mine)
+                    outcomes[index] = ContractViolation(_summary(mine, len(frame)), mine)
                 else:
                     positions = result.valid.index.to_numpy()
                     mask = (positions >= start) & (positions < stop)
@@ -326,7 +316,7 @@ class Engine:
             return
         jobs = [_Job(sample, False, True, "warm-up")]
         outcome = slot.handle(jobs)[0]
-        if isinstance(outcome, ContractViolation | RequestRejected):
+        if isinstance(outcome, ContractViolation):
             log.warning("warm-up rows of %s break its own contract: %s", slot.version.ref, outcome)
         elif isinstance(outcome, BaseException):
             raise outcome

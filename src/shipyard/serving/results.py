@@ -12,8 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.contracts import Problem
-from shipyard.errors import InvalidInput
 from shipyard.ids import prediction_id
 
 
@@ -48,14 +46,6 @@ class PredictionResult:
     def prediction_ids(self) -> list[str]:
         """One id per row, ``<request id>-<row>``: what late ground truth is attached to."""
         return [prediction_id(self.request_id, row) for row in range(len(self.predictions))]
-
-
-class RequestRejected(InvalidInput):
-    """The request's rows break the version's data contract; ``problems`` say which row, field and why."""
-
-    def __init__(self, message: str, problems: list[Problem]) -> None:
-        super().__init__(message)
-        self.problems = problems
 
 
 def to_plain(values: np.ndarray) -> list[Any]:

@@ -11,7 +11,8 @@ import pytest
 
 from shipyard import __version__
 from shipyard.errors import InvalidInput
-from shipyard.serving.codecs import UnsupportedMediaType, mlflow
+from shipyard.errors import UnsupportedMediaType
+from shipyard.serving.codecs import mlflow
 from shipyard.serving.results import DecodedRequest, PredictionResult
 
 FEATURES = ["a", "b", "c", "d"]
@@ -103,7 +104,7 @@ def test_a_missing_or_other_content_type_is_unsupported_naming_the_accepted_type
     with pytest.raises(UnsupportedMediaType) as raised:
         decode({"inputs": ROWS}, content_type)
 
-    assert raised.value.status == 415
+    assert raised.value.http_status == 415
     assert isinstance(raised.value, InvalidInput)
     assert "application/json" in str(raised.value)
     assert "text/csv" in str(raised.value)

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from shipyard.contracts import Problem
 from shipyard.errors import InvalidInput
 from shipyard.serving.codecs import frame_from_columns, native
-from shipyard.serving.results import DecodedRequest, PredictionResult, RequestRejected
+from shipyard.errors import ContractViolation
+from shipyard.serving.results import DecodedRequest, PredictionResult
 
 
 def decode(payload: Any) -> DecodedRequest:
@@ -181,7 +182,7 @@ def test_return_proba_false_leaves_probabilities_out() -> None:
 
 def test_a_rejection_is_422_with_at_most_fifty_problems() -> None:
     problems = [Problem(row, "amount", "below_min", str(-row)) for row in range(80)]
-    error = RequestRejected("80 of 80 rows break the contract of 'fraud' version 3", problems)
+    error = ContractViolation("80 of 80 rows break the contract of 'fraud' version 3", problems)
 
     response = native.encode_rejection(error, "req9")
 

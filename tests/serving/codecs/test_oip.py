@@ -13,7 +13,8 @@ import pytest
 
 from shipyard import __version__
 from shipyard.errors import InvalidInput
-from shipyard.serving.codecs import EncodedResponse, UnsupportedMediaType, oip
+from shipyard.errors import UnsupportedMediaType
+from shipyard.serving.codecs import EncodedResponse, oip
 from shipyard.serving.results import DecodedRequest, PredictionResult
 
 FEATURES = ["a", "b", "c"]
@@ -259,7 +260,7 @@ def test_a_compressed_body_is_an_unsupported_media_type() -> None:
     with pytest.raises(UnsupportedMediaType) as raised:
         oip.decode(b"\x1f\x8b", {"Content-Encoding": "gzip"}, FEATURES)
 
-    assert raised.value.status == 415
+    assert raised.value.http_status == 415
     assert "'gzip'" in str(raised.value)
 
 

@@ -7,8 +7,11 @@ into a ``DecodedRequest`` and encode a ``PredictionResult`` into an ``EncodedRes
 framework and do no I/O, so the server stays a thin adapter and every protocol is tested without a socket.
 
 Every decoding problem raises ``InvalidInput`` (the server answers 400) or its subclass
-``UnsupportedMediaType`` (415). Every codec sets ``options["want_proba"]`` on the request it decodes: pass
-it to ``Engine.predict(want_proba=...)`` so probabilities are computed only when the response carries them.
+``UnsupportedMediaType`` (415). Each codec also names its routes (the server builds its routing table from
+them) and encodes a failure in its protocol's own shape: ``encode_failure(error, status, request_id)``,
+given the status the error's class maps to (``shipyard.errors``). Every codec sets ``options["want_proba"]``
+on the request it decodes: pass it to ``Engine.predict(want_proba=...)`` so probabilities are computed only
+when the response carries them.
 
 This module holds what the codecs share: the response triple, JSON parsing, and building a DataFrame from
 JSON values so that the same values give the same dtypes whichever protocol carried them.
@@ -24,7 +27,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, UnsupportedMediaType
 
 __all__ = [
     "JSON_MEDIA_TYPE",
@@ -32,6 +35,7 @@ __all__ = [
     "UnsupportedMediaType",
     "common_length",
     "describe",
+    "error_response",
     "frame_from_columns",
     "frame_from_records",
     "header",
@@ -43,12 +47,6 @@ __all__ = [
 ]
 
 JSON_MEDIA_TYPE = "application/json"
-
-
-class UnsupportedMediaType(InvalidInput):
-    """The request's Content-Type (or Content-Encoding) is one the protocol does not accept: answer 415."""
-
-    status = 415
 
 
 class EncodedResponse(NamedTuple):
@@ -63,6 +61,11 @@ def json_response(payload: Any, status: int = 200) -> EncodedResponse:
     """``payload`` as a JSON response; numpy arrays and scalars serialise natively, NaN becomes null."""
     body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
     return EncodedResponse(status, body, {"content-type": JSON_MEDIA_TYPE})
+
+
+def error_response(message: str, status: int) -> EncodedResponse:
+    """``{"error": message}`` with ``status``: the failure body of routes outside a prediction protocol."""
+    return json_response({"error": message}, status=status)
 
 
 def parse_json(body: bytes, what: str = "the body") -> Any:

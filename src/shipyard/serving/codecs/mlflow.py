@@ -283,11 +283,24 @@ def encode_error(message: str, code: str = "BAD_REQUEST") -> EncodedResponse:
 def encode_invalid_input(error: InvalidInput) -> EncodedResponse:
     """What MLflow answers for a request it refuses: 415 as plain text for a media type, else 400 JSON.
 
-    Contract violations (``RequestRejected``) are 400 too: MLflow reports a schema mismatch as a bad request.
+    A ``ContractViolation`` is a 400 too: MLflow reports a schema mismatch as a bad request.
     """
     if isinstance(error, UnsupportedMediaType):
         return EncodedResponse(415, str(error).encode(), {"content-type": "text/plain; charset=utf-8"})
     return encode_error(str(error))
+
+
+#: The MLflow error code for a status this server answers with, where MLflow has one of its own.
+_CODE_OF_STATUS = {404: "RESOURCE_DOES_NOT_EXIST", 503: "TEMPORARILY_UNAVAILABLE"}
+
+
+def encode_failure(error: BaseException, status: int, request_id: str) -> EncodedResponse:
+    """The failure as MLflow answers it: bad input as ``encode_invalid_input``; anything else with its own
+    status and the MLflow code closest to it (``INTERNAL_ERROR`` where MLflow has none)."""
+    if isinstance(error, InvalidInput):
+        return encode_invalid_input(error)
+    encoded = encode_error(str(error), _CODE_OF_STATUS.get(status, "INTERNAL_ERROR"))
+    return EncodedResponse(status, encoded.body, encoded.headers)
 
 
 def ping_response(ready: bool) -> EncodedResponse:

@@ -15,7 +15,7 @@ classifiers with probabilities ever return them).
 
 Responses: 200 with ``{"model", "version", "request_id", "prediction_ids", "predictions",
 "probabilities"?, "classes"?}``; 422 from ``encode_rejection`` when rows break the contract; ``encode_error``
-for everything else (``{"error", "request_id"}``).
+for everything else (``{"error", "request_id"}``); ``encode_failure`` chooses between the two.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import ContractViolation, InvalidInput
 from shipyard.serving.codecs import (
     EncodedResponse,
     common_length,
@@ -39,9 +39,11 @@ from shipyard.serving.codecs import (
     quoted,
     require_rows,
 )
-from shipyard.serving.results import DecodedRequest, PredictionResult, RequestRejected, to_plain
+from shipyard.serving.results import DecodedRequest, PredictionResult, to_plain
 
 ROUTE = "/v1/models/{name}/predict"
+MODELS_ROUTE = "/v1/models"
+FEEDBACK_ROUTE = "/v1/feedback"
 #: A rejection lists at most this many problems; the message still says how many there were.
 MAX_PROBLEMS = 50
 _KEYS = ("records", "columns", "return_proba")
@@ -108,7 +110,7 @@ def encode(result: PredictionResult, request: DecodedRequest) -> EncodedResponse
     return json_response(payload)
 
 
-def encode_rejection(error: RequestRejected, request_id: str) -> EncodedResponse:
+def encode_rejection(error: ContractViolation, request_id: str) -> EncodedResponse:
     """The 422 response for rows that break the contract: which row, column and value, at most 50 of them."""
     problems = [asdict(problem) for problem in error.problems[:MAX_PROBLEMS]]
     return json_response({"error": str(error), "problems": problems, "request_id": request_id}, status=422)
@@ -117,3 +119,10 @@ def encode_rejection(error: RequestRejected, request_id: str) -> EncodedResponse
 def encode_error(message: str, status: int = 400, request_id: str | None = None) -> EncodedResponse:
     """Any other error: ``{"error": message, "request_id": id}`` with ``status``."""
     return json_response({"error": message, "request_id": request_id}, status=status)
+
+
+def encode_failure(error: BaseException, status: int, request_id: str) -> EncodedResponse:
+    """The failure response: the contract's problems for a rejection, the message for anything else."""
+    if isinstance(error, ContractViolation):
+        return encode_rejection(error, request_id)
+    return encode_error(str(error), status, request_id)

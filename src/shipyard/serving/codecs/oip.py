@@ -45,6 +45,11 @@ from shipyard.serving.codecs import (
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult
 
+SERVER_ROUTE = "/v2"
+LIVE_ROUTE = "/v2/health/live"
+READY_ROUTE = "/v2/health/ready"
+MODEL_ROUTES = ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")
+MODEL_READY_ROUTES = ("/v2/models/{name}/ready", "/v2/models/{name}/versions/{version}/ready")
 INFER_ROUTES = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 #: Request and response header giving the length of the JSON part when binary tensors follow it.
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -513,6 +518,11 @@ def _to_binary(values: np.ndarray, datatype: str) -> bytes:
 def encode_error(message: str, status: int = 400) -> EncodedResponse:
     """The protocol's error response: ``{"error": message}``."""
     return json_response({"error": message}, status=status)
+
+
+def encode_failure(error: BaseException, status: int, request_id: str) -> EncodedResponse:
+    """The protocol's error response; a contract rejection is a 400, as the protocol has no 422."""
+    return encode_error(str(error), 400 if status == 422 else status)
 
 
 def server_metadata(version: str | None = None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """How a server is configured: the models it serves and its limits, passed to every worker process.
 
-``shipyard serve`` builds a ``ServeConfig`` and hands it to uvicorn's workers through one environment
-variable (JSON), because workers are fresh processes that import the app by name.
+``shipyard.serve`` (and so ``shipyard serve``) builds a ``ServeConfig`` and hands it to uvicorn's workers
+through one environment variable (JSON), because workers are fresh processes that import the app by name.
 """
 
 from __future__ import annotations
@@ -41,5 +41,7 @@ class ServeConfig:
     def from_environment(cls) -> ServeConfig:
         raw = os.environ.get(ENV_VARIABLE)
         if not raw:
-            raise ConfigurationError(f"{ENV_VARIABLE} is not set; start the server with 'shipyard serve'")
+            raise ConfigurationError(
+                f"{ENV_VARIABLE} is not set; start the server with 'shipyard serve' or shipyard.serve()"
+            )
         return cls(**json.loads(raw))

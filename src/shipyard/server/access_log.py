@@ -52,3 +52,25 @@ class BatchedLineHandler(logging.Handler):
     def _write_periodically(self) -> None:
         while not self._stopped.wait(self._interval):
             self.flush()
+
+
+access_log = logging.getLogger("shipyard.access")
+
+
+def configure_logging() -> None:
+    """Access and server logs as one key=value line each on stderr, unless the host app configured them.
+
+    Server messages are written at once; access lines in batches (``BatchedLineHandler``).
+    """
+    root = logging.getLogger("shipyard")
+    if root.handlers:
+        return
+    line = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(line)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    batched = BatchedLineHandler()  # one line per request: written in batches, off the request path
+    batched.setFormatter(line)
+    access_log.addHandler(batched)
+    access_log.propagate = False

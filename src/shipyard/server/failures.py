@@ -1,0 +1,48 @@
+"""The one place a failure becomes a response.
+
+Every error class carries its HTTP status (``shipyard.errors``); the handler looks it up along the error's
+MRO, records a prediction call's failure in the prediction log, counts it, and asks the protocol that
+carried the request to encode it (``encode_failure``), so a native client gets its problems list, an MLflow
+client MLflow's error body and an OIP client the protocol's ``{"error"}``. Errors shipyard did not raise on
+purpose answer 500 the same way (Starlette then re-raises them, so the server logs their traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from shipyard.errors import ModelFailed, Overloaded, ShipyardError
+from shipyard.server.calls import finish, server_of, to_response
+from shipyard.serving.codecs import EncodedResponse, error_response
+from shipyard.serving.recorder import InferenceCall
+
+log = logging.getLogger("shipyard.serving")
+
+
+def status_of(error: BaseException) -> int:
+    """The HTTP status of ``error``: its class's, or 500 for anything shipyard did not raise on purpose."""
+    return error.http_status if isinstance(error, ShipyardError) else 500
+
+
+async def handle_failure(request: Request, error: Exception) -> Response:
+    status = status_of(error)
+    call: InferenceCall | None = getattr(request.state, "call", None)
+    request_id = "-"
+    if call is not None:
+        request_id = call.request_id
+        if isinstance(error, ModelFailed):
+            log.error("request %s to %s failed [error %s]", request_id, call.model, error.error_id)
+        server_of(request).recorder.failed(call, error, status)
+        finish(request, call, status)
+    encode = getattr(request.state, "encode_failure", _plain_failure)
+    response = to_response(encode(error, status, request_id), request_id)
+    if isinstance(error, Overloaded):
+        response.headers["retry-after"] = str(int(error.retry_after + 0.999))
+    return response
+
+
+def _plain_failure(error: BaseException, status: int, request_id: str) -> EncodedResponse:
+    return error_response(str(error), status)

@@ -1,0 +1,121 @@
+"""The prediction routes of the three protocols: each decodes with its codec, predicts with the one engine,
+records beside it, and encodes with its codec. A failure anywhere leaves the route as an exception and is
+answered by ``shipyard.server.failures`` in the same protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.server.bodies import read_body
+from shipyard.server.calls import begin, finish, server_of, speak, to_response
+from shipyard.serving.codecs import EncodedResponse
+from shipyard.serving.codecs import mlflow as mlflow_codec
+from shipyard.serving.codecs import native as native_codec
+from shipyard.serving.codecs import oip as oip_codec
+from shipyard.serving.engine import Engine
+from shipyard.serving.recorder import InferenceCall
+from shipyard.serving.results import DecodedRequest, PredictionResult
+
+Decode = Callable[[bytes], DecodedRequest]
+Encode = Callable[[PredictionResult, DecodedRequest], EncodedResponse]
+
+#: Bodies at least this large decode off the event loop; smaller ones inline (a thread hop costs more).
+_DECODE_INLINE_BYTES = 64 * 1024
+
+
+async def answer(request: Request, call: InferenceCall, decode: Decode, encode: Encode) -> Response:
+    """Read, decode, predict, record and encode one request of any protocol."""
+    server = server_of(request)
+    begin(request, call)
+    body = await read_body(request, server.config.max_body_bytes)
+    decoded = decode(body) if len(body) < _DECODE_INLINE_BYTES else await asyncio.to_thread(decode, body)
+    call.rows = len(decoded.frame)
+    result = await server.engine.predict(
+        call.model,
+        decoded.frame,
+        version=call.version,
+        text_input=decoded.text_input,
+        want_proba=bool(decoded.options.get("want_proba", True)),
+        request_id=call.request_id,
+    )
+    call.served_version = str(result.version)
+    encoded = encode(result, decoded)
+    server.recorder.answered(call, decoded, result)
+    finish(request, call, encoded.status)
+    return to_response(encoded, call.request_id)
+
+
+async def native_predict(request: Request) -> Response:
+    speak(request, native_codec.encode_failure)
+    call = InferenceCall(request.path_params["name"], "native")
+    return await answer(request, call, native_codec.decode, native_codec.encode)
+
+
+async def invocations(request: Request) -> Response:
+    """MLflow's scoring route; a server of several models is told which by ``?model=`` or a header."""
+    speak(request, mlflow_codec.encode_failure)
+    engine = server_of(request).engine
+    name = request.query_params.get("model") or request.headers.get("x-shipyard-model") or _only_model(engine)
+    features = feature_names(engine, name)
+    content_type = request.headers.get("content-type")
+    return await answer(
+        request,
+        InferenceCall(name, "mlflow"),
+        lambda body: mlflow_codec.decode(body, content_type, features),
+        mlflow_codec.encode,
+    )
+
+
+async def oip_infer(request: Request) -> Response:
+    speak(request, oip_codec.encode_failure)
+    name = request.path_params["name"]
+    version = version_param(request.path_params.get("version"))
+    features = feature_names(server_of(request).engine, name)
+    headers = dict(request.headers)
+    return await answer(
+        request,
+        InferenceCall(name, "oip", version),
+        lambda body: oip_codec.decode(body, headers, features),
+        oip_codec.encode,
+    )
+
+
+def version_param(value: str | None) -> int | None:
+    """A version number from a path, or None when the path names none."""
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(f"model version must be a whole number, got {value!r}")
+    return int(value)
+
+
+def feature_names(engine: Engine, name: str) -> list[str] | None:
+    """The column names a positional payload (a bare list of rows, a 2-D tensor) stands for."""
+    try:
+        slot = engine.slot(name)
+    except ShipyardError:
+        return None
+    if slot.contract is not None:
+        return slot.contract.names
+    return slot.version.info.feature_names
+
+
+def _only_model(engine: Engine) -> str:
+    if len(engine.models) != 1:
+        names = ", ".join(engine.models)
+        raise InvalidInput(f"this server serves several models ({names}); name one with ?model=NAME")
+    return next(iter(engine.models))
+
+
+ROUTES = [
+    Route(native_codec.ROUTE, native_predict, methods=["POST"]),
+    Route(mlflow_codec.INVOCATIONS_ROUTE, invocations, methods=["POST"]),
+    *(Route(path, oip_infer, methods=["POST"]) for path in oip_codec.INFER_ROUTES),
+]

@@ -1,0 +1,182 @@
+"""``shipyard.serve``: the process layout of a server, the same from Python and from ``shipyard serve``.
+
+A server is uvicorn with ``workers`` processes, each importing ``create_app`` and reading its ``ServeConfig``
+from the environment, plus, beside them, the monitoring runner (one however many workers; it evaluates the
+alert rules after each run) and optionally the scheduler. Everything that can be wrong is checked before
+any process starts: a reference that does not resolve, an alert rule naming a figure that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shipyard.alerts import AlertsConfig, load_alerts
+from shipyard.config import Settings, load_settings
+from shipyard.monitoring.series import parse_window
+from shipyard.registry import ModelVersion, Registry
+from shipyard.server.config import ENV_VARIABLE, ServeConfig
+from shipyard.threads import one_native_thread_per_process
+
+log = logging.getLogger("shipyard.serving")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How to serve: where to listen, how many workers, the limits, and what runs beside the server."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    #: Require ``Authorization: Bearer <token>`` on every route but health, metrics and OpenAPI.
+    token: str | None = None
+    max_body_mb: float = 10.0
+    #: Seconds a request may wait for its batch before it gets 504.
+    timeout: float = 10.0
+    max_batch_rows: int = 512
+    #: Queued rows before the server answers 503.
+    max_queue_rows: int = 20_000
+    #: Allow model formats that can run code on load.
+    trust: bool = False
+    log_predictions: bool = True
+    #: Run the monitoring runner beside the server (it needs the prediction log).
+    monitor: bool = True
+    monitor_window: str = "1h"
+    monitor_interval: float = 60.0
+    #: Evaluate the alert rules after each monitoring run (needs the monitors).
+    alerts: bool = True
+    #: Also run the schedules beside the server.
+    scheduler: bool = False
+    log_level: str = "info"
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """A server ready to start: what each reference resolves to now, and what will run beside it."""
+
+    references: list[str]
+    versions: list[ModelVersion]
+    options: ServeOptions
+    settings: Settings
+    config: ServeConfig
+    window: timedelta
+    alerting: AlertsConfig | None
+
+    def describe(self) -> list[str]:
+        """What starting this plan does, one line each, for people."""
+        served = ", ".join(
+            f"{reference} (now {version.ref})"
+            for reference, version in zip(self.references, self.versions, strict=True)
+        )
+        options = self.options
+        address = f"http://{options.host}:{options.port}"
+        lines = [f"serving {served} on {address} with {options.workers} worker(s)"]
+        if self.monitoring:
+            lines.append(
+                f"monitoring every {options.monitor_interval:g} s in {options.monitor_window} windows"
+            )
+        if self.alerting is not None:
+            channels = sorted({name for rule in self.alerting.rules for name in rule.channels})
+            rules = len(self.alerting.rules)
+            lines.append(f"alerting with {rules} rule(s) through {', '.join(channels) or 'no channel'}")
+        if options.scheduler:
+            lines.append("running the schedules beside the server")
+        return lines
+
+    @property
+    def monitoring(self) -> bool:
+        return self.options.monitor and self.options.log_predictions
+
+
+def plan_server(
+    references: Sequence[str], options: ServeOptions | None = None, *, settings: Settings | None = None
+) -> ServerPlan:
+    """Check everything a server needs before any process starts; raises the error a user must fix."""
+    options = options or ServeOptions()
+    window = parse_window(options.monitor_window)
+    references = list(references)
+    with Registry(settings or load_settings()) as registry:
+        versions = [registry.resolve(reference) for reference in references]
+        settings = registry.settings
+        alerting = None
+        if options.alerts and options.monitor and options.log_predictions:
+            alerting = load_alerts(settings, registry, references, window=window)
+    config = ServeConfig(
+        references=references,
+        home=str(settings.home),
+        registry_url=settings.registry_url,
+        artifacts_url=settings.artifacts_url,
+        max_body_bytes=int(options.max_body_mb * 1024 * 1024),
+        max_batch_rows=options.max_batch_rows,
+        max_queue_rows=options.max_queue_rows,
+        request_timeout=options.timeout,
+        api_token=options.token,
+        trust=options.trust,
+        log_predictions=options.log_predictions,
+        monitor_window_seconds=int(window.total_seconds()),
+    )
+    return ServerPlan(references, versions, options, settings, config, window, alerting)
+
+
+def run_server(plan: ServerPlan) -> None:
+    """Start the processes of ``plan`` and serve until interrupted (SIGINT/SIGTERM drain gracefully)."""
+    import uvicorn
+
+    options = plan.options
+    os.environ[ENV_VARIABLE] = plan.config.to_environment()
+    if options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        # Before any worker imports prometheus_client: every worker writes its counts to this folder.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
+    one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
+    _start_companions(plan)
+    uvicorn.run(
+        "shipyard.server.app:create_app",
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        log_level=options.log_level,
+        timeout_graceful_shutdown=30,
+        timeout_keep_alive=5,
+        access_log=False,
+    )
+
+
+def _start_companions(plan: ServerPlan) -> None:
+    """The monitoring runner and the scheduler, as daemons that end with this process."""
+    if plan.monitoring:
+        from shipyard.monitoring.runner import RunnerConfig, start_runner_process
+
+        runner = RunnerConfig(
+            plan.references,
+            int(plan.window.total_seconds()),
+            plan.options.monitor_interval,
+            alerts=plan.alerting is not None,
+        )
+        start_runner_process(plan.settings, runner)
+    if plan.options.scheduler:
+        from shipyard.scheduling import start_scheduler_process
+
+        start_scheduler_process(plan.settings)
+
+
+def serve(
+    references: Sequence[str],
+    options: ServeOptions | None = None,
+    *,
+    settings: Settings | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``references`` (``["fraud@production", "churn/3"]``) over HTTP until interrupted.
+
+    ``shipyard serve`` is this function: the same checks, processes and defaults. ``announce`` receives
+    one line per thing started (default: the ``shipyard.serving`` logger).
+    """
+    plan = plan_server(references, options, settings=settings)
+    for line in plan.describe():
+        (announce or log.info)(line)
+    run_server(plan)

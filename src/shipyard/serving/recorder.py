@@ -1,0 +1,123 @@
+"""What a served request leaves behind in the prediction log, recorded beside the engine.
+
+Every protocol's request becomes one ``InferenceCall``: the model it named, the protocol, when it started,
+how many rows it carried and which version answered. When the engine answers, ``PredictionRecorder.answered``
+hands the validated rows, predictions and latency to the sink; when anything refuses the request (a body too
+large, a contract problem, a full queue, a model that raised), ``failed`` hands over the status, the kind of
+failure and the contract problems (never the values). The sink returns at once; a background writer does
+the I/O, so recording never adds latency to the request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shipyard.errors import (
+    ContractViolation,
+    DeadlineExceeded,
+    InvalidInput,
+    ModelFailed,
+    Overloaded,
+    PayloadTooLarge,
+    ShipyardError,
+    UnsupportedMediaType,
+)
+from shipyard.ids import new_request_id
+from shipyard.predictions.events import contract_problems
+from shipyard.serving.engine import Engine
+from shipyard.serving.prediction_log import FailedRequest, NullSink, PredictionRecord, PredictionSink
+from shipyard.serving.results import DecodedRequest, PredictionResult
+
+#: Which of ``FAILURE_KINDS`` each error is (the first class that matches); anything else is "internal".
+ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (ContractViolation, "rejected"),
+    (PayloadTooLarge, "too_large"),
+    (UnsupportedMediaType, "unsupported_media_type"),
+    (InvalidInput, "invalid"),
+    (Overloaded, "overloaded"),
+    (DeadlineExceeded, "timeout"),
+    (ModelFailed, "model_error"),
+)
+
+
+def failure_kind(error: BaseException) -> str:
+    """A short, stable name for why a request got no prediction (the ``error`` column of ``failures``)."""
+    return next((kind for cls, kind in ERROR_KINDS if isinstance(error, cls)), "internal")
+
+
+@dataclass
+class InferenceCall:
+    """One prediction request on its way through the server, whatever protocol carried it."""
+
+    model: str
+    protocol: str
+    #: The version the request asked for (OIP's ``/versions/{v}``), or None for whichever is served.
+    version: int | None = None
+    request_id: str = field(default_factory=new_request_id)
+    started: float = field(default_factory=time.perf_counter)
+    rows: int = 0
+    #: The version that answered (or would have), as text for labels and logs; "-" before one is known.
+    served_version: str = "-"
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
+class PredictionRecorder:
+    """Hands answered and failed requests to the prediction log's sink.
+
+    ``sink`` may be replaced while the server runs: a worker starts its log writer in its lifespan, and puts
+    a ``NullSink`` back before closing it at shutdown.
+    """
+
+    def __init__(self, engine: Engine, sink: PredictionSink | None = None) -> None:
+        self.engine = engine
+        self.sink: PredictionSink = sink or NullSink()
+
+    def answered(self, call: InferenceCall, request: DecodedRequest, result: PredictionResult) -> None:
+        call.served_version = str(result.version)
+        self.sink.submit(
+            PredictionRecord(
+                request_id=call.request_id,
+                prediction_ids=result.prediction_ids,
+                at=datetime.now(UTC),
+                model=call.model,
+                version=result.version,
+                protocol=call.protocol,
+                inputs=result.inputs if result.inputs is not None else request.frame,
+                predictions=result.predictions,
+                probabilities=result.probabilities,
+                latency_seconds=call.elapsed(),
+                batch_rows=result.batch_rows,
+            )
+        )
+
+    def failed(self, call: InferenceCall, error: BaseException, status: int) -> None:
+        """Record a refused or failed request against the version that would have answered it; a request
+        for a model or version this server does not serve is nobody's failure and is not recorded."""
+        version = self._answering_version(call)
+        if version is None:
+            return
+        call.served_version = str(version)
+        self.sink.submit_failure(
+            FailedRequest(
+                request_id=call.request_id,
+                at=datetime.now(UTC),
+                model=call.model,
+                version=version,
+                protocol=call.protocol,
+                status=status,
+                error=failure_kind(error),
+                rows=call.rows,
+                latency_seconds=call.elapsed(),
+                problems=contract_problems(error.problems) if isinstance(error, ContractViolation) else (),
+            )
+        )
+
+    def _answering_version(self, call: InferenceCall) -> int | None:
+        try:
+            return self.engine.slot(call.model, call.version).version.version
+        except ShipyardError:
+            return None
