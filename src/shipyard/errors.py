@@ -193,6 +193,18 @@ class GateError(ShipyardError):
     http_status = 400
 
 
+class BatchInterrupted(ShipyardError):
+    """A batch run stopped before the end (a full disk, an unwritable folder); resume it with its run id."""
+
+
+class BatchWorkersFailed(ShipyardError):
+    """A batch worker process died; the run can be resumed with its run id."""
+
+
+class BatchPolicyFailed(ShipyardError):
+    """A batch job ran, but its declared policy (reject share, unreadable files) says it failed."""
+
+
 def not_found(
     kind: str,
     name: str,

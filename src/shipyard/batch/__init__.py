@@ -7,9 +7,10 @@ batch_runs(registry)                                                            
 """
 
 from shipyard.batch.history import batch_run, batch_runs
-from shipyard.batch.job import BatchInterrupted, BatchPolicyFailed, score_batch
+from shipyard.batch.job import score_batch
 from shipyard.batch.options import BatchOptions
 from shipyard.batch.result import BatchResult
+from shipyard.errors import BatchInterrupted, BatchPolicyFailed
 
 __all__ = [
     "BatchInterrupted",

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import InvalidInput, NotFound, UnreadableInput
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 _HASH_BLOCK = 8 * 1024 * 1024
@@ -143,10 +143,6 @@ def chunks(
             pending, pending_rows = ([rest] if rest.num_rows else []), rest.num_rows
     if pending_rows:
         yield Chunk(file_index, index, first, pa.concat_tables(pending))
-
-
-class UnreadableInput(InvalidInput):
-    """An input file is damaged or not what its suffix says; the message names it and says where."""
 
 
 def _parquet_tables(file: InputFile) -> Iterator[pa.Table]:

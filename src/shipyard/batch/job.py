@@ -28,25 +28,11 @@ from shipyard.batch.options import BatchOptions
 from shipyard.batch.planning import PlannedRun, plan_run
 from shipyard.batch.result import BatchResult, summarise
 from shipyard.batch.scoring import ChunkOutcome
-from shipyard.errors import ShipyardError
+from shipyard.errors import BatchInterrupted, BatchPolicyFailed
 from shipyard.registry import Registry
 
 #: ``progress(rows_done, rows_total)``; ``rows_total`` is None when unknown, as for CSV.
 Progress = Callable[[int, int | None], None]
-
-
-class BatchInterrupted(ShipyardError):
-    """The run stopped before the end (a full disk, an unwritable folder); resume it with its run id."""
-
-
-class BatchWorkersFailed(ShipyardError):
-    """A worker process died; the run can be resumed with its run id."""
-
-
-class BatchPolicyFailed(ShipyardError):
-    """The job ran, but its declared policy (reject share, unreadable files) says it failed."""
-
-    exit_code = 1
 
 
 def score_batch(

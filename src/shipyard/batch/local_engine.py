@@ -11,7 +11,6 @@ loading the model once. Workers write their part and reject files themselves.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -21,8 +20,10 @@ from threadpoolctl import threadpool_limits
 
 from shipyard.batch.inputs import Chunk
 from shipyard.batch.scoring import ChunkOutcome, ChunkScorer, ScoringPlan
+from shipyard.errors import BatchWorkersFailed
 from shipyard.flavors.base import LoadedModel
 from shipyard.registry import ModelVersion
+from shipyard.threads import one_native_thread_per_process
 
 if TYPE_CHECKING:
     from shipyard.batch.pending import PendingWork
@@ -81,8 +82,7 @@ _worker_scorer: ChunkScorer | None = None
 
 def _start_worker(plan: ScoringPlan) -> None:
     global _worker_scorer
-    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")  # one thread per worker process: the processes use the cores
+    one_native_thread_per_process()  # the processes use the cores
     _worker_scorer = ChunkScorer(plan)
 
 
@@ -101,9 +101,6 @@ def _score_in_pool(
         ) as pool:
             _bounded(lambda chunk: pool.submit(_score_in_worker, chunk), pending, finished, 2 * workers)
     except BrokenProcessPool as error:
-        # Imported here: the error class still lives beside score_batch, which imports this module.
-        from shipyard.batch.job import BatchWorkersFailed
-
         raise BatchWorkersFailed(
             "a batch worker process died (out of memory, killed, or it could not start); resume the run with "
             "its run id. If score_batch runs from a script, guard the call with "

@@ -17,12 +17,12 @@ from shipyard.batch.inputs import (
     Chunk,
     ChunkSpec,
     InputFile,
-    UnreadableInput,
     chunk_specs,
     chunks,
     read_chunk,
 )
 from shipyard.batch.manifest import Manifest
+from shipyard.errors import UnreadableInput
 
 log = logging.getLogger("shipyard.batch")
 

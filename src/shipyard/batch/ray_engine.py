@@ -15,9 +15,9 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from shipyard.batch.inputs import ChunkSpec, InputFile, UnreadableInput, read_chunk
+from shipyard.batch.inputs import ChunkSpec, InputFile, read_chunk
 from shipyard.batch.scoring import ChunkOutcome, ChunkScorer, ScoringPlan
-from shipyard.errors import MissingDependency
+from shipyard.errors import MissingDependency, UnreadableInput
 
 if TYPE_CHECKING:
     from shipyard.batch.pending import PendingWork
