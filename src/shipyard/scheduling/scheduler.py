@@ -22,15 +22,12 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import psutil
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from shipyard.companions import parent_gone, start_companion
 from shipyard.config import Settings
 from shipyard.registry import Registry
 from shipyard.scheduling.schedules import ON_TIME, Schedule, list_schedules
-from shipyard.store.schema import BatchRunRow, ScheduleRow, ScheduleRunRow
+from shipyard.sidecars import parent_gone, start_sidecar
+from shipyard.store.schedules import RunningOccurrence, ScheduleRepository
 
 log = logging.getLogger("shipyard.scheduling")
 
@@ -50,6 +47,7 @@ class Scheduler:
     def __init__(self, registry: Registry) -> None:
         self.registry = registry
         self.host = socket.gethostname()
+        self._store = ScheduleRepository(registry.db)
         self._running: dict[str, threading.Thread] = {}
 
     def tick(self, now: datetime | None = None, *, wait: bool = False) -> list[Occurrence]:
@@ -79,29 +77,19 @@ class Scheduler:
         """Occurrences left running by a scheduler that died on this host: a batch ``score`` is resumed
         (with its run id it continues where it stopped); anything else is marked interrupted."""
 
-        def work(session: Session) -> list[tuple[str, datetime, int]]:
-            rows = session.execute(
-                select(ScheduleRunRow).where(
-                    ScheduleRunRow.status == "running", ScheduleRunRow.host == self.host
-                )
-            ).scalars()
-            resumable = []
-            for row in rows:
-                if row.pid is not None and psutil.pid_exists(row.pid):
-                    continue
-                schedule = session.get(ScheduleRow, row.schedule)
-                if schedule is not None and schedule.command["args"][:1] == ["score"]:
-                    row.status, row.detail = "resumed", "the scheduler stopped mid-run; resumed"
-                    resumable.append((row.schedule, row.scheduled_for, row.id))
-                else:
-                    row.status, row.detail = "interrupted", "the scheduler stopped while it ran"
-            return resumable
+        def settle(running: RunningOccurrence) -> tuple[str, str] | None:
+            if running.pid is not None and psutil.pid_exists(running.pid):
+                return None  # still running (its scheduler lives on, or the process outlived it)
+            if running.args is not None and running.args[:1] == ["score"]:
+                return "resumed", "the scheduler stopped mid-run; resumed"
+            return "interrupted", "the scheduler stopped while it ran"
 
+        settled = self._store.settle_running(self.host, settle)
         schedules = {schedule.name: schedule for schedule in list_schedules(self.registry)}
         occurrences = [
-            Occurrence(schedules[name], moment, run_id)
-            for name, moment, run_id in self.registry.db.write(work)
-            if name in schedules
+            Occurrence(schedules[running.schedule], running.scheduled_for, running.run_id)
+            for running, status in settled
+            if status == "resumed" and running.schedule in schedules
         ]
         for occurrence in occurrences:
             self._run_all([occurrence])
@@ -138,30 +126,10 @@ class Scheduler:
         else:
             chosen = [due[-1]]
 
-        def work(session: Session) -> list[Occurrence]:
-            row = session.get(ScheduleRow, schedule.name)
-            if row is None or row.handled_until >= due[-1]:
-                return []  # removed, or another scheduler got here first
-            row.handled_until = due[-1]
-            claimed = []
-            for moment in due:
-                run = ScheduleRunRow(
-                    schedule=schedule.name,
-                    scheduled_for=moment,
-                    status="running" if moment in chosen else "missed",
-                    host=self.host,
-                    detail="" if moment in chosen else f"missed (policy {schedule.missed})",
-                )
-                session.add(run)
-                session.flush()
-                if moment in chosen:
-                    claimed.append(Occurrence(schedule, moment, run.id))
-            return claimed
-
-        try:
-            return self.registry.db.write(work)
-        except IntegrityError:  # another scheduler claimed the same occurrence in the same instant
-            return []
+        claimed = self._store.claim_occurrences(
+            schedule.name, due, chosen, host=self.host, missed_detail=f"missed (policy {schedule.missed})"
+        )
+        return [Occurrence(schedule, moment, run_id) for moment, run_id in claimed.items()]
 
     def _run_all(self, occurrences: list[Occurrence]) -> None:
         for occurrence in occurrences:
@@ -201,34 +169,17 @@ class Scheduler:
         log.info("schedule %s (%s): %s, exit %d", schedule.name, moment.isoformat(), status, code)
 
     def _started(self, run_id: int, at: datetime, pid: int, output: Path, batch_run: str | None) -> None:
-        def work(session: Session) -> None:
-            row = session.get(ScheduleRunRow, run_id)
-            if row is not None:
-                row.status, row.started_at, row.pid, row.log_path = "running", at, pid, str(output)
-                row.batch_run = batch_run
-
-        self.registry.db.write(work)
+        self._store.mark_started(run_id, at=at, pid=pid, log_path=str(output), batch_run=batch_run)
 
     def _finish(self, run_id: int, status: str, code: int | None, batch_run: str | None, detail: str) -> None:
-        def work(session: Session) -> None:
-            row = session.get(ScheduleRunRow, run_id)
-            if row is None:
-                return
-            now = datetime.now(UTC)
-            row.status, row.exit_code, row.finished_at, row.detail = status, code, now, detail
-            if row.started_at is not None:
-                row.seconds = (now - row.started_at).total_seconds()
-            if batch_run is not None:
-                batch = session.get(BatchRunRow, batch_run)
-                if batch is not None:
-                    row.rows, row.rejected = batch.rows, batch.rejected
-
-        self.registry.db.write(work)
+        self._store.finish(
+            run_id, status=status, exit_code=code, batch_run=batch_run, detail=detail, at=datetime.now(UTC)
+        )
 
 
 def start_scheduler_process(settings: Settings, interval: float = 5.0) -> BaseProcess:
     """The scheduler in a daemon process beside a server (it stops when the server is gone)."""
-    return start_companion(_run_in_process, settings, interval, name="shipyard-scheduler")
+    return start_sidecar(_run_in_process, settings, interval, name="shipyard-scheduler")
 
 
 def _run_in_process(settings: Settings, interval: float, parent: int) -> None:

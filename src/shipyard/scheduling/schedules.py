@@ -13,20 +13,17 @@ Missed runs (the scheduler was down, or busy with the previous occurrence) follo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.refs import validate_name
 from shipyard.registry import Registry
-from shipyard.store.schema import ScheduleRow, ScheduleRunRow
+from shipyard.store.schedules import ScheduleRecord, ScheduleRepository
 
 MISSED_POLICIES = ("run_once", "skip", "run_all")
 #: Commands a schedule may not run: the long-running ones, and those that manage schedules.
@@ -37,16 +34,12 @@ PLACEHOLDERS = ("date", "time", "schedule")
 
 
 @dataclass(frozen=True)
-class Schedule:
-    name: str
-    cron: str
-    timezone: str
-    args: list[str]
-    missed: str
-    enabled: bool
-    created_by: str
-    created_at: datetime
-    handled_until: datetime
+class Schedule(ScheduleRecord):
+    """A stored schedule, and the cron arithmetic that says when it runs."""
+
+    @classmethod
+    def of(cls, record: ScheduleRecord) -> Schedule:
+        return cls(**{field.name: getattr(record, field.name) for field in fields(record)})
 
     def due(self, now: datetime) -> list[datetime]:
         """Occurrences after the last handled one, up to ``now`` (UTC), oldest first."""
@@ -115,29 +108,19 @@ def add_schedule(
         raise InvalidInput(f"the missed-run policy is one of {', '.join(MISSED_POLICIES)}, got {missed!r}")
     _check_command(args, commands)
     created = now or datetime.now(UTC)
-
-    def work(session: Session) -> None:
-        session.add(
-            ScheduleRow(
-                name=name,
-                cron=cron,
-                timezone=timezone,
-                command={"args": list(args)},
-                missed=missed,
-                enabled=True,
-                created_by=registry.actor,
-                created_at=created,
-                handled_until=created,
-            )
-        )
-        try:
-            session.flush()
-        except IntegrityError:
-            raise Conflict(
-                f"a schedule named {name!r} exists; remove it first or pick another name"
-            ) from None
-
-    registry.db.write(work)
+    schedule = Schedule(
+        name=name,
+        cron=cron,
+        timezone=timezone,
+        args=list(args),
+        missed=missed,
+        enabled=True,
+        created_by=registry.actor,
+        created_at=created,
+        handled_until=created,
+    )
+    if not ScheduleRepository(registry.db).add(schedule):
+        raise Conflict(f"a schedule named {name!r} exists; remove it first or pick another name")
     return get_schedule(registry, name)
 
 
@@ -164,78 +147,27 @@ def _check_command(args: list[str], commands: set[str] | None) -> None:
 
 
 def get_schedule(registry: Registry, name: str) -> Schedule:
-    with registry.db.reading() as session:
-        row = session.get(ScheduleRow, name)
-        if row is None:
-            raise NotFound(f"there is no schedule {name!r}; 'shipyard schedule list' shows them")
-        return _schedule(row)
+    record = ScheduleRepository(registry.db).get(name)
+    if record is None:
+        raise NotFound(f"there is no schedule {name!r}; 'shipyard schedule list' shows them")
+    return Schedule.of(record)
 
 
 def list_schedules(registry: Registry) -> list[Schedule]:
-    with registry.db.reading() as session:
-        return [
-            _schedule(row)
-            for row in session.execute(select(ScheduleRow).order_by(ScheduleRow.name)).scalars()
-        ]
+    return [Schedule.of(record) for record in ScheduleRepository(registry.db).all()]
 
 
 def remove_schedule(registry: Registry, name: str) -> None:
-    def work(session: Session) -> None:
-        row = session.get(ScheduleRow, name)
-        if row is None:
-            raise NotFound(f"there is no schedule {name!r}")
-        session.delete(row)
-
-    registry.db.write(work)
+    if not ScheduleRepository(registry.db).remove(name):
+        raise NotFound(f"there is no schedule {name!r}")
 
 
 def set_enabled(registry: Registry, name: str, enabled: bool, now: datetime | None = None) -> None:
     """Pause or resume; a resumed schedule starts from now (what fell due while paused is not run)."""
-
-    def work(session: Session) -> None:
-        row = session.get(ScheduleRow, name)
-        if row is None:
-            raise NotFound(f"there is no schedule {name!r}")
-        if enabled and not row.enabled:
-            row.handled_until = now or datetime.now(UTC)
-        row.enabled = enabled
-
-    registry.db.write(work)
+    if not ScheduleRepository(registry.db).set_enabled(name, enabled, now or datetime.now(UTC)):
+        raise NotFound(f"there is no schedule {name!r}")
 
 
 def schedule_history(registry: Registry, name: str | None = None, last: int = 20) -> list[dict[str, Any]]:
     """Occurrences, newest first: status, rows, duration, exit code."""
-    query = select(ScheduleRunRow).order_by(ScheduleRunRow.scheduled_for.desc(), ScheduleRunRow.id.desc())
-    if name is not None:
-        query = query.where(ScheduleRunRow.schedule == name)
-    with registry.db.reading() as session:
-        return [
-            {
-                "schedule": row.schedule,
-                "scheduled_for": row.scheduled_for.isoformat(),
-                "status": row.status,
-                "started_at": row.started_at.isoformat() if row.started_at else None,
-                "seconds": row.seconds,
-                "exit_code": row.exit_code,
-                "batch_run": row.batch_run,
-                "rows": row.rows,
-                "rejected": row.rejected,
-                "log": row.log_path,
-                "detail": row.detail,
-            }
-            for row in session.execute(query.limit(last)).scalars()
-        ]
-
-
-def _schedule(row: ScheduleRow) -> Schedule:
-    return Schedule(
-        name=row.name,
-        cron=row.cron,
-        timezone=row.timezone,
-        args=list(row.command["args"]),
-        missed=row.missed,
-        enabled=row.enabled,
-        created_by=row.created_by,
-        created_at=row.created_at,
-        handled_until=row.handled_until,
-    )
+    return [run.to_dict() for run in ScheduleRepository(registry.db).history(name, last)]

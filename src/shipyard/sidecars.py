@@ -1,7 +1,8 @@
-"""Processes that run beside a server (the monitoring runner, the scheduler) and end when it ends.
+"""Sidecars: daemon processes that run beside a server (the monitoring runner, the scheduler) and end
+when it ends.
 
 Each is spawned as a daemon and told its parent's pid: a server that exits normally takes its daemons
-with it, and one killed with SIGKILL cannot, so the companion watches for its parent to disappear.
+with it, and one killed with SIGKILL cannot, so the sidecar watches for its parent to disappear.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 
-def start_companion(target: Callable[..., None], *args: Any, name: str) -> BaseProcess:
+def start_sidecar(target: Callable[..., None], *args: Any, name: str) -> BaseProcess:
     """Run ``target(*args, parent_pid)`` in a spawned daemon process named ``name``."""
     process = multiprocessing.get_context("spawn").Process(
-        target=_companion, args=(target, *args, os.getpid()), name=name, daemon=True
+        target=_run_sidecar, args=(target, *args, os.getpid()), name=name, daemon=True
     )
     process.start()
     return process
@@ -28,6 +29,6 @@ def parent_gone(parent: int | None) -> bool:
     return parent is not None and os.getppid() != parent
 
 
-def _companion(target: Callable[..., None], *args: Any) -> None:
+def _run_sidecar(target: Callable[..., None], *args: Any) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     target(*args)
