@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from shipyard.contracts import Contract
 from shipyard.errors import GateError, GateFailed, InvalidInput, NotFound, ShipyardError
@@ -23,8 +22,7 @@ from shipyard.gates.policy import GatePolicy, load_policy
 from shipyard.gates.report import CheckResult, GateReport
 from shipyard.refs import ModelRef, validate_alias
 from shipyard.registry import AliasChange, ModelVersion, Registry
-from shipyard.store.schema import GateRunRow, ModelRow
-from shipyard.store.sequences import select_named
+from shipyard.store.gate_runs import GateRun, GateRunRepository
 
 
 def check_gate(
@@ -37,7 +35,7 @@ def check_gate(
 ) -> GateReport:
     """Run the gate for ``ref`` → ``to`` and record the run. Raises GateError when it cannot run."""
     report, candidate, champion = _evaluate(registry, ref, to, policy=policy, policy_file=policy_file)
-    _record(registry, candidate, to, champion, report, promoted=False, forced=False)
+    _save_gate_run(registry, candidate, to, champion, report, promoted=False, forced=False)
     return report
 
 
@@ -58,7 +56,7 @@ def promote(
         )
     report, candidate, champion = _evaluate(registry, ref, to, policy=policy, policy_file=policy_file)
     if not report.passed and not force:
-        _record(registry, candidate, to, champion, report, promoted=False, forced=False)
+        _save_gate_run(registry, candidate, to, champion, report, promoted=False, forced=False)
         raise GateFailed(report.summary() + f"; see 'shipyard gate check {candidate.ref} --to {to}'", report)
     if report.passed:
         action, why = "promote", reason or f"gate passed ({len(report.results)} checks)"
@@ -73,34 +71,15 @@ def promote(
         action=action,
         expect_current=champion.version if champion else None,
     )
-    _record(registry, candidate, to, champion, report, promoted=True, forced=not report.passed)
+    _save_gate_run(registry, candidate, to, champion, report, promoted=True, forced=not report.passed)
     return report, change
 
 
 def gate_runs(registry: Registry, ref: str) -> list[dict[str, Any]]:
     """Every gate run of a version, oldest first, as stored (``report`` holds the full GateReport dict)."""
     version = registry.resolve(ref)
-    with registry.db.reading() as session:
-        model = select_named(session, ModelRow, version.model)
-        assert model is not None
-        rows = session.execute(
-            select(GateRunRow)
-            .where(GateRunRow.model_id == model.id, GateRunRow.version == version.version)
-            .order_by(GateRunRow.id)
-        ).scalars()
-        return [
-            {
-                "alias": row.alias,
-                "champion": row.champion,
-                "passed": row.passed,
-                "promoted": row.promoted,
-                "forced": row.forced,
-                "at": row.at.isoformat(),
-                "actor": row.actor,
-                "report": row.report,
-            }
-            for row in rows
-        ]
+    runs = GateRunRepository(registry.db).of_version(version.model, version.version)
+    return [run.to_dict() for run in runs]
 
 
 def _evaluate(
@@ -240,7 +219,7 @@ def _slice_columns(candidate: ModelVersion, rules: GatePolicy, evaluation: Evalu
     ]
 
 
-def _record(
+def _save_gate_run(
     registry: Registry,
     candidate: ModelVersion,
     alias: str,
@@ -250,22 +229,18 @@ def _record(
     promoted: bool,
     forced: bool,
 ) -> None:
-    def work(session: Any) -> None:
-        model = select_named(session, ModelRow, candidate.model)
-        assert model is not None
-        session.add(
-            GateRunRow(
-                model_id=model.id,
-                version=candidate.version,
-                alias=alias,
-                champion=champion.version if champion else None,
-                passed=report.passed,
-                promoted=promoted,
-                forced=forced,
-                report=report.to_dict(),
-                at=datetime.now(UTC),
-                actor=registry.actor,
-            )
+    """Keep the run with the candidate version: what it found, and whether it moved the alias."""
+    GateRunRepository(registry.db).add(
+        GateRun(
+            model=candidate.model,
+            version=candidate.version,
+            alias=alias,
+            champion=champion.version if champion else None,
+            passed=report.passed,
+            promoted=promoted,
+            forced=forced,
+            report=report.to_dict(),
+            at=datetime.now(UTC),
+            actor=registry.actor,
         )
-
-    registry.db.write(work)
+    )
