@@ -1,4 +1,15 @@
-"""Monitoring: late ground truth attached to logged predictions by prediction id."""
+"""Monitoring: windows of the prediction log measured against the version's reference, kept as a series.
+
+* ``windows`` — one window of one version: drift of inputs and outputs, data quality, accuracy against late
+  labels, and service health (``service``: failed requests, CPU and memory);
+* ``series`` — running monitors over a time range and storing each window's report and figures;
+* ``figures`` — the catalogue of figure names that alert rules and dashboards refer to;
+* ``feedback`` — late ground truth attached to logged predictions by prediction id (re-exported here);
+* ``report`` — a shareable HTML drift report.
+
+The runner that does this every minute beside a server, and evaluates the alert rules after, is
+``shipyard.monitor_runner``: it sits above monitoring and alerts, which reads these figures.
+"""
 
 from shipyard.monitoring.feedback import (
     FeedbackReport,

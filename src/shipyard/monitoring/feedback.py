@@ -26,18 +26,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pyarrow as pa
-from sqlalchemy import select
 
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.ids import made_at
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion, Registry
-from shipyard.store.schema import PREDICTION_ID_LENGTH, FeedbackRow, ModelRow
-from shipyard.store.sequences import select_named
+from shipyard.store.feedback import PREDICTION_ID_LENGTH, FeedbackRepository, NewLabel
 
 Status = Literal["attached", "duplicate", "updated", "unknown", "invalid"]
 STATUSES: tuple[Status, ...] = ("attached", "duplicate", "updated", "unknown", "invalid")
-_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -173,18 +170,8 @@ def labels_for(
     registry: Registry, model: str, version: int, start: datetime | None = None, end: datetime | None = None
 ) -> list[tuple[str, Any, datetime]]:
     """``(prediction_id, label, predicted_at)`` of a version's labels, for predictions in ``[start, end)``."""
-    with registry.db.reading() as session:
-        row = select_named(session, ModelRow, model)
-        if row is None:
-            return []
-        query = select(FeedbackRow.prediction_id, FeedbackRow.label, FeedbackRow.predicted_at).where(
-            FeedbackRow.model_id == row.id, FeedbackRow.version == version
-        )
-        if start is not None:
-            query = query.where(FeedbackRow.predicted_at >= start)
-        if end is not None:
-            query = query.where(FeedbackRow.predicted_at < end)
-        return [(pid, json.loads(label), at) for pid, label, at in session.execute(query)]
+    stored = FeedbackRepository(registry.db).labels_of(model, version, start, end)
+    return [(identifier, json.loads(label), at) for identifier, label, at in stored]
 
 
 def feedback_table(registry: Registry) -> pa.Table:
@@ -193,30 +180,18 @@ def feedback_table(registry: Registry) -> pa.Table:
     ``label`` is the label as text (``1``, ``churn``, ``true``), so SQL can compare it with ``prediction``
     after a cast; ``label_json`` keeps its JSON type.
     """
-    with registry.db.reading() as session:
-        rows = session.execute(
-            select(
-                FeedbackRow.prediction_id,
-                ModelRow.name,
-                FeedbackRow.version,
-                FeedbackRow.label,
-                FeedbackRow.predicted_at,
-                FeedbackRow.received_at,
-                FeedbackRow.source,
-            ).join(ModelRow, ModelRow.id == FeedbackRow.model_id)
-        ).all()
-    texts = [_as_text(json.loads(row[3])) for row in rows]
+    labels = FeedbackRepository(registry.db).all_labels()
     stamp = pa.timestamp("ms", tz="UTC")
     return pa.table(
         {
-            "prediction_id": pa.array([row[0] for row in rows], pa.string()),
-            "model": pa.array([row[1] for row in rows], pa.string()),
-            "version": pa.array([row[2] for row in rows], pa.int32()),
-            "label": pa.array(texts, pa.string()),
-            "label_json": pa.array([row[3] for row in rows], pa.string()),
-            "predicted_at": pa.array([row[4] for row in rows], stamp),
-            "received_at": pa.array([row[5] for row in rows], stamp),
-            "source": pa.array([row[6] for row in rows], pa.string()),
+            "prediction_id": pa.array([stored.prediction_id for stored in labels], pa.string()),
+            "model": pa.array([stored.model for stored in labels], pa.string()),
+            "version": pa.array([stored.version for stored in labels], pa.int32()),
+            "label": pa.array([_as_text(json.loads(stored.label)) for stored in labels], pa.string()),
+            "label_json": pa.array([stored.label for stored in labels], pa.string()),
+            "predicted_at": pa.array([stored.predicted_at for stored in labels], stamp),
+            "received_at": pa.array([stored.received_at for stored in labels], stamp),
+            "source": pa.array([stored.source for stored in labels], pa.string()),
         }
     )
 
@@ -295,53 +270,17 @@ def _store(
     registry: Registry, accepted: dict[str, tuple[int, str, dict[str, Any]]], source: str
 ) -> list[LabelOutcome]:
     """Insert new labels, update changed ones, and report the rest as duplicates, in one transaction."""
-    if not accepted:
-        return []
-
-    def work(session: Any) -> list[LabelOutcome]:
-        outcomes: list[LabelOutcome] = []
-        identifiers = list(accepted)
-        existing: dict[str, FeedbackRow] = {}
-        for start in range(0, len(identifiers), _CHUNK):
-            chunk = identifiers[start : start + _CHUNK]
-            for row in session.execute(
-                select(FeedbackRow).where(FeedbackRow.prediction_id.in_(chunk))
-            ).scalars():
-                existing[row.prediction_id] = row
-        model_ids: dict[str, int] = {}
-        now = datetime.now(UTC)
-        for identifier, (position, label, logged) in accepted.items():
-            stored = existing.get(identifier)
-            if stored is not None and stored.label == label:
-                outcomes.append(LabelOutcome(position, identifier, "duplicate"))
-                continue
-            if stored is not None:
-                stored.label, stored.received_at, stored.source = label, now, source
-                outcomes.append(LabelOutcome(position, identifier, "updated"))
-                continue
-            name = logged["model"]
-            if name not in model_ids:
-                model = select_named(session, ModelRow, name)
-                if model is None:
-                    outcomes.append(
-                        LabelOutcome(
-                            position, identifier, "unknown", f"model {name!r} is no longer registered"
-                        )
-                    )
-                    continue
-                model_ids[name] = model.id
-            session.add(
-                FeedbackRow(
-                    prediction_id=identifier,
-                    model_id=model_ids[name],
-                    version=int(logged["version"]),
-                    predicted_at=logged["timestamp"],
-                    label=label,
-                    received_at=now,
-                    source=source,
-                )
-            )
-            outcomes.append(LabelOutcome(position, identifier, "attached"))
-        return outcomes
-
-    return registry.db.write(work)
+    labels = {
+        identifier: NewLabel(logged["model"], int(logged["version"]), logged["timestamp"], label)
+        for identifier, (_position, label, logged) in accepted.items()
+    }
+    stored = FeedbackRepository(registry.db).store(labels, source=source, received_at=datetime.now(UTC))
+    outcomes = []
+    for identifier, result in stored.items():
+        position = accepted[identifier][0]
+        if result == "no_model":
+            message = f"model {labels[identifier].model!r} is no longer registered"
+            outcomes.append(LabelOutcome(position, identifier, "unknown", message))
+        else:
+            outcomes.append(LabelOutcome(position, identifier, result))
+    return outcomes

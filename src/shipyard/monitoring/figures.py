@@ -3,15 +3,16 @@
 A figure is either of the whole window (``health.error_rate``, ``drift.share``) or of one column
 (``drift.score`` of ``amount``, ``quality.missing_rate`` of ``channel``). ``series._figures`` writes only
 names from this catalogue; a test holds them to it.
+
+The catalogue is a list of names, not a computation: alert rules are checked against it in the server
+process, which must not load the trainer (scikit-learn's metrics) nor the window computations to do so.
+The names it repeats from them — quality figures, accuracy metrics, output columns — are held to their
+sources by tests.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-
-from shipyard.monitoring.windows import FeatureQuality
 from shipyard.predictions.events import FAILURE_KINDS
-from shipyard.training.metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 HEALTH = (
     "request_rate",
@@ -40,6 +41,32 @@ DRIFT_SCORES = (
     "chi_square",
     "chi_square_p_value",
 )
+#: Per-column data quality figures: the fields of ``windows.FeatureQuality``.
+QUALITY = (
+    "missing_rate",
+    "out_of_range_share",
+    "unseen_share",
+    "reference_unseen_share",
+    "rejected_rows",
+    "rejected_share",
+)
+#: Accuracy figures, once labels arrive: the training metrics of both tasks.
+ACCURACY = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "rmse",
+    "mae",
+    "r2",
+    "mape",
+)
+#: The model's outputs, as columns of the reference profile (the trainer adds them): the prediction, and
+#: a binary classifier's score. ``output_drift.*`` figures are of these columns.
+OUTPUT_COLUMNS = ("_prediction", "_score")
 
 
 def catalogue() -> dict[str, bool]:
@@ -51,8 +78,7 @@ def catalogue() -> dict[str, bool]:
     for prefix in ("drift", "output_drift"):
         figures.update({f"{prefix}.share": False, f"{prefix}.dataset": False})
         figures.update({f"{prefix}.{score}": True for score in DRIFT_SCORES})
-    figures.update({f"quality.{field.name}": True for field in fields(FeatureQuality)})
-    metrics = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
-    figures.update({f"accuracy.{name}": False for name in metrics})
+    figures.update({f"quality.{name}": True for name in QUALITY})
+    figures.update({f"accuracy.{name}": False for name in ACCURACY})
     figures.update({f"health.{name}": False for name in HEALTH})
     return figures

@@ -15,11 +15,7 @@ outputs; ``quality.<figure>`` per feature; ``accuracy.<metric>``; ``health.<figu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from sqlalchemy import delete, select
 
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import InvalidInput, NotFound
@@ -27,8 +23,21 @@ from shipyard.monitoring.windows import WindowResult, monitor_window
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats.drift import DatasetDrift, DriftOptions
-from shipyard.store.schema import ModelRow, MonitorPointRow, MonitorWindowRow
-from shipyard.store.sequences import select_named
+from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow
+
+__all__ = [
+    "StoredWindow",
+    "latest_points",
+    "logged_versions",
+    "parse_window",
+    "run_monitors",
+    "save_window",
+    "series",
+    "stored_windows",
+    "window_label",
+    "window_start_of",
+    "window_starts",
+]
 
 
 def parse_window(text: str) -> timedelta:
@@ -53,14 +62,6 @@ def window_start_of(moment: datetime, window: timedelta) -> datetime:
     """The start of the window ``moment`` falls in."""
     size = int(window.total_seconds())
     return datetime.fromtimestamp(int(moment.timestamp()) // size * size, tz=UTC)
-
-
-@dataclass(frozen=True)
-class StoredWindow:
-    version: int
-    start: datetime
-    end: datetime
-    report: dict[str, Any]
 
 
 def run_monitors(
@@ -95,48 +96,19 @@ def logged_versions(registry: Registry, log: PredictionLog, reference: str) -> l
 
 
 def save_window(registry: Registry, result: WindowResult, window: timedelta) -> None:
-    seconds = int(window.total_seconds())
-    report = result.to_dict()
-    figures = list(_figures(result))
-
-    def work(session: Any) -> None:
-        model = select_named(session, ModelRow, result.model)
-        if model is None:
-            raise NotFound(f"model {result.model!r} is not registered")
-        session.execute(
-            delete(MonitorWindowRow).where(
-                MonitorWindowRow.model_id == model.id,
-                MonitorWindowRow.version == result.version,
-                MonitorWindowRow.window_seconds == seconds,
-                MonitorWindowRow.window_start == result.start,
-            )
-        )
-        row = MonitorWindowRow(
-            model_id=model.id,
-            version=result.version,
-            window_seconds=seconds,
-            window_start=result.start,
-            window_end=result.end,
-            report=report,
-            computed_at=datetime.now(UTC),
-        )
-        session.add(row)
-        session.flush()
-        session.add_all(
-            MonitorPointRow(
-                window_id=row.id,
-                model_id=model.id,
-                version=result.version,
-                window_seconds=seconds,
-                window_start=result.start,
-                metric=metric,
-                column=column,
-                value=value,
-            )
-            for metric, column, value in figures
-        )
-
-    registry.db.write(work)
+    """Store a window's report and figures, replacing what was stored for that window."""
+    saved = MonitorSeriesRepository(registry.db).save_window(
+        model=result.model,
+        version=result.version,
+        window_seconds=int(window.total_seconds()),
+        start=result.start,
+        end=result.end,
+        report=result.to_dict(),
+        figures=_figures(result),
+        computed_at=datetime.now(UTC),
+    )
+    if not saved:
+        raise NotFound(f"model {result.model!r} is not registered")
 
 
 def stored_windows(
@@ -150,28 +122,9 @@ def stored_windows(
     last: int | None = None,
 ) -> list[StoredWindow]:
     """Stored window reports of a model (one version, or all), oldest first; ``last`` keeps the newest N."""
-    with registry.db.reading() as session:
-        row = select_named(session, ModelRow, model)
-        if row is None:
-            return []
-        query = select(MonitorWindowRow).where(
-            MonitorWindowRow.model_id == row.id,
-            MonitorWindowRow.window_seconds == int(window.total_seconds()),
-        )
-        if version is not None:
-            query = query.where(MonitorWindowRow.version == version)
-        if start is not None:
-            query = query.where(MonitorWindowRow.window_start >= start)
-        if end is not None:
-            query = query.where(MonitorWindowRow.window_start < end)
-        query = query.order_by(MonitorWindowRow.window_start.desc(), MonitorWindowRow.version)
-        if last is not None:
-            query = query.limit(last)
-        found = [
-            StoredWindow(stored.version, stored.window_start, stored.window_end, stored.report)
-            for stored in session.execute(query).scalars()
-        ]
-    return sorted(found, key=lambda stored: (stored.start, stored.version))
+    return MonitorSeriesRepository(registry.db).windows(
+        model, int(window.total_seconds()), version=version, start=start, end=end, last=last
+    )
 
 
 def series(
@@ -186,58 +139,16 @@ def series(
     end: datetime | None = None,
 ) -> list[tuple[datetime, int, float | None]]:
     """One figure over time: ``(window start, version, value)``, oldest first."""
-    with registry.db.reading() as session:
-        row = select_named(session, ModelRow, model)
-        if row is None:
-            return []
-        query = select(MonitorPointRow.window_start, MonitorPointRow.version, MonitorPointRow.value).where(
-            MonitorPointRow.model_id == row.id,
-            MonitorPointRow.metric == metric,
-            MonitorPointRow.column == column,
-            MonitorPointRow.window_seconds == int(window.total_seconds()),
-        )
-        if version is not None:
-            query = query.where(MonitorPointRow.version == version)
-        if start is not None:
-            query = query.where(MonitorPointRow.window_start >= start)
-        if end is not None:
-            query = query.where(MonitorPointRow.window_start < end)
-        return [
-            (at, number, value)
-            for at, number, value in session.execute(query.order_by(MonitorPointRow.window_start))
-        ]
+    return MonitorSeriesRepository(registry.db).series(
+        model, metric, int(window.total_seconds()), column=column, version=version, start=start, end=end
+    )
 
 
 def latest_points(
     registry: Registry, model: str, window: timedelta
 ) -> list[tuple[int, str, str, float | None]]:
     """``(version, metric, column, value)`` of the newest stored window of each version of ``model``."""
-    with registry.db.reading() as session:
-        row = select_named(session, ModelRow, model)
-        if row is None:
-            return []
-        newest: dict[int, int] = {}
-        recent = session.execute(
-            select(MonitorWindowRow.id, MonitorWindowRow.version)
-            .where(
-                MonitorWindowRow.model_id == row.id,
-                MonitorWindowRow.window_seconds == int(window.total_seconds()),
-            )
-            .order_by(MonitorWindowRow.window_start.desc())
-            .limit(50)
-        )
-        for window_id, version in recent:
-            newest.setdefault(version, window_id)
-        if not newest:
-            return []
-        points = session.execute(
-            select(
-                MonitorPointRow.version, MonitorPointRow.metric, MonitorPointRow.column, MonitorPointRow.value
-            )
-            .where(MonitorPointRow.window_id.in_(list(newest.values())))
-            .order_by(MonitorPointRow.version, MonitorPointRow.id)
-        )
-        return [(version, metric, column, value) for version, metric, column, value in points]
+    return MonitorSeriesRepository(registry.db).latest_points(model, int(window.total_seconds()))
 
 
 def _figures(result: WindowResult) -> Iterator[tuple[str, str, float | None]]:

@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.feedback import labels_for
+from shipyard.monitoring.figures import OUTPUT_COLUMNS
 from shipyard.monitoring.service import FailureCounts, count_failures, usage_figures
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion, Registry
@@ -39,8 +40,6 @@ from shipyard.stats import NumericLayout, NumericSketch, Profile, ProfileLayout
 from shipyard.stats.drift import DatasetDrift, DriftOptions, compare
 from shipyard.training import PREDICTION_COLUMN, SCORE_COLUMN
 from shipyard.training.metrics import compute_metrics, resolve_metrics
-
-OUTPUT_COLUMNS = (PREDICTION_COLUMN, SCORE_COLUMN)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,280 @@
+"""Monitoring results in the metadata database: each window's report and its figures as a time series.
+
+A window is stored twice: its whole report (``monitor_windows``, JSON, what ``shipyard monitor show`` and
+the reports read) and its figures one per row (``monitor_points``: metric, column, value), the series
+alerts and dashboards query. Saving a window again replaces what was stored for it, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.orm import Session
+
+from shipyard.store.database import Database
+from shipyard.store.schema import ModelRow, MonitorPointRow, MonitorWindowRow
+from shipyard.store.sequences import select_named
+
+#: How many of a model's newest windows are searched for the newest of each version.
+_RECENT_WINDOWS = 50
+
+
+@dataclass(frozen=True)
+class StoredWindow:
+    """One stored window report of a version."""
+
+    version: int
+    start: datetime
+    end: datetime
+    report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewestFigure:
+    """A figure's values in the newest window of one version: ``values`` by column (``""`` for the whole
+    window), and, when asked for, each column's mean over a period before that window."""
+
+    window_start: datetime
+    values: list[tuple[str, float | None]]
+    means: dict[str, float]
+
+
+class MonitorSeriesRepository:
+    """The ``monitor_windows`` and ``monitor_points`` rows of one metadata database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save_window(
+        self,
+        *,
+        model: str,
+        version: int,
+        window_seconds: int,
+        start: datetime,
+        end: datetime,
+        report: dict[str, Any],
+        figures: Iterable[tuple[str, str, float | None]],
+        computed_at: datetime,
+    ) -> bool:
+        """Replace the stored window (report and figures) of this version; False when the model is not
+        registered."""
+        figures = list(figures)
+
+        def work(session: Session) -> bool:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return False
+            session.execute(
+                delete(MonitorWindowRow).where(
+                    MonitorWindowRow.model_id == row.id,
+                    MonitorWindowRow.version == version,
+                    MonitorWindowRow.window_seconds == window_seconds,
+                    MonitorWindowRow.window_start == start,
+                )
+            )
+            stored = MonitorWindowRow(
+                model_id=row.id,
+                version=version,
+                window_seconds=window_seconds,
+                window_start=start,
+                window_end=end,
+                report=report,
+                computed_at=computed_at,
+            )
+            session.add(stored)
+            session.flush()
+            session.add_all(
+                MonitorPointRow(
+                    window_id=stored.id,
+                    model_id=row.id,
+                    version=version,
+                    window_seconds=window_seconds,
+                    window_start=start,
+                    metric=metric,
+                    column=column,
+                    value=value,
+                )
+                for metric, column, value in figures
+            )
+            return True
+
+        return self.db.write(work)
+
+    def windows(
+        self,
+        model: str,
+        window_seconds: int,
+        *,
+        version: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        last: int | None = None,
+    ) -> list[StoredWindow]:
+        """Stored window reports of a model (one version, or all), oldest first; ``last`` keeps the newest."""
+        with self.db.reading() as session:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return []
+            query = select(MonitorWindowRow).where(
+                MonitorWindowRow.model_id == row.id, MonitorWindowRow.window_seconds == window_seconds
+            )
+            if version is not None:
+                query = query.where(MonitorWindowRow.version == version)
+            if start is not None:
+                query = query.where(MonitorWindowRow.window_start >= start)
+            if end is not None:
+                query = query.where(MonitorWindowRow.window_start < end)
+            query = query.order_by(MonitorWindowRow.window_start.desc(), MonitorWindowRow.version)
+            if last is not None:
+                query = query.limit(last)
+            found = [
+                StoredWindow(stored.version, stored.window_start, stored.window_end, stored.report)
+                for stored in session.execute(query).scalars()
+            ]
+        return sorted(found, key=lambda stored: (stored.start, stored.version))
+
+    def series(
+        self,
+        model: str,
+        metric: str,
+        window_seconds: int,
+        *,
+        column: str = "",
+        version: int | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[tuple[datetime, int, float | None]]:
+        """One figure over time: ``(window start, version, value)``, oldest first."""
+        with self.db.reading() as session:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return []
+            query = select(
+                MonitorPointRow.window_start, MonitorPointRow.version, MonitorPointRow.value
+            ).where(
+                MonitorPointRow.model_id == row.id,
+                MonitorPointRow.metric == metric,
+                MonitorPointRow.column == column,
+                MonitorPointRow.window_seconds == window_seconds,
+            )
+            if version is not None:
+                query = query.where(MonitorPointRow.version == version)
+            if start is not None:
+                query = query.where(MonitorPointRow.window_start >= start)
+            if end is not None:
+                query = query.where(MonitorPointRow.window_start < end)
+            return [
+                (at, number, value)
+                for at, number, value in session.execute(query.order_by(MonitorPointRow.window_start))
+            ]
+
+    def latest_points(self, model: str, window_seconds: int) -> list[tuple[int, str, str, float | None]]:
+        """``(version, metric, column, value)`` of the newest stored window of each version of ``model``."""
+        with self.db.reading() as session:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return []
+            newest: dict[int, int] = {}
+            recent = session.execute(
+                select(MonitorWindowRow.id, MonitorWindowRow.version)
+                .where(MonitorWindowRow.model_id == row.id, MonitorWindowRow.window_seconds == window_seconds)
+                .order_by(MonitorWindowRow.window_start.desc())
+                .limit(_RECENT_WINDOWS)
+            )
+            for window_id, version in recent:
+                newest.setdefault(version, window_id)
+            if not newest:
+                return []
+            points = session.execute(
+                select(
+                    MonitorPointRow.version,
+                    MonitorPointRow.metric,
+                    MonitorPointRow.column,
+                    MonitorPointRow.value,
+                )
+                .where(MonitorPointRow.window_id.in_(list(newest.values())))
+                .order_by(MonitorPointRow.version, MonitorPointRow.id)
+            )
+            return [(version, metric, column, value) for version, metric, column, value in points]
+
+    def versions_with_figure(
+        self, metric: str, window_seconds: int, *, after: datetime, until: datetime, model: str | None = None
+    ) -> set[tuple[str, int]]:
+        """``(model, version)`` pairs with ``metric`` in a window starting in ``(after, until]``."""
+        query = (
+            select(ModelRow.name, MonitorPointRow.version)
+            .join(ModelRow, ModelRow.id == MonitorPointRow.model_id)
+            .where(
+                MonitorPointRow.window_seconds == window_seconds,
+                MonitorPointRow.metric == metric,
+                MonitorPointRow.window_start > after,
+                MonitorPointRow.window_start <= until,
+            )
+            .distinct()
+        )
+        if model is not None:
+            query = query.where(ModelRow.name == model)
+        with self.db.reading() as session:
+            return {(name, version) for name, version in session.execute(query)}
+
+    def newest_figure(
+        self,
+        model: str,
+        version: int,
+        metric: str,
+        window_seconds: int,
+        *,
+        until: datetime,
+        means_over: timedelta | None = None,
+    ) -> NewestFigure | None:
+        """The figure's values in the newest window of this version starting at or before ``until`` (None
+        without one); with ``means_over``, each column's mean over that long before it."""
+        with self.db.reading() as session:
+            model_id = session.execute(select(ModelRow.id).where(ModelRow.name == model)).scalar_one_or_none()
+            if model_id is None:
+                return None
+            series = (
+                MonitorPointRow.model_id == model_id,
+                MonitorPointRow.version == version,
+                MonitorPointRow.window_seconds == window_seconds,
+                MonitorPointRow.metric == metric,
+            )
+            newest = session.execute(
+                select(func.max(MonitorPointRow.window_start)).where(
+                    *series, MonitorPointRow.window_start <= until
+                )
+            ).scalar_one_or_none()
+            if newest is None:
+                return None
+            values = session.execute(
+                select(MonitorPointRow.column, MonitorPointRow.value).where(
+                    *series, MonitorPointRow.window_start == newest
+                )
+            ).all()
+            means = {} if means_over is None else _means(session, series, newest - means_over, newest)
+        return NewestFigure(newest, [(column, value) for column, value in values], means)
+
+
+def _means(
+    session: Session, series: tuple[ColumnElement[bool], ...], start: datetime, end: datetime
+) -> dict[str, float]:
+    """Each column's mean value over windows starting in ``[start, end)``."""
+    return {
+        column: float(mean)
+        for column, mean in session.execute(
+            select(MonitorPointRow.column, func.avg(MonitorPointRow.value))
+            .where(
+                *series,
+                MonitorPointRow.window_start >= start,
+                MonitorPointRow.window_start < end,
+                MonitorPointRow.value.is_not(None),
+            )
+            .group_by(MonitorPointRow.column)
+        )
+        if mean is not None
+    }
