@@ -14,7 +14,7 @@ from sqlalchemy import select
 from shipyard import Registry
 from shipyard.alerts import AlertEvaluator, alert_history, current_alerts, load_alerts, silence
 from shipyard.config import CONFIG_FILE
-from shipyard.monitoring.runner import MonitorRunner, RunnerConfig
+from shipyard.monitor_runner import MonitorRunner, RunnerConfig
 from shipyard.store.schema import AlertDeliveryRow
 from tests.alerts.conftest import HOUR, T0, WebhookReceiver, hook_channel, record_window, register_fraud
 

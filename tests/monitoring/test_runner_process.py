@@ -15,7 +15,7 @@ from shipyard.workspace import init_workspace
 SERVER = """
 import sys, time
 from shipyard.config import load_settings
-from shipyard.monitoring.runner import RunnerConfig, start_runner_process
+from shipyard.monitor_runner import RunnerConfig, start_runner_process
 
 runner = start_runner_process(load_settings(sys.argv[1]), RunnerConfig([], 3600, 1.0, alerts=False))
 print(runner.pid, flush=True)

@@ -17,8 +17,8 @@ from shipyard import Registry
 from shipyard.cli import main
 from shipyard.errors import InvalidInput
 from shipyard.ids import new_request_id, prediction_id
+from shipyard.monitor_runner import MonitorRunner, RunnerConfig
 from shipyard.monitoring import attach_labels
-from shipyard.monitoring.runner import MonitorRunner, RunnerConfig
 from shipyard.monitoring.series import parse_window, run_monitors, series, stored_windows, window_starts
 from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord

@@ -9,8 +9,9 @@ current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
 
 from shipyard.alerts.channels import Delivery, Notification, deliver
 from shipyard.alerts.evaluator import AlertEvaluator, Outcome
+from shipyard.alerts.history import alert_history, current_alerts, send_test
 from shipyard.alerts.rules import AlertsConfig, Rule, add_rule, load_alerts, remove_rule
-from shipyard.alerts.store import alert_history, current_alerts, send_test, silence, silences, unsilence
+from shipyard.alerts.silences import silence, silences, unsilence
 
 __all__ = [
     "AlertEvaluator",

@@ -44,17 +44,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from shipyard.config import CONFIG_FILE, Settings
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError
-from shipyard.monitoring.figures import catalogue
+from shipyard.monitoring.figures import OUTPUT_COLUMNS, catalogue
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
-from shipyard.store.schema import AlertRuleRow
-from shipyard.training import PREDICTION_COLUMN, SCORE_COLUMN
+from shipyard.store.alert_rules import AlertRuleRepository
 
 Severity = Literal["info", "warning", "critical"]
 LOG_CHANNEL = "log"
@@ -276,7 +273,7 @@ def load_alerts(
         if config.name in rules:
             raise ConfigurationError(f"two alert rules are named {config.name!r} in {path.name}; rename one")
         rules[config.name] = check(config, path.name)
-    for name, document in _added_rules(registry).items():
+    for name, document in AlertRuleRepository(registry.db).documents().items():
         if name in rules:
             raise ConfigurationError(
                 f"alert rule {name!r} is declared in {path.name} and was also added with 'shipyard alerts "
@@ -313,37 +310,22 @@ def add_rule(
     )
     stored = config.model_dump(by_alias=True, exclude_defaults=True, mode="json")
     stored["name"] = config.name
-
-    def work(session: Session) -> None:
-        row = session.get(AlertRuleRow, config.name)
-        if row is not None and not replace_existing:
-            raise Conflict(f"alert rule {config.name!r} exists; pass --replace to change it")
-        if row is None:
-            session.add(
-                AlertRuleRow(
-                    name=config.name, document=stored, created_by=registry.actor, created_at=datetime.now(UTC)
-                )
-            )
-        else:
-            row.document, row.created_by, row.created_at = stored, registry.actor, datetime.now(UTC)
-
-    registry.db.write(work)
+    saved = AlertRuleRepository(registry.db).save(
+        config.name, stored, actor=registry.actor, at=datetime.now(UTC), replace=replace_existing
+    )
+    if not saved:
+        raise Conflict(f"alert rule {config.name!r} exists; pass --replace to change it")
     return rule
 
 
 def remove_rule(registry: Registry, name: str) -> None:
     """Remove a rule added through the CLI or API (a rule declared in TOML is edited in its file)."""
 
-    def work(session: Session) -> None:
-        row = session.get(AlertRuleRow, name)
-        if row is None:
-            raise NotFound(
-                f"no added alert rule is named {name!r}; 'shipyard alerts rules' lists them "
-                "(a rule from a TOML file is removed by editing the file)"
-            )
-        session.delete(row)
-
-    registry.db.write(work)
+    if not AlertRuleRepository(registry.db).remove(name):
+        raise NotFound(
+            f"no added alert rule is named {name!r}; 'shipyard alerts rules' lists them "
+            "(a rule from a TOML file is removed by editing the file)"
+        )
 
 
 def _read_document(settings: Settings, alerts_file: Path | None) -> tuple[AlertsDocument, Path]:
@@ -361,12 +343,6 @@ def _read_document(settings: Settings, alerts_file: Path | None) -> tuple[Alerts
         return AlertsDocument.model_validate(document), path
     except ValidationError as exc:
         raise ConfigurationError(f"invalid [alerts] in {path.name}: {_problems(exc)}") from None
-
-
-def _added_rules(registry: Registry) -> dict[str, dict[str, Any]]:
-    with registry.db.reading() as session:
-        rows = session.execute(select(AlertRuleRow).order_by(AlertRuleRow.created_at)).scalars()
-        return {row.name: dict(row.document) for row in rows}
 
 
 def _rule_config(document: Mapping[str, Any], name: str) -> RuleConfig:
@@ -509,7 +485,7 @@ def _check_model(config: RuleConfig, registry: Registry, fail: Callable[[str], C
 
 def _columns_of(version: ModelVersion, figure: str) -> list[str]:
     if figure.startswith("output_drift."):
-        return [PREDICTION_COLUMN, SCORE_COLUMN]
+        return list(OUTPUT_COLUMNS)
     if version.input_schema:
         return [str(column["name"]) for column in version.input_schema.get("columns", [])]
     return list(version.info.feature_names or [])

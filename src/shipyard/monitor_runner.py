@@ -1,12 +1,14 @@
-"""The monitoring runner: one process beside a server, however many workers it has.
+"""The monitoring runner: one sidecar process beside a server, however many workers it has.
 
 Every ``interval`` seconds it computes, for every version of each served model that has logged
 predictions, the window that just ended (its final figures) and the window in progress (refreshed until it
-ends), stores them, evaluates the alert rules over them (``shipyard.alerts``; the rules are read again
-each tick, so an edit to them needs no restart), and looks after the log: compaction each tick, retention
-once an hour. ``shipyard
-serve`` starts it in its own process, so its reading and counting never take CPU time from a request's
-event loop, and workers need not agree on who runs it.
+ends), stores them (``shipyard.monitoring``), evaluates the alert rules over them (``shipyard.alerts``; the
+rules are read again each tick, so an edit to them needs no restart), and looks after the log: compaction
+each tick, retention once an hour. ``shipyard serve`` starts it in its own process, so its reading and
+counting never take CPU time from a request's event loop, and workers need not agree on who runs it.
+
+It drives both monitoring and alerts, so it sits above both: alerts read monitoring's figures, and
+monitoring knows nothing of alerts.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 
 from shipyard.alerts import AlertEvaluator, AlertsConfig, load_alerts
-from shipyard.companions import parent_gone, start_companion
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
 from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog, compact, expire
 from shipyard.registry import Registry
+from shipyard.sidecars import parent_gone, start_sidecar
 
 log = logging.getLogger("shipyard.monitoring")
 
@@ -101,7 +103,7 @@ class MonitorRunner:
 
 def start_runner_process(settings: Settings, config: RunnerConfig) -> BaseProcess:
     """The runner in a daemon process of its own (it ends with the server that started it)."""
-    return start_companion(_run_in_process, settings, config, name="shipyard-monitor")
+    return start_sidecar(_run_in_process, settings, config, name="shipyard-monitor")
 
 
 def _run_in_process(settings: Settings, config: RunnerConfig, parent: int) -> None:
