@@ -132,7 +132,7 @@ def run_server(plan: ServerPlan) -> None:
         # Before any worker imports prometheus_client: every worker writes its counts to this folder.
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
     one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
-    _start_companions(plan)
+    _start_sidecars(plan)
     uvicorn.run(
         "shipyard.server.app:create_app",
         factory=True,
@@ -146,10 +146,10 @@ def run_server(plan: ServerPlan) -> None:
     )
 
 
-def _start_companions(plan: ServerPlan) -> None:
+def _start_sidecars(plan: ServerPlan) -> None:
     """The monitoring runner and the scheduler, as daemons that end with this process."""
     if plan.monitoring:
-        from shipyard.monitoring.runner import RunnerConfig, start_runner_process
+        from shipyard.monitor_runner import RunnerConfig, start_runner_process
 
         runner = RunnerConfig(
             plan.references,
