@@ -32,6 +32,7 @@ LAYERS: dict[str, set[str]] = {
         "monitoring",
         "alerts",
         "scheduling",
+        "monitor_runner",
         "cicd",
         "workspace",
         "sidecars",
