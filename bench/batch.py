@@ -75,7 +75,7 @@ def prepare_model(folder: Path) -> tuple[Path, str]:
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from shipyard import Registry
+    from shipyard import Registry, VersionMetadata
     from shipyard.contracts import Contract
 
     rng = np.random.default_rng(SEED + 1)
@@ -86,7 +86,7 @@ def prepare_model(folder: Path) -> tuple[Path, str]:
     home = folder / "ws"
     with Registry(home=home) as registry:
         contract = Contract.infer(frame)
-        version = registry.register("bench", model, input_schema=contract.to_dict())
+        version = registry.register("bench", model, metadata=VersionMetadata(input_schema=contract.to_dict()))
     return home, version.ref
 
 

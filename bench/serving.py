@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, markdown_table, measure, write_section
-from shipyard import Contract, Registry, __version__
+from shipyard import Contract, Registry, VersionMetadata, __version__
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -335,7 +335,10 @@ def shipyard_server(
     artifacts_url = str(workspace / "artifacts")
     with Registry(home=workspace, registry_url=registry_url, artifacts_url=artifacts_url) as registry:
         version = registry.register(
-            MODEL_NAME, model, input_schema=Contract.infer(features).to_dict(), reason="serving benchmark"
+            MODEL_NAME,
+            model,
+            metadata=VersionMetadata(input_schema=Contract.infer(features).to_dict()),
+            reason="serving benchmark",
         )
         registry.set_alias(MODEL_NAME, "production", version.version)
     metrics_folder = work / f"{name.replace(' ', '-')}-metrics"

@@ -25,6 +25,7 @@ from shipyard.registry import (
     ModelVersion,
     RegisteredModel,
     Registry,
+    VersionMetadata,
     render_model_card,
 )
 from shipyard.stats import Profile
@@ -71,6 +72,7 @@ __all__ = [
     "TrainSpec",
     "TrainingResult",
     "Unauthorized",
+    "VersionMetadata",
     "__version__",
     "init_workspace",
     "load_settings",

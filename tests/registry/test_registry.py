@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shipyard import Conflict, IntegrityError, InvalidInput, NotFound, Registry, Unauthorized
+from shipyard import (
+    Conflict,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    Registry,
+    Unauthorized,
+    VersionMetadata,
+)
 from shipyard.flavors import get_flavor
 from tests.models import ThresholdModel, classification_frame, tiny_classifier, tiny_regressor
 
@@ -30,13 +38,15 @@ def test_version_records_format_artifact_description_and_metadata(registry: Regi
     version = registry.register(
         "fraud",
         tiny_classifier(),
-        metrics={"roc_auc": 0.91, "accuracy": np.float64(0.85)},
-        params={"C": 1.0, "penalty": "l2", "classes": [0, 1]},
-        tags={"team": "risk"},
         description="# Fraud model\nFlags transactions.",
-        datasets={"train": DATA_HASH},
-        seed=42,
-        input_schema={"columns": {"a": "float"}},
+        metadata=VersionMetadata(
+            metrics={"roc_auc": 0.91, "accuracy": np.float64(0.85)},
+            params={"C": 1.0, "penalty": "l2", "classes": [0, 1]},
+            tags={"team": "risk"},
+            datasets={"train": DATA_HASH},
+            seed=42,
+            input_schema={"columns": {"a": "float"}},
+        ),
     )
     assert version.flavor == "sklearn"
     assert len(version.artifact_sha256) == 64 and version.artifact_size > 0
@@ -70,13 +80,15 @@ def test_lineage_records_git_commit_and_dirty_tree(registry: Registry, tmp_path:
         ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True
     ).stdout.strip()
 
-    clean = registry.register("fraud", tiny_classifier(), code_dir=repo)
+    clean = registry.register("fraud", tiny_classifier(), metadata=VersionMetadata(code_dir=repo))
     assert clean.lineage["code"] == {"commit": commit, "dirty": False, "repository": "code"}
     (repo / "train.py").write_text("print('changed')\n")
-    dirty = registry.register("fraud", tiny_classifier(), code_dir=repo)
+    dirty = registry.register("fraud", tiny_classifier(), metadata=VersionMetadata(code_dir=repo))
     assert dirty.lineage["code"]["dirty"] is True
 
-    outside = registry.register("fraud", tiny_classifier(), code_dir=tmp_path / "ws")
+    outside = registry.register(
+        "fraud", tiny_classifier(), metadata=VersionMetadata(code_dir=tmp_path / "ws")
+    )
     assert outside.lineage["code"]["commit"] is None
 
 
@@ -158,7 +170,7 @@ def test_bad_metadata_is_rejected_before_anything_is_stored(
     registry: Registry, field: str, value: object, message: str
 ) -> None:
     with pytest.raises(InvalidInput, match=message):
-        registry.register("fraud", tiny_classifier(), **{field: value})  # type: ignore[arg-type]
+        registry.register("fraud", tiny_classifier(), metadata=VersionMetadata(**{field: value}))  # type: ignore[arg-type]
     assert registry.list_models() == []
 
 
@@ -333,7 +345,10 @@ def test_model_card_combines_user_text_with_recorded_facts(registry: Registry) -
     from shipyard import render_model_card
 
     version = registry.register(
-        "fraud", tiny_classifier(), description="Flags fraud.", metrics={"roc_auc": 0.9}, seed=3
+        "fraud",
+        tiny_classifier(),
+        description="Flags fraud.",
+        metadata=VersionMetadata(metrics={"roc_auc": 0.9}, seed=3),
     )
     card = render_model_card(version)
     assert card.startswith("# fraud — version 1\n\nFlags fraud.")

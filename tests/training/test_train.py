@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shipyard import InvalidInput, Registry
+from shipyard import InvalidInput, Registry, VersionMetadata
 from shipyard.contracts import ContractViolation
 from shipyard.stats import Profile
 from shipyard.training import PREDICTION_COLUMN, SCORE_COLUMN, TrainSpec, reproduce, train
@@ -256,9 +256,11 @@ def test_reproduce_reruns_the_recorded_spec_and_compares(tx_registry: Registry) 
     tampered = tx_registry.register(
         "fraud",
         tx_registry.load_model(version.ref).native,
-        metrics={**version.metrics, "accuracy": 0.01},
-        training=version.training,
-        datasets=version.lineage["datasets"],
+        metadata=VersionMetadata(
+            metrics={**version.metrics, "accuracy": 0.01},
+            training=version.training,
+            datasets=version.lineage["datasets"],
+        ),
     )
     mismatch = reproduce(tampered.ref, registry=tx_registry)
     assert not mismatch.matches

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -13,20 +11,19 @@ from shipyard.cicd import CiKind, check_ci_target, write_ci
 from shipyard.cli import render
 from shipyard.cli.alerts import alerts_app
 from shipyard.cli.batch import runs_app, score_command
-from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, state
+from shipyard.cli.common import JsonFlag, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.data import data_app
 from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.logs import feedback_app, logs_app
 from shipyard.cli.monitor import monitor_app, report_app
+from shipyard.cli.registry import alias_app, audit_command, models_app, register_command, rollback_command
 from shipyard.cli.schedule import schedule_app, scheduler_command
 from shipyard.cli.serve import serve_command
 from shipyard.cli.training import register_training_commands
 from shipyard.config import load_settings
-from shipyard.datasets import read_contract
 from shipyard.errors import InvalidInput
-from shipyard.refs import ModelRef
-from shipyard.registry import AliasChange, ModelVersion, Registry, render_model_card
+from shipyard.registry import Registry
 from shipyard.workspace import init_workspace
 
 app = typer.Typer(
@@ -36,8 +33,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-models_app = typer.Typer(help="List and inspect registered models and versions.", no_args_is_help=True)
-alias_app = typer.Typer(help="Point aliases (production, staging, …) at versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(alias_app, name="alias")
 app.add_typer(data_app, name="data")
@@ -143,325 +138,10 @@ def config(as_json: JsonFlag = False) -> None:
     render.table(None, ["setting", "value", "from"], rows)
 
 
-# -- models ------------------------------------------------------------------------------------------------
-@models_app.command("list")
-def models_list(as_json: JsonFlag = False) -> None:
-    """List registered models with their latest version and aliases."""
-    with open_registry() as registry:
-        models = registry.list_models()
-    if as_json:
-        render.emit_json([model.to_dict() for model in models])
-        return
-    if not models:
-        render.message("no models registered yet; register one with 'shipyard register NAME FILE'")
-        return
-    rows = [
-        (m.name, m.latest_version, {a: f"v{v}" for a, v in m.aliases.items()}, m.updated_at, m.description)
-        for m in models
-    ]
-    render.table(None, ["model", "latest", "aliases", "updated (UTC)", "description"], rows)
-
-
-@models_app.command("show")
-def models_show(
-    reference: Annotated[str, typer.Argument(help="A model name, or a version: fraud/3, fraud@production.")],
-    card: Annotated[bool, typer.Option("--card", help="Print the version's model card (Markdown).")] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show a model and its versions, or one version in detail."""
-    parsed = ModelRef.parse(reference)
-    with open_registry() as registry:
-        if parsed.version is None and parsed.alias is None and not card:
-            model = registry.get_model(parsed.model)
-            versions = registry.list_versions(parsed.model)
-            if as_json:
-                render.emit_json({**model.to_dict(), "versions": [v.to_dict() for v in versions]})
-                return
-            render.pairs(
-                f"model {model.name}",
-                [("description", model.description), ("tags", model.tags), ("created", model.created_at)],
-            )
-            render.table(
-                "versions",
-                ["version", "aliases", "format", "task", "metrics", "registered (UTC)", "by"],
-                [
-                    (v.version, v.aliases, v.flavor, v.info.task, v.metrics, v.created_at, v.created_by)
-                    for v in versions
-                ],
-            )
-            return
-        version = registry.resolve(parsed)
-        from shipyard.gates import gate_runs  # gates load scikit-learn's metrics: only when needed
-
-        runs = gate_runs(registry, version.ref)
-    if card:
-        text = render_model_card(version)
-        if as_json:
-            render.emit_json({"ref": version.ref, "card": text})
-        else:
-            render.markdown(text)
-        return
-    if as_json:
-        render.emit_json({**version.to_dict(), "gate_runs": runs})
-        return
-    _print_version(version)
-    if runs:
-        render.table(
-            "gate runs",
-            ["when (UTC)", "to", "champion", "passed", "promoted", "by", "failed checks"],
-            [
-                (
-                    run["at"][:19].replace("T", " "),
-                    run["alias"],
-                    f"v{run['champion']}" if run["champion"] else None,
-                    "yes" if run["passed"] else "no",
-                    ("forced" if run["forced"] else "yes") if run["promoted"] else "no",
-                    run["actor"],
-                    [r["check"] for r in run["report"]["results"] if r["status"] == "fail"],
-                )
-                for run in runs
-            ],
-        )
-
-
-@models_app.command("export")
-def models_export(
-    reference: Annotated[str, typer.Argument(help="The version to export: fraud/3, fraud@production.")],
-    destination: Annotated[Path, typer.Argument(help="File to write the model to.")],
-) -> None:
-    """Write a version's model file (hash-verified) to DESTINATION."""
-    with open_registry() as registry:
-        version = registry.resolve(reference)
-        written = registry.export(version.ref, destination)
-    render.message(
-        "wrote {} ({} format, {} bytes) to {}", version.ref, version.flavor, version.artifact_size, written
-    )
-
-
-def _print_version(version: ModelVersion) -> None:
-    lineage = version.lineage
-    code = lineage.get("code") or {}
-    commit = code.get("commit")
-    code_text = (
-        f"{commit[:12]}{' (dirty)' if code.get('dirty') else ''}" if commit else "not in a git checkout"
-    )
-    render.pairs(
-        f"{version.ref}",
-        [
-            ("aliases", version.aliases),
-            ("format", version.flavor),
-            ("task", version.info.task),
-            ("classes", version.info.classes),
-            ("features", version.info.feature_names or version.info.n_features),
-            ("artifact", f"sha256:{version.artifact_sha256} ({version.artifact_size:,} bytes)"),
-            ("metrics", version.metrics),
-            ("params", version.params),
-            ("tags", version.tags),
-            ("input schema", "recorded" if version.input_schema else None),
-            ("code", code_text),
-            ("datasets", lineage.get("datasets")),
-            ("seed", lineage.get("seed")),
-            ("python", lineage.get("python")),
-            ("registered", f"{version.created_at:%Y-%m-%d %H:%M:%S} UTC by {version.created_by}"),
-            ("description", version.description),
-        ],
-    )
-
-
-# -- registration ------------------------------------------------------------------------------------------
-def _key_values(items: list[str], kind: str) -> dict[str, str]:
-    parsed: dict[str, str] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"{kind} {item!r} must look like key=value")
-        parsed[key] = value
-    return parsed
-
-
-def _numbers(items: list[str]) -> dict[str, float]:
-    numbers: dict[str, float] = {}
-    for key, value in _key_values(items, "metric").items():
-        try:
-            numbers[key] = float(value)
-        except ValueError:
-            raise InvalidInput(f"metric {key!r} must be a number, got {value!r}") from None
-    return numbers
-
-
-def _json_values(items: list[str]) -> dict[str, Any]:
-    """Params keep JSON types when they parse as JSON (3 → int, true → bool), else stay strings."""
-    values: dict[str, Any] = {}
-    for key, value in _key_values(items, "param").items():
-        try:
-            values[key] = json.loads(value)
-        except ValueError:
-            values[key] = value
-    return values
-
-
-@app.command()
-def register(
-    name: Annotated[str, typer.Argument(help="Model name; created on first registration.")],
-    model_file: Annotated[
-        Path, typer.Argument(help="A saved model file (format detected).", show_default=False)
-    ],
-    flavor: Annotated[
-        str | None, typer.Option("--format", help="Force the format instead of detecting it.")
-    ] = None,
-    metric: Annotated[list[str], typer.Option("--metric", "-m", help="name=value, repeatable.")] = [],  # noqa: B006
-    param: Annotated[list[str], typer.Option("--param", "-p", help="name=value, repeatable.")] = [],  # noqa: B006
-    tag: Annotated[list[str], typer.Option("--tag", "-t", help="key=value, repeatable.")] = [],  # noqa: B006
-    dataset: Annotated[
-        list[str], typer.Option("--dataset", help="role=sha256 of a dataset the model saw, repeatable.")
-    ] = [],  # noqa: B006
-    description: Annotated[str, typer.Option("--description", "-d", help="Model card text (Markdown).")] = "",
-    card_file: Annotated[
-        Path | None, typer.Option("--card", help="Read the model card from a Markdown file.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed used in training.")] = None,
-    contract_file: Annotated[
-        Path | None, typer.Option("--contract", help="Data contract (YAML/JSON) the model's input must meet.")
-    ] = None,
-    trust: Annotated[
-        bool, typer.Option("--trust", help="Allow formats that can run code on load (pickle-based 'python').")
-    ] = False,
-    reason: ReasonOption = "",
-    as_json: JsonFlag = False,
-) -> None:
-    """Register a saved model file as the next version of NAME."""
-    text = description
-    if card_file is not None:
-        if not card_file.is_file():
-            raise InvalidInput(f"model card file {str(card_file)!r} does not exist")
-        text = card_file.read_text(encoding="utf-8")
-    contract = read_contract(contract_file).to_dict() if contract_file is not None else None
-    with open_registry() as registry:
-        version = registry.register(
-            name,
-            path=model_file,
-            input_schema=contract,
-            flavor=flavor,
-            metrics=_numbers(metric),
-            params=_json_values(param),
-            tags=_key_values(tag, "tag"),
-            datasets=_key_values(dataset, "dataset"),
-            description=text,
-            seed=seed,
-            trust=trust,
-            reason=reason,
-        )
-    if as_json:
-        render.emit_json(version.to_dict())
-        return
-    render.message(
-        "registered [bold]{}[/] ({}, {}, sha256 {}…)",
-        version.ref,
-        version.flavor,
-        version.info.task,
-        version.artifact_sha256[:12],
-    )
-
-
-# -- aliases -----------------------------------------------------------------------------------------------
-def _alias_ref(reference: str) -> tuple[str, str]:
-    parsed = ModelRef.parse(reference)
-    if parsed.alias is None:
-        raise InvalidInput(f"expected an alias reference such as 'fraud@production', got {reference!r}")
-    return parsed.model, parsed.alias
-
-
-def _report_change(change: AliasChange, as_json: bool) -> None:
-    if as_json:
-        render.emit_json(change.to_dict())
-        return
-    target = f"{change.model}@{change.alias}"
-    before = f"v{change.previous_version}" if change.previous_version is not None else "(unset)"
-    after = f"v{change.version}" if change.version is not None else "(deleted)"
-    if change.action == "unchanged":
-        render.message("{} already points at {}; nothing changed", target, after)
-    else:
-        render.message("{}: {} → {}", target, before, after)
-
-
-@alias_app.command("set")
-def alias_set(
-    reference: Annotated[str, typer.Argument(help="name@alias, e.g. fraud@production.")],
-    version: Annotated[int, typer.Argument(help="Version number to point the alias at.", min=1)],
-    reason: ReasonOption = "",
-    as_json: JsonFlag = False,
-) -> None:
-    """Create or move an alias."""
-    name, alias = _alias_ref(reference)
-    with open_registry() as registry:
-        change = registry.set_alias(name, alias, version, reason=reason)
-    _report_change(change, as_json)
-
-
-@alias_app.command("delete")
-def alias_delete(
-    reference: Annotated[str, typer.Argument(help="name@alias.")],
-    reason: ReasonOption = "",
-    as_json: JsonFlag = False,
-) -> None:
-    """Delete an alias (a rollback restores it)."""
-    name, alias = _alias_ref(reference)
-    with open_registry() as registry:
-        change = registry.delete_alias(name, alias, reason=reason)
-    _report_change(change, as_json)
-
-
-@alias_app.command("history")
-def alias_history(
-    reference: Annotated[str, typer.Argument(help="A model name, or name@alias for one alias.")],
-    as_json: JsonFlag = False,
-) -> None:
-    """Show every move of a model's aliases, oldest first."""
-    parsed = ModelRef.parse(reference)
-    with open_registry() as registry:
-        changes = registry.alias_history(parsed.model, parsed.alias)
-    if as_json:
-        render.emit_json([change.to_dict() for change in changes])
-        return
-    render.table(
-        None,
-        ["when (UTC)", "alias", "action", "from", "to", "by", "reason"],
-        [(c.at, c.alias, c.action, c.previous_version, c.version, c.actor, c.reason) for c in changes],
-    )
-
-
-@app.command()
-def rollback(
-    reference: Annotated[str, typer.Argument(help="name@alias, e.g. fraud@production.")],
-    to: Annotated[int | None, typer.Option("--to", help="Roll back to this version instead.", min=1)] = None,
-    reason: ReasonOption = "",
-    as_json: JsonFlag = False,
-) -> None:
-    """Move an alias back to the version it pointed at before its last move."""
-    with open_registry() as registry:
-        change = registry.rollback(reference, to=to, reason=reason)
-    _report_change(change, as_json)
-
-
-# -- audit -------------------------------------------------------------------------------------------------
-@app.command()
-def audit(
-    model: Annotated[str | None, typer.Option("--model", help="Only this model.")] = None,
-    action: Annotated[
-        str | None, typer.Option("--action", help="Only actions starting with this, e.g. alias.")
-    ] = None,
-    since: Annotated[datetime | None, typer.Option("--since", help="Only events at or after (UTC).")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many of the newest events.", min=1)] = 50,
-    as_json: JsonFlag = False,
-) -> None:
-    """Show the audit trail: who changed what, when, from what to what, and why."""
-    when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
-    with open_registry() as registry:
-        events = registry.audit(model=model, action=action, since=when, limit=limit)
-    if as_json:
-        render.emit_json([event.to_dict() for event in events])
-        return
-    render.audit_table(None, events)
+# -- registry ----------------------------------------------------------------------------------------------
+app.command("register")(register_command)
+app.command("rollback")(rollback_command)
+app.command("audit")(audit_command)
 
 
 # -- demo --------------------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from sklearn.metrics import confusion_matrix
 from shipyard.contracts import Contract
 from shipyard.datasets import DatasetVersion, describe_type_breaks, read_contract
 from shipyard.errors import InvalidInput
-from shipyard.registry import ModelVersion, Registry
+from shipyard.registry import ModelVersion, Registry, VersionMetadata
 from shipyard.stats import Profile, ProfileLayout
 from shipyard.training.estimators import build_estimator, simple_params, with_preprocessing
 from shipyard.training.metrics import Metric, compute_metrics, resolve_metrics
@@ -86,6 +86,68 @@ def _run(
     dataset = _dataset(registry, spec)
     frame = registry.datasets.load(dataset).reset_index(drop=True)
     plan = _plan(spec, frame, dataset)
+    split = _split(spec, plan, frame)
+    fitted = _fit(spec, plan, split, progress=progress)
+    evaluation = _evaluate(spec, plan, split, fitted)
+    holdout_version = registry.datasets.add(
+        f"{dataset.name}.holdout", split.holdout, reason="training hold-out"
+    )
+    datasets = {"data": dataset.ref, "holdout": holdout_version.ref}
+    report = _report(spec, plan, split, fitted, evaluation, datasets)
+    profile = _reference_profile(
+        split.contract, plan, split.train, fitted.final, fitted.out_of_fold, spec.data.target
+    )
+    version = None
+    if register:
+        metadata = VersionMetadata(
+            metrics=report.registered_metrics(),
+            params=simple_params(fitted.final),
+            tags=spec.tags,
+            input_schema=split.contract.to_dict(),
+            profile=profile.to_dict(),
+            training={"spec": spec.to_dict(), "report": report.to_dict()},
+            datasets={"data": dataset.sha256, "holdout": holdout_version.sha256},
+            seed=spec.seed,
+        )
+        card = "\n\n".join(part for part in (spec.description.strip(), report.to_markdown()) if part)
+        version = registry.register(
+            spec.model,
+            fitted.final,
+            description=card,
+            metadata=metadata,
+            reason=reason or "trained from spec",
+        )
+    return TrainingResult(
+        spec, report, fitted.final, split.contract, profile, dataset, holdout_version, version
+    )
+
+
+@dataclass(frozen=True)
+class _Split:
+    """The training rows and the hold-out, with the contract the training features satisfy."""
+
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    contract: Contract
+    classes: list[Any] | None
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    """The cross-validation folds, the final model and its hold-out predictions and timings."""
+
+    folds: list[FoldResult]
+    out_of_fold: dict[int, Any]
+    final: Any
+    predicted: np.ndarray
+    proba: np.ndarray | None
+    fit_seconds: float
+    predict_ms_per_row: float
+    single_row_ms: float
+
+
+def _split(spec: TrainSpec, plan: _Plan, frame: pd.DataFrame) -> _Split:
+    """Cut the hold-out, check the folds are possible and settle the contract, all before any fit."""
     target = spec.data.target
     train_at, holdout_at = holdout_split(
         frame,
@@ -100,17 +162,22 @@ def _run(
     train_frame = frame.iloc[train_at].reset_index(drop=True)
     holdout_frame = frame.iloc[holdout_at].reset_index(drop=True)
     _check_folds(spec, plan, train_frame)
-
     contract = _contract(spec, train_frame[plan.features])
+    labels = train_frame[target].to_numpy()
+    classes = sorted(np.unique(labels).tolist()) if plan.task == "classification" else None
+    return _Split(train_frame, holdout_frame, contract, classes)
+
+
+def _fit(spec: TrainSpec, plan: _Plan, split: _Split, *, progress: bool) -> _Fitted:
+    """Cross-validate on the training rows, then fit the final model and time it on the hold-out."""
+    target = spec.data.target
     model_template = (
-        with_preprocessing(plan.estimator, contract, plan.features)
+        with_preprocessing(plan.estimator, split.contract, plan.features)
         if spec.estimator.preprocess == "auto"
         else plan.estimator
     )
-    x_train, y_train = train_frame[plan.features], train_frame[target].to_numpy()
-    x_holdout, y_holdout = holdout_frame[plan.features], holdout_frame[target].to_numpy()
-    classes = sorted(np.unique(y_train).tolist()) if plan.task == "classification" else None
-
+    x_train, y_train = split.train[plan.features], split.train[target].to_numpy()
+    x_holdout = split.holdout[plan.features]
     bar: TrainingProgress = (
         BarProgress(f"training {spec.model}", spec.cv.folds + 1) if progress else SilentProgress()
     )
@@ -118,7 +185,7 @@ def _run(
     out_of_fold: dict[int, Any] = {}
     with bar:
         splits = cross_validation_folds(
-            train_frame,
+            split.train,
             target,
             strategy=plan.strategy,
             folds=spec.cv.folds,
@@ -132,7 +199,7 @@ def _run(
             model.fit(x_train.iloc[fit_at], y_train[fit_at])
             fit_seconds = time.perf_counter() - started
             predicted, proba = _predict(model, x_train.iloc[check_at], plan.task)
-            scores = compute_metrics(plan.metrics, y_train[check_at], predicted, proba, classes or ())
+            scores = compute_metrics(plan.metrics, y_train[check_at], predicted, proba, split.classes or ())
             folds.append(FoldResult(number, len(fit_at), len(check_at), fit_seconds, scores))
             out_of_fold.update(zip(check_at.tolist(), predicted.tolist(), strict=True))
             bar.step(f"fold {number}/{spec.cv.folds}")
@@ -146,57 +213,62 @@ def _run(
         predict_ms_per_row = (time.perf_counter() - started) * 1000 / max(1, len(x_holdout))
         single_row_ms = _single_row_latency(final, x_holdout)
         bar.step("final fit")
+    return _Fitted(
+        folds, out_of_fold, final, predicted, proba, fit_seconds, predict_ms_per_row, single_row_ms
+    )
 
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """The final model's hold-out figures: overall, per slice, the confusion matrix, and warnings."""
+
+    metrics: dict[str, float | None]
+    slices: list[SliceResult]
+    confusion: dict[str, Any] | None
+    warnings: list[str]
+
+
+def _evaluate(spec: TrainSpec, plan: _Plan, split: _Split, fitted: _Fitted) -> _Evaluation:
+    """Score the final model on the hold-out, overall and per slice, with what to be wary of."""
+    y_holdout = split.holdout[spec.data.target].to_numpy()
+    predicted, proba, classes = fitted.predicted, fitted.proba, split.classes
     holdout_metrics = compute_metrics(plan.metrics, y_holdout, predicted, proba, classes or ())
-    warnings = _representativeness(spec, plan, train_frame, holdout_frame)
-    slices = _slices(spec, plan, holdout_frame, y_holdout, predicted, proba, classes, warnings)
+    warnings = _representativeness(spec, plan, split.train, split.holdout)
+    slices = _slices(spec, plan, split.holdout, y_holdout, predicted, proba, classes, warnings)
     confusion = None
     if plan.task == "classification" and classes is not None:
         matrix = confusion_matrix(y_holdout, predicted, labels=classes)
         confusion = {"labels": classes, "matrix": matrix.tolist()}
+    return _Evaluation(holdout_metrics, slices, confusion, warnings)
 
-    holdout_version = registry.datasets.add(
-        f"{dataset.name}.holdout", holdout_frame, reason="training hold-out"
-    )
-    report = TrainingReport(
+
+def _report(
+    spec: TrainSpec,
+    plan: _Plan,
+    split: _Split,
+    fitted: _Fitted,
+    evaluation: _Evaluation,
+    datasets: dict[str, str],
+) -> TrainingReport:
+    return TrainingReport(
         model=spec.model,
         task=plan.task,
-        target=target,
+        target=spec.data.target,
         features=plan.features,
-        classes=classes,
+        classes=split.classes,
         strategy=plan.strategy,
-        datasets={"data": dataset.ref, "holdout": holdout_version.ref},
-        train_rows=len(train_frame),
-        holdout_rows=len(holdout_frame),
-        folds=folds,
-        holdout=holdout_metrics,
-        slices=slices,
-        confusion=confusion,
-        fit_seconds=fit_seconds,
-        predict_ms_per_row=predict_ms_per_row,
-        single_row_ms=single_row_ms,
-        warnings=warnings,
+        datasets=datasets,
+        train_rows=len(split.train),
+        holdout_rows=len(split.holdout),
+        folds=fitted.folds,
+        holdout=evaluation.metrics,
+        slices=evaluation.slices,
+        confusion=evaluation.confusion,
+        fit_seconds=fitted.fit_seconds,
+        predict_ms_per_row=fitted.predict_ms_per_row,
+        single_row_ms=fitted.single_row_ms,
+        warnings=evaluation.warnings,
     )
-    profile = _reference_profile(contract, plan, train_frame, final, out_of_fold, target)
-
-    version = None
-    if register:
-        card = "\n\n".join(part for part in (spec.description.strip(), report.to_markdown()) if part)
-        version = registry.register(
-            spec.model,
-            final,
-            metrics=report.registered_metrics(),
-            params=simple_params(final),
-            tags=spec.tags,
-            description=card,
-            input_schema=contract.to_dict(),
-            profile=profile.to_dict(),
-            training={"spec": spec.to_dict(), "report": report.to_dict()},
-            datasets={"data": dataset.sha256, "holdout": holdout_version.sha256},
-            seed=spec.seed,
-            reason=reason or "trained from spec",
-        )
-    return TrainingResult(spec, report, final, contract, profile, dataset, holdout_version, version)
 
 
 # -- preparation ---------------------------------------------------------------------------------------
