@@ -5,11 +5,12 @@ The public API is what this module exports; everything else may change between r
 
 from shipyard._version import __version__
 from shipyard.config import Settings, load_settings
-from shipyard.contracts import Contract, ContractViolation
+from shipyard.contracts import Contract
 from shipyard.datasets import DatasetVersion
 from shipyard.errors import (
     ConfigurationError,
     Conflict,
+    ContractViolation,
     GateFailed,
     IntegrityError,
     InvalidInput,
@@ -31,13 +32,15 @@ from shipyard.registry import (
 from shipyard.stats import Profile
 from shipyard.workspace import init_workspace
 
-
 # Training pulls in scikit-learn's model selection and metrics; load it on first use, not on import.
 _LAZY = {
     "train": "shipyard.training",
     "reproduce": "shipyard.training",
     "TrainSpec": "shipyard.training",
     "TrainingResult": "shipyard.training",
+    # The server pulls in Starlette and the serving engine: loaded when a program serves, not on import.
+    "serve": "shipyard.server",
+    "ServeOptions": "shipyard.server",
 }
 
 
@@ -67,6 +70,7 @@ __all__ = [
     "Profile",
     "RegisteredModel",
     "Registry",
+    "ServeOptions",
     "Settings",
     "ShipyardError",
     "TrainSpec",
@@ -78,5 +82,6 @@ __all__ = [
     "load_settings",
     "render_model_card",
     "reproduce",
+    "serve",
     "train",
 ]
