@@ -48,7 +48,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from shipyard.config import CONFIG_FILE, Settings
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError
-from shipyard.monitoring.figures import OUTPUT_COLUMNS, catalogue
+from shipyard.monitoring.figures import catalogue
+from shipyard.predictions.records import OUTPUT_COLUMNS
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
 from shipyard.store.alert_rules import AlertRuleRepository

@@ -66,7 +66,6 @@ ACCURACY = (
 )
 #: The model's outputs, as columns of the reference profile (the trainer adds them): the prediction, and
 #: a binary classifier's score. ``output_drift.*`` figures are of these columns.
-OUTPUT_COLUMNS = ("_prediction", "_score")
 
 
 def catalogue() -> dict[str, bool]:

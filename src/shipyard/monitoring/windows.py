@@ -32,13 +32,12 @@ import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.feedback import labels_for
-from shipyard.monitoring.figures import OUTPUT_COLUMNS
 from shipyard.monitoring.service import FailureCounts, count_failures, usage_figures
 from shipyard.predictions import PredictionLog
+from shipyard.predictions.records import OUTPUT_COLUMNS, PREDICTION_COLUMN, SCORE_COLUMN
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats import NumericLayout, NumericSketch, Profile, ProfileLayout
 from shipyard.stats.drift import DatasetDrift, DriftOptions, compare
-from shipyard.training import PREDICTION_COLUMN, SCORE_COLUMN
 from shipyard.training.metrics import compute_metrics, resolve_metrics
 
 

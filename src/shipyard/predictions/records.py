@@ -30,6 +30,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+#: What a model's outputs are called beside its input columns, wherever rows and outputs share a table: the
+#: reference profile, the training report, the monitors' windows and their figures. ``_score`` is a binary
+#: classifier's probability of the positive class.
+PREDICTION_COLUMN = "_prediction"
+SCORE_COLUMN = "_score"
+OUTPUT_COLUMNS = (PREDICTION_COLUMN, SCORE_COLUMN)
+
 
 @dataclass(frozen=True)
 class PredictionRecord:

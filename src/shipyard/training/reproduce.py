@@ -15,7 +15,6 @@ from shipyard.errors import InvalidInput, NotFound
 from shipyard.registry import Registry
 from shipyard.registry.lineage import code_state, package_version
 from shipyard.training.spec import TrainSpec
-from shipyard.training.trainer import train
 
 
 @dataclass(frozen=True)
@@ -84,6 +83,8 @@ def reproduce(
         spec = recorded_spec.model_copy(
             update={"data": recorded_spec.data.model_copy(update={"dataset": dataset.ref, "path": None})}
         )
+        from shipyard.training.trainer import train  # the trainer loads model selection: only when used
+
         result = train(spec, registry=active, register=False, progress=progress)
         rerun = result.report.registered_metrics()
         comparisons = [

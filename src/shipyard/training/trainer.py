@@ -21,6 +21,7 @@ from sklearn.metrics import confusion_matrix
 from shipyard.contracts import Contract
 from shipyard.datasets import DatasetVersion, describe_type_breaks, read_contract
 from shipyard.errors import InvalidInput
+from shipyard.predictions.records import PREDICTION_COLUMN, SCORE_COLUMN
 from shipyard.registry import ModelVersion, Registry, VersionMetadata
 from shipyard.stats import Profile, ProfileLayout
 from shipyard.training.estimators import build_estimator, simple_params, with_preprocessing
@@ -31,8 +32,6 @@ from shipyard.training.spec import TrainSpec
 from shipyard.training.splits import cross_validation_folds, holdout_split
 
 #: Columns added to the reference profile for the model's output (monitoring compares them for drift).
-PREDICTION_COLUMN = "_prediction"
-SCORE_COLUMN = "_score"
 _MAX_CLASSES_INFERRED = 20
 _SLICE_BINS = 4
 _SHOWN = 5
