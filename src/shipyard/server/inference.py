@@ -45,7 +45,6 @@ async def answer(request: Request, call: InferenceCall, decode: Decode, encode: 
         want_proba=bool(decoded.options.get("want_proba", True)),
         request_id=call.request_id,
     )
-    call.served_version = str(result.version)
     encoded = encode(result, decoded)
     server.recorder.answered(call, decoded, result)
     finish(request, call, encoded.status)
