@@ -19,7 +19,7 @@ def contract_of(*columns: ColumnContract, extra_columns: str = "drop") -> Contra
 
 
 def found(result_or_error: object) -> list[tuple[int, str, str]]:
-    result = getattr(result_or_error, "result", None) or result_or_error  # a ContractViolation holds its result
+    result = getattr(result_or_error, "result", None) or result_or_error  # a violation holds its result
     problems = result.problems
     return [(int(r), c, p) for r, c, p in problems[["row", "column", "problem"]].itertuples(index=False)]
 

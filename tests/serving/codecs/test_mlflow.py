@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from shipyard import __version__
-from shipyard.errors import InvalidInput
-from shipyard.errors import UnsupportedMediaType
+from shipyard.errors import InvalidInput, UnsupportedMediaType
 from shipyard.serving.codecs import mlflow
 from shipyard.serving.results import DecodedRequest, PredictionResult
 

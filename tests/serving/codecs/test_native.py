@@ -12,9 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipyard.contracts import Problem
-from shipyard.errors import InvalidInput
+from shipyard.errors import ContractViolation, InvalidInput
 from shipyard.serving.codecs import frame_from_columns, native
-from shipyard.errors import ContractViolation
 from shipyard.serving.results import DecodedRequest, PredictionResult
 
 
