@@ -30,7 +30,7 @@ def test_a_server_worker_loads_the_monitors_but_not_the_trainer() -> None:
     probe = (
         "import sys, shipyard.server.app; "
         "print(sorted(m for m in sys.modules if m.startswith(('shipyard.training.trainer', "
-        "'shipyard.training.reproduce', 'sklearn.model_selection'))))"
+        "'sklearn.model_selection'))))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
