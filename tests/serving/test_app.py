@@ -157,3 +157,31 @@ def test_every_error_kind_the_server_logs_is_a_monitored_figure() -> None:
     from shipyard.serving.recorder import ERROR_KINDS
 
     assert sorted([kind for _, kind in ERROR_KINDS] + ["internal"]) == sorted(FAILURE_KINDS)
+
+
+def test_an_unexpected_error_is_answered_in_the_protocols_shape_and_counted(home: Path) -> None:
+    """One handler answers every failure: a bug in the model path is a 500 in the caller's protocol, recorded
+    as an internal failure of the version that would have answered."""
+    sink = MemorySink()
+    app = create_app(ServeConfig(references=["fraud@production"], home=str(home)), sink=sink)
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        app.state.server.engine.predict = broken
+        native = client.post("/v1/models/fraud/predict", json={"records": [ROW]})
+        oip = client.post("/v2/models/fraud/infer", json={"inputs": []})
+        mlflow = client.post("/invocations", json={"dataframe_records": [ROW]})
+    assert native.status_code == 500 and native.json() == {
+        "error": "the server failed to answer; its log has the details",
+        "request_id": native.headers["x-prediction-id"],
+    }
+    assert oip.status_code == 400  # the codec refused the body before the model was reached
+    assert mlflow.status_code == 500 and mlflow.json()["error_code"] == "INTERNAL_ERROR"
+    assert "a bug" not in mlflow.text
+    assert [(f.protocol, f.status, f.error) for f in sink.failures] == [
+        ("native", 500, "internal"),
+        ("oip", 400, "invalid"),
+        ("mlflow", 500, "internal"),
+    ]

@@ -4,7 +4,8 @@ Every error class carries its HTTP status (``shipyard.errors``); the handler loo
 MRO, records a prediction call's failure in the prediction log, counts it, and asks the protocol that
 carried the request to encode it (``encode_failure``), so a native client gets its problems list, an MLflow
 client MLflow's error body and an OIP client the protocol's ``{"error"}``. Errors shipyard did not raise on
-purpose answer 500 the same way (Starlette then re-raises them, so the server logs their traceback).
+purpose answer 500 the same way, without their message (Starlette then re-raises them, so the server logs
+their traceback).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from shipyard.serving.codecs import EncodedResponse, error_response
 from shipyard.serving.recorder import InferenceCall
 
 log = logging.getLogger("shipyard.serving")
+
+
+_INTERNAL = ShipyardError("the server failed to answer; its log has the details")
 
 
 def status_of(error: BaseException) -> int:
@@ -38,7 +42,8 @@ async def handle_failure(request: Request, error: Exception) -> Response:
         server_of(request).recorder.failed(call, error, status)
         finish(request, call, status)
     encode = getattr(request.state, "encode_failure", _plain_failure)
-    response = to_response(encode(error, status, request_id), request_id)
+    shown = error if isinstance(error, ShipyardError) else _INTERNAL  # a bug's message stays in the log
+    response = to_response(encode(shown, status, request_id), request_id)
     if isinstance(error, Overloaded):
         response.headers["retry-after"] = str(int(error.retry_after + 0.999))
     return response
