@@ -35,6 +35,9 @@ class MemorySink:
     def submit_usage(self, sample: UsageSample) -> None:
         raise AssertionError("a server given its own sink samples no usage for it")
 
+    def flush(self) -> None:
+        return None
+
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:

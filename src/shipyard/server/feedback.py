@@ -9,7 +9,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shipyard.monitoring.feedback import attach_labels, feedback_pairs
-from shipyard.predictions import LogWriter
 from shipyard.server.bodies import read_body
 from shipyard.server.calls import server_of
 from shipyard.serving.codecs import native as native_codec
@@ -20,9 +19,7 @@ async def feedback(request: Request) -> Response:
     server = server_of(request)
     body = await read_body(request, server.config.max_body_bytes)
     pairs = feedback_pairs(parse_json(body))
-    sink = server.recorder.sink
-    if isinstance(sink, LogWriter):
-        await asyncio.to_thread(sink.flush)  # this worker's newest predictions become findable at once
+    await asyncio.to_thread(server.recorder.flush)  # this worker's newest predictions become findable
     report = await asyncio.to_thread(
         attach_labels,
         server.registry,

@@ -31,11 +31,30 @@ _ERRORS = {
 
 
 def openapi_document(models: list[str], version: str) -> dict[str, Any]:
+    """The document for a server of ``models``, protocol by protocol, in the order the routes are listed."""
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string", "enum": models}}
     number = {"name": "version", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-    record = {"amount": 12.5, "channel": "web"}
-    get = {"get": {"responses": {"200": _answer("ok")}}}
-    paths: dict[str, Any] = {
+    paths = {
+        **_native_paths(name),
+        **_mlflow_paths(),
+        **_health_paths(),
+        **_oip_paths(name, number),
+        **_operations_paths(),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "shipyard inference server", "version": version},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    }
+
+
+_EXAMPLE_RECORD = {"amount": 12.5, "channel": "web"}
+
+
+def _native_paths(name: dict[str, Any]) -> dict[str, Any]:
+    """shipyard's own JSON protocol and late labels."""
+    return {
         "/v1/models": {
             "get": {
                 "summary": "Served models and the versions answering",
@@ -46,7 +65,9 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
             "post": {
                 "summary": "Predict with shipyard's JSON protocol",
                 "parameters": [name],
-                "requestBody": _json_body("records or columns", {"records": [record], "return_proba": True}),
+                "requestBody": _json_body(
+                    "records or columns", {"records": [_EXAMPLE_RECORD], "return_proba": True}
+                ),
                 "responses": {
                     "200": _answer("predictions, probabilities, the version, prediction ids"),
                     "422": _answer("rows break the data contract: row, column, problem for each"),
@@ -70,6 +91,12 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _mlflow_paths() -> dict[str, Any]:
+    """MLflow's scoring route."""
+    return {
         "/invocations": {
             "post": {
                 "summary": "Predict with MLflow's scoring protocol "
@@ -77,7 +104,7 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
                 "parameters": [
                     {"name": "model", "in": "query", "required": False, "schema": {"type": "string"}}
                 ],
-                "requestBody": _json_body("MLflow's formats", {"dataframe_records": [record]}),
+                "requestBody": _json_body("MLflow's formats", {"dataframe_records": [_EXAMPLE_RECORD]}),
                 "responses": {
                     "200": _answer('{"predictions": [...]}'),
                     "415": _answer("unsupported media type"),
@@ -85,6 +112,12 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
                 },
             }
         },
+    }
+
+
+def _health_paths() -> dict[str, Any]:
+    """Health and version, MLflow's and shipyard's."""
+    return {
         "/ping": {
             "get": {"summary": "MLflow health: 200 when ready", "responses": {"200": _answer("ready")}}
         },
@@ -99,6 +132,13 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
                 "responses": {"200": _answer("ready"), "503": _answer("not ready")},
             }
         },
+    }
+
+
+def _oip_paths(name: dict[str, Any], number: dict[str, Any]) -> dict[str, Any]:
+    """The Open Inference Protocol."""
+    get = {"get": {"responses": {"200": _answer("ok")}}}
+    return {
         "/v2": {
             "get": {
                 "summary": "Open Inference Protocol: server metadata",
@@ -146,6 +186,12 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
                 "responses": {"200": _answer("outputs"), **_ERRORS},
             }
         },
+    }
+
+
+def _operations_paths() -> dict[str, Any]:
+    """What operators scrape and read."""
+    return {
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics (all workers)",
@@ -153,10 +199,4 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
             }
         },
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _answer("OpenAPI 3.1")}}},
-    }
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "shipyard inference server", "version": version},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "paths": paths,
     }

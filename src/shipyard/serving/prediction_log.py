@@ -27,6 +27,9 @@ class PredictionSink(Protocol):
     def submit_usage(self, sample: UsageSample) -> None:
         """Take a resource sample, without blocking."""
 
+    def flush(self) -> object:
+        """Write what is buffered now (blocking): late labels can then find the newest predictions."""
+
 
 class NullSink:
     """Discards everything: the server's sink when the prediction log is turned off."""
@@ -38,4 +41,7 @@ class NullSink:
         return None
 
     def submit_usage(self, sample: UsageSample) -> None:
+        return None
+
+    def flush(self) -> None:
         return None

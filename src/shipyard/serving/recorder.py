@@ -116,6 +116,10 @@ class PredictionRecorder:
             )
         )
 
+    def flush(self) -> None:
+        """Write what this worker has buffered, so its newest predictions can be found (for late labels)."""
+        self.sink.flush()
+
     def _answering_version(self, call: InferenceCall) -> int | None:
         try:
             return self.engine.slot(call.model, call.version).version.version

@@ -35,6 +35,7 @@ from shipyard.serving.codecs import (
     EncodedResponse,
     UnsupportedMediaType,
     describe,
+    error_response,
     frame_from_columns,
     header,
     json_response,
@@ -517,7 +518,7 @@ def _to_binary(values: np.ndarray, datatype: str) -> bytes:
 
 def encode_error(message: str, status: int = 400) -> EncodedResponse:
     """The protocol's error response: ``{"error": message}``."""
-    return json_response({"error": message}, status=status)
+    return error_response(message, status)
 
 
 def encode_failure(error: BaseException, status: int, request_id: str) -> EncodedResponse:
