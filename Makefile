@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test lint typecheck unit kserve-client browser bench bench-serving-deps bench-drift-deps lock clean
+.PHONY: install demo test reliability lint typecheck unit kserve-client browser bench bench-serving-deps bench-drift-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ unit: install $(KSERVE_STAMP) browser
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
 
 test: lint typecheck unit
+
+# The standing fault-and-fuzz suite at full length (schemathesis, decoder properties, injected faults, a
+# 10-minute soak); its short form runs inside `make test`. docs/reliability.md has the last figures.
+reliability: install
+	SHIPYARD_RELIABILITY=long $(BIN)/pytest -n 2 tests/reliability --durations=15
 
 # The baseline (MLflow) lives in its own venv: it pins packages differently from shipyard.
 MLFLOW_VENV := bench/.venv-mlflow
