@@ -122,3 +122,16 @@ lock:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-workspace
+
+# The pinned dependencies (constraints.txt) against OSV's advisories, with pip-audit: live where api.osv.dev
+# answers, else the committed snapshot tools/advisories.json, whose source and age are printed. A vulnerable
+# pin fails (package, version, advisory ids, fixed versions); a pin with no advisory data fails too.
+.PHONY: audit audit-snapshot
+audit: install
+	$(BIN)/python tools/dependency_audit.py check
+
+# Refresh tools/advisories.json from api.osv.dev (every advisory of every pinned package), then commit it.
+audit-snapshot: install
+	$(BIN)/python tools/dependency_audit.py snapshot
+
+test: audit
