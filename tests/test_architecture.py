@@ -20,7 +20,18 @@ PACKAGE = Path(shipyard.__file__).parent
 
 #: Each top-level module or package of shipyard, by layer, lowest first.
 LAYERS: dict[str, set[str]] = {
-    "core": {"errors", "_version", "refs", "ids", "durations", "config", "threads", "contracts", "stats"},
+    "core": {
+        "errors",
+        "_version",
+        "numerals",
+        "refs",
+        "ids",
+        "durations",
+        "config",
+        "threads",
+        "contracts",
+        "stats",
+    },
     "adapters": {"store", "flavors", "predictions"},
     "services": {
         "registry",

@@ -7,8 +7,10 @@ from datetime import timedelta
 
 from shipyard.errors import InvalidInput
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_DURATION = re.compile(r"^\s*([0-9]{1,12})\s*([smhd])\s*$")  # ASCII digits: \d is any script's
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: A hundred thousand years: far beyond any window or retention, well inside what timedelta holds.
+_MAX_SECONDS = 100_000 * 365 * 86400
 
 
 def parse_duration(text: str, *, what: str = "a duration", minimum: timedelta = timedelta(0)) -> timedelta:
@@ -16,9 +18,12 @@ def parse_duration(text: str, *, what: str = "a duration", minimum: timedelta = 
     match = _DURATION.match(str(text))
     if match is None:
         raise InvalidInput(
-            f"{what} is a number and a unit (s, m, h, d), like 30s, 15m, 1h or 1d; got {text!r}"
+            f"{what} is a number and a unit (s, m, h, d), like 30s, 15m, 1h or 1d; got {str(text)[:40]!r}"
         )
-    duration = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds > _MAX_SECONDS:
+        raise InvalidInput(f"{what} lasts at most {_MAX_SECONDS // 86400:,}d; got {str(text)[:40]!r}")
+    duration = timedelta(seconds=seconds)
     if duration < minimum:
         raise InvalidInput(f"{what} lasts at least {duration_label(minimum)}; got {text!r}")
     return duration

@@ -7,11 +7,11 @@ version. Parsing is pure and strict, so a typo is an error here rather than a mi
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 
 from shipyard.errors import InvalidInput
+from shipyard.numerals import is_whole_number, whole_number
 
 MAX_NAME_LENGTH = 255
 #: Alias that always means "the newest version"; it cannot be set by hand.
@@ -48,7 +48,7 @@ def validate_name(name: object, kind: str = "model name") -> str:
 def validate_alias(alias: object) -> str:
     """Like ``validate_name`` for aliases, which additionally must not look like a version number."""
     name = validate_name(alias, "alias")
-    if name.isdigit() or re.fullmatch(r"[vV]\d+", name):
+    if is_whole_number(name) or (name[0] in "vV" and is_whole_number(name[1:])):
         raise InvalidInput(f"alias {name!r} looks like a version number; pick a word such as 'production'")
     if name == LATEST:
         raise InvalidInput(f"alias {LATEST!r} is reserved: it always means the newest version")
@@ -82,11 +82,13 @@ class ModelRef:
         if "/" in raw:
             model, _, number = raw.partition("/")
             validate_name(model)
-            if not number.isdigit() or int(number) < 1:
+            version = whole_number(number)
+            if version is None or version < 1:
                 raise InvalidInput(
-                    f"bad version {number!r} in reference {text!r}; versions are whole numbers from 1"
+                    f"bad version {number[:40]!r} in reference {text[:80]!r}; "
+                    "versions are whole numbers from 1"
                 )
-            return cls(model=model, version=int(number))
+            return cls(model=model, version=version)
         return cls(model=validate_name(raw))
 
     def __str__(self) -> str:

@@ -16,6 +16,7 @@ is counted twice and none is missed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from shipyard.numerals import whole_number
 from shipyard.store.filesystems import open_filesystem
 
 log = logging.getLogger("shipyard.predictions")
@@ -86,7 +88,7 @@ class SegmentStore:
 
     def versions(self, model: str) -> list[int]:
         found = _names(self.fs, f"{self.base}/{model}")
-        return sorted(int(name) for name in found if name.isdigit())
+        return sorted(number for number in map(whole_number, found) if number is not None)
 
     def hours(self, model: str, version: int) -> list[datetime]:
         """Every hour with a folder for this model version, oldest first."""
@@ -111,8 +113,14 @@ class SegmentStore:
         if self.local:
             os.makedirs(folder, exist_ok=True)
             temporary = f"{path}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
-            pq.write_table(table, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-            os.replace(temporary, path)
+            try:
+                pq.write_table(table, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+                os.replace(temporary, path)
+            except BaseException:
+                # A failed write (a full disk) leaves no partial file behind to take space or mislead.
+                with contextlib.suppress(OSError):
+                    os.remove(temporary)
+                raise
         else:
             with self.fs.open(path, "wb") as target:
                 pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from shipyard.errors import Conflict, InvalidInput
+from shipyard.numerals import MAX_INTEGER, whole_number
 from shipyard.registry.entities import AliasChange
 
 #: What a direct alias move may be called in the history; rollback and delete have their own methods.
@@ -24,11 +25,18 @@ def check_action(action: str) -> str:
 
 def version_number(version: object) -> int:
     """A version number from an int or a digit string; InvalidInput for anything below 1."""
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        if isinstance(version, str) and version.isdigit() and int(version) >= 1:
-            return int(version)
-        raise InvalidInput(f"version must be a whole number from 1, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_INTEGER:
+        number = whole_number(version)
+        if number is not None and number >= 1:
+            return number
+        raise InvalidInput(f"version must be a whole number from 1 to {MAX_INTEGER}, got {_shown(version)}")
     return version
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value > MAX_INTEGER:
+        return "a larger number"  # repr of a very long int raises
+    return repr(value[:40] if isinstance(value, str) else value)
 
 
 def rollback_target(name: str, alias: str, history: list[AliasChange]) -> int:

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shipyard.errors import InvalidInput, ShipyardError
+from shipyard.numerals import whole_number
 from shipyard.server.bodies import read_body
 from shipyard.server.calls import begin, finish, server_of, speak, to_response
 from shipyard.serving.codecs import EncodedResponse
@@ -87,12 +88,14 @@ async def oip_infer(request: Request) -> Response:
 
 
 def version_param(value: str | None) -> int | None:
-    """A version number from a path, or None when the path names none."""
+    """A version number from a path, or None when the path names none; anything but ASCII digits from 1
+    ('²', '٣', '-1', a 5,000-digit number) is a bad version (400), never a failed conversion (500)."""
     if value is None:
         return None
-    if not value.isdigit():
-        raise InvalidInput(f"model version must be a whole number, got {value!r}")
-    return int(value)
+    version = whole_number(value)
+    if version is None or version < 1:
+        raise InvalidInput(f"bad version {value[:40]!r}: model versions are whole numbers from 1")
+    return version
 
 
 def feature_names(engine: Engine, name: str) -> list[str] | None:

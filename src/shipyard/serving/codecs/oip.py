@@ -31,6 +31,7 @@ import pandas as pd
 
 from shipyard._version import __version__
 from shipyard.errors import InvalidInput
+from shipyard.numerals import whole_number
 from shipyard.serving.codecs import (
     EncodedResponse,
     UnsupportedMediaType,
@@ -147,12 +148,11 @@ def decode(
 def _split_body(body: bytes, length_header: str | None) -> tuple[bytes, memoryview | None]:
     if length_header is None:
         return body, None
-    try:
-        length = int(length_header.strip())
-    except ValueError:
+    length = whole_number(length_header.strip())
+    if length is None:
         raise InvalidInput(
             f"the {HEADER_LENGTH} header is {length_header[:40]!r}; send the JSON header's length in bytes"
-        ) from None
+        )
     if not 0 < length <= len(body):
         raise InvalidInput(
             f"the {HEADER_LENGTH} header is {length} but the body has {len(body)} bytes; "
