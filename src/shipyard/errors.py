@@ -142,10 +142,17 @@ class MissingDependency(ConfigurationError, ImportError):
 
 
 class Unavailable(ShipyardError):
-    """The server cannot take this request now; the same request may succeed later."""
+    """The server cannot take this request now; the same request may succeed later.
+
+    ``retry_after`` (seconds), when known, becomes the response's ``Retry-After`` header.
+    """
 
     exit_code = 9
     http_status = 503
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Overloaded(Unavailable):
@@ -154,9 +161,10 @@ class Overloaded(Unavailable):
     ``retry_after`` (seconds) becomes the response's ``Retry-After`` header.
     """
 
+    retry_after: float
+
     def __init__(self, message: str, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after)
 
 
 class DeadlineExceeded(Unavailable):

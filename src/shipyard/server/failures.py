@@ -15,7 +15,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shipyard.errors import ModelFailed, Overloaded, ShipyardError
+from shipyard.errors import ModelFailed, ShipyardError, Unavailable
 from shipyard.server.calls import finish, server_of, to_response
 from shipyard.serving.codecs import EncodedResponse, error_response
 from shipyard.serving.recorder import InferenceCall
@@ -44,7 +44,7 @@ async def handle_failure(request: Request, error: Exception) -> Response:
     encode = getattr(request.state, "encode_failure", _plain_failure)
     shown = error if isinstance(error, ShipyardError) else _INTERNAL  # a bug's message stays in the log
     response = to_response(encode(shown, status, request_id), request_id)
-    if isinstance(error, Overloaded):
+    if isinstance(error, Unavailable) and error.retry_after is not None:
         response.headers["retry-after"] = str(int(error.retry_after + 0.999))
     return response
 

@@ -275,6 +275,7 @@ class Engine:
             log.warning("cannot resolve %s: %s", served.ref, error)
             return
         if served.current is not None and served.current.version.version == target.version:
+            served.last_error = None  # resolved and served: an earlier failure (the database away) is over
             return
         try:
             slot = await asyncio.to_thread(self._load, served.name, target)

@@ -5,6 +5,10 @@ SQLite is the zero-setup default; PostgreSQL is the same schema behind another U
 * SQLite runs in WAL mode (readers never block the writer) and every write transaction starts with
   ``BEGIN IMMEDIATE``: it takes the write lock up front, so two writers queue on ``busy_timeout`` instead of
   deadlocking halfway through. Anything still reported as busy is retried with backoff, never surfaced.
+* A database that cannot be reached (PostgreSQL down, the network cut) raises ``Unavailable`` naming it,
+  with a retry hint, never a driver error: the server answers 503 with Retry-After, keeps predicting with the
+  models it has loaded, and the next request after the database returns simply works (``pool_pre_ping``
+  replaces the dead pooled connections; a connection attempt gives up after ``CONNECT_TIMEOUT`` seconds).
 * Migrations run on open, under a lock (a file lock beside the SQLite file, an advisory lock on PostgreSQL)
   so several processes opening a new workspace at once create the schema exactly once. A database migrated
   by a newer shipyard is refused with a message, never written to.
@@ -26,13 +30,17 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from shipyard.errors import ConfigurationError, MissingDependency
+from shipyard.errors import ConfigurationError, MissingDependency, Unavailable
 
 T = TypeVar("T")
 
 HEAD_REVISION = "0008_schedules"
 _MIGRATION_LOCK_KEY = 0x5D1B_A4D  # advisory lock id on PostgreSQL: "shipyard migrations"
 _RETRIES = 12
+#: Seconds a new PostgreSQL connection may take before the database counts as unreachable.
+CONNECT_TIMEOUT = 5
+#: Seconds a client is told to wait (Retry-After) when the database is unreachable.
+RETRY_AFTER = 5.0
 
 
 class Database:
@@ -81,8 +89,12 @@ class Database:
                 connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
             return engine
+        # A host that drops packets must not hold a request for minutes: connecting gives up after a while.
+        connect_args = {} if "connect_timeout" in self.url.query else {"connect_timeout": CONNECT_TIMEOUT}
         try:
-            return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            return create_engine(
+                self.url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+            )
         except ModuleNotFoundError as exc:
             raise MissingDependency("psycopg", "postgres", "a PostgreSQL registry") from exc
 
@@ -98,7 +110,7 @@ class Database:
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:
         """A read-only session (rolled back at the end)."""
-        with self._read_sessions() as session:
+        with self._unavailable_when_unreachable(), self._read_sessions() as session:
             try:
                 yield session
             finally:
@@ -109,13 +121,39 @@ class Database:
         reports a transient conflict (SQLite busy, PostgreSQL serialization failure or deadlock)."""
         for attempt in range(_RETRIES):
             try:
-                with self._write_sessions() as session, session.begin():
+                with self._unavailable_when_unreachable(), self._write_sessions() as session, session.begin():
                     return work(session)
             except DBAPIError as exc:  # OperationalError included
                 if not _transient(exc) or attempt == _RETRIES - 1:
                     raise
             time.sleep(min(0.5, 0.005 * 2**attempt) * (0.5 + random.random()))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.contextmanager
+    def _unavailable_when_unreachable(self) -> Iterator[None]:
+        """Turn "the database cannot be reached" into ``Unavailable``; other database errors pass through.
+
+        A transaction cut off this way committed nothing (the database rolls back what it did not commit),
+        so the caller may simply retry the whole unit later.
+        """
+        try:
+            yield
+        except DBAPIError as exc:
+            if not self._unreachable(exc):
+                raise
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise Unavailable(
+                f"the metadata database {self.describe()} is unreachable ({reason}); "
+                f"retry in {RETRY_AFTER:g} s",
+                retry_after=RETRY_AFTER,
+            ) from exc
+
+    def _unreachable(self, exc: DBAPIError) -> bool:
+        if exc.connection_invalidated:
+            return True
+        # psycopg raises OperationalError for connections refused, reset or timed out; SQLite uses it for
+        # ordinary mistakes too (no such table), so only a lost connection counts there.
+        return self.dialect == "postgresql" and isinstance(exc, OperationalError)
 
     # -- migrations -------------------------------------------------------------------------------------
     def current_revision(self) -> str | None:
