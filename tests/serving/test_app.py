@@ -57,7 +57,9 @@ def test_every_answered_prediction_reaches_the_sink(home: Path) -> None:
         answer = client.post("/v1/models/fraud/predict", json={"records": [ROW, ROW]}).json()
         client.post("/invocations", json={"dataframe_records": [ROW]})
         rejected = client.post("/v1/models/fraud/predict", json={"records": [{**ROW, "amount": "x"}, ROW]})
-        client.post("/v1/models/fraud/predict", content=b"{not json")
+        client.post(
+            "/v1/models/fraud/predict", content=b"{not json", headers={"content-type": "application/json"}
+        )
         client.post("/v1/models/nope/predict", json={"records": [ROW]})  # not served: nowhere to count it
     assert [record.protocol for record in sink.records] == ["native", "mlflow"]
     first = sink.records[0]

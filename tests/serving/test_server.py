@@ -120,7 +120,9 @@ def test_bad_input_gets_a_specific_4xx_naming_the_problem(
     server: Server, body: bytes, status: int, fragment: str
 ) -> None:
     with server.client() as client:
-        response = client.post("/v1/models/fraud/predict", content=body)
+        response = client.post(
+            "/v1/models/fraud/predict", content=body, headers={"content-type": "application/json"}
+        )
     assert response.status_code == status, response.text
     assert fragment in response.text
 

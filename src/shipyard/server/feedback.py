@@ -1,4 +1,8 @@
-"""``POST /v1/feedback``: late ground truth, attached to logged predictions by their ids."""
+"""``POST /v1/feedback``: late ground truth, attached to logged predictions by their ids.
+
+The body must be sent as ``application/json`` (``shipyard.server.bodies``): a label changes what is stored,
+so no other web page may be able to post one from a visitor's browser.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from shipyard.monitoring.feedback import attach_labels, feedback_pairs
-from shipyard.server.bodies import read_body
+from shipyard.server.bodies import JSON_BODY, read_body
 from shipyard.server.calls import server_of
 from shipyard.serving.codecs import native as native_codec
 from shipyard.serving.codecs import parse_json
@@ -17,7 +21,7 @@ from shipyard.serving.codecs import parse_json
 
 async def feedback(request: Request) -> Response:
     server = server_of(request)
-    body = await read_body(request, server.config.max_body_bytes)
+    body = await read_body(request, server.config.max_body_bytes, JSON_BODY)
     pairs = feedback_pairs(parse_json(body))
     await asyncio.to_thread(server.recorder.flush)  # this worker's newest predictions become findable
     report = await asyncio.to_thread(

@@ -4,8 +4,9 @@ There is no timer. The batcher computes as soon as it has work; while a batch ru
 the event loop), new requests queue up, and the next batch takes all of them, up to ``max_batch_rows``. So
 an idle server adds no wait at all, and under load the batch size grows by itself with the arrival rate —
 the batch is exactly as large as the backlog. The queue is bounded in rows: past ``max_queue_rows`` a
-request is shed at once (503 + Retry-After) instead of waiting for a timeout; a request whose deadline has
-passed before its batch starts is answered 504 without running the model.
+request is shed at once (503 + Retry-After) instead of waiting for a timeout; a request that alone has more
+rows than the queue holds could never fit and is refused at once (413), not run; a request whose deadline
+has passed before its batch starts is answered 504 without running the model.
 """
 
 from __future__ import annotations
@@ -18,10 +19,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from shipyard.errors import DeadlineExceeded, Overloaded
+from shipyard.errors import DeadlineExceeded, Overloaded, PayloadTooLarge
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
+
+
+def too_many_rows(rows: int, max_queue_rows: int) -> str:
+    """Why a request of ``rows`` rows is refused, and the two ways out."""
+    return (
+        f"the request has {rows:,} rows; this server queues at most {max_queue_rows:,} rows per model "
+        f"(--max-queue-rows): split it into requests of at most {max_queue_rows:,} rows, or start the "
+        "server with a larger --max-queue-rows"
+    )
 
 
 class BatcherClosed(Overloaded):
@@ -80,7 +90,13 @@ class AdaptiveBatcher(Generic[Item, Outcome]):
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def submit(self, item: Item, rows: int, *, timeout: float) -> Outcome:
-        """Queue ``item`` (``rows`` rows) and wait for its outcome; raises Overloaded or DeadlineExceeded."""
+        """Queue ``item`` (``rows`` rows) and wait for its outcome.
+
+        Raises PayloadTooLarge (more rows than the queue holds), Overloaded (the queue is full now) or
+        DeadlineExceeded (the item waited past ``timeout``).
+        """
+        if rows > self._max_queue_rows:
+            raise PayloadTooLarge(too_many_rows(rows, self._max_queue_rows))
         if self._closed:
             raise BatcherClosed("this model version is shutting down; retry", retry_after=1.0)
         if self._queued_rows and self._queued_rows + rows > self._max_queue_rows:

@@ -21,12 +21,20 @@ import numpy as np
 import pandas as pd
 
 from shipyard.contracts import Contract
-from shipyard.errors import ContractViolation, ModelFailed, NotFound, Overloaded, ShipyardError, not_found
+from shipyard.errors import (
+    ContractViolation,
+    ModelFailed,
+    NotFound,
+    Overloaded,
+    PayloadTooLarge,
+    ShipyardError,
+    not_found,
+)
 from shipyard.flavors.base import LoadedModel
 from shipyard.ids import new_request_id
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
-from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats
+from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats, too_many_rows
 from shipyard.serving.results import PredictionResult
 
 log = logging.getLogger("shipyard.serving")
@@ -251,7 +259,13 @@ class Engine:
         want_proba: bool = True,
         request_id: str | None = None,
     ) -> PredictionResult:
-        """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map."""
+        """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map.
+
+        A request with more rows than the queue holds is refused first (413), before the model is even
+        looked up: it could never be queued, and validating a million rows to say so would cost seconds.
+        """
+        if len(frame) > self.max_queue_rows:
+            raise PayloadTooLarge(too_many_rows(len(frame), self.max_queue_rows))
         job = _Job(frame, text_input, want_proba, request_id or new_request_id())
         for _ in range(3):
             slot = self.slot(name, version)
