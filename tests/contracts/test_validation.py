@@ -108,6 +108,15 @@ def test_extra_columns_can_be_rejected_once_per_column() -> None:
     assert len(result.rejected) == 2 and len(result.valid) == 0
 
 
+def test_extra_columns_whose_names_read_the_same_are_each_rejected() -> None:
+    # 1 and "1" are two columns of a frame but one name in a message: the problems table lists both
+    contract = contract_of(SCORE, extra_columns="reject")
+    result = split(contract, pd.DataFrame({1: ["x"], "1": ["y"], "score": [1.0]}))
+    assert found(result) == [(-1, "1", "unexpected_column"), (-1, "1", "unexpected_column")]
+    with pytest.raises(ContractViolation, match="unexpected_column"):
+        contract.validate([{1: "x", "1": "y", "score": 1.0}])
+
+
 # --- split and reject ----------------------------------------------------------------------------------
 
 

@@ -313,7 +313,8 @@ class _ProblemText:
     def build(
         cls, frame: pd.DataFrame, names: list[str], whole_columns: list[tuple[str, str]], found: _RowProblems
     ) -> _ProblemText:
-        column_names = names + [name for name, _ in whole_columns if name not in names]
+        # Two input columns can share a name as text (1 and "1"): each name is one category
+        column_names = list(dict.fromkeys([*names, *(name for name, _ in whole_columns)]))
         position = {name: index for index, name in enumerate(column_names)}
         pieces, positions = [], []
         for column in np.unique(found.columns).tolist():  # one piece of value text per column, in row order
