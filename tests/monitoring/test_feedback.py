@@ -86,3 +86,40 @@ def test_feedback_bodies_take_two_shapes_and_refuse_others() -> None:
     for bad in ([], {"ids": []}, {"labels": 3}, {"prediction_ids": ["a"], "labels": [1, 2]}):
         with pytest.raises(InvalidInput):
             feedback_pairs(bad)
+
+
+def test_an_id_given_twice_is_judged_row_by_row_and_its_last_valid_label_is_stored(
+    registry: Registry, logged: tuple[PredictionLog, list[PredictionRecord]]
+) -> None:
+    log, (fraud, _) = logged
+    first, second, third = fraud.prediction_ids
+    report = attach_labels(
+        registry,
+        log,
+        [
+            (first, 1),
+            (second, 0),
+            (third, 1),
+            (first, "maybe"),  # not a class: refused alone, the valid label before it stands
+            (second, 1),  # a correction within the same submission
+            (third, 1),
+            (second, None),
+        ],
+        settle_seconds=0,
+    )
+    assert [(outcome.row, outcome.status) for outcome in report.outcomes] == [
+        (0, "attached"),
+        (1, "attached"),
+        (2, "attached"),
+        (3, "invalid"),
+        (4, "updated"),
+        (5, "duplicate"),
+        (6, "invalid"),
+    ]
+    assert "not one of the classes" in report.outcomes[3].message
+    stored = {pid: label for pid, label, _ in labels_for(registry, "fraud", 1)}
+    assert stored == {first: 1, second: 1, third: 1}
+
+    again = attach_labels(registry, log, [(first, 0), (first, 1)], settle_seconds=0)
+    assert [outcome.status for outcome in again.outcomes] == ["updated", "updated"]
+    assert {pid: label for pid, label, _ in labels_for(registry, "fraud", 1)}[first] == 1

@@ -9,6 +9,11 @@ Each label is checked on its own and gets its own outcome, so one bad row never 
 * ``invalid`` — the row itself is wrong: no id, a missing or non-scalar label, or a label the model could
   not have predicted (not one of a classifier's classes, text for a regressor).
 
+An id given more than once in one submission is treated as if its rows had been sent one after another:
+each row is judged on its own (an invalid row changes nothing and marks no other row), the last valid label
+is the one stored, and each valid row reports what it did at its turn (``attached``, then ``updated`` or
+``duplicate``) — what a user correcting a label by sending it again would expect.
+
 Prediction ids carry their time, so finding them reads only the log segments of those hours. A prediction
 answered in the last moments may still sit in a server's write buffer: ids younger than ``settle_seconds``
 that are not found yet are looked up once more after waiting that long.
@@ -84,39 +89,25 @@ def attach_labels(
     settle_seconds: float = 2.0,
 ) -> FeedbackReport:
     """Attach ``(prediction_id, label)`` pairs to the logged predictions; see the module doc."""
-    rows = list(labels)
     outcomes: dict[int, LabelOutcome] = {}
-    candidates: dict[str, tuple[int, Any]] = {}
-    for position, (identifier, label) in enumerate(rows):
+    wanted: list[tuple[int, str, Any]] = []  # rows whose id and label look right, in order
+    for position, (identifier, label) in enumerate(labels):
         problem = _row_problem(identifier, label)
         if problem:
             outcomes[position] = LabelOutcome(
                 position, str(identifier)[:PREDICTION_ID_LENGTH], "invalid", problem
             )
-            continue
-        assert isinstance(identifier, str)
-        if identifier in candidates:  # the last label given for an id wins, as if sent one after another
-            earlier, earlier_label = candidates[identifier]
-            outcomes[earlier] = (
-                LabelOutcome(earlier, identifier, "duplicate")
-                if earlier_label == label
-                else LabelOutcome(earlier, identifier, "invalid", "a later row gives this id another label")
-            )
-        candidates[identifier] = (position, label)
-
-    found = log.find(candidates)
-    settling = [
-        identifier
-        for identifier in candidates
-        if identifier not in found and _younger_than(identifier, settle_seconds)
-    ]
-    if settling:
-        time.sleep(settle_seconds)
-        found |= log.find(settling)
+        else:
+            assert isinstance(identifier, str)
+            wanted.append((position, identifier, label))
+    found = _find(log, {identifier for _, identifier, _ in wanted}, settle_seconds)
 
     versions: dict[tuple[str, int], ModelVersion | None] = {}
-    accepted: dict[str, tuple[int, str, dict[str, Any]]] = {}
-    for identifier, (position, label) in candidates.items():
+    # Round n holds each id's n-th valid label: stored round after round, an id given twice ends with its
+    # last valid label and every row reports what it would have if the rows had been sent one by one.
+    rounds: list[dict[str, tuple[int, str, dict[str, Any]]]] = []
+    valid_so_far: Counter[str] = Counter()
+    for position, identifier, label in wanted:
         logged = found.get(identifier)
         if logged is None:
             outcomes[position] = LabelOutcome(
@@ -127,14 +118,34 @@ def attach_labels(
         if key not in versions:
             versions[key] = _version(registry, *key)
         checked, problem = _checked_label(label, versions[key])
-        if problem:
+        if problem:  # this row alone is refused; another row for the same id is judged on its own
             outcomes[position] = LabelOutcome(position, identifier, "invalid", problem)
             continue
-        accepted[identifier] = (position, json.dumps(checked), logged)
+        round_index = valid_so_far[identifier]
+        valid_so_far[identifier] += 1
+        if round_index == len(rounds):
+            rounds.append({})
+        rounds[round_index][identifier] = (position, json.dumps(checked), logged)
 
-    for outcome in _store(registry, accepted, source):
-        outcomes[outcome.row] = outcome
+    for accepted in rounds:
+        for outcome in _store(registry, accepted, source):
+            outcomes[outcome.row] = outcome
     return FeedbackReport([outcomes[position] for position in sorted(outcomes)])
+
+
+def _find(log: PredictionLog, identifiers: set[str], settle_seconds: float) -> dict[str, dict[str, Any]]:
+    """The logged predictions of ``identifiers``, looking once more after ``settle_seconds`` for young ids
+    not found yet (they may still sit in a server's write buffer)."""
+    found = log.find(identifiers)
+    settling = [
+        identifier
+        for identifier in identifiers
+        if identifier not in found and _younger_than(identifier, settle_seconds)
+    ]
+    if settling:
+        time.sleep(settle_seconds)
+        found |= log.find(settling)
+    return found
 
 
 def feedback_pairs(document: object) -> list[tuple[object, object]]:
