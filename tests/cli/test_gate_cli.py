@@ -8,6 +8,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 
 from shipyard import Registry
 from shipyard.cli import main
@@ -93,3 +94,47 @@ def _run_json(capsys: pytest.CaptureFixture[str], *args: str) -> str:
     capsys.readouterr()
     assert main([*args, "--json"]) == 0
     return capsys.readouterr().out
+
+
+@pytest.fixture
+def changed_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """fraud/1 holds production: fitted outside shipyard on a numeric channel code and registered without a
+    contract. fraud/2 is trained on the channel as text ("web", "app", "pos")."""
+    home = tmp_path / "schema"
+    monkeypatch.setenv("SHIPYARD_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "220")
+    features = ["amount", "channel", "hour"]
+    coded = transactions(rows=300, seed=1)
+    coded["channel"] = coded["channel"].map({"web": 0, "app": 1, "pos": 2})
+    with Registry(home=home) as registry:
+        registry.register("fraud", LogisticRegression(max_iter=500).fit(coded[features], coded["fraud"]))
+        registry.set_alias("fraud", "production", 1)
+        registry.datasets.add("tx", transactions(rows=400))
+        train(_spec("sklearn.linear_model.LogisticRegression"), registry=registry, progress=False)
+    return home
+
+
+@pytest.mark.parametrize("command", ["gate check", "promote"])
+def test_a_champion_on_another_schema_is_not_comparable_not_a_crash(
+    changed_schema: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    default = tmp_path / "default.toml"  # the default for not_comparable; a short latency measurement
+    default.write_text("[gates.fraud.production]\nlatency = { repeats = 10 }\n")
+    run = [*command.split(), "fraud/2", "--to", "production"]
+    assert main([*run, "--policy", str(default)]) == 1
+    captured = capsys.readouterr()
+    assert "unexpected" not in captured.err
+    assert "not comparable: fraud/1 failed to predict" in captured.out
+    assert "could not convert string to float" in captured.out
+    assert "fraud/2 failed the gate to production: no regression: roc_auc" in captured.out + captured.err
+
+    skip = tmp_path / "skip.toml"
+    skip.write_text(default.read_text() + 'not_comparable = "skip"\n')
+    assert main([*run, "--policy", str(skip), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    report = shown["gate"] if command == "promote" else shown
+    regression = next(r for r in report["results"] if r["check"] == "no regression: roc_auc")
+    assert regression["status"] == "skip" and regression["detail"].startswith("not comparable: fraud/1")
+    assert report["passed"] is True
+    if command == "promote":
+        assert (shown["alias"]["previous_version"], shown["alias"]["version"]) == (1, 2)

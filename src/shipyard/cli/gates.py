@@ -13,7 +13,7 @@ import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
-from shipyard.errors import GateError, ShipyardError
+from shipyard.errors import GateError, GateFailed, ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.gates import GateReport
@@ -89,10 +89,17 @@ def promote_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the gate and move the alias only when every check passes."""
-    from shipyard.gates import promote
+    from shipyard.gates import GateReport, promote
 
-    with open_registry() as registry:
-        report, change = promote(registry, reference, to, force=force, reason=reason, policy_file=policy_file)
+    try:
+        with open_registry() as registry:
+            report, change = promote(
+                registry, reference, to, force=force, reason=reason, policy_file=policy_file
+            )
+    except GateFailed as exc:  # show what failed, and why, before the one-line error and exit code 1
+        if isinstance(exc.report, GateReport):
+            _show_refusal(exc.report, as_json=as_json)
+        raise
     if as_json:
         render.emit_json({"gate": report.to_dict(), "alias": change.to_dict()})
         return
@@ -100,3 +107,10 @@ def promote_command(
     before = f"v{change.previous_version}" if change.previous_version else "(unset)"
     verb = "FORCED" if change.action == "promote.forced" else "promoted"
     render.message("{}: {}@{} {} → v{}", verb, change.model, change.alias, before, change.version)
+
+
+def _show_refusal(report: GateReport, *, as_json: bool) -> None:
+    if as_json:
+        render.emit_json({"gate": report.to_dict(), "alias": None})
+    else:
+        show_gate_report(report)

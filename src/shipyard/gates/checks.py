@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from shipyard.contracts import Contract, breaking_changes
 from shipyard.errors import GateError, IntegrityError
+from shipyard.flavors.base import LoadedModel
 from shipyard.gates.evaluation import Evaluation, Scored, score_vector
 from shipyard.gates.policy import GatePolicy
 from shipyard.gates.report import CheckResult, Status
@@ -22,6 +23,7 @@ from shipyard.training.estimators import import_object
 from shipyard.training.metrics import get_metric
 
 _SHOWN = 3
+_ERROR_LIMIT = 300
 
 
 def passed(ok: bool) -> Status:
@@ -93,6 +95,11 @@ def check_metrics(evaluation: Evaluation, policy: GatePolicy) -> list[CheckResul
     return results
 
 
+def not_comparable(check: str, evaluation: Evaluation, policy: GatePolicy) -> CheckResult:
+    """A comparison the current alias holder cannot take part in: failed, or skipped if the policy says so."""
+    return CheckResult(check, policy.not_comparable, detail=f"not comparable: {evaluation.not_comparable}")
+
+
 def primary_metric(task: str) -> str:
     return "roc_auc" if task == "classification" else "rmse"
 
@@ -104,11 +111,13 @@ def check_regression(
     if rules is None:
         return []
     names = rules.metrics or [primary_metric(evaluation.task)]
-    if evaluation.champion is None or champion is None:
+    if champion is None:
         return [
             CheckResult(f"no regression: {name}", "skip", detail="no current alias holder to compare with")
             for name in names
         ]
+    if evaluation.champion is None:
+        return [not_comparable(f"no regression: {name}", evaluation, policy) for name in names]
     results = []
     for name in names:
         metric = get_metric(name)
@@ -185,8 +194,11 @@ def check_slices(
                 results.append(CheckResult(f"{label}: {name}", passed(ok), _number(value), bound))
             if rules.tolerance is None:
                 continue
-            if evaluation.champion is None or champion is None:
+            if champion is None:
                 results.append(CheckResult(f"{label}: vs champion", "skip", detail="no current alias holder"))
+                continue
+            if evaluation.champion is None:
+                results.append(not_comparable(f"{label}: vs champion", evaluation, policy))
                 continue
             for name in compare:
                 mine = evaluation.metric(evaluation.candidate, name, rows)
@@ -208,10 +220,15 @@ def check_slices(
 
 
 def check_invariance(evaluation: Evaluation, policy: GatePolicy) -> list[CheckResult]:
-    results = []
-    frame, columns = evaluation.frame, evaluation.features
+    if not policy.invariance:
+        return []
+    frame, columns, task = evaluation.frame, evaluation.features, evaluation.task
     model = evaluation.candidate.model
-    base = score_vector(model, frame[columns], evaluation.task)
+    try:
+        base = score_vector(model, frame[columns], task)
+    except Exception as exc:
+        return [raised(f"invariance: {rule.column}", exc) for rule in policy.invariance]
+    results = []
     generator = np.random.default_rng(0)
     for rule in policy.invariance:
         variants = []
@@ -224,10 +241,14 @@ def check_invariance(evaluation: Evaluation, policy: GatePolicy) -> list[CheckRe
                 changed = frame.copy()
                 changed[rule.column] = value
                 variants.append(changed)
-        change = max(
-            float(np.max(np.abs(score_vector(model, variant[columns], evaluation.task) - base)))
-            for variant in variants
-        )
+        try:
+            change = max(
+                float(np.max(np.abs(score_vector(model, variant[columns], task) - base), initial=0.0))
+                for variant in variants
+            )
+        except Exception as exc:  # the model refusing the changed rows fails this check, not the gate
+            results.append(raised(f"invariance: {rule.column}", exc))
+            continue
         status = passed(change <= rule.epsilon)
         results.append(
             CheckResult(
@@ -238,27 +259,40 @@ def check_invariance(evaluation: Evaluation, policy: GatePolicy) -> list[CheckRe
 
 
 def check_directional(evaluation: Evaluation, policy: GatePolicy) -> list[CheckResult]:
-    results = []
-    frame, columns = evaluation.frame, evaluation.features
+    if not policy.directional:
+        return []
+    frame, columns, task = evaluation.frame, evaluation.features, evaluation.task
     model = evaluation.candidate.model
-    base = score_vector(model, frame[columns], evaluation.task)
-    for rule in policy.directional:
-        raised = frame.copy()
-        raised[rule.column] = raised[rule.column] + rule.delta
-        moved = score_vector(model, raised[columns], evaluation.task) - base
+    names = [f"directional: {rule.column} +{rule.delta:g} {rule.direction}" for rule in policy.directional]
+    try:
+        base = score_vector(model, frame[columns], task)
+    except Exception as exc:
+        return [raised(name, exc) for name in names]
+    results = []
+    for name, rule in zip(names, policy.directional, strict=True):
+        try:
+            raised_frame = frame.copy()
+            raised_frame[rule.column] = raised_frame[rule.column] + rule.delta
+            moved = score_vector(model, raised_frame[columns], task) - base
+        except Exception as exc:  # a text column, or a model refusing the changed rows: this check fails
+            results.append(raised(name, exc))
+            continue
         wrong = moved < -rule.tolerance if rule.direction == "increasing" else moved > rule.tolerance
         share = float(wrong.mean()) if len(wrong) else 0.0
         status = passed(not wrong.any())
         verb = "lowered" if rule.direction == "increasing" else "raised"
         results.append(
-            CheckResult(
-                f"directional: {rule.column} +{rule.delta:g} {rule.direction}",
-                status,
-                f"{int(wrong.sum())} rows ({share:.1%}) {verb} the score",
-                "0 rows",
-            )
+            CheckResult(name, status, f"{int(wrong.sum())} rows ({share:.1%}) {verb} the score", "0 rows")
         )
     return results
+
+
+def raised(check: str, error: Exception) -> CheckResult:
+    """A check the model (or the data it was given) raised in: failed, with the error in one line."""
+    text = " ".join(str(error).split())
+    if len(text) > _ERROR_LIMIT:
+        text = text[: _ERROR_LIMIT - 1] + "…"
+    return CheckResult(check, "fail", detail=f"raised {type(error).__name__}: {text}")
 
 
 def check_user_tests(evaluation: Evaluation, policy: GatePolicy) -> list[CheckResult]:
@@ -276,7 +310,7 @@ def check_user_tests(evaluation: Evaluation, policy: GatePolicy) -> list[CheckRe
             results.append(CheckResult(f"test {path}", "fail", detail=str(exc) or "assertion failed"))
             continue
         except Exception as exc:
-            results.append(CheckResult(f"test {path}", "fail", detail=f"raised {type(exc).__name__}: {exc}"))
+            results.append(raised(f"test {path}", exc))
             continue
         status = passed(outcome is not False)
         results.append(
@@ -293,6 +327,22 @@ def check_latency(evaluation: Evaluation, policy: GatePolicy) -> list[CheckResul
         return [CheckResult("latency", "skip", detail="no rows to time")]
     batch = features.iloc[np.arange(rules.batch_rows) % len(features)]
     single = [features.iloc[[i % len(features)]] for i in range(rules.repeats)]
+    try:
+        timings, batch_timings = _timings(model, single, batch)
+    except Exception as exc:  # a model that scores the whole set but not one row (or a small batch)
+        return [raised("latency", exc)]
+    p99_single = float(np.percentile(timings, 99) * 1000)
+    p99_batch = float(np.percentile(batch_timings, 99) * 1000)
+    return [
+        _latency_result("latency p99, 1 row", p99_single, rules.p99_single_ms),
+        _latency_result(f"latency p99, {rules.batch_rows} rows", p99_batch, rules.p99_batch_ms),
+    ]
+
+
+def _timings(
+    model: LoadedModel, single: list[pd.DataFrame], batch: pd.DataFrame
+) -> tuple[list[float], list[float]]:
+    """Seconds per single-row call and per batch call."""
     timings = []
     batch_timings = []
     # One thread, as a server worker predicts: OpenMP teams spinning up per call (and competing with other
@@ -303,16 +353,11 @@ def check_latency(evaluation: Evaluation, policy: GatePolicy) -> list[CheckResul
             started = time.perf_counter()
             model.predict(row)
             timings.append(time.perf_counter() - started)
-        for _ in range(max(10, rules.repeats // 10)):
+        for _ in range(max(10, len(single) // 10)):
             started = time.perf_counter()
             model.predict(batch)
             batch_timings.append(time.perf_counter() - started)
-    p99_single = float(np.percentile(timings, 99) * 1000)
-    p99_batch = float(np.percentile(batch_timings, 99) * 1000)
-    return [
-        _latency_result("latency p99, 1 row", p99_single, rules.p99_single_ms),
-        _latency_result(f"latency p99, {rules.batch_rows} rows", p99_batch, rules.p99_batch_ms),
-    ]
+    return timings, batch_timings
 
 
 def _latency_result(name: str, measured: float, budget: float | None) -> CheckResult:

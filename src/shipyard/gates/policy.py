@@ -12,6 +12,7 @@ Policies live in the workspace's ``shipyard.toml`` (or the file the ``gates_file
     tests = ["checks.fraud:never_flags_tiny_amounts"]
     latency = { p99_single_ms = 25, p99_batch_ms = 80 }
     artifact = { max_size_mb = 50 }
+    not_comparable = "fail"          # or "skip": when the current alias holder cannot score the rows
 
 Without a declared policy a gate still checks artifact integrity, schema compatibility and "no regression
 on the primary metric" against the current alias holder, and measures latency.
@@ -127,6 +128,11 @@ class GatePolicy(_Strict):
     tests: list[str] = Field(default_factory=list, description="import paths of test functions")
     latency: LatencyPolicy = LatencyPolicy()
     schema_compatibility: bool = Field(True, alias="schema")
+    not_comparable: Literal["fail", "skip"] = Field(
+        "fail",
+        description="what comparison checks report when the current alias holder cannot score the rows "
+        "(a changed schema, an artifact that does not load): fail, or skip and judge the candidate alone",
+    )
     artifact: ArtifactPolicy = ArtifactPolicy()
     evaluation_data: str | None = Field(
         None, description="dataset version; default: the candidate's hold-out"

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import pandas as pd
 
-from shipyard.contracts import Contract
 from shipyard.errors import GateError, GateFailed, InvalidInput, NotFound, ShipyardError
 from shipyard.gates import checks
-from shipyard.gates.evaluation import Evaluation, Scored
+from shipyard.gates.champion import score_champion
+from shipyard.gates.evaluation import Evaluation, Scored, rows_accepted
 from shipyard.gates.policy import GatePolicy, load_policy
 from shipyard.gates.report import CheckResult, GateReport
 from shipyard.refs import ModelRef, validate_alias
@@ -139,7 +139,47 @@ def _evaluation(
     rules: GatePolicy,
     notes: list[str],
 ) -> tuple[str | None, Evaluation | None, list[CheckResult]]:
-    """Load the evaluation rows both models can score, and score them with both."""
+    """Score the evaluation rows with the candidate and, where it can, with the champion on the same rows."""
+    data_ref, frame, target, task = _evaluation_data(registry, candidate, rules)
+    accepted = rows_accepted(candidate.input_schema, frame)
+    if accepted.whole:
+        return data_ref, None, [_cannot_score(accepted.summary, f"{candidate.ref}'s contract")]
+    if accepted.left_out:
+        count = accepted.left_out
+        notes.append(f"{count} evaluation row(s) break {candidate.ref}'s contract and are left out")
+    frame = frame[accepted.usable].reset_index(drop=True)
+    if frame.empty:
+        raise GateError(f"no row of {data_ref} meets {candidate.ref}'s contract: {accepted.summary}")
+    training = (candidate.training or {}).get("report", {})
+    features = [str(name) for name in training.get("features") or candidate.info.feature_names or []]
+    scored = _score_candidate(registry, candidate, frame, features, task)
+    if isinstance(scored, CheckResult):
+        return data_ref, None, [scored]
+    targets = frame[target].to_numpy()
+    if champion is None:
+        return data_ref, Evaluation(task, features, frame, targets, scored, None), []
+    compared = _compared_metrics(rules, task)
+    side = score_champion(
+        registry, champion, frame, targets, task, candidate_features=features, metrics=compared
+    )
+    if side.scored is None:
+        outcome = "fail" if rules.not_comparable == "fail" else "are skipped"
+        notes.append(
+            f"{champion.ref} cannot be compared with {candidate.ref}: {side.reason}; comparison checks "
+            f'{outcome} (policy: not_comparable = "{rules.not_comparable}")'
+        )
+        return data_ref, Evaluation(task, features, frame, targets, scored, None, side.reason), []
+    if side.left_out:
+        notes.append(f"{side.left_out} evaluation row(s) break {champion.ref}'s contract and are left out")
+    paired = frame.iloc[side.rows].reset_index(drop=True)
+    evaluation = Evaluation(task, features, paired, targets[side.rows], scored.take(side.rows), side.scored)
+    return data_ref, evaluation, []
+
+
+def _evaluation_data(
+    registry: Registry, candidate: ModelVersion, rules: GatePolicy
+) -> tuple[str, pd.DataFrame, str, str]:
+    """The evaluation rows (the policy's dataset or the candidate's hold-out), target column and task."""
     training = (candidate.training or {}).get("report", {})
     data_ref = rules.evaluation_data or (training.get("datasets") or {}).get("holdout")
     if data_ref is None:
@@ -153,46 +193,44 @@ def _evaluation(
     if target is None or target not in frame.columns:
         raise GateError(f"evaluation data {data_ref} has no target column {target!r} for {candidate.ref}")
     _check_policy_columns(rules, candidate, frame)
+    return data_ref, frame, str(target), str(task)
 
-    usable = np.ones(len(frame), dtype=bool)
-    results: list[CheckResult] = []
-    for role, version in (("candidate", candidate), ("champion", champion)):
-        if version is None or version.input_schema is None:
-            continue
-        outcome = Contract.from_dict(version.input_schema).validate(frame, mode="split")
-        if outcome.ok:
-            continue
-        bad = outcome.problems[outcome.problems["row"] >= 0]["row"].unique()
-        whole = outcome.problems[outcome.problems["row"] < 0]
-        if len(whole):
-            results.append(
-                CheckResult(
-                    f"{role} can score the evaluation data",
-                    "fail",
-                    outcome.summary(limit=3),
-                    f"{version.ref}'s contract",
-                    "comparison checks are skipped",
-                )
-            )
-            return data_ref, None, results
-        usable[bad] = False
-        notes.append(f"{len(bad)} evaluation row(s) break {version.ref}'s contract and are left out")
-    frame = frame[usable].reset_index(drop=True)
-    if frame.empty:
-        raise GateError(f"no row of {data_ref} meets the contracts of both models")
-    features = [str(name) for name in training.get("features") or candidate.info.feature_names or []]
+
+def _score_candidate(
+    registry: Registry, candidate: ModelVersion, frame: pd.DataFrame, features: list[str], task: str
+) -> Scored | CheckResult:
+    """The candidate's predictions, or the failed check saying why it has none (its error, not a crash)."""
+    missing = [name for name in features if name not in frame.columns]
+    if missing:
+        return _cannot_score(f"no column(s) {', '.join(missing)}", f"the columns {candidate.ref} takes")
     try:
-        candidate_scored = Scored.score(registry.load_model(candidate.ref), frame[features], task)
-        champion_scored = None
-        if champion is not None:
-            champion_features = (champion.training or {}).get("report", {}).get("features") or features
-            champion_scored = Scored.score(registry.load_model(champion.ref), frame[champion_features], task)
-    except ShipyardError as exc:
-        raise GateError(f"the gate could not score the evaluation data: {exc}") from None
-    evaluation = Evaluation(
-        task, features, frame, frame[target].to_numpy(), candidate_scored, champion_scored
-    )
-    return data_ref, evaluation, results
+        model = registry.load_model(candidate.ref)
+    except ShipyardError as exc:  # needs trust, or its bytes changed: the gate cannot judge it at all
+        raise GateError(f"the gate could not load {candidate.ref}: {exc}") from None
+    except Exception as exc:
+        return _cannot_score(f"{type(exc).__name__} while loading", f"{candidate.ref} loads", exc)
+    try:
+        return Scored.score(model, frame[features], task)
+    except Exception as exc:  # whatever the model raises is its failure to score these rows
+        return _cannot_score(f"{type(exc).__name__} while predicting", f"{candidate.ref} predicts", exc)
+
+
+def _cannot_score(measured: str, threshold: str, error: Exception | None = None) -> CheckResult:
+    detail = "the checks that need its predictions are skipped"
+    if error is not None:
+        text = " ".join(str(error).split())[:300]
+        detail = f"{type(error).__name__}: {text}; {detail}"
+    return CheckResult("candidate can score the evaluation data", "fail", measured, threshold, detail)
+
+
+def _compared_metrics(rules: GatePolicy, task: str) -> list[str]:
+    """The metrics the comparison checks compute on the champion's predictions."""
+    names = []
+    if rules.regression is not None:
+        names += rules.regression.metrics or [checks.primary_metric(task)]
+    if rules.slices is not None and rules.slices.tolerance is not None:
+        names += rules.slices.metrics or [checks.primary_metric(task)]
+    return list(dict.fromkeys(names))
 
 
 def _check_policy_columns(rules: GatePolicy, candidate: ModelVersion, frame: Any) -> None:
