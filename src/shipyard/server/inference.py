@@ -16,7 +16,7 @@ from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.numerals import whole_number
 from shipyard.server.bodies import read_body
 from shipyard.server.calls import begin, finish, server_of, speak, to_response
-from shipyard.serving.codecs import EncodedResponse
+from shipyard.serving.codecs import EncodedResponse, decompressed
 from shipyard.serving.codecs import mlflow as mlflow_codec
 from shipyard.serving.codecs import native as native_codec
 from shipyard.serving.codecs import oip as oip_codec
@@ -32,10 +32,14 @@ _DECODE_INLINE_BYTES = 64 * 1024
 
 
 async def answer(request: Request, call: InferenceCall, decode: Decode, encode: Encode) -> Response:
-    """Read, decode, predict, record and encode one request of any protocol."""
+    """Read, decompress, decode, predict, record and encode one request of any protocol."""
     server = server_of(request)
     begin(request, call)
-    body = await read_body(request, server.config.max_body_bytes)
+    limit = server.config.max_body_bytes
+    body = await read_body(request, limit)
+    encoding = request.headers.get("content-encoding")
+    if encoding:  # every protocol reads gzip and deflate, held to the same limit once decompressed
+        body = await asyncio.to_thread(decompressed, body, encoding, limit)
     decoded = decode(body) if len(body) < _DECODE_INLINE_BYTES else await asyncio.to_thread(decode, body)
     call.rows = len(decoded.frame)
     result = await server.engine.predict(
@@ -54,8 +58,14 @@ async def answer(request: Request, call: InferenceCall, decode: Decode, encode: 
 
 async def native_predict(request: Request) -> Response:
     speak(request, native_codec.encode_failure)
-    call = InferenceCall(request.path_params["name"], "native")
-    return await answer(request, call, native_codec.decode, native_codec.encode)
+    name = request.path_params["name"]
+    features, extra = input_columns(server_of(request).engine, name)
+    return await answer(
+        request,
+        InferenceCall(name, "native"),
+        lambda body: native_codec.decode(body, features, extra_columns=extra),
+        native_codec.encode,
+    )
 
 
 async def invocations(request: Request) -> Response:
@@ -63,12 +73,12 @@ async def invocations(request: Request) -> Response:
     speak(request, mlflow_codec.encode_failure)
     engine = server_of(request).engine
     name = request.query_params.get("model") or request.headers.get("x-shipyard-model") or _only_model(engine)
-    features = feature_names(engine, name)
+    features, extra = input_columns(engine, name)
     content_type = request.headers.get("content-type")
     return await answer(
         request,
         InferenceCall(name, "mlflow"),
-        lambda body: mlflow_codec.decode(body, content_type, features),
+        lambda body: mlflow_codec.decode(body, content_type, features, extra_columns=extra),
         mlflow_codec.encode,
     )
 
@@ -77,12 +87,12 @@ async def oip_infer(request: Request) -> Response:
     speak(request, oip_codec.encode_failure)
     name = request.path_params["name"]
     version = version_param(request.path_params.get("version"))
-    features = feature_names(server_of(request).engine, name)
+    features, extra = input_columns(server_of(request).engine, name)
     headers = dict(request.headers)
     return await answer(
         request,
         InferenceCall(name, "oip", version),
-        lambda body: oip_codec.decode(body, headers, features),
+        lambda body: oip_codec.decode(body, headers, features, extra_columns=extra),
         oip_codec.encode,
     )
 
@@ -98,15 +108,18 @@ def version_param(value: str | None) -> int | None:
     return version
 
 
-def feature_names(engine: Engine, name: str) -> list[str] | None:
-    """The column names a positional payload (a bare list of rows, a 2-D tensor) stands for."""
+def input_columns(engine: Engine, name: str) -> tuple[list[str] | None, str]:
+    """The column names a positional payload (a bare list of rows, a 2-D tensor) stands for, and what the
+    codec does with other columns: the contract's ``extra_columns`` policy, or "drop" for a model that
+    names its features without a contract (it reads only those). Unknown: (None, "keep")."""
     try:
         slot = engine.slot(name)
     except ShipyardError:
-        return None
+        return None, "keep"
     if slot.contract is not None:
-        return slot.contract.names
-    return slot.version.info.feature_names
+        return slot.contract.names, slot.contract.extra_columns
+    features = slot.version.info.feature_names
+    return features, "drop" if features is not None else "keep"
 
 
 def _only_model(engine: Engine) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from shipyard import __version__
-from shipyard.errors import InvalidInput, UnsupportedMediaType
+from shipyard.errors import InvalidInput
 from shipyard.serving.codecs import EncodedResponse, oip
 from shipyard.serving.results import DecodedRequest, PredictionResult
 
@@ -253,14 +253,6 @@ def test_malformed_json_is_invalid_input() -> None:
         oip.decode(b'{"inputs": [}', NO_HEADERS, FEATURES)
 
     assert str(raised.value).startswith("the body is not valid JSON: ")
-
-
-def test_a_compressed_body_is_an_unsupported_media_type() -> None:
-    with pytest.raises(UnsupportedMediaType) as raised:
-        oip.decode(b"\x1f\x8b", {"Content-Encoding": "gzip"}, FEATURES)
-
-    assert raised.value.http_status == 415
-    assert "'gzip'" in str(raised.value)
 
 
 def test_binary_inputs_decode_like_json_ones() -> None:

@@ -13,13 +13,21 @@ given the status the error's class maps to (``shipyard.errors``). Every codec se
 on the request it decodes: pass it to ``Engine.predict(want_proba=...)`` so probabilities are computed only
 when the response carries them.
 
-This module holds what the codecs share: the response triple, JSON parsing, and building a DataFrame from
-JSON values so that the same values give the same dtypes whichever protocol carried them.
+Before a codec decodes, ``decompressed`` undoes the request's Content-Encoding (gzip or deflate) for every
+protocol alike, within the body limit. While it decodes, a ``ColumnRule`` (the model's feature names and the
+contract's ``extra_columns`` policy) leaves out, or refuses, columns the model does not take before any
+per-column work, so a request with 200,000 unknown columns costs what its known columns cost.
+
+This module holds what the codecs share: the response triple, JSON parsing, content decoding, the column
+rule, and building a DataFrame from JSON values so that the same values give the same dtypes whichever
+protocol carried them.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping, Sequence, Sized
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -27,13 +35,17 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from shipyard.errors import InvalidInput, UnsupportedMediaType
+from shipyard.contracts import Problem
+from shipyard.errors import ContractViolation, InvalidInput, PayloadTooLarge, UnsupportedMediaType
 
 __all__ = [
+    "CONTENT_ENCODINGS",
     "JSON_MEDIA_TYPE",
+    "ColumnRule",
     "EncodedResponse",
     "UnsupportedMediaType",
     "common_length",
+    "decompressed",
     "describe",
     "error_response",
     "frame_from_columns",
@@ -44,6 +56,7 @@ __all__ = [
     "parse_json",
     "quoted",
     "require_rows",
+    "selected",
 ]
 
 JSON_MEDIA_TYPE = "application/json"
@@ -75,6 +88,92 @@ def parse_json(body: bytes, what: str = "the body") -> Any:
     except orjson.JSONDecodeError as error:
         first_line = str(error).splitlines()[0] if str(error) else "empty document"
         raise InvalidInput(f"{what} is not valid JSON: {first_line}") from None
+
+
+#: Content-Encodings a request body may arrive in (RFC 9110), and the zlib window bits that read each.
+_WINDOW_BITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+CONTENT_ENCODINGS = ("identity", *_WINDOW_BITS)
+
+
+def decompressed(body: bytes, content_encoding: str | None, limit: int) -> bytes:
+    """``body`` with its Content-Encoding undone, refusing (413) a result over ``limit`` bytes as soon as it
+    passes it, so a small compressed body cannot unfold past the server's body limit (a "zip bomb").
+
+    ``gzip`` (and ``x-gzip``), ``deflate`` and ``identity`` are read, also listed in order ("gzip, identity");
+    any other coding is refused with 415, a damaged stream with 400.
+    """
+    if not content_encoding or not content_encoding.strip():
+        return body
+    codings = [coding.strip().lower() for coding in content_encoding.split(",")]
+    codings = [coding for coding in codings if coding not in ("identity", "")]
+    unknown = next((coding for coding in codings if coding not in _WINDOW_BITS), None)
+    if unknown is not None:
+        raise UnsupportedMediaType(
+            f"Content-Encoding {unknown[:40]!r} is not supported; send the body compressed with gzip or "
+            "deflate, or uncompressed"
+        )
+    for coding in reversed(codings):  # the last coding listed was applied last
+        body = _inflated(body, coding, limit)
+    return body
+
+
+def _inflated(body: bytes, coding: str, limit: int) -> bytes:
+    output = bytearray()
+    remaining = body
+    while True:  # a gzip body may hold several members, one after another
+        inflater = zlib.decompressobj(_WINDOW_BITS[coding])
+        try:
+            while remaining and not inflater.eof:
+                output += inflater.decompress(remaining, limit + 1 - len(output))
+                if len(output) > limit:
+                    raise PayloadTooLarge(
+                        f"the body is over {limit:,} bytes once decompressed; this server accepts at most "
+                        f"{limit:,}"
+                    )
+                remaining = inflater.unconsumed_tail
+        except zlib.error as error:
+            raise InvalidInput(
+                f"the body is not valid {coding} data ({error}); send it as its Content-Encoding says"
+            ) from None
+        if not inflater.eof:
+            raise InvalidInput(f"the {coding} body ends early; send the whole compressed stream")
+        remaining = inflater.unused_data
+        if not remaining or coding == "deflate":
+            return bytes(output)
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """Which columns of a request a decoder builds: the model's ``features`` (when known) and what happens to
+    any other column, the data contract's ``extra_columns`` policy — "drop" leaves it out, "reject" refuses
+    the request (422, one ``unexpected_column`` problem per column, as the contract's validator would), "keep"
+    keeps it (as does a rule without features). Applied before any per-column work.
+    """
+
+    features: Sequence[str] | None = None
+    extra_columns: str = "keep"
+
+    def kept(self, names: Iterable[Any]) -> list[Any] | None:
+        """The names among ``names`` to build, in their order; None when every column is built."""
+        if self.features is None or self.extra_columns == "keep":
+            return None
+        known = set(self.features)
+        extras = [name for name in names if name not in known]
+        if not extras:
+            return None
+        if self.extra_columns == "reject":
+            raise _unexpected_columns(extras)
+        return [name for name in names if name in known]
+
+
+def _unexpected_columns(extras: list[Any]) -> ContractViolation:
+    problems = [Problem(-1, str(name), "unexpected_column", "") for name in extras[:50]]
+    return ContractViolation(
+        f"the input breaks the model's data contract: it has {len(extras):,} column"
+        f"{'' if len(extras) == 1 else 's'} the model does not take ({name_list(extras, 5)}); "
+        "send only the model's columns",
+        problems,
+    )
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -129,6 +228,12 @@ def require_rows(rows: int) -> None:
     """Refuse an empty batch: a request with no rows has nothing to predict and is almost always a bug."""
     if rows == 0:
         raise InvalidInput("the request has no rows; send at least one row to predict")
+
+
+def selected(columns: Mapping[str, Any], rule: ColumnRule) -> Mapping[str, Any]:
+    """``columns`` (values by column name) without the columns ``rule`` leaves out."""
+    kept = rule.kept(columns)
+    return columns if kept is None else {name: columns[name] for name in kept}
 
 
 def common_length(columns: Mapping[str, Sized]) -> int:
@@ -192,20 +297,34 @@ def _all_floats(values: Sequence[Any] | np.ndarray) -> bool:
     return isinstance(values, list) and all(type(value) is float for value in values)
 
 
-def frame_from_records(records: Sequence[Any], what: str = "record") -> pd.DataFrame:
+#: The rule of a decoder that knows nothing of the model: every column is built.
+EVERY_COLUMN = ColumnRule()
+
+
+def frame_from_records(
+    records: Sequence[Any], what: str = "record", rule: ColumnRule = EVERY_COLUMN
+) -> pd.DataFrame:
     """Build the request frame from JSON objects, one per row; a key missing from a row becomes null.
 
-    Columns keep the order in which they first appear. Anything but an object in the list is refused with
-    its position, so a client sees which row it got wrong.
+    Columns keep the order in which they first appear; ``rule`` leaves out (or refuses) columns the model
+    does not take. Anything but an object in the list is refused with its position, so a client sees which
+    row it got wrong.
     """
     require_rows(len(records))
-    columns: dict[str, list[Any]] = {}
     for row, record in enumerate(records):
         if not isinstance(record, dict):
             raise InvalidInput(
                 f"{what} {row} is {describe(record)}; "
                 f"each {what} must be an object mapping column names to values"
             )
+    if rule.features is not None:
+        every = dict.fromkeys(name for record in records for name in record)
+        kept = rule.kept(every)
+        if kept is not None:
+            named = {name: [record.get(name) for record in records] for name in kept}
+            return frame_from_columns(named, len(records))
+    columns: dict[str, list[Any]] = {}
+    for row, record in enumerate(records):
         for name in record:
             if name not in columns:
                 columns[name] = [None] * row  # a column first seen late is missing from the earlier rows

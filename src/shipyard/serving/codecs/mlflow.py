@@ -18,6 +18,7 @@ server (``mlflow/pyfunc/scoring_server``):
 
 from __future__ import annotations
 
+import csv
 import io
 from collections import Counter
 from collections.abc import Sequence
@@ -27,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from shipyard._version import __version__
-from shipyard.errors import InvalidInput
+from shipyard.errors import ContractViolation, InvalidInput
 from shipyard.serving.codecs import (
     JSON_MEDIA_TYPE,
+    ColumnRule,
     EncodedResponse,
     UnsupportedMediaType,
     common_length,
@@ -41,6 +43,7 @@ from shipyard.serving.codecs import (
     parse_json,
     quoted,
     require_rows,
+    selected,
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult, to_plain
 
@@ -80,18 +83,24 @@ _SPLIT_KEYS = ("columns", "data", "index")
 
 
 def decode(
-    body: bytes, content_type: str | None, feature_names: Sequence[str] | None = None
+    body: bytes,
+    content_type: str | None,
+    feature_names: Sequence[str] | None = None,
+    *,
+    extra_columns: str = "keep",
 ) -> DecodedRequest:
     """Decode an ``/invocations`` body into rows.
 
     ``feature_names`` (the model's inputs, in order) name positional columns — rows sent as lists; without
-    them positional columns are named "0", "1", …. ``options`` holds ``format`` (the JSON key or "csv"),
+    them positional columns are named "0", "1", …. Named columns outside them are dropped, refused or kept
+    as ``extra_columns`` (the contract's policy) says. ``options`` holds ``format`` (the JSON key or "csv"),
     ``params`` (the request's ``params`` object, or None) and ``want_proba`` (always False: the response
     carries labels only).
     """
+    rule = ColumnRule(feature_names, extra_columns)
     media_type = _media_type(content_type)
     if media_type == CONTENT_TYPE_CSV:
-        return DecodedRequest(_frame_from_csv(body), text_input=True, options=_options("csv", None))
+        return DecodedRequest(_frame_from_csv(body, rule), text_input=True, options=_options("csv", None))
     payload = parse_json(body)
     if not isinstance(payload, dict):
         raise InvalidInput(
@@ -108,17 +117,17 @@ def decode(
         raise InvalidInput(f"'params' is {describe(params)}; send an object of parameter names and values")
     value = payload[key]
     if key == DATAFRAME_SPLIT:
-        frame = _frame_from_split(value, feature_names)
+        frame = _frame_from_split(value, rule)
     elif key == DATAFRAME_RECORDS:
         if not isinstance(value, list):
             raise InvalidInput(
                 f"'dataframe_records' is {describe(value)}; send a list of records, one per row"
             )
-        frame = _frame_from_rows(value, feature_names, key)
+        frame = _frame_from_rows(value, rule, key)
     elif isinstance(value, dict):
-        frame = _frame_from_tensor_columns(value, key)
+        frame = _frame_from_tensor_columns(selected(value, rule), key)
     elif isinstance(value, list):
-        frame = _frame_from_rows(value, feature_names, key)
+        frame = _frame_from_rows(value, rule, key)
     else:
         raise InvalidInput(
             f"{key!r} is {describe(value)}; send a list of rows or an object mapping columns to lists"
@@ -151,7 +160,7 @@ def _media_type(content_type: str | None) -> str:
     return media_type
 
 
-def _frame_from_csv(body: bytes) -> pd.DataFrame:
+def _frame_from_csv(body: bytes, rule: ColumnRule) -> pd.DataFrame:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -160,8 +169,11 @@ def _frame_from_csv(body: bytes) -> pd.DataFrame:
         ) from None
     if not text.strip():
         require_rows(0)
+    kept = rule.kept(_csv_header(text))
     try:
-        frame = pd.read_csv(io.StringIO(text), low_memory=False)
+        frame = pd.read_csv(
+            io.StringIO(text), low_memory=False, usecols=None if kept is None else set(kept).__contains__
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         first_line = (str(error).splitlines() or ["no detail"])[0]
         raise InvalidInput(
@@ -179,7 +191,25 @@ def _frame_from_csv(body: bytes) -> pd.DataFrame:
     return frame
 
 
-def _frame_from_split(split: Any, feature_names: Sequence[str] | None) -> pd.DataFrame:
+def _csv_header(text: str) -> list[str]:
+    """The CSV's column names as written, refusing one named twice: pandas would rename the second "a.1"
+    where a JSON request naming a column twice is refused. (The csv module reads the one line; pandas would
+    build a column per name to read it.)"""
+    try:
+        names = next((row for row in csv.reader(io.StringIO(text)) if row), [])
+    except csv.Error as error:
+        raise InvalidInput(
+            f"the CSV header could not be parsed: {error}; send a header line, then one line per row"
+        ) from None
+    duplicated = [name for name, count in Counter(names).items() if count > 1]
+    if duplicated:
+        raise InvalidInput(
+            f"the CSV header names {name_list(duplicated)} more than once; name each column once"
+        )
+    return names
+
+
+def _frame_from_split(split: Any, rule: ColumnRule) -> pd.DataFrame:
     if not isinstance(split, dict):
         raise InvalidInput(
             f"'dataframe_split' is {describe(split)}; send an object with 'data' and optionally 'columns' "
@@ -210,16 +240,17 @@ def _frame_from_split(split: Any, feature_names: Sequence[str] | None) -> pd.Dat
             f"'dataframe_split.index' {given} but 'data' has {len(data)} rows; send one label per row"
         )
     if columns is None:
-        return _frame_from_rows(data, feature_names, "dataframe_split")
+        return _frame_from_rows(data, rule, "dataframe_split")
     # An explicit 'columns' names the positions; rows must match it, not the model.
-    return _positional_frame(data, columns, f"'columns' lists {len(columns)}")
+    return _positional_frame(data, columns, f"'columns' lists {len(columns)}", rule.kept(columns))
 
 
-def _frame_from_rows(rows: list[Any], feature_names: Sequence[str] | None, key: str) -> pd.DataFrame:
+def _frame_from_rows(rows: list[Any], rule: ColumnRule, key: str) -> pd.DataFrame:
     """Rows as objects (named columns) or as lists / single values (positional columns)."""
     require_rows(len(rows))
     if isinstance(rows[0], dict):
-        return frame_from_records(rows, what=f"{key} row")
+        return frame_from_records(rows, what=f"{key} row", rule=rule)
+    feature_names = rule.features
     if feature_names is not None:
         names = [str(name) for name in feature_names]
         width = f"the model takes {len(names)} features ({name_list(names)})"
@@ -229,8 +260,11 @@ def _frame_from_rows(rows: list[Any], feature_names: Sequence[str] | None, key: 
     return _positional_frame(rows, [str(position) for position in range(count)], f"row 0 has {count}")
 
 
-def _positional_frame(rows: list[Any], names: Sequence[str], expected: str) -> pd.DataFrame:
-    """Rows of values in the order of ``names``; ``expected`` says where that order comes from."""
+def _positional_frame(
+    rows: list[Any], names: Sequence[str], expected: str, kept: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Rows of values in the order of ``names``; ``expected`` says where that order comes from. Only the
+    ``kept`` columns (all when None) are built."""
     require_rows(len(rows))
     width = len(names)
     values: list[list[Any]] = []
@@ -245,6 +279,11 @@ def _positional_frame(rows: list[Any], names: Sequence[str], expected: str) -> p
             noun = "value" if len(cells) == 1 else "values"
             raise InvalidInput(f"row {position} has {len(cells)} {noun} but {expected}")
         values.append(cells)
+    if kept is not None:
+        wanted = set(kept)
+        positions = [position for position, name in enumerate(names) if name in wanted]
+        columns = {names[position]: [cells[position] for cells in values] for position in positions}
+        return frame_from_columns(columns, len(rows))
     by_column = [list(column) for column in zip(*values, strict=True)] if width else []
     return frame_from_columns(dict(zip(names, by_column, strict=True)), len(rows))
 
@@ -291,15 +330,28 @@ def encode_invalid_input(error: InvalidInput) -> EncodedResponse:
 
 
 #: The MLflow error code for a status this server answers with, where MLflow has one of its own.
-_CODE_OF_STATUS = {404: "RESOURCE_DOES_NOT_EXIST", 503: "TEMPORARILY_UNAVAILABLE"}
+_CODE_OF_STATUS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    503: "TEMPORARILY_UNAVAILABLE",
+    504: "TEMPORARILY_UNAVAILABLE",
+}
 
 
 def encode_failure(error: BaseException, status: int, request_id: str) -> EncodedResponse:
-    """The failure as MLflow answers it: bad input as ``encode_invalid_input``; anything else with its own
-    status and the MLflow code closest to it (``INTERNAL_ERROR`` where MLflow has none)."""
-    if isinstance(error, InvalidInput):
+    """The failure as MLflow answers it, with the status of the error's class (413 for a body over the
+    limit, 503 when overloaded, …) and the MLflow code closest to it (``BAD_REQUEST`` for a refusal,
+    ``INTERNAL_ERROR`` for a failure MLflow has no code for). Two answers follow MLflow rather than the class:
+    a refused media type is 415 in plain text, and a contract violation is a 400 (MLflow has no 422).
+    """
+    if isinstance(error, UnsupportedMediaType):
         return encode_invalid_input(error)
-    encoded = encode_error(str(error), _CODE_OF_STATUS.get(status, "INTERNAL_ERROR"))
+    if isinstance(error, ContractViolation):
+        status = 400
+    code = _CODE_OF_STATUS.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
+    encoded = encode_error(str(error), code)
     return EncodedResponse(status, encoded.body, encoded.headers)
 
 

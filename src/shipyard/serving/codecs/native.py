@@ -20,6 +20,7 @@ for everything else (``{"error", "request_id"}``); ``encode_failure`` chooses be
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -28,6 +29,7 @@ import pandas as pd
 
 from shipyard.errors import ContractViolation, InvalidInput
 from shipyard.serving.codecs import (
+    ColumnRule,
     EncodedResponse,
     common_length,
     describe,
@@ -38,6 +40,7 @@ from shipyard.serving.codecs import (
     parse_json,
     quoted,
     require_rows,
+    selected,
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult, to_plain
 
@@ -49,11 +52,18 @@ MAX_PROBLEMS = 50
 _KEYS = ("records", "columns", "return_proba")
 
 
-def decode(body: bytes) -> DecodedRequest:
-    """Decode a native JSON body into the rows to predict; ``options["want_proba"]`` echoes return_proba."""
+def decode(
+    body: bytes, feature_names: Sequence[str] | None = None, *, extra_columns: str = "keep"
+) -> DecodedRequest:
+    """Decode a native JSON body into the rows to predict; ``options["want_proba"]`` echoes return_proba.
+
+    Columns outside ``feature_names`` (the model's inputs, when known) are dropped, refused or kept as
+    ``extra_columns`` (the contract's policy) says.
+    """
+    rule = ColumnRule(feature_names, extra_columns)
     payload = parse_json(body)
     if isinstance(payload, list):
-        return DecodedRequest(frame_from_records(payload), options={"want_proba": True})
+        return DecodedRequest(frame_from_records(payload, rule=rule), options={"want_proba": True})
     if not isinstance(payload, dict):
         raise InvalidInput(
             f"the body is {describe(payload)}; send an object with 'records' or 'columns', "
@@ -74,15 +84,16 @@ def decode(body: bytes) -> DecodedRequest:
         records = payload["records"]
         if not isinstance(records, list):
             raise InvalidInput(f"'records' is {describe(records)}; send a list of objects, one per row")
-        frame = frame_from_records(records)
+        frame = frame_from_records(records, rule=rule)
     else:
-        frame = _frame_from_column_lists(payload["columns"])
+        frame = _frame_from_column_lists(payload["columns"], rule)
     return DecodedRequest(frame, options={"want_proba": want_proba})
 
 
-def _frame_from_column_lists(columns: Any) -> pd.DataFrame:
+def _frame_from_column_lists(columns: Any, rule: ColumnRule) -> pd.DataFrame:
     if not isinstance(columns, dict):
         raise InvalidInput(f"'columns' is {describe(columns)}; send an object mapping each column to a list")
+    columns = selected(columns, rule)
     for name, values in columns.items():
         if not isinstance(values, list):
             raise InvalidInput(

@@ -33,8 +33,8 @@ from shipyard._version import __version__
 from shipyard.errors import InvalidInput
 from shipyard.numerals import whole_number
 from shipyard.serving.codecs import (
+    ColumnRule,
     EncodedResponse,
-    UnsupportedMediaType,
     describe,
     error_response,
     frame_from_columns,
@@ -105,19 +105,18 @@ def decode(
     feature_names: Sequence[str] | None = None,
     *,
     available_outputs: Sequence[str] = OUTPUT_NAMES,
+    extra_columns: str = "keep",
 ) -> DecodedRequest:
     """Decode an inference request (JSON, or JSON plus binary tensors) into rows.
 
-    ``feature_names`` name the columns of a 2-D input. ``available_outputs`` are the outputs this model can
+    ``feature_names`` name the columns of a 2-D input; when the request sends one input per column, inputs
+    named outside them are dropped, refused or kept as ``extra_columns`` (the contract's policy) says, before
+    their values are read. A compressed body is decompressed before it gets here (``decompressed``).
+    ``available_outputs`` are the outputs this model can
     give (pass ``("predict",)`` for a model without probabilities, so asking for ``predict_proba`` fails
     before the model runs). ``options`` keeps ``id``, ``parameters``, ``outputs`` (each requested output's
     ``name`` and ``binary`` flag, or None for the defaults), ``binary_data_output`` and ``want_proba``.
     """
-    encoding = header(headers, "Content-Encoding")
-    if encoding and encoding.strip().lower() != "identity":
-        raise UnsupportedMediaType(
-            f"Content-Encoding {encoding[:40]!r} is not supported; send the request uncompressed"
-        )
     json_part, binary = _split_body(body, header(headers, HEADER_LENGTH))
     what = "the body" if binary is None else "the JSON header"
     request = parse_json(json_part, what)
@@ -130,7 +129,7 @@ def decode(
     binary_data_output = parameters.get("binary_data_output", False)
     if not isinstance(binary_data_output, bool):
         raise InvalidInput(f"'binary_data_output' is {describe(binary_data_output)}; send true or false")
-    tensors = _read_inputs(request.get("inputs"), binary)
+    tensors = _read_inputs(request.get("inputs"), binary, ColumnRule(feature_names, extra_columns))
     outputs = _requested_outputs(request.get("outputs"), binary_data_output, available_outputs)
     want_proba = PREDICT_PROBA in available_outputs and (
         outputs is None or any(output["name"] == PREDICT_PROBA for output in outputs)
@@ -169,11 +168,12 @@ def _parameters(value: Any, owner: str) -> dict[str, Any]:
     return value
 
 
-def _read_inputs(inputs: Any, binary: memoryview | None) -> list[_Tensor]:
+def _read_inputs(inputs: Any, binary: memoryview | None, rule: ColumnRule) -> list[_Tensor]:
     if inputs is None or inputs == []:
         raise InvalidInput("the request has no 'inputs'; send a list of input tensors")
     if not isinstance(inputs, list):
         raise InvalidInput(f"'inputs' is {describe(inputs)}; send a list of input tensors")
+    kept = _kept_inputs(inputs, rule)
     tensors: list[_Tensor] = []
     offset = 0
     for position, spec in enumerate(inputs):
@@ -184,6 +184,9 @@ def _read_inputs(inputs: Any, binary: memoryview | None) -> list[_Tensor]:
         name = spec.get("name")
         if not isinstance(name, str) or not name:
             raise InvalidInput(f"input {position} has no name; every input needs a 'name' string")
+        if kept is not None and name not in kept:
+            offset += _binary_size(spec)  # a dropped column's bytes are passed over, never read
+            continue
         datatype = _datatype(spec.get("datatype"), name)
         shape = _shape(spec.get("shape"), name)
         count = math.prod(shape)
@@ -224,6 +227,27 @@ def _read_inputs(inputs: Any, binary: memoryview | None) -> list[_Tensor]:
             "binary_data_size must account for every byte after the JSON header"
         )
     return tensors
+
+
+def _kept_inputs(inputs: list[Any], rule: ColumnRule) -> set[str] | None:
+    """The names of the inputs to read when the request sends one input per column (several inputs); None
+    to read all. A single input is a table or a column either way, and is always read."""
+    if len(inputs) < 2 or rule.features is None:
+        return None
+    names = [spec.get("name") for spec in inputs if isinstance(spec, dict)]
+    kept = rule.kept([name for name in names if isinstance(name, str)])
+    if kept == []:
+        raise InvalidInput(
+            f"no input names a column the model takes ({name_list(rule.features)}); "
+            "name each input after its column"
+        )
+    return None if kept is None else set(kept)
+
+
+def _binary_size(spec: dict[str, Any]) -> int:
+    parameters = spec.get("parameters")
+    size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else 0
 
 
 def _datatype(value: Any, name: str) -> str:
