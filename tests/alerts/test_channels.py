@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import logging
 import time
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,31 @@ def test_channels_declare_what_they_need() -> None:
             ChannelConfig.model_validate(broken)
     with pytest.raises(ConfigurationError, match=r"\$NOPE is not set"):
         ChannelConfig(type="email", host="h", sender="a@b", to=["c@d"], password_env="NOPE").password()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("file:///etc/passwd", "scheme 'file'; it must start with http:// or https://"),
+        ("ftp://files.example.com/hook", "scheme 'ftp'"),
+        ("gopher://example.com:70/_POST", "scheme 'gopher'"),
+        ("javascript:alert(1)", "scheme 'javascript'"),
+        ("hooks.example.com/shipyard", "no scheme"),
+        ("https:///services/T000/B000/secret", "no host"),
+        ("http://hooks.example.com:99999/x", "invalid port"),
+        ("https://hooks.example.com/a b", "spaces or control characters"),
+    ],
+)
+def test_a_webhook_url_must_be_http_or_https_with_a_host(url: str, problem: str) -> None:
+    for kind in ("webhook", "slack"):
+        with pytest.raises(ValueError, match=problem) as refused:
+            ChannelConfig(type=kind, url=url)  # type: ignore[arg-type]
+        assert "secret" not in str(refused.value)  # the path of a webhook URL is its secret: never echoed
+
+
+def test_a_channel_built_without_validation_still_never_opens_a_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not send")
+    config = ChannelConfig.model_construct(type="webhook", url=secret.as_uri(), attempts=1, backoff=0.0)
+    [delivery] = deliver(NOTE, {"hook": config})
+    assert not delivery.delivered and "scheme 'file'" in delivery.error

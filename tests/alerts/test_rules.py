@@ -83,6 +83,7 @@ def test_malformed_rules_and_files_are_refused_with_the_reason(fraud: Registry, 
         ),
         ("[alerts\n", "not valid TOML"),
         ('[alerts.channels.x]\ntype = "webhook"\n', "needs url"),
+        ('[alerts.channels.x]\ntype = "slack"\nurl = "file:///etc/passwd"\n', "url has scheme 'file'"),
     ):
         rules(fraud, text)
         with pytest.raises(ConfigurationError, match=problem):

@@ -27,7 +27,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from shipyard._version import __version__
-from shipyard.alerts.rules import ChannelConfig
+from shipyard.alerts.rules import ChannelConfig, webhook_url_problem
 
 log = logging.getLogger("shipyard.alerts")
 
@@ -116,6 +116,10 @@ def _send_slack(config: ChannelConfig, notification: Notification) -> None:
 
 
 def _post(config: ChannelConfig, body: bytes, headers: dict[str, str]) -> None:
+    # Checked again here, for a config built without validation: urlopen would also open file: and ftp:.
+    problem = webhook_url_problem(config.url or "")
+    if problem:
+        raise ValueError(f"the webhook url {problem}")
     request = urllib.request.Request(config.url or "", data=body, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=config.timeout) as response:
         if response.status >= 300:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -117,6 +118,9 @@ class DefaultsConfig(_Strict):
 
 
 class ChannelConfig(_Strict):
+    # A channel holds secrets (a webhook URL's path, a signing secret): errors never repeat the input.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
+
     type: Literal["webhook", "slack", "email", "log"]
     url: str | None = None
     secret: str | None = None
@@ -139,6 +143,9 @@ class ChannelConfig(_Strict):
     def _complete(self) -> ChannelConfig:
         if self.type in ("webhook", "slack") and not self.url:
             raise ValueError(f"a {self.type} channel needs url = 'https://…'")
+        problem = webhook_url_problem(self.url) if self.type in ("webhook", "slack") and self.url else ""
+        if problem:
+            raise ValueError(f"the {self.type} channel's url {problem}")
         if self.type == "email" and not (self.host and self.to and self.sender):
             raise ValueError("an email channel needs host, from and to = ['someone@example.com']")
         return self
@@ -160,6 +167,29 @@ class ChannelConfig(_Strict):
         if value is None:
             raise ConfigurationError(f"the SMTP password variable ${self.password_env} is not set")
         return value
+
+
+#: The schemes a webhook may use: anything else (file:, ftp:, …) would make the sender read or reach what it
+#: should not, since the standard library's opener follows every scheme it knows.
+WEBHOOK_SCHEMES = ("http", "https")
+
+
+def webhook_url_problem(url: str) -> str:
+    """What is wrong with ``url`` as a webhook address ("" if nothing is), without repeating it: a Slack or
+    Teams webhook URL holds its secret in the path."""
+    if any(character.isspace() or not character.isprintable() for character in url):
+        return "contains spaces or control characters; percent-encode them"
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in WEBHOOK_SCHEMES:
+        shown = f"scheme {parts.scheme[:20]!r}" if parts.scheme else "no scheme"
+        return f"has {shown}; it must start with http:// or https://"
+    if not parts.hostname:
+        return f"has no host; write it as {parts.scheme.lower()}://host[:port]/path"
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return f"has an invalid port after host {parts.hostname[:100]!r}; use a number from 1 to 65535"
+    return ""
 
 
 class AlertsDocument(_Strict):
