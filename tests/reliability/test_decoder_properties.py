@@ -10,9 +10,12 @@ empty containers, duplicate keys). Derandomized, so a run is repeatable; ``bound
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
+import zlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -21,7 +24,7 @@ from hypothesis import strategies as st
 
 from shipyard.contracts import ColumnContract, Contract
 from shipyard.errors import ShipyardError
-from shipyard.serving.codecs import mlflow, native, oip
+from shipyard.serving.codecs import decompressed, mlflow, native, oip
 from shipyard.serving.results import DecodedRequest
 from tests.reliability.bounds import EXAMPLES
 
@@ -46,6 +49,8 @@ CONTRACT = Contract(
 )
 KEEP = Contract(CONTRACT.columns, extra_columns="keep")
 REJECT = Contract(CONTRACT.columns, extra_columns="reject")
+#: Each extra-columns policy, and the contract that has it: the server decodes with its contract's policy.
+POLICIES = {"drop": CONTRACT, "keep": KEEP, "reject": REJECT}
 NAMES = CONTRACT.names
 
 # --- hostile JSON values ---------------------------------------------------------------------------------
@@ -141,38 +146,45 @@ def refused_or_decoded(decode: Callable[[], DecodedRequest], body: bytes) -> Dec
         raise AssertionError(f"{type(error).__name__}: {error} on body {body[:400]!r}") from error
 
 
-def validated(request: DecodedRequest | None) -> None:
-    """The decoded rows through the validator as the engine calls it, and in every other mode and policy."""
+def validated(request: DecodedRequest | None, contract: Contract) -> None:
+    """The decoded rows through ``contract``'s validator, as the engine calls it (split) and training does."""
     if request is None:
         return
     frame = request.frame
     assert isinstance(frame, pd.DataFrame)
-    for contract in (CONTRACT, KEEP, REJECT):
-        for mode in ("split", "reject"):
-            try:
-                result = contract.validate(frame, mode=mode, text_input=request.text_input, max_problems=50)
-            except ShipyardError as error:
-                assert 400 <= error.http_status < 500, f"validate raised {type(error).__name__}: {error}"
-                continue
-            except Exception as error:
-                shown = frame.head(3).to_dict("list")
-                raise AssertionError(
-                    f"validate raised {type(error).__name__}: {error} on {shown!r:.400}"
-                ) from error
-            assert len(result.valid) + len(result.rejected) == len(frame)
-            assert len(result.problems) <= 50
+    for mode in ("split", "reject"):
+        try:
+            result = contract.validate(frame, mode=mode, text_input=request.text_input, max_problems=50)
+        except ShipyardError as error:
+            assert 400 <= error.http_status < 500, f"validate raised {type(error).__name__}: {error}"
+            continue
+        except Exception as error:
+            shown = frame.head(3).to_dict("list")
+            raise AssertionError(
+                f"validate raised {type(error).__name__}: {error} on {shown!r:.400}"
+            ) from error
+        assert len(result.valid) + len(result.rejected) == len(frame)
+        assert len(result.problems) <= 50
 
 
-def native_decode(body: bytes) -> None:
-    validated(refused_or_decoded(lambda: native.decode(body), body))
+def decoded_and_validated(decode: Callable[[str], DecodedRequest], body: bytes) -> None:
+    """``decode`` under each extra-columns policy, then the validator of a contract with that policy."""
+    for policy, contract in POLICIES.items():
+        validated(refused_or_decoded(partial(decode, policy), body), contract)
+
+
+def native_decode(body: bytes, features: list[str] | None = NAMES) -> None:
+    decoded_and_validated(lambda policy: native.decode(body, features, extra_columns=policy), body)
 
 
 def mlflow_decode(body: bytes, content_type: str, features: list[str] | None = NAMES) -> None:
-    validated(refused_or_decoded(lambda: mlflow.decode(body, content_type, features), body))
+    decoded_and_validated(
+        lambda policy: mlflow.decode(body, content_type, features, extra_columns=policy), body
+    )
 
 
 def oip_decode(body: bytes, headers: dict[str, str], features: list[str] | None = NAMES) -> None:
-    validated(refused_or_decoded(lambda: oip.decode(body, headers, features), body))
+    decoded_and_validated(lambda policy: oip.decode(body, headers, features, extra_columns=policy), body)
 
 
 # --- arbitrary bytes -------------------------------------------------------------------------------------
@@ -218,10 +230,11 @@ def test_any_content_type_is_refused_or_read(content_type: str) -> None:
             ),
             VALUES,
         )
-    )
+    ),
+    known=st.booleans(),
 )
-def test_native_json_rows_and_columns(body: bytes) -> None:
-    native_decode(body)
+def test_native_json_rows_and_columns(body: bytes, known: bool) -> None:
+    native_decode(body, NAMES if known else None)
 
 
 # --- MLflow JSON and CSV ---------------------------------------------------------------------------------
@@ -368,6 +381,58 @@ def test_oip_binary_tensors(request: tuple[bytes, dict[str, str]], positional: b
     oip_decode(body, headers, NAMES if positional else None)
 
 
+# --- compressed bodies -----------------------------------------------------------------------------------
+
+CODINGS = st.one_of(
+    st.sampled_from(
+        ["gzip", "x-gzip", "deflate", "identity", "GZIP", "gzip, identity", "gzip, gzip", "br", ""]
+    ),
+    st.text(max_size=12),
+)
+
+
+@st.composite
+def compressed_bodies(draw: st.DrawFn) -> tuple[bytes, str, bytes | None]:
+    """A body, its Content-Encoding, and what it inflates to (None when damaged or not compressed at all)."""
+    payload = draw(st.one_of(st.binary(max_size=200), st.integers(0, 5000).map(lambda n: b"{" * n)))
+    coding = draw(CODINGS)
+    if coding.lower() in ("gzip", "x-gzip"):
+        body, members = gzip.compress(payload), draw(st.integers(1, 2))
+        body, payload = body * members, payload * members
+    elif coding == "deflate":
+        body = zlib.compress(payload)
+    else:
+        return draw(st.binary(max_size=200)), coding, None
+    cut = draw(st.integers(0, len(body)))
+    if cut < len(body):  # damaged: cut short, or a byte changed
+        body = draw(st.sampled_from([body[:cut], body[:cut] + bytes([body[cut] ^ 0xFF]) + body[cut + 1 :]]))
+        return body, coding, None
+    return body, coding, payload
+
+
+@FUZZ
+@given(request=compressed_bodies(), limit=st.integers(0, 3000))
+def test_compressed_bodies_are_inflated_or_refused(
+    request: tuple[bytes, str, bytes | None], limit: int
+) -> None:
+    """Any Content-Encoding and any bytes: the inflated body (never past ``limit``), 413, 415 or 400."""
+    body, coding, payload = request
+    try:
+        inflated = decompressed(body, coding, limit)
+    except ShipyardError as error:
+        assert 400 <= error.http_status < 500, f"{type(error).__name__} answers {error.http_status}: {error}"
+        if payload is not None and len(payload) <= limit:
+            raise AssertionError(
+                f"a whole {coding} body of {len(payload)} bytes was refused: {error}"
+            ) from None
+        return
+    except Exception as error:
+        raise AssertionError(f"{type(error).__name__}: {error} on {coding!r} body {body[:200]!r}") from error
+    assert len(inflated) <= max(limit, len(body)), "a body inflated past the limit"
+    if payload is not None:
+        assert inflated == payload
+
+
 # --- the contract validator on its own -------------------------------------------------------------------
 
 FRAME_COLUMNS = st.dictionaries(COLUMN_NAMES, st.lists(SCALARS, min_size=3, max_size=3), max_size=7)
@@ -385,7 +450,8 @@ def test_contract_validator_on_any_table(
             for name, values in columns.items()
         }
     frame = pd.DataFrame(columns, index=pd.RangeIndex(3)) if columns else pd.DataFrame(index=pd.RangeIndex(3))
-    validated(DecodedRequest(frame, text_input=text_input))
+    for contract in POLICIES.values():
+        validated(DecodedRequest(frame, text_input=text_input), contract)
 
 
 #: Keys of Python mappings: text, or numbers whose text equals another key's ("1" and 1).
