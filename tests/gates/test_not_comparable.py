@@ -1,5 +1,6 @@
 """A champion that cannot score the candidate's rows (a changed schema, a broken artifact) makes the
-comparison checks "not comparable" — failed by default, skipped by policy — never a crash."""
+comparison checks "not comparable" — failed by default, skipped by policy — never a crash; a model that
+raises in a behavioural check fails that check."""
 
 from __future__ import annotations
 
@@ -130,3 +131,18 @@ def test_champion_whose_artifact_cannot_be_loaded_is_not_comparable(registry: Re
     assert statuses(report)["no regression: roc_auc"] == "fail"
     assert details(report)["no regression: roc_auc"].startswith("not comparable: fraud/1 cannot be loaded")
     assert statuses(report)["artifact integrity"] == "pass", "the candidate's own artifact is intact"
+
+
+def test_a_model_raising_in_a_behavioural_check_fails_that_check(registry: Registry) -> None:
+    train(spec(FEATURES, "tx"), registry=registry, progress=False)
+    rules = policy(
+        invariance=[{"column": "amount", "values": ["not a number"]}, {"column": "hour"}],
+        directional=[{"column": "channel", "delta": 1.0}],
+    )
+    report = check_gate(registry, "fraud/1", "production", policy=rules)
+    assert statuses(report)["invariance: amount"] == "fail"
+    assert details(report)["invariance: amount"].startswith("raised ValueError:")
+    assert statuses(report)["directional: channel +1 increasing"] == "fail"
+    assert details(report)["directional: channel +1 increasing"].startswith("raised")
+    hour = next(result for result in report.results if result.check == "invariance: hour")
+    assert hour.measured.startswith("max change"), "the other rules are still judged"
