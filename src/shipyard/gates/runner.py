@@ -3,7 +3,8 @@
 ``check_gate`` judges a candidate version against the policy for a target alias and the version that holds
 that alias now (the champion), and stores the run with the version. ``promote`` runs the same gate and
 moves the alias only when every check passes — or, with ``force`` and a reason, anyway, leaving an audit
-entry that says so. The alias move checks that the champion did not change while the gate ran.
+entry that says so. The alias move checks that the champion did not change while the gate ran. A model's
+error while scoring (the candidate's or the champion's) is a check result, never an exception.
 """
 
 from __future__ import annotations
@@ -102,10 +103,12 @@ def _evaluate(
     if any(result.status == "fail" for result in results[:1]):
         report = GateReport(candidate.ref, to, None, rules.source, None, 0, results, notes)
         return report, candidate, champion
+    # The schema is judged before any row is scored: a changed schema is reported as such, and a champion
+    # that cannot read the candidate's rows makes the comparisons "not comparable", not the gate crash.
     results += checks.check_schema(candidate, champion, rules)
 
-    data_ref, evaluation, schema_results = _evaluation(registry, candidate, champion, rules, notes)
-    results += schema_results
+    data_ref, evaluation, scoring_results = _evaluation(registry, candidate, champion, rules, notes)
+    results += scoring_results
     if evaluation is not None:
         slice_columns = _slice_columns(candidate, rules, evaluation)
         results += checks.check_metrics(evaluation, rules)
