@@ -7,6 +7,7 @@ declares from its codec's paths, the lifespan, the one failure handler and, with
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect
 
 from shipyard.config import load_settings
 from shipyard.errors import ShipyardError
@@ -34,8 +35,13 @@ def create_app(config: ServeConfig | None = None, *, sink: PredictionSink | None
     app = Starlette(
         routes=[*inference.ROUTES, *metadata.ROUTES, *feedback.ROUTES, *operations.ROUTES],
         lifespan=lifespan_of(server, own_log=sink is None and config.log_predictions),
-        # One handler for ShipyardError and its subclasses (found along the error's MRO), one for the rest.
-        exception_handlers={ShipyardError: handle_failure, Exception: handle_failure},
+        # One handler for ShipyardError and its subclasses (found along the error's MRO), one for a client
+        # that hung up (handled here, so not re-raised and logged as a crash), one for the rest.
+        exception_handlers={
+            ShipyardError: handle_failure,
+            ClientDisconnect: handle_failure,
+            Exception: handle_failure,
+        },
     )
     if config.api_token:
         app.add_middleware(BearerTokenMiddleware, token=config.api_token)

@@ -4,6 +4,10 @@ protocol and however it ends.
 ``begin`` marks the request as a prediction call (in-flight gauge up; the failure handler now knows whose
 failure it is and how to encode it); ``finish`` counts it by status, times it and writes its access line
 with the prediction id.
+
+Metric labels come from the server, never from the client: a model name this server does not serve counts
+as ``UNKNOWN_MODEL``, so a client sending a thousand made-up names adds no series to ``/metrics``. The
+version is the one that answered (or ``-``), the protocol the route's and the status the server's.
 """
 
 from __future__ import annotations
@@ -19,6 +23,12 @@ from shipyard.server.state import ServerState
 from shipyard.serving.codecs import EncodedResponse
 from shipyard.serving.recorder import InferenceCall
 
+#: The ``model`` label of every request for a model this server does not serve.
+UNKNOWN_MODEL = "_unknown"
+
+#: The status of a request whose client hung up before it was answered (nginx's "client closed request").
+CLIENT_CLOSED_REQUEST = 499
+
 #: How a protocol writes a failure: ``(error, status, request id) -> response``.
 FailureEncoder = Callable[[BaseException, int, str], EncodedResponse]
 
@@ -33,27 +43,41 @@ def speak(request: Request, encode_failure: FailureEncoder) -> None:
     request.state.encode_failure = encode_failure
 
 
+def model_label(request: Request, name: str) -> str:
+    """``name`` if this server serves it, else ``UNKNOWN_MODEL``: the metrics' model label."""
+    return name if name in server_of(request).engine.models else UNKNOWN_MODEL
+
+
 def begin(request: Request, call: InferenceCall) -> None:
     request.state.call = call
-    metrics.IN_FLIGHT.labels(call.model).inc()
+    metrics.IN_FLIGHT.labels(model_label(request, call.model)).inc()
 
 
 def finish(request: Request, call: InferenceCall, status: int) -> None:
     elapsed = call.elapsed()
-    metrics.IN_FLIGHT.labels(call.model).dec()
-    metrics.REQUESTS.labels(call.model, call.served_version, call.protocol, str(status)).inc()
-    metrics.REQUEST_SECONDS.labels(call.model, call.protocol).observe(elapsed)
+    model = model_label(request, call.model)
+    metrics.IN_FLIGHT.labels(model).dec()
+    metrics.REQUESTS.labels(model, call.served_version, call.protocol, str(status)).inc()
+    metrics.REQUEST_SECONDS.labels(model, call.protocol).observe(elapsed)
     access_log.info(
         "%s %s model=%s version=%s protocol=%s status=%d ms=%.2f prediction_id=%s",
         request.method,
-        request.url.path,
-        call.model,
+        loggable(request.url.path),
+        loggable(call.model),
         call.served_version,
         call.protocol,
         status,
         elapsed * 1000,
         call.request_id,
     )
+
+
+def loggable(text: str, limit: int = 200) -> str:
+    """Client-sent ``text`` as one field of a log line, cut at ``limit``: quoted and escaped when it holds a
+    newline, a space or a terminal escape, which could otherwise forge a line or a field."""
+    if not text.isprintable() or " " in text:
+        text = repr(text)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def to_response(encoded: EncodedResponse, request_id: str) -> Response:
