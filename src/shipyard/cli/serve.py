@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,16 +10,28 @@ import typer
 from shipyard.cli import render
 from shipyard.cli.common import state
 
+TokenFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file",
+        help="Require 'Authorization: Bearer TOKEN', the token read from this file "
+        "(else from $SHIPYARD_SERVE_TOKEN).",
+        dir_okay=False,
+    ),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", help="The token itself: visible to other users in 'ps'; prefer --token-file."),
+]
+
 
 def serve_command(
     references: Annotated[list[str], typer.Argument(help="Models to serve: fraud@production churn/3 …")],
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8080,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1, max=64)] = 1,
-    token: Annotated[
-        str | None,
-        typer.Option("--token", envvar="SHIPYARD_API_TOKEN", help="Require 'Authorization: Bearer TOKEN'."),
-    ] = None,
+    token_file: TokenFileOption = None,
+    token: TokenOption = None,
     max_body_mb: Annotated[
         float, typer.Option("--max-body-mb", help="Largest request body accepted.", min=0.001)
     ] = 10.0,
@@ -72,6 +85,7 @@ def serve_command(
         port=port,
         workers=workers,
         token=token,
+        token_file=token_file,
         max_body_mb=max_body_mb,
         timeout=timeout,
         max_batch_rows=max_batch_rows,

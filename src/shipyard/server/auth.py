@@ -1,4 +1,8 @@
-"""Bearer-token access: one shared token for every route but health, metrics and the OpenAPI document."""
+"""Bearer-token access: one shared token for every route but the probes, metrics, version and OpenAPI.
+
+The public routes are listed by their exact paths (a prefix would also open ``/healthz`` or any route added
+later under the same prefix), and the scheme name is matched case-insensitively, as RFC 9110 requires.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,28 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-#: Routes open without a token: probes and scrapers carry none.
-PUBLIC_PATHS = ("/health", "/ping", "/metrics", "/v2/health", "/openapi.json", "/version")
+#: Routes open without a token: probes, scrapers and protocol discovery carry none.
+PUBLIC_PATHS = frozenset(
+    {
+        "/ping",
+        "/health",
+        "/version",
+        "/health/live",
+        "/health/ready",
+        "/v2/health/live",
+        "/v2/health/ready",
+        "/metrics",
+        "/openapi.json",
+    }
+)
+
+
+def bearer_credentials(authorization: bytes) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme in any case), or None."""
+    scheme, _, credentials = authorization.strip().partition(b" ")
+    if scheme.lower() != b"bearer":
+        return None
+    return credentials.strip()
 
 
 class BearerTokenMiddleware:
@@ -19,11 +43,12 @@ class BearerTokenMiddleware:
         self.token = token.encode()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(PUBLIC_PATHS):
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if supplied.startswith(b"Bearer ") and hmac.compare_digest(supplied[7:].strip(), self.token):
+        credentials = bearer_credentials(supplied)
+        if credentials is not None and hmac.compare_digest(credentials, self.token):
             await self.app(scope, receive, send)
             return
         response = JSONResponse(

@@ -4,25 +4,37 @@ A server is uvicorn with ``workers`` processes, each importing ``create_app`` an
 from the environment, plus, beside them, the monitoring runner (one however many workers; it evaluates the
 alert rules after each run) and optionally the scheduler. Everything that can be wrong is checked before
 any process starts: a reference that does not resolve, an alert rule naming a figure that does not exist.
+
+The bearer token comes from ``token_file`` (or ``token``, or ``$SHIPYARD_SERVE_TOKEN``) and reaches the
+workers as a private file (mode 0600, in a folder only this user can open) that the server removes when it
+stops: never through a command line (``ps`` shows it to every user) or the workers' environment.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 
 from shipyard.alerts import AlertsConfig, load_alerts
 from shipyard.config import Settings, load_settings
+from shipyard.errors import InvalidInput
 from shipyard.monitoring.series import parse_window
 from shipyard.registry import ModelVersion, Registry
-from shipyard.server.config import ENV_VARIABLE, ServeConfig
+from shipyard.server.config import ENV_VARIABLE, ServeConfig, read_token_file
 from shipyard.threads import one_native_thread_per_process
 
 log = logging.getLogger("shipyard.serving")
+
+#: Where the token is read from when neither ``token`` nor ``token_file`` is given (the second is the older
+#: name); both are removed from the environment the workers inherit.
+TOKEN_VARIABLES = ("SHIPYARD_SERVE_TOKEN", "SHIPYARD_API_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -32,8 +44,11 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    #: Require ``Authorization: Bearer <token>`` on every route but health, metrics and OpenAPI.
-    token: str | None = None
+    #: Require ``Authorization: Bearer <token>`` on every route but the probes, metrics, version and OpenAPI.
+    #: Prefer ``token_file``: a token on a command line (``--token``) is visible to other users in ``ps``.
+    token: str | None = field(default=None, repr=False)
+    #: A file holding the token (read once at start); else ``token``, else ``$SHIPYARD_SERVE_TOKEN``.
+    token_file: str | os.PathLike[str] | None = None
     max_body_mb: float = 10.0
     #: Seconds a request may wait for its batch before it gets 504.
     timeout: float = 10.0
@@ -114,7 +129,7 @@ def plan_server(
         max_batch_rows=options.max_batch_rows,
         max_queue_rows=options.max_queue_rows,
         request_timeout=options.timeout,
-        api_token=options.token,
+        api_token=_token_of(options),
         trust=options.trust,
         log_predictions=options.log_predictions,
         monitor_window_seconds=int(window.total_seconds()),
@@ -122,28 +137,60 @@ def plan_server(
     return ServerPlan(references, versions, options, settings, config, window, alerting)
 
 
+def _token_of(options: ServeOptions) -> str | None:
+    """The token the server requires: from ``token_file``, ``token`` or ``$SHIPYARD_SERVE_TOKEN``, or None."""
+    if options.token_file is not None and options.token is not None:
+        raise InvalidInput("give the server's token once: either --token-file or --token, not both")
+    if options.token_file is not None:
+        return read_token_file(options.token_file)
+    if options.token is not None:
+        return options.token
+    return next((os.environ[name] for name in TOKEN_VARIABLES if os.environ.get(name)), None)
+
+
+@contextmanager
+def _private_token_file(token: str | None) -> Iterator[str | None]:
+    """A file only this user can read, holding ``token``, for the workers; removed when the server stops."""
+    if token is None:
+        yield None
+        return
+    folder = tempfile.mkdtemp(prefix="shipyard-token-")  # mode 0700: nobody else can even list it
+    path = Path(folder) / "token"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token)
+    try:
+        yield str(path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_server(plan: ServerPlan) -> None:
     """Start the processes of ``plan`` and serve until interrupted (SIGINT/SIGTERM drain gracefully)."""
     import uvicorn
 
     options = plan.options
-    os.environ[ENV_VARIABLE] = plan.config.to_environment()
-    if options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        # Before any worker imports prometheus_client: every worker writes its counts to this folder.
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
-    one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
-    _start_sidecars(plan)
-    uvicorn.run(
-        "shipyard.server.app:create_app",
-        factory=True,
-        host=options.host,
-        port=options.port,
-        workers=options.workers,
-        log_level=options.log_level,
-        timeout_graceful_shutdown=30,
-        timeout_keep_alive=5,
-        access_log=False,
-    )
+    for name in TOKEN_VARIABLES:  # the workers and sidecars inherit this environment: the token stays out
+        os.environ.pop(name, None)
+    with _private_token_file(plan.config.api_token) as token_file:
+        worker_config = replace(plan.config, api_token=None, api_token_file=token_file)
+        os.environ[ENV_VARIABLE] = worker_config.to_environment()
+        if options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Before any worker imports prometheus_client: every worker writes its counts to this folder.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
+        one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
+        _start_sidecars(plan)
+        uvicorn.run(
+            "shipyard.server.app:create_app",
+            factory=True,
+            host=options.host,
+            port=options.port,
+            workers=options.workers,
+            log_level=options.log_level,
+            timeout_graceful_shutdown=30,
+            timeout_keep_alive=5,
+            access_log=False,
+        )
 
 
 def _start_sidecars(plan: ServerPlan) -> None:
