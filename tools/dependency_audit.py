@@ -252,6 +252,8 @@ def check(arguments: argparse.Namespace) -> int:
         print(f"NOT AUDITED: {exc}")
         return NOT_AUDITED
     vulnerable, skipped = findings(report)
+    audited = {canonicalize_name(dependency["name"]) for dependency in report.get("dependencies", [])}
+    skipped += [f"{name}: pinned but absent from pip-audit's report" for name in sorted(set(pins) - audited)]
     for line in vulnerable:
         print(f"VULNERABLE {line}")
     for line in skipped:
