@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from shipyard import Registry
@@ -70,8 +72,20 @@ def start_server(
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    process.kill()
+    _kill_with_workers(process)
     raise AssertionError(f"the server did not become ready:\n{server.log_text()}")
+
+
+def _kill_with_workers(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and its workers: a killed parent alone leaves its workers running, orphaned."""
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+    process.kill()
 
 
 def stop_server(server: Server) -> None:
@@ -79,7 +93,7 @@ def stop_server(server: Server) -> None:
     try:
         server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        server.process.kill()
+        _kill_with_workers(server.process)
 
 
 def fraud_spec(**params: object) -> dict[str, object]:
