@@ -4,9 +4,11 @@
 resource sample) append to a deque and return (no lock, no I/O on the request path). Every
 ``flush_seconds`` a daemon thread takes what has gathered, turns each model version's records into one
 Arrow table per stream and writes it as one segment. So a crash loses at most the records of the last
-interval, and ``close`` (a clean shutdown) writes everything left. Each writer — one per server worker
-process — names its segments with its own token, so workers never write the same file and need no
-coordination.
+interval, and ``close`` (a clean shutdown) writes everything left. A segment that cannot be written (a full
+disk, a lost bucket) is dropped, not retried: serving goes on, and the loss is counted per stream
+(``dropped``, and ``on_dropped`` for the server's metrics) so an operator can alert on it. Each writer — one
+per server worker process — names its segments with its own token, so workers never write the same file and
+need no coordination.
 
 With ``sample_rate`` below 1, each request — answered or failed — is kept with that probability and its rows
 carry the rate, so counts over the log can be scaled back up and say that they were sampled. Usage samples
@@ -30,7 +32,7 @@ import pyarrow as pa
 
 from shipyard.predictions.events import FailedRequest, UsageSample, failures_table, usage_table
 from shipyard.predictions.records import PredictionRecord, group_by_shape, to_table
-from shipyard.predictions.segments import FAILURES, SUFFIX, USAGE, SegmentStore, hour_of
+from shipyard.predictions.segments import FAILURES, STREAMS, SUFFIX, USAGE, SegmentStore, hour_of
 
 log = logging.getLogger("shipyard.predictions")
 
@@ -47,6 +49,7 @@ class LogWriter:
         flush_seconds: float = 1.0,
         sample_rate: float = 1.0,
         on_written: Callable[[int, float], None] | None = None,
+        on_dropped: Callable[[str, int], None] | None = None,
     ) -> None:
         if not 0 < sample_rate <= 1:
             raise ValueError(f"sample_rate must be in (0, 1], got {sample_rate}")
@@ -56,6 +59,7 @@ class LogWriter:
         self.flush_seconds = flush_seconds
         self.sample_rate = sample_rate
         self._on_written = on_written
+        self._on_dropped = on_dropped
         self._pending: deque[PredictionRecord] = deque()
         self._failures: deque[FailedRequest] = deque()
         self._usage: deque[UsageSample] = deque()
@@ -66,6 +70,8 @@ class LogWriter:
         self._stopped = threading.Event()
         self.written_rows = 0
         self.failed_flushes = 0
+        #: Rows lost because their segment could not be written, per stream (predictions: predicted rows).
+        self.dropped: dict[str, int] = dict.fromkeys(STREAMS, 0)
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -112,7 +118,7 @@ class LogWriter:
             self._write_segment(
                 self.failure_store, model, version, members[0].at,
                 partial(failures_table, members, self.sample_rate),
-                f"{len(members)} failed request(s)",
+                f"{len(members)} failed request(s)", len(members),
             )  # fmt: skip
 
     def _flush_usage(self) -> None:
@@ -122,15 +128,16 @@ class LogWriter:
             self._write_segment(
                 self.usage_store, model, version, members[0].at,
                 partial(usage_table, members, model, version),
-                f"{len(members)} usage sample(s)",
+                f"{len(members)} usage sample(s)", len(members),
             )  # fmt: skip
 
     def _write(self, records: list[PredictionRecord]) -> int:
         first = records[0]
+        rows = sum(len(r.predictions) for r in records)
         table = self._write_segment(
             self.store, first.model, first.version, first.at,
             partial(to_table, records, self.sample_rate),
-            f"{sum(len(r.predictions) for r in records)} prediction(s)",
+            f"{rows} prediction(s)", rows,
         )  # fmt: skip
         return 0 if table is None else table.num_rows
 
@@ -142,6 +149,7 @@ class LogWriter:
         first: datetime,
         build: Callable[[], pa.Table],
         what: str,
+        rows: int,
     ) -> pa.Table | None:
         self._sequence += 1
         name = f"{int(first.timestamp() * 1000):013d}-{self._token}-{self._sequence:06d}{SUFFIX}"
@@ -150,8 +158,11 @@ class LogWriter:
             store.write(store.hour_folder(model, version, hour_of(first)), name, table)
         except Exception:
             # The records are dropped rather than retried forever: a full disk must not grow the server's
-            # memory without bound. The failure is logged with how much was lost.
+            # memory without bound. The loss is counted per stream and logged with how much was lost.
             self.failed_flushes += 1
+            self.dropped[store.stream] += rows
+            if self._on_dropped is not None:
+                self._on_dropped(store.stream, rows)
             log.exception("could not write %s of %s/%s to the prediction log", what, model, version)
             return None
         return table

@@ -70,6 +70,7 @@ def _start_log_writer(server: ServerState) -> LogWriter:
         flush_seconds=settings.log_flush_seconds,
         sample_rate=settings.log_sample_rate,
         on_written=metrics.record_log_flush,
+        on_dropped=metrics.record_log_drop,
     )
     server.recorder.sink = writer
     return writer

@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from shipyard.predictions.segments import STREAMS
 from shipyard.serving.batcher import BatchStats
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -66,10 +67,22 @@ LOG_FLUSH_SECONDS = Histogram(
     buckets=_LATENCY_BUCKETS,
 )
 
+DROPPED_ROWS = Counter(
+    "shipyard_prediction_log_dropped_rows_total",
+    "Rows the prediction log could not write (a full disk, an unreachable store), per stream.",
+    ["stream"],
+)
+for _stream in STREAMS:  # every stream's series exists from the start, at 0: an alert can watch its increase
+    DROPPED_ROWS.labels(_stream)
+
 
 def record_log_flush(rows: int, seconds: float) -> None:
     LOGGED_ROWS.inc(rows)
     LOG_FLUSH_SECONDS.observe(seconds)
+
+
+def record_log_drop(stream: str, rows: int) -> None:
+    DROPPED_ROWS.labels(stream).inc(rows)
 
 
 def record_batch(model: str, version: int, stats: BatchStats) -> None:
