@@ -232,8 +232,11 @@ class MonitorSeriesRepository:
         until: datetime,
         means_over: timedelta | None = None,
     ) -> NewestFigure | None:
-        """The figure's values in the newest window of this version starting at or before ``until`` (None
-        without one); with ``means_over``, each column's mean over that long before it."""
+        """The figure's values in the newest window of this version starting at or before ``until`` that has
+        any (None without one); with ``means_over``, each column's mean over that long before it.
+
+        A window without a value (one just begun, or begun while the server was down) says nothing yet: the
+        window before it still answers, until it is too old for the caller."""
         with self.db.reading() as session:
             model_id = session.execute(select(ModelRow.id).where(ModelRow.name == model)).scalar_one_or_none()
             if model_id is None:
@@ -246,7 +249,7 @@ class MonitorSeriesRepository:
             )
             newest = session.execute(
                 select(func.max(MonitorPointRow.window_start)).where(
-                    *series, MonitorPointRow.window_start <= until
+                    *series, MonitorPointRow.window_start <= until, MonitorPointRow.value.is_not(None)
                 )
             ).scalar_one_or_none()
             if newest is None:
