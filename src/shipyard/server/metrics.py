@@ -7,10 +7,12 @@ files that ``/metrics`` aggregates, so a scrape of any worker reports the whole 
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -132,8 +134,19 @@ def monitor_exposition(
 
 def exposition() -> tuple[bytes, str]:
     """The metrics text (aggregated over workers in multiprocess mode) and its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if directory := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _forget_dead_workers(directory)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+def _forget_dead_workers(directory: str) -> None:
+    """A worker killed outright (SIGKILL, the OOM killer) never marks itself dead, so its live gauges — the
+    requests it had in flight, the version it served — would count forever; its files go at the next scrape.
+    Its counters stay: what it answered was answered."""
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        pid = path.rsplit("_", 1)[1].removesuffix(".db")
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            multiprocess.mark_process_dead(int(pid), directory)
