@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -288,7 +288,7 @@ def _positional_frame(
     return frame_from_columns(dict(zip(names, by_column, strict=True)), len(rows))
 
 
-def _frame_from_tensor_columns(columns: dict[str, Any], key: str) -> pd.DataFrame:
+def _frame_from_tensor_columns(columns: Mapping[str, Any], key: str) -> pd.DataFrame:
     """``{"col": [values]}`` (one list per column), or ``{"col": value}`` for a single row."""
     if not columns:
         require_rows(0)
