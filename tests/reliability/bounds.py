@@ -1,4 +1,4 @@
-"""How hard the standing fault-and-fuzz suite pushes: short inside ``make test``, long in ``make reliability``.
+"""How hard the standing fault-and-fuzz suite pushes: short in ``make test``, long in ``make reliability``.
 
 ``SHIPYARD_RELIABILITY=long`` (set by ``make reliability``) selects the long form.
 """
