@@ -204,6 +204,8 @@ def test_the_body_is_json_whatever_the_content_type(headers: dict[str, str]) -> 
         ),
         ({"inputs": [matrix_input([1, 2.5], [2], "INT64", "a")]}, "'a' is INT64 but element 1 is a number"),
         ({"inputs": [matrix_input([1, 300], [2], "INT8", "a")]}, "outside the INT8 range (-128 to 127)"),
+        ({"inputs": [matrix_input([1, 1e300], [2], "FP32", "a")]}, "outside the FP32 range (±3.403e+38)"),
+        ({"inputs": [{"name": "a", "datatype": [], "shape": [1], "data": [1]}]}, "'a' has datatype a list"),
         ({"inputs": [matrix_input([True, 1], [2], "BOOL", "a")]}, "'a' is BOOL but element 1 is a number"),
         ({"inputs": [matrix_input(["x", 1], [2], "BYTES", "a")]}, "'a' is BYTES but element 1 is a number"),
         ({"inputs": [matrix_input([1.5, "x"], [2], "FP64", "a")]}, "'a' is FP64 but element 1 is a string"),

@@ -251,7 +251,7 @@ def _binary_size(spec: dict[str, Any]) -> int:
 
 
 def _datatype(value: Any, name: str) -> str:
-    datatype = value.upper() if isinstance(value, str) else value
+    datatype = value.upper() if isinstance(value, str) else None
     if datatype not in DATATYPES:
         shown = repr(value[:20]) if isinstance(value, str) else describe(value)
         raise InvalidInput(
@@ -377,7 +377,16 @@ def _values_from_json(
     )
     if bad is not None:
         raise InvalidInput(_element_message(name, datatype, bad, values[bad], "numbers or null"))
-    return np.array([math.nan if v is None else v for v in values], dtype=np.float64).astype(dtype)
+    wide = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    with np.errstate(over="ignore"):
+        narrow = wide.astype(dtype)
+    if np.any(np.isinf(narrow) & np.isfinite(wide)):
+        limit = float(np.finfo(dtype).max)
+        raise InvalidInput(
+            f"input {quoted(name)} holds values outside the {datatype} range (±{limit:.4g}); "
+            "send a wider datatype"
+        )
+    return narrow
 
 
 def _element_message(name: str, datatype: str, position: int, value: Any, wanted: str) -> str:
