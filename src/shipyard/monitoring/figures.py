@@ -28,6 +28,7 @@ HEALTH = (
     "memory_bytes",
     "memory_peak_bytes",
     "processes",
+    "log_dropped_rows",
 )
 #: Per-column drift figures: the verdict, the deciding score, and every method's score.
 DRIFT_SCORES = (

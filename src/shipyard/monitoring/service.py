@@ -82,11 +82,18 @@ def usage_figures(
 
     CPU use is each process's growth in CPU time between its first and last sample over the time between
     them, so it needs two samples of a process in the window. Memory is the mean and the peak of each
-    process's resident set size, summed over processes.
+    process's resident set size, summed over processes. ``log_dropped_rows`` is what the processes' log
+    writers reported lost (rows of predictions and failed requests that could not be written).
     """
     tables = list(log.usage(model, version, start, end))
     if not tables:
-        return {"cpu_percent": None, "memory_bytes": None, "memory_peak_bytes": None, "processes": 0.0}
+        return {
+            "cpu_percent": None,
+            "memory_bytes": None,
+            "memory_peak_bytes": None,
+            "processes": 0.0,
+            "log_dropped_rows": 0.0,
+        }
     table = pa.concat_tables(tables, promote_options="permissive")
     order = pc.sort_indices(table, sort_keys=[("timestamp", "ascending")])
     table = table.take(order)
@@ -112,4 +119,12 @@ def usage_figures(
         "memory_bytes": memory,
         "memory_peak_bytes": peak,
         "processes": float(len(by_process)),
+        "log_dropped_rows": _total(table, "log_dropped_rows"),
     }
+
+
+def _total(table: pa.Table, column: str) -> float:
+    """The sum of ``column``, 0 where segments written before it existed lack it."""
+    if column not in table.column_names:
+        return 0.0
+    return float(pc.sum(table[column]).as_py() or 0)

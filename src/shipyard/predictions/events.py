@@ -8,7 +8,8 @@ processes serving a version from the ``usage`` stream. Columns::
               request, 0 when its body could not be read), latency_ms, sample_rate,
               problems list<struct<row int32, column string, problem string>> (contract problems, ≤ 100)
     usage:    timestamp, model, version, process (host:pid:start), cpu_seconds (cumulative, user +
-              system), rss_bytes
+              system), rss_bytes, log_dropped_rows (rows this process's log writer lost since its last
+              usage segment was written: a full disk shows up in the log once it can be written again)
 
 Offending values are not kept: a rejected request's payload stays out of the log, as it stays out of the
 server's error messages.
@@ -100,9 +101,15 @@ def failures_table(failures: Sequence[FailedRequest], sample_rate: float) -> pa.
     )
 
 
-def usage_table(samples: Sequence[UsageSample], model: str, version: int) -> pa.Table:
-    """One table of ``samples`` of processes serving ``model`` version ``version``."""
+def usage_table(
+    samples: Sequence[UsageSample], model: str, version: int, log_dropped_rows: int = 0
+) -> pa.Table:
+    """One table of ``samples`` of processes serving ``model`` version ``version``; ``log_dropped_rows``
+    (the writer's loss not yet reported) is carried on the first sample."""
     count = len(samples)
+    dropped = np.zeros(count, dtype=np.int64)
+    if count:
+        dropped[0] = log_dropped_rows
     return pa.table(
         {
             "timestamp": pa.array([_ms(s.at) for s in samples], pa.int64()).cast(TIMESTAMP),
@@ -111,6 +118,7 @@ def usage_table(samples: Sequence[UsageSample], model: str, version: int) -> pa.
             "process": pa.array([s.process for s in samples], pa.string()),
             "cpu_seconds": pa.array([s.cpu_seconds for s in samples], pa.float64()),
             "rss_bytes": pa.array([s.rss_bytes for s in samples], pa.int64()),
+            "log_dropped_rows": pa.array(dropped, pa.int64()),
         }
     )
 

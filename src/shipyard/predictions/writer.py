@@ -6,7 +6,9 @@ resource sample) append to a deque and return (no lock, no I/O on the request pa
 Arrow table per stream and writes it as one segment. So a crash loses at most the records of the last
 interval, and ``close`` (a clean shutdown) writes everything left. A segment that cannot be written (a full
 disk, a lost bucket) is dropped, not retried: serving goes on, and the loss is counted per stream
-(``dropped``, and ``on_dropped`` for the server's metrics) so an operator can alert on it. Each writer — one
+(``dropped``, and ``on_dropped`` for the server's metrics) so an operator can alert on it; the predicted
+rows and failed requests lost also ride on the next usage segment that can be written, which a monitoring
+window turns into the figure ``health.log_dropped_rows`` for shipyard's own alert rules. Each writer — one
 per server worker process — names its segments with its own token, so workers never write the same file and
 need no coordination.
 
@@ -32,7 +34,15 @@ import pyarrow as pa
 
 from shipyard.predictions.events import FailedRequest, UsageSample, failures_table, usage_table
 from shipyard.predictions.records import PredictionRecord, group_by_shape, to_table
-from shipyard.predictions.segments import FAILURES, STREAMS, SUFFIX, USAGE, SegmentStore, hour_of
+from shipyard.predictions.segments import (
+    FAILURES,
+    PREDICTIONS,
+    STREAMS,
+    SUFFIX,
+    USAGE,
+    SegmentStore,
+    hour_of,
+)
 
 log = logging.getLogger("shipyard.predictions")
 
@@ -72,6 +82,7 @@ class LogWriter:
         self.failed_flushes = 0
         #: Rows lost because their segment could not be written, per stream (predictions: predicted rows).
         self.dropped: dict[str, int] = dict.fromkeys(STREAMS, 0)
+        self._reported_loss = 0  # of the predictions' and failures' loss, how much a usage segment carries
         self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
         self._thread.start()
 
@@ -124,12 +135,17 @@ class LogWriter:
     def _flush_usage(self) -> None:
         # A process serving several versions counts for each of them.
         groups = _by_version(_drain(self._usage), lambda sample: list(sample.served))
+        unreported = self.dropped[PREDICTIONS] + self.dropped[FAILURES] - self._reported_loss
+        reported = False
         for model, version, members in groups:
-            self._write_segment(
+            table = self._write_segment(
                 self.usage_store, model, version, members[0].at,
-                partial(usage_table, members, model, version),
+                partial(usage_table, members, model, version, unreported),
                 f"{len(members)} usage sample(s)", len(members),
             )  # fmt: skip
+            reported = reported or table is not None
+        if reported:
+            self._reported_loss += unreported
 
     def _write(self, records: list[PredictionRecord]) -> int:
         first = records[0]
