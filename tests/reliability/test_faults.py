@@ -9,6 +9,7 @@ the server counted, what the log kept, what came back without a restart.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -177,6 +178,26 @@ def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -
     served = counter(metrics, "shipyard_requests_total", status="200")
     assert load.statuses[200] <= served <= load.statuses[200] + failed
     assert counter(metrics, "shipyard_in_flight_requests") == 0, "a dead worker's requests stay in flight"
+
+
+def test_workers_of_a_killed_supervisor_stop_serving_and_exit(home: Path) -> None:
+    """Killed with SIGKILL, the supervisor cannot stop its workers: they notice and shut down themselves, so
+    no unsupervised worker keeps answering from the inherited socket (nor holds the port against a restart)."""
+    server = start_server(home, ["fraud@production"], "--no-monitor", workers=2)
+    workers = [psutil.Process(pid) for pid in worker_pids(server)]
+    try:
+        assert len(workers) == 2
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(timeout=10)
+        gone, alive = psutil.wait_procs(workers, timeout=20)
+    finally:
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+    assert not alive, f"workers {[p.pid for p in alive]} outlived their supervisor"
+    assert "supervisor" in server.log_text() and "shuts down" in server.log_text()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.url}/health/ready", timeout=2.0)
 
 
 # -- a corrupt artifact -------------------------------------------------------------------------------------

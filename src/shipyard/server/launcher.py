@@ -188,6 +188,8 @@ def run_server(plan: ServerPlan) -> None:
             workers=options.workers,
             log_level=options.log_level,
             timeout_graceful_shutdown=30,
+            # A worker busy decoding a large body answers the supervisor's ping late; it is not hung.
+            timeout_worker_healthcheck=30,
             timeout_keep_alive=5,
             access_log=False,
         )

@@ -7,6 +7,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import multiprocessing
+import os
+import signal
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +22,7 @@ from shipyard.server.state import ServerState
 from shipyard.serving.engine import Engine
 from shipyard.serving.prediction_log import NullSink
 from shipyard.serving.usage import sample_usage_forever
+from shipyard.sidecars import parent_gone
 
 log = logging.getLogger("shipyard.serving")
 
@@ -35,7 +39,7 @@ def lifespan_of(
         _report_loaded(server.engine)
         _freeze_what_lives_forever()
         writer = _start_log_writer(server) if own_log else None
-        tasks = [asyncio.create_task(_follow_aliases(server))]
+        tasks = [asyncio.create_task(_follow_aliases(server)), asyncio.create_task(_stop_when_orphaned())]
         if writer is not None:
             tasks.append(
                 asyncio.create_task(
@@ -85,6 +89,19 @@ async def _follow_aliases(server: ServerState) -> None:
             _report_served(server.engine)
         except Exception:  # the loop must survive a database hiccup; the next tick retries
             log.exception("refreshing the served versions failed")
+
+
+async def _stop_when_orphaned() -> None:
+    """A worker whose supervisor was killed (SIGKILL, OOM) shuts itself down, draining and writing its log,
+    instead of serving on, unsupervised, from the listening socket it inherited. A server run as one process
+    has no supervisor and outlives its shell as it should."""
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return
+    while not parent_gone(parent.pid):
+        await asyncio.sleep(1.0)
+    log.warning("the server's supervisor (pid %d) is gone; this worker shuts down", parent.pid)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _report_loaded(engine: Engine) -> None:
