@@ -181,15 +181,15 @@ def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -
 
 
 def test_workers_of_a_killed_supervisor_stop_serving_and_exit(home: Path) -> None:
-    """Killed with SIGKILL, the supervisor cannot stop its workers: they notice and shut down themselves, so
-    no unsupervised worker keeps answering from the inherited socket (nor holds the port against a restart)."""
+    """Killed with SIGKILL, the supervisor cannot stop its workers: they notice and shut down themselves,
+    so no unsupervised worker keeps answering from the inherited socket (nor holds the port)."""
     server = start_server(home, ["fraud@production"], "--no-monitor", workers=2)
     workers = [psutil.Process(pid) for pid in worker_pids(server)]
     try:
         assert len(workers) == 2
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(timeout=10)
-        gone, alive = psutil.wait_procs(workers, timeout=20)
+        _, alive = psutil.wait_procs(workers, timeout=20)
     finally:
         for worker in workers:
             with contextlib.suppress(psutil.NoSuchProcess):
