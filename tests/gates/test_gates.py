@@ -272,3 +272,12 @@ def test_an_alias_moved_during_the_decision_is_a_conflict(gated: Registry) -> No
     with pytest.raises(Conflict, match="moved to v1 while this change was being decided"):
         gated.set_alias("fraud", "production", 3, action="promote", expect_current=2)
     assert gated.resolve("fraud@production").version == 1
+
+
+@pytest.mark.parametrize("text", [">= ٠.٨", ">= 0.8\u00b2", "> ３"])
+def test_a_threshold_is_written_in_ascii_digits(text: str) -> None:
+    from shipyard.gates.policy import Threshold
+
+    with pytest.raises(ValueError, match="must look like '>= 0.85'"):
+        Threshold.parse(text, "roc_auc")
+    assert Threshold.parse(">= 0.8", "roc_auc").value == 0.8

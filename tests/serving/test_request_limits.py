@@ -6,6 +6,7 @@ make a visitor's browser predict or overwrite a label."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -141,3 +142,22 @@ def test_each_protocol_keeps_the_media_types_its_clients_send(server: Server) ->
     assert oip == {"": 200, "application/json": 200, "application/octet-stream": 200, "text/plain": 415}
     assert mlflow == {"application/json": 200, "application/json; charset=utf-8": 200, "text/plain": 415}
     assert no_type.status_code == 415 and "application/json or text/csv" in no_type.text
+
+
+def test_feedback_reads_a_gzip_body_like_the_prediction_routes(server: Server) -> None:
+    with server.client() as client:
+        answer = client.post("/v1/models/fraud/predict", json={"records": [ROW]})
+        prediction_id = answer.json()["prediction_ids"][0]
+        labels = httpx.Request("POST", "/", json={"labels": [{"prediction_id": prediction_id, "label": 1}]})
+        stored = client.post(
+            "/v1/feedback",
+            content=gzip.compress(labels.content),
+            headers={"content-type": "application/json", "content-encoding": "gzip"},
+        )
+        unknown = client.post(
+            "/v1/feedback",
+            content=labels.content,
+            headers={"content-type": "application/json", "content-encoding": "br"},
+        )
+    assert stored.status_code == 200 and stored.json()["attached"] == 1, stored.text
+    assert unknown.status_code == 415

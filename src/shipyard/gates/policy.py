@@ -39,7 +39,7 @@ _COMPARISONS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     "<": operator.lt,
 }
-_THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(\.\d*)?([eE][-+]?\d+)?)\s*$")
+_THRESHOLD = re.compile(r"^\s*(>=|<=|>|<)\s*(-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?)\s*$")
 KNOWN_METRICS = {**CLASSIFICATION_METRICS, **REGRESSION_METRICS}
 
 

@@ -14,12 +14,13 @@ but the prediction log); a server a browser can reach should have a token, which
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from shipyard.errors import PayloadTooLarge, UnsupportedMediaType
-from shipyard.serving.codecs import JSON_MEDIA_TYPE
+from shipyard.serving.codecs import JSON_MEDIA_TYPE, decompressed
 from shipyard.serving.codecs import mlflow as mlflow_codec
 from shipyard.serving.codecs import oip as oip_codec
 
@@ -57,7 +58,8 @@ PROTOCOL_BODIES = {
 async def read_body(request: Request, limit: int, media_types: MediaTypes | None = None) -> bytes:
     """The request body, refusing it (413) as soon as it passes ``limit`` bytes, declared or not, and (415)
     when its Content-Type is not one of ``media_types``: by default those of the prediction call's protocol
-    (``request.state.call``), or JSON for a route that is not a prediction."""
+    (``request.state.call``), or JSON for a route that is not a prediction. A gzip or deflate body comes
+    back decompressed, held to the same limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is {int(declared):,} bytes; this server accepts at most {limit:,}")
@@ -72,4 +74,8 @@ async def read_body(request: Request, limit: int, media_types: MediaTypes | None
         if size > limit:
             raise PayloadTooLarge(f"the body is over {limit:,} bytes; this server accepts at most {limit:,}")
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding")
+    if encoding:
+        body = await asyncio.to_thread(decompressed, body, encoding, limit)
+    return body

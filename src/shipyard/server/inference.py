@@ -16,7 +16,7 @@ from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.numerals import whole_number
 from shipyard.server.bodies import read_body
 from shipyard.server.calls import begin, finish, server_of, speak, to_response
-from shipyard.serving.codecs import EncodedResponse, decompressed
+from shipyard.serving.codecs import EncodedResponse
 from shipyard.serving.codecs import mlflow as mlflow_codec
 from shipyard.serving.codecs import native as native_codec
 from shipyard.serving.codecs import oip as oip_codec
@@ -32,14 +32,10 @@ _DECODE_INLINE_BYTES = 64 * 1024
 
 
 async def answer(request: Request, call: InferenceCall, decode: Decode, encode: Encode) -> Response:
-    """Read, decompress, decode, predict, record and encode one request of any protocol."""
+    """Read, decode, predict, record and encode one request of any protocol."""
     server = server_of(request)
     begin(request, call)
-    limit = server.config.max_body_bytes
-    body = await read_body(request, limit)
-    encoding = request.headers.get("content-encoding")
-    if encoding:  # every protocol reads gzip and deflate, held to the same limit once decompressed
-        body = await asyncio.to_thread(decompressed, body, encoding, limit)
+    body = await read_body(request, server.config.max_body_bytes)
     decoded = decode(body) if len(body) < _DECODE_INLINE_BYTES else await asyncio.to_thread(decode, body)
     call.rows = len(decoded.frame)
     result = await server.engine.predict(
