@@ -379,7 +379,8 @@ def test_database_outage_answers_503_keeps_predicting_and_recovers(postgres_home
                 proxy.cut()
                 during = _during_outage(client, before[1:])
                 proxy.restore()
-                wait_for(lambda: client.get("/metrics").status_code == 200, 15, "recovery")
+                database_up = "shipyard_metadata_database_up 1.0"
+                wait_for(lambda: database_up in client.get("/metrics").text, 15, "recovery")
                 wait_for(
                     lambda: client.get("/health/ready").json()["models"]["fraud"]["error"] is None,
                     10,
@@ -390,10 +391,13 @@ def test_database_outage_answers_503_keeps_predicting_and_recovers(postgres_home
             stop_server(server)
 
     feedback, metrics, predictions, health = during
+    assert feedback.status_code == 503, feedback.text
+    assert "database" in feedback.text and "retry" in feedback.text.lower(), feedback.text
+    assert int(feedback.headers["retry-after"]) >= 1
+    # A scrape still gets the request metrics, and is told the monitor figures are missing and why.
+    assert metrics.status_code == 200 and "shipyard_metadata_database_up 0.0" in metrics.text, metrics.text
+    assert 'shipyard_requests_total{model="fraud"' in metrics.text
     for response in (feedback, metrics):
-        assert response.status_code == 503, response.text
-        assert "database" in response.text and "retry" in response.text.lower(), response.text
-        assert int(response.headers["retry-after"]) >= 1
         assert response.elapsed.total_seconds() < 10, "a request waited on the unreachable database"
     assert {response.status_code for response in predictions} == {200}
     assert health.status_code == 200 and "database" in (health.json()["models"]["fraud"]["error"] or "")

@@ -122,13 +122,29 @@ def monitor_exposition(
         labels = [alert["rule"], alert["model"], str(alert["version"]), alert["column"], alert["severity"]]
         alerts_family.add_metric([*labels, alert["state"]], 1.0)
 
-    class _Figures:
+    return _families(figures_family, alerts_family, _database_up(True))
+
+
+def database_down_exposition() -> bytes:
+    """What a scrape adds while the metadata database is out of reach: only that it is."""
+    return _families(_database_up(False))
+
+
+def _database_up(up: bool) -> GaugeMetricFamily:
+    return GaugeMetricFamily(
+        "shipyard_metadata_database_up",
+        "1 when the metadata database answered this scrape (monitor figures and alerts are then included).",
+        value=1.0 if up else 0.0,
+    )
+
+
+def _families(*families: GaugeMetricFamily) -> bytes:
+    class _Fixed:
         def collect(self) -> Iterator[GaugeMetricFamily]:
-            yield figures_family
-            yield alerts_family
+            yield from families
 
     registry = CollectorRegistry()
-    registry.register(_Figures())
+    registry.register(_Fixed())
     return generate_latest(registry)
 
 

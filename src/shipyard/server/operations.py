@@ -4,6 +4,7 @@ with the monitors' newest figures and open alerts, and the OpenAPI document."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 from starlette.requests import Request
@@ -12,11 +13,14 @@ from starlette.routing import Route
 
 from shipyard._version import __version__
 from shipyard.alerts import current_alerts
+from shipyard.errors import Unavailable
 from shipyard.monitoring.series import latest_points, window_label
 from shipyard.server import metrics
 from shipyard.server.calls import server_of, to_response
 from shipyard.server.openapi import openapi_document
 from shipyard.serving.codecs import mlflow as mlflow_codec
+
+log = logging.getLogger("shipyard.serving")
 
 
 async def ping(request: Request) -> Response:
@@ -48,17 +52,22 @@ async def ready(request: Request) -> Response:
 
 async def prometheus(request: Request) -> Response:
     """Request metrics of every worker, then the newest monitoring window and the open alerts, read from the
-    database at scrape time so every worker reports the same."""
+    database at scrape time so every worker reports the same. With the database out of reach the request
+    metrics are still served, and ``shipyard_metadata_database_up`` says why the rest is missing."""
     server = server_of(request)
     body, content_type = metrics.exposition()
     window = timedelta(seconds=server.config.monitor_window_seconds)
     models = server.engine.models
-    points, alerts = await asyncio.to_thread(
-        lambda: (
-            {name: latest_points(server.registry, name, window) for name in models},
-            [alert for alert in current_alerts(server.registry) if alert["model"] in models],
+    try:
+        points, alerts = await asyncio.to_thread(
+            lambda: (
+                {name: latest_points(server.registry, name, window) for name in models},
+                [alert for alert in current_alerts(server.registry) if alert["model"] in models],
+            )
         )
-    )
+    except Unavailable:
+        log.warning("/metrics: the metadata database is out of reach; serving the request metrics only")
+        return Response(body + metrics.database_down_exposition(), media_type=content_type)
     exposition = metrics.monitor_exposition(points, window_label(window), alerts)
     return Response(body + exposition, media_type=content_type)
 
