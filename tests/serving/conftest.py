@@ -62,7 +62,7 @@ def start_server(
     with open(log, "wb") as output:
         process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", home, process, log)
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180  # generous: on 2 busy cores a 2-worker start has taken 80 s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the server exited early:\n{server.log_text()}")
