@@ -213,6 +213,15 @@ class BatchPolicyFailed(ShipyardError):
     """A batch job ran, but its declared policy (reject share, unreadable files) says it failed."""
 
 
+def too_many_rows(rows: int, max_queue_rows: int) -> PayloadTooLarge:
+    """A request of ``rows`` rows refused because it could never fit the queue, with the two ways out."""
+    return PayloadTooLarge(
+        f"the request has {rows:,} rows; this server queues at most {max_queue_rows:,} rows per model "
+        f"(--max-queue-rows): split it into requests of at most {max_queue_rows:,} rows, or start the "
+        "server with a larger --max-queue-rows"
+    )
+
+
 def not_found(
     kind: str,
     name: str,

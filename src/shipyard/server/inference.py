@@ -55,11 +55,12 @@ async def answer(request: Request, call: InferenceCall, decode: Decode, encode: 
 async def native_predict(request: Request) -> Response:
     speak(request, native_codec.encode_failure)
     name = request.path_params["name"]
-    features, extra = input_columns(server_of(request).engine, name)
+    engine = server_of(request).engine
+    features, extra = input_columns(engine, name)
     return await answer(
         request,
         InferenceCall(name, "native"),
-        lambda body: native_codec.decode(body, features, extra_columns=extra),
+        lambda body: native_codec.decode(body, features, extra_columns=extra, max_rows=engine.max_queue_rows),
         native_codec.encode,
     )
 
@@ -74,7 +75,9 @@ async def invocations(request: Request) -> Response:
     return await answer(
         request,
         InferenceCall(name, "mlflow"),
-        lambda body: mlflow_codec.decode(body, content_type, features, extra_columns=extra),
+        lambda body: mlflow_codec.decode(
+            body, content_type, features, extra_columns=extra, max_rows=engine.max_queue_rows
+        ),
         mlflow_codec.encode,
     )
 
@@ -83,12 +86,15 @@ async def oip_infer(request: Request) -> Response:
     speak(request, oip_codec.encode_failure)
     name = request.path_params["name"]
     version = version_param(request.path_params.get("version"))
-    features, extra = input_columns(server_of(request).engine, name)
+    engine = server_of(request).engine
+    features, extra = input_columns(engine, name)
     headers = dict(request.headers)
     return await answer(
         request,
         InferenceCall(name, "oip", version),
-        lambda body: oip_codec.decode(body, headers, features, extra_columns=extra),
+        lambda body: oip_codec.decode(
+            body, headers, features, extra_columns=extra, max_rows=engine.max_queue_rows
+        ),
         oip_codec.encode,
     )
 

@@ -19,19 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from shipyard.errors import DeadlineExceeded, Overloaded, PayloadTooLarge
+from shipyard.errors import DeadlineExceeded, Overloaded, too_many_rows
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
-
-
-def too_many_rows(rows: int, max_queue_rows: int) -> str:
-    """Why a request of ``rows`` rows is refused, and the two ways out."""
-    return (
-        f"the request has {rows:,} rows; this server queues at most {max_queue_rows:,} rows per model "
-        f"(--max-queue-rows): split it into requests of at most {max_queue_rows:,} rows, or start the "
-        "server with a larger --max-queue-rows"
-    )
 
 
 class BatcherClosed(Overloaded):
@@ -96,7 +87,7 @@ class AdaptiveBatcher(Generic[Item, Outcome]):
         DeadlineExceeded (the item waited past ``timeout``).
         """
         if rows > self._max_queue_rows:
-            raise PayloadTooLarge(too_many_rows(rows, self._max_queue_rows))
+            raise too_many_rows(rows, self._max_queue_rows)
         if self._closed:
             raise BatcherClosed("this model version is shutting down; retry", retry_after=1.0)
         if self._queued_rows and self._queued_rows + rows > self._max_queue_rows:

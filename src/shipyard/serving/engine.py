@@ -26,15 +26,15 @@ from shipyard.errors import (
     ModelFailed,
     NotFound,
     Overloaded,
-    PayloadTooLarge,
     ShipyardError,
     not_found,
+    too_many_rows,
 )
 from shipyard.flavors.base import LoadedModel
 from shipyard.ids import new_request_id
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
-from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats, too_many_rows
+from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats
 from shipyard.serving.results import PredictionResult
 
 log = logging.getLogger("shipyard.serving")
@@ -265,7 +265,7 @@ class Engine:
         looked up: it could never be queued, and validating a million rows to say so would cost seconds.
         """
         if len(frame) > self.max_queue_rows:
-            raise PayloadTooLarge(too_many_rows(len(frame), self.max_queue_rows))
+            raise too_many_rows(len(frame), self.max_queue_rows)
         job = _Job(frame, text_input, want_proba, request_id or new_request_id())
         for _ in range(3):
             slot = self.slot(name, version)

@@ -228,3 +228,37 @@ def test_mlflow_failures_answer_with_the_status_of_their_class(
 
     assert encoded.status == status
     assert orjson.loads(encoded.body)["error_code"] == code
+
+
+# -- more rows than the server's queue holds: refused before any row is read ---------------------------------
+_TOO_MANY = 101  # rows; each body below holds values no decoder would accept, so only an early 413 passes
+_ROWS_OVER_LIMIT = {
+    "native records": lambda: native.decode(orjson.dumps({"records": [1] * _TOO_MANY}), max_rows=100),
+    "native columns": lambda: native.decode(orjson.dumps({"columns": {"a": [[]] * _TOO_MANY}}), max_rows=100),
+    "mlflow split": lambda: mlflow.decode(
+        orjson.dumps({"dataframe_split": {"data": [{}] * _TOO_MANY}}), "application/json", max_rows=100
+    ),
+    "mlflow records": lambda: mlflow.decode(
+        orjson.dumps({"dataframe_records": [[]] + [1] * 100}), "application/json", max_rows=100
+    ),
+    "mlflow inputs": lambda: mlflow.decode(
+        orjson.dumps({"inputs": {"a": [[]] * _TOO_MANY}}), "application/json", max_rows=100
+    ),
+    "mlflow csv": lambda: mlflow.decode(b"a\n" + b"1\n" * _TOO_MANY, "text/csv", max_rows=100),
+    "oip json": lambda: oip.decode(
+        orjson.dumps({"inputs": [{"name": "a", "datatype": "FP64", "shape": [_TOO_MANY], "data": [1]}]}),
+        {},
+        max_rows=100,
+    ),
+}
+
+
+@pytest.mark.parametrize("form", _ROWS_OVER_LIMIT)
+def test_a_request_over_the_queue_is_413_before_its_rows_are_read(form: str) -> None:
+    with pytest.raises(PayloadTooLarge, match=r"101 rows.*--max-queue-rows"):
+        _ROWS_OVER_LIMIT[form]()
+
+
+def test_a_request_at_the_limit_decodes() -> None:
+    decoded = native.decode(orjson.dumps({"columns": {"a": [1.0] * 100}}), max_rows=100)
+    assert len(decoded.frame) == 100

@@ -36,7 +36,13 @@ import orjson
 import pandas as pd
 
 from shipyard.contracts import Problem
-from shipyard.errors import ContractViolation, InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from shipyard.errors import (
+    ContractViolation,
+    InvalidInput,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    too_many_rows,
+)
 
 __all__ = [
     "CONTENT_ENCODINGS",
@@ -144,14 +150,22 @@ def _inflated(body: bytes, coding: str, limit: int) -> bytes:
 
 @dataclass(frozen=True)
 class ColumnRule:
-    """Which columns of a request a decoder builds: the model's ``features`` (when known) and what happens to
-    any other column, the data contract's ``extra_columns`` policy — "drop" leaves it out, "reject" refuses
-    the request (422, one ``unexpected_column`` problem per column, as the contract's validator would), "keep"
-    keeps it (as does a rule without features). Applied before any per-column work.
+    """What a decoder builds: the model's ``features`` (when known) and what happens to any other column, the
+    data contract's ``extra_columns`` policy — "drop" leaves it out, "reject" refuses the request (422, one
+    ``unexpected_column`` problem per column, as the contract's validator would), "keep" keeps it (as does a
+    rule without features) — and at most ``max_rows`` rows (the server's queue: a larger request could never
+    be predicted). Applied before any per-column work.
     """
 
     features: Sequence[str] | None = None
     extra_columns: str = "keep"
+    max_rows: int | None = None
+
+    def check_rows(self, rows: int) -> None:
+        """Refuse a request with no rows (400) or with more than ``max_rows`` (413), before building it."""
+        require_rows(rows)
+        if self.max_rows is not None and rows > self.max_rows:
+            raise too_many_rows(rows, self.max_rows)
 
     def kept(self, names: Iterable[Any]) -> list[Any] | None:
         """The names among ``names`` to build, in their order; None when every column is built."""
@@ -310,7 +324,7 @@ def frame_from_records(
     does not take. Anything but an object in the list is refused with its position, so a client sees which
     row it got wrong.
     """
-    require_rows(len(records))
+    rule.check_rows(len(records))
     for row, record in enumerate(records):
         if not isinstance(record, dict):
             raise InvalidInput(

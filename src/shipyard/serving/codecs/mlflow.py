@@ -88,6 +88,7 @@ def decode(
     feature_names: Sequence[str] | None = None,
     *,
     extra_columns: str = "keep",
+    max_rows: int | None = None,
 ) -> DecodedRequest:
     """Decode an ``/invocations`` body into rows.
 
@@ -95,9 +96,9 @@ def decode(
     them positional columns are named "0", "1", …. Named columns outside them are dropped, refused or kept
     as ``extra_columns`` (the contract's policy) says. ``options`` holds ``format`` (the JSON key or "csv"),
     ``params`` (the request's ``params`` object, or None) and ``want_proba`` (always False: the response
-    carries labels only).
+    carries labels only). More than ``max_rows`` rows is a 413, refused before the frame is built.
     """
-    rule = ColumnRule(feature_names, extra_columns)
+    rule = ColumnRule(feature_names, extra_columns, max_rows)
     media_type = _media_type(content_type)
     if media_type == CONTENT_TYPE_CSV:
         return DecodedRequest(_frame_from_csv(body, rule), text_input=True, options=_options("csv", None))
@@ -125,7 +126,7 @@ def decode(
             )
         frame = _frame_from_rows(value, rule, key)
     elif isinstance(value, dict):
-        frame = _frame_from_tensor_columns(selected(value, rule), key)
+        frame = _frame_from_tensor_columns(selected(value, rule), key, rule)
     elif isinstance(value, list):
         frame = _frame_from_rows(value, rule, key)
     else:
@@ -186,7 +187,7 @@ def _frame_from_csv(body: bytes, rule: ColumnRule) -> pd.DataFrame:
             f"the CSV rows have more fields than the header's {len(frame.columns)} names; "
             "send one header name per field"
         )
-    require_rows(len(frame))
+    rule.check_rows(len(frame))
     frame.columns = pd.Index([str(name) for name in frame.columns])
     return frame
 
@@ -224,6 +225,7 @@ def _frame_from_split(split: Any, rule: ColumnRule) -> pd.DataFrame:
     data, columns, index = split["data"], split.get("columns"), split.get("index")
     if not isinstance(data, list):
         raise InvalidInput(f"'dataframe_split.data' is {describe(data)}; send a list of rows")
+    rule.check_rows(len(data))
     if columns is not None:
         if not isinstance(columns, list) or not all(isinstance(name, str) for name in columns):
             raise InvalidInput("'dataframe_split.columns' must be a list of column names (strings)")
@@ -247,7 +249,7 @@ def _frame_from_split(split: Any, rule: ColumnRule) -> pd.DataFrame:
 
 def _frame_from_rows(rows: list[Any], rule: ColumnRule, key: str) -> pd.DataFrame:
     """Rows as objects (named columns) or as lists / single values (positional columns)."""
-    require_rows(len(rows))
+    rule.check_rows(len(rows))
     if isinstance(rows[0], dict):
         return frame_from_records(rows, what=f"{key} row", rule=rule)
     feature_names = rule.features
@@ -288,7 +290,7 @@ def _positional_frame(
     return frame_from_columns(dict(zip(names, by_column, strict=True)), len(rows))
 
 
-def _frame_from_tensor_columns(columns: Mapping[str, Any], key: str) -> pd.DataFrame:
+def _frame_from_tensor_columns(columns: Mapping[str, Any], key: str, rule: ColumnRule) -> pd.DataFrame:
     """``{"col": [values]}`` (one list per column), or ``{"col": value}`` for a single row."""
     if not columns:
         require_rows(0)
@@ -303,7 +305,7 @@ def _frame_from_tensor_columns(columns: Mapping[str, Any], key: str) -> pd.DataF
             "send every column as a list of values, one per row"
         )
     rows = common_length(columns)
-    require_rows(rows)
+    rule.check_rows(rows)
     return frame_from_columns(columns, rows)
 
 

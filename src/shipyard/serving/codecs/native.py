@@ -39,7 +39,6 @@ from shipyard.serving.codecs import (
     name_list,
     parse_json,
     quoted,
-    require_rows,
     selected,
 )
 from shipyard.serving.results import DecodedRequest, PredictionResult, to_plain
@@ -53,14 +52,18 @@ _KEYS = ("records", "columns", "return_proba")
 
 
 def decode(
-    body: bytes, feature_names: Sequence[str] | None = None, *, extra_columns: str = "keep"
+    body: bytes,
+    feature_names: Sequence[str] | None = None,
+    *,
+    extra_columns: str = "keep",
+    max_rows: int | None = None,
 ) -> DecodedRequest:
     """Decode a native JSON body into the rows to predict; ``options["want_proba"]`` echoes return_proba.
 
     Columns outside ``feature_names`` (the model's inputs, when known) are dropped, refused or kept as
-    ``extra_columns`` (the contract's policy) says.
+    ``extra_columns`` (the contract's policy) says; more than ``max_rows`` rows is a 413.
     """
-    rule = ColumnRule(feature_names, extra_columns)
+    rule = ColumnRule(feature_names, extra_columns, max_rows)
     payload = parse_json(body)
     if isinstance(payload, list):
         return DecodedRequest(frame_from_records(payload, rule=rule), options={"want_proba": True})
@@ -100,7 +103,7 @@ def _frame_from_column_lists(columns: Any, rule: ColumnRule) -> pd.DataFrame:
                 f"column {quoted(name)} is {describe(values)}; send a list of values, one per row"
             )
     rows = common_length(columns)
-    require_rows(rows)
+    rule.check_rows(rows)
     return frame_from_columns(columns, rows)
 
 

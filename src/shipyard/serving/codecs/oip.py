@@ -106,16 +106,18 @@ def decode(
     *,
     available_outputs: Sequence[str] = OUTPUT_NAMES,
     extra_columns: str = "keep",
+    max_rows: int | None = None,
 ) -> DecodedRequest:
     """Decode an inference request (JSON, or JSON plus binary tensors) into rows.
 
     ``feature_names`` name the columns of a 2-D input; when the request sends one input per column, inputs
     named outside them are dropped, refused or kept as ``extra_columns`` (the contract's policy) says, before
-    their values are read. A compressed body is decompressed before it gets here (``decompressed``).
-    ``available_outputs`` are the outputs this model can
-    give (pass ``("predict",)`` for a model without probabilities, so asking for ``predict_proba`` fails
-    before the model runs). ``options`` keeps ``id``, ``parameters``, ``outputs`` (each requested output's
-    ``name`` and ``binary`` flag, or None for the defaults), ``binary_data_output`` and ``want_proba``.
+    their values are read; an input whose first dimension is over ``max_rows`` is a 413, also before. A
+    compressed body is decompressed before it gets here (``decompressed``). ``available_outputs`` are the
+    outputs this model can give (pass ``("predict",)`` for a model without probabilities, so asking for
+    ``predict_proba`` fails before the model runs). ``options`` keeps ``id``, ``parameters``, ``outputs``
+    (each requested output's ``name`` and ``binary`` flag, or None for the defaults), ``binary_data_output``
+    and ``want_proba``.
     """
     json_part, binary = _split_body(body, header(headers, HEADER_LENGTH))
     what = "the body" if binary is None else "the JSON header"
@@ -129,7 +131,7 @@ def decode(
     binary_data_output = parameters.get("binary_data_output", False)
     if not isinstance(binary_data_output, bool):
         raise InvalidInput(f"'binary_data_output' is {describe(binary_data_output)}; send true or false")
-    tensors = _read_inputs(request.get("inputs"), binary, ColumnRule(feature_names, extra_columns))
+    tensors = _read_inputs(request.get("inputs"), binary, ColumnRule(feature_names, extra_columns, max_rows))
     outputs = _requested_outputs(request.get("outputs"), binary_data_output, available_outputs)
     want_proba = PREDICT_PROBA in available_outputs and (
         outputs is None or any(output["name"] == PREDICT_PROBA for output in outputs)
@@ -189,6 +191,8 @@ def _read_inputs(inputs: Any, binary: memoryview | None, rule: ColumnRule) -> li
             continue
         datatype = _datatype(spec.get("datatype"), name)
         shape = _shape(spec.get("shape"), name)
+        if shape:
+            rule.check_rows(shape[0])  # before any value is read: a tensor's first dimension is its rows
         count = math.prod(shape)
         size = _parameters(spec.get("parameters"), f"input {quoted(name)}").get("binary_data_size")
         if size is not None:
