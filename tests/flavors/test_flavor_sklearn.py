@@ -223,3 +223,25 @@ def test_text_columns_stay_frames_for_pipelines() -> None:
     model = SklearnModel(pipeline)
     assert isinstance(model._features(frame), pd.DataFrame)
     np.testing.assert_array_equal(model.predict(frame), pipeline.predict(frame))
+
+
+def test_loading_a_skops_model_does_not_import_torch(tmp_path: Path) -> None:
+    """skops lists scikit-learn's estimators by walking its packages, PyTorch's shim among them: a serving
+    worker or a CLI command would import torch (2 s of CPU, 180 MiB) to load a logistic regression."""
+    import subprocess
+    import sys
+
+    model = LogisticRegression().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
+    saved = get_flavor("sklearn").save(model, tmp_path)
+    script = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from pathlib import Path\n"
+        "from shipyard.flavors import get_flavor\n"
+        f"loaded = get_flavor('sklearn').load(Path({str(saved.path)!r}), {{}})\n"
+        "print(loaded.predict(pd.DataFrame({'x': [3.0]}))[0], 'torch' in sys.modules)\n"
+        "import sklearn.externals.array_api_compat.torch as shim\n"  # the placeholder stepped aside
+        "print(hasattr(shim, 'asarray'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", "False", "True"], done

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import warnings
 import zipfile
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -99,11 +101,11 @@ class SklearnFlavor(Flavor):
             )
         import sklearn
         import skops
-        import skops.io
 
+        skops_io = _import_skops_io()
         path = directory / self.file_name
         try:
-            skops.io.dump(obj, path)
+            skops_io.dump(obj, path)
         except Exception as error:  # skops raises TypeError, ValueError, … for state it cannot express
             raise InvalidInput(
                 f"skops cannot save this {type(obj).__name__}: {error}; "
@@ -117,10 +119,9 @@ class SklearnFlavor(Flavor):
         return SavedModel(path=path, metadata=metadata)
 
     def load(self, path: Path, metadata: dict[str, Any], *, trust: bool = False) -> LoadedModel:
-        import skops.io
-
+        skops_io = _import_skops_io()
         try:
-            untrusted = skops.io.get_untrusted_types(file=path)
+            untrusted = skops_io.get_untrusted_types(file=path)
         except Exception as error:  # a damaged zip or schema surfaces as many exception types
             raise InvalidInput(f"'{path.name}' is not a readable skops file: {error}") from error
         foreign = [type_name for type_name in untrusted if not _is_library_class(type_name)]
@@ -132,7 +133,7 @@ class SklearnFlavor(Flavor):
                 "(Python) or --trust (CLI) only if you trust whoever made this file"
             )
         try:
-            estimator = skops.io.load(path, trusted=untrusted)
+            estimator = skops_io.load(path, trusted=untrusted)
         except Exception as error:
             raise InvalidInput(f"skops could not load '{path.name}': {error}") from error
         if not callable(getattr(estimator, "predict", None)):
@@ -385,3 +386,27 @@ def _read_schema(path: Path) -> dict[str, Any] | None:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
     return schema if isinstance(schema, dict) else None
+
+
+#: scikit-learn's vendored array-API shim for PyTorch: a package that imports torch when imported.
+_TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
+
+
+def _import_skops_io() -> ModuleType:
+    """``skops.io``, imported without importing PyTorch.
+
+    skops lists scikit-learn's estimators at import (``all_estimators``), whose package walk imports every
+    subpackage, the PyTorch shim among them: with torch installed that cost every serving worker and CLI
+    command about 2 s of CPU and 180 MiB. The walk skips the shim anyway (scikit-learn ignores
+    ``externals``), so a placeholder stands in for it during the import, then steps aside.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules or _TORCH_SHIM in sys.modules:
+        import skops.io
+
+        return skops.io
+    sys.modules[_TORCH_SHIM] = ModuleType(_TORCH_SHIM)
+    try:
+        import skops.io
+    finally:
+        del sys.modules[_TORCH_SHIM]
+    return skops.io
