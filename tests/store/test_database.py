@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 
 from shipyard import ConfigurationError, Registry
 from shipyard.store.database import HEAD_REVISION, Database
@@ -98,3 +99,26 @@ def test_opening_an_older_database_migrates_it_and_keeps_its_data(workspace: Pat
         assert registry.get_model("legacy").description == "from 0001"
         version = registry.register("legacy", tiny_classifier())
         assert version.version == 1 and version.profile is None
+
+
+@pytest.mark.postgres
+def test_a_serialization_failure_is_retried_not_taken_for_an_unreachable_database() -> None:
+    """PostgreSQL reports a serialization failure as an OperationalError, as it does a lost connection:
+    the write is retried (it is transient), never answered as "the database is unreachable"."""
+    from tests.conftest import drop_postgres_schema, new_postgres_schema
+
+    url, schema = new_postgres_schema()
+    database = Database(url)
+    attempts: list[int] = []
+
+    def work(session: Session) -> int:
+        attempts.append(1)
+        if len(attempts) == 1:  # a real error from the server, with SQLSTATE 40001
+            session.execute(text("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40001'; END $$"))
+        return len(attempts)
+
+    try:
+        assert database.write(work) == 2
+    finally:
+        database.dispose()
+        drop_postgres_schema(schema)

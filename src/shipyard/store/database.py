@@ -151,9 +151,10 @@ class Database:
     def _unreachable(self, exc: DBAPIError) -> bool:
         if exc.connection_invalidated:
             return True
-        # psycopg raises OperationalError for connections refused, reset or timed out; SQLite uses it for
-        # ordinary mistakes too (no such table), so only a lost connection counts there.
-        return self.dialect == "postgresql" and isinstance(exc, OperationalError)
+        # psycopg raises OperationalError for connections refused, reset or timed out, but also for a
+        # serialization failure or a deadlock, which ``writing`` retries; SQLite uses it for ordinary
+        # mistakes too (no such table), so only a lost connection counts there.
+        return self.dialect == "postgresql" and isinstance(exc, OperationalError) and not _transient(exc)
 
     # -- migrations -------------------------------------------------------------------------------------
     def current_revision(self) -> str | None:
