@@ -31,9 +31,21 @@ gates_file = ""
 # latency = { p99_single_ms = 25 }
 """
 
+#: Written into a new workspace: its database, artifacts and logs are data, never to be committed by accident
+#: (``git add .`` in the project); its settings may be.
+_GITIGNORE = """\
+# Written by shipyard init: the database, artifacts and logs here stay out of git; shipyard.toml may be
+# committed.
+*
+!.gitignore
+!shipyard.toml
+"""
+
 
 def init_workspace(home: str | os.PathLike[str] | None = None, *, exist_ok: bool = False) -> Settings:
-    """Create the workspace directory and its ``shipyard.toml``; return its settings.
+    """Create the workspace directory with its ``shipyard.toml`` and, when the directory is new, a
+    ``.gitignore`` that keeps the rest (the database, artifacts, logs) out of git; return its settings. An
+    existing directory (``shipyard init .`` in a project) gets no ``.gitignore``: it would hide the project.
 
     An existing ``shipyard.toml`` is never overwritten: with ``exist_ok`` the workspace is simply reused,
     without it a Conflict says where it is.
@@ -49,6 +61,9 @@ def init_workspace(home: str | os.PathLike[str] | None = None, *, exist_ok: bool
         if not exist_ok:
             raise Conflict(f"a workspace already exists at {root}; use it, or pass another directory")
     else:
+        new = not root.exists()
         root.mkdir(parents=True, exist_ok=True)
         config_file.write_text(_TEMPLATE, encoding="utf-8")
+        if new:
+            (root / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
     return load_settings(root)

@@ -94,3 +94,30 @@ def test_prediction_log_settings_come_from_the_file_and_are_checked(tmp_path: Pa
         (home / "shipyard.toml").write_text(f"[shipyard]\n{bad}\n")
         with pytest.raises(ConfigurationError, match=bad.split(" ")[0]):
             load_settings(home, environ={})
+
+
+def test_a_new_workspace_keeps_its_data_out_of_git_and_its_settings_in(tmp_path: Path) -> None:
+    import subprocess
+
+    from shipyard import Registry
+    from tests.models import tiny_classifier
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    home = tmp_path / ".shipyard"
+    init_workspace(home)
+    with Registry(home=home) as registry:
+        registry.register("fraud", tiny_classifier())  # a database and an artifact now exist
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    untracked = sorted(line.removeprefix("?? ") for line in status.stdout.splitlines())
+    assert untracked == [".shipyard/.gitignore", ".shipyard/shipyard.toml"]
+
+
+def test_a_workspace_made_in_an_existing_folder_leaves_its_gitignore_alone(tmp_path: Path) -> None:
+    init_workspace(tmp_path)  # e.g. `shipyard init .` in a project: ignoring everything would hide it
+    assert not (tmp_path / ".gitignore").exists()
