@@ -52,14 +52,16 @@ browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 unit: install $(KSERVE_STAMP) browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
+	SHIPYARD_TEST_POSTGRES_URL="$${SHIPYARD_TEST_POSTGRES_URL:-$$(tools/local_postgres.sh)}" \
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
 
 test: lint typecheck unit
 
 # The standing fault-and-fuzz suite at full length (schemathesis, decoder properties, injected faults, a
 # 10-minute soak); its short form runs inside `make test`. docs/reliability.md has the last figures.
 reliability: install
-	SHIPYARD_RELIABILITY=long $(BIN)/pytest -n 2 tests/reliability --durations=15
+	SHIPYARD_TEST_POSTGRES_URL="$${SHIPYARD_TEST_POSTGRES_URL:-$$(tools/local_postgres.sh)}" \
+		SHIPYARD_RELIABILITY=long $(BIN)/pytest -n 2 tests/reliability --durations=15
 
 # The baseline (MLflow) lives in its own venv: it pins packages differently from shipyard.
 MLFLOW_VENV := bench/.venv-mlflow
