@@ -29,10 +29,7 @@ _INTERNAL = ShipyardError("the server failed to answer; its log has the details"
 
 
 def status_of(error: BaseException) -> int:
-    """The HTTP status of ``error``: its class's, 499 for a client that left, or 500 for anything shipyard did
-    not raise on purpose."""
-    if isinstance(error, ClientDisconnect):
-        return CLIENT_CLOSED_REQUEST
+    """The HTTP status of ``error``: its class's, or 500 for anything shipyard did not raise on purpose."""
     return error.http_status if isinstance(error, ShipyardError) else 500
 
 

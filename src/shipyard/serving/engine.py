@@ -28,7 +28,6 @@ from shipyard.errors import (
     Overloaded,
     ShipyardError,
     not_found,
-    too_many_rows,
 )
 from shipyard.flavors.base import LoadedModel
 from shipyard.ids import new_request_id
@@ -259,13 +258,8 @@ class Engine:
         want_proba: bool = True,
         request_id: str | None = None,
     ) -> PredictionResult:
-        """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map.
-
-        A request with more rows than the queue holds is refused first (413), before the model is even
-        looked up: it could never be queued, and validating a million rows to say so would cost seconds.
-        """
-        if len(frame) > self.max_queue_rows:
-            raise too_many_rows(len(frame), self.max_queue_rows)
+        """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map (a
+        request with more rows than the queue holds is the batcher's 413, refused before any validation)."""
         job = _Job(frame, text_input, want_proba, request_id or new_request_id())
         for _ in range(3):
             slot = self.slot(name, version)
