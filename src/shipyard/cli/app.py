@@ -14,6 +14,7 @@ from shipyard.cli.batch import runs_app, score_command
 from shipyard.cli.common import JsonFlag, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.data import data_app
+from shipyard.cli.examples import example_command
 from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.logs import feedback_app, logs_app
 from shipyard.cli.monitor import monitor_app, report_app
@@ -136,6 +137,10 @@ def config(as_json: JsonFlag = False) -> None:
         return
     rows = [(name, value, settings.sources.get(name, "workspace")) for name, value in values.items()]
     render.table(None, ["setting", "value", "from"], rows)
+
+
+# -- examples --------------------------------------------------------------------------------------------
+app.command("example")(example_command)
 
 
 # -- registry ----------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def data_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a file as the next version of a dataset (identical content: returns the existing version)."""
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         version = registry.datasets.add(name or file.stem, file, format=format, reason=reason)
     if as_json:
         render.emit_json(version.to_dict())

@@ -92,7 +92,7 @@ def promote_command(
     from shipyard.gates import GateReport, promote
 
     try:
-        with open_registry() as registry:
+        with open_registry(changes=True) as registry:
             report, change = promote(
                 registry, reference, to, force=force, reason=reason, policy_file=policy_file
             )

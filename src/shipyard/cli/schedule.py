@@ -35,7 +35,7 @@ def schedule_add(
     # module need not import the app that registers it.
     root = context.find_root().command
     commands = set(root.commands) if isinstance(root, typer.core.TyperGroup) else None
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         schedule = add_schedule(
             registry, name, cron, list(context.args), timezone=timezone, missed=missed, commands=commands
         )
@@ -113,7 +113,7 @@ def schedule_remove(name: NameArgument) -> None:
     """Remove a schedule (its history stays)."""
     from shipyard.scheduling import remove_schedule
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         remove_schedule(registry, name)
     render.message("removed schedule {}", name)
 
@@ -123,7 +123,7 @@ def schedule_pause(name: NameArgument) -> None:
     """Stop running a schedule until it is resumed."""
     from shipyard.scheduling import set_enabled
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         set_enabled(registry, name, False)
     render.message("paused schedule {}", name)
 
@@ -133,7 +133,7 @@ def schedule_resume(name: NameArgument) -> None:
     """Run a paused schedule again, from its next occurrence on."""
     from shipyard.scheduling import set_enabled
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         set_enabled(registry, name, True)
     render.message("resumed schedule {}", name)
 

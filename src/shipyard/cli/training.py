@@ -34,7 +34,7 @@ def train_command(
     """Train, cross-validate, evaluate on the hold-out and register the model a spec declares."""
     from shipyard.training import train
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         result = train(spec, registry=registry, register=not no_register, progress=not as_json, reason=reason)
     if ref_file is not None and result.version is not None:
         ref_file.write_text(result.version.ref + "\n", encoding="utf-8")
@@ -115,7 +115,7 @@ def reproduce_command(
     """Re-run a version's recorded spec on its recorded data; exit code 1 when metrics differ."""
     from shipyard.training import reproduce
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         outcome = reproduce(reference, registry=registry, tolerance=tolerance, progress=not as_json)
     if as_json:
         render.emit_json(outcome.to_dict())
