@@ -43,6 +43,7 @@ def monitor_run(
         render.emit_json([result.to_dict() for result in results])
         return
     print_windows([result.to_dict() for result in results])
+    print_remedies([result.to_dict() for result in results], set())
 
 
 @monitor_app.command("show")
@@ -60,6 +61,11 @@ def monitor_show(
         resolved = registry.resolve(reference)
         version = resolved.version if ("/" in reference or "@" in reference) else None
         found = stored_windows(registry, resolved.model, length, version=version, last=last)
+        profiled = {
+            stored.version
+            for stored in found
+            if registry.resolve(f"{resolved.model}/{stored.version}").profile is not None
+        }
     if as_json:
         render.emit_json([stored.report for stored in found])
         return
@@ -73,6 +79,7 @@ def monitor_show(
         )
         return
     print_windows([stored.report for stored in found])
+    print_remedies([stored.report for stored in found], profiled, window)
 
 
 def time_range(since: str | None, until: str | None) -> tuple[datetime, datetime]:
@@ -108,7 +115,7 @@ def print_windows(reports: list[dict[str, Any]]) -> None:
                 report["version"],
                 "no data" if report["no_data"] else report["rows"],
                 report["requests"],
-                ", ".join(drift.get("drifted_columns") or []) or ("—" if drift else "n/a"),
+                _drifted_features(report),
                 _number(drift.get("drifted_share")),
                 f"{main_metric} {_number(accuracy[main_metric])} ({report['labelled_rows']} labelled)"
                 if main_metric
@@ -134,6 +141,42 @@ def print_windows(reports: list[dict[str, Any]]) -> None:
         ],
         rows,
     )
+
+
+def _drifted_features(report: dict[str, Any]) -> str:
+    """The drifted features, "—" for none (or no data), or "n/a" with the reason drift was not computed."""
+    from shipyard.monitoring.report import missing_drift
+
+    drift = report.get("drift")
+    if drift is not None:
+        return ", ".join(drift.get("drifted_columns") or []) or "—"
+    missing = missing_drift(report)
+    return "—" if missing is None else f"n/a — {missing.reason}"
+
+
+def print_remedies(reports: list[dict[str, Any]], profiled: set[int], window: str = "1h") -> None:
+    """Under a table of windows: what to do, once per version, about windows whose drift was not computed.
+
+    A version in ``profiled`` has a reference profile now, so its windows were computed before it had one.
+    """
+    from shipyard.monitoring.report import missing_drift
+
+    said: set[str] = set()
+    for report in reports:
+        missing = missing_drift(report)
+        if missing is None or missing.remedy is None:
+            continue
+        ref = f"{report['model']}/{report['version']}"
+        if report["version"] in profiled:
+            text = (
+                f"{ref} has a reference profile now, added after these windows were computed: compute them "
+                f"again with `shipyard monitor run {ref} --from {report['start'][:16]} --window {window}`"
+            )
+        else:
+            text = str(missing)
+        if ref not in said:
+            said.add(ref)
+            render.message("{}", text)
 
 
 def _number(value: object) -> str:
@@ -172,7 +215,6 @@ def report_drift(
         output.write_text(json.dumps(report.to_dict(), indent=2, default=str))
     else:
         output.write_text(render_html(report), encoding="utf-8")
-    drifted = report.overall.drift.drifted_columns if report.overall.drift else []
-    render.message(
-        "wrote {}: {} rows, drifted features: {}", output, report.overall.rows, ", ".join(drifted) or "none"
-    )
+    render.message("wrote {} ({} bytes)", output, f"{output.stat().st_size:,}")
+    for line in report.headline():
+        render.message("{}", line)

@@ -1,9 +1,14 @@
-"""Drift reports: one self-contained HTML file (Plotly, offline) or JSON for machines.
+"""Drift reports: one self-contained HTML file (inline SVG charts, no script) or JSON for machines.
 
-A report covers a time range of one model version's logged predictions. It monitors the whole range as one
-window (for the reference-vs-current distribution of every feature and the overall verdict) and window by
-window (for drift scores, data quality and accuracy over time; those windows are stored like ``shipyard
-monitor run`` stores them). The HTML embeds plotly.js, so it opens anywhere, offline, with no server.
+A report covers a time range of one model version's logged predictions, window by window (those windows are
+stored as ``shipyard monitor run`` stores them). It is headed by the windows' verdicts: which windows drift
+as a dataset, which features drift in which windows. A drift confined to one window is news even when the
+rest of the range is calm, so the report never leads with the range taken as a whole. That pooled figure
+(every row of the range compared at once with the reference) comes second, labelled as such, with the
+reference-against-range distribution of every feature.
+
+The HTML has no script and fetches nothing: its charts are SVG drawn by ``monitoring.charts``, so it opens
+anywhere, offline, and weighs kilobytes.
 """
 
 from __future__ import annotations
@@ -12,13 +17,43 @@ import html
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
+from shipyard.monitoring.charts import Cell, Series, bar_chart, line_chart, verdict_grid
 from shipyard.monitoring.series import run_monitors, window_label
 from shipyard.monitoring.windows import WindowResult, monitor_window
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion, Registry
-from shipyard.stats import NumericLayout, Profile
+from shipyard.stats import NumericLayout
+from shipyard.stats.drift import ColumnDrift
+
+VerdictName = Literal["dataset drift", "feature drift", "no drift", "no data", "not computed"]
+_TESTS = ("ks", "chi_square")  # methods decided by a p-value (low = drift); the others by a distance
+_SHOWN_WINDOWS = 5  # drifted windows named in the headline; the table lists every one
+
+
+@dataclass(frozen=True)
+class WindowVerdict:
+    """What one window says about drift: the dataset drifts, some features do, none do, or why unknown."""
+
+    start: datetime
+    end: datetime
+    verdict: VerdictName
+    rows: int
+    drifted_columns: list[str]
+    drifted_share: float | None
+    reason: str | None = None  # why drift was not computed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "verdict": self.verdict,
+            "rows": self.rows,
+            "drifted_columns": list(self.drifted_columns),
+            "drifted_share": self.drifted_share,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True)
@@ -27,19 +62,48 @@ class DriftReport:
     start: datetime
     end: datetime
     window: timedelta
-    overall: WindowResult
+    #: The windows, oldest first: the report's verdicts.
     windows: list[WindowResult]
+    #: Every row of the range as one window: its distributions, and a figure that dilutes short drifts.
+    pooled: WindowResult
+
+    @property
+    def verdicts(self) -> list[WindowVerdict]:
+        return [window_verdict(result) for result in self.windows]
+
+    def headline(self) -> list[str]:
+        """The report's first lines: the windows' verdicts, the features that drifted, then the pooled
+        figure, labelled as such."""
+        verdicts = self.verdicts
+        lines = [_windows_line(verdicts, window_label(self.window))]
+        features = _feature_line(verdicts)
+        if features:
+            lines.append(features)
+        lines.append(_pooled_line(self.pooled))
+        return lines
 
     def to_dict(self) -> dict[str, Any]:
+        verdicts = self.verdicts
         return {
             "model": self.version.model,
             "version": self.version.version,
             "start": self.start.isoformat(),
             "end": self.end.isoformat(),
             "window": window_label(self.window),
-            "overall": self.overall.to_dict(),
+            "headline": self.headline(),
+            "verdicts": {
+                "windows": len(verdicts),
+                "windows_with_data": sum(v.verdict != "no data" for v in verdicts),
+                "dataset_drift_windows": [v.to_dict() for v in verdicts if v.verdict == "dataset drift"],
+                "feature_drift_windows": _feature_counts(verdicts),
+                "per_window": [v.to_dict() for v in verdicts],
+            },
             "windows": [result.to_dict() for result in self.windows],
-            "distributions": _distributions(self.overall.reference_profile, self.overall.profile),
+            "pooled": {
+                "description": "every row of the range compared with the reference as one window",
+                **self.pooled.to_dict(),
+            },
+            "distributions": _distributions(self),
         }
 
 
@@ -47,13 +111,120 @@ def build_drift_report(
     registry: Registry, log: PredictionLog, reference: str, start: datetime, end: datetime, window: timedelta
 ) -> DriftReport:
     version = registry.resolve(reference)
-    overall = monitor_window(registry, log, version, start, end)
     windows = run_monitors(registry, log, [version], start, end, window)
-    return DriftReport(version, start, end, window, overall, windows)
+    pooled = monitor_window(registry, log, version, start, end)
+    return DriftReport(version, start, end, window, windows, pooled)
 
 
-def _distributions(reference: Profile | None, current: Profile | None) -> dict[str, Any]:
-    """Per feature: bin or category labels with the reference's and the range's proportions."""
+def window_verdict(result: WindowResult) -> WindowVerdict:
+    """A window's drift verdict; one without requests is "no data", one without a drift result says why."""
+    drift = result.drift
+    if result.no_data:
+        verdict: VerdictName = "no data"
+    elif drift is None:
+        verdict = "not computed"
+    elif drift.drifted:
+        verdict = "dataset drift"
+    else:
+        verdict = "feature drift" if drift.drifted_columns else "no drift"
+    return WindowVerdict(
+        result.start,
+        result.end,
+        verdict,
+        result.rows,
+        drift.drifted_columns if drift else [],
+        drift.drifted_share if drift else None,
+        str(missing_drift(result.to_dict())) if verdict == "not computed" else None,
+    )
+
+
+@dataclass(frozen=True)
+class MissingDrift:
+    """Why a window with data has no drift verdict (``reason``), and what to do about it (``remedy``)."""
+
+    reason: str
+    remedy: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.remedy}" if self.remedy else self.reason
+
+
+def missing_drift(window: dict[str, Any]) -> MissingDrift | None:
+    """Why a window (a stored report, or ``WindowResult.to_dict()``) with data has no drift verdict; None
+    when it has one, or has no data."""
+    if window.get("drift") is not None or window.get("no_data"):
+        return None
+    ref = f"{window['model']}/{window['version']}"
+    if any("no reference profile" in note for note in window.get("notes") or []):
+        return MissingDrift(
+            f"{ref} has no reference profile",
+            f"register it with --reference or run `shipyard profile build {ref} DATA`",
+        )
+    if not window.get("rows"):
+        return MissingDrift("every request was refused, so no answered row to compare")
+    return MissingDrift(f"the reference profile of {ref} covers none of the model's input columns")
+
+
+def _windows_line(verdicts: list[WindowVerdict], length: str) -> str:
+    with_data = [v for v in verdicts if v.verdict != "no data"]
+    empty = len(verdicts) - len(with_data)
+    without = f"; {empty} without data" if empty else ""
+    if not with_data:
+        return f"No data: none of the {len(verdicts)} windows ({length}) logged a request."
+    drifted = [v for v in with_data if v.verdict == "dataset drift"]
+    if drifted:
+        named = "; ".join(
+            f"{_when(v.start)} ({', '.join(v.drifted_columns)})" for v in drifted[:_SHOWN_WINDOWS]
+        )
+        more = f"; and {len(drifted) - _SHOWN_WINDOWS} more" if len(drifted) > _SHOWN_WINDOWS else ""
+        return (
+            f"Dataset drift in {len(drifted)} of {len(with_data)} windows ({length}): {named}{more}{without}."
+        )
+    unknown = [v for v in with_data if v.verdict == "not computed"]
+    if len(unknown) == len(with_data):
+        return f"Drift not computed in any of the {len(with_data)} windows ({length}): {unknown[0].reason}."
+    some = [v for v in with_data if v.verdict == "feature drift"]
+    if some:
+        return (
+            f"No dataset drift in any of the {len(with_data)} windows ({length}); "
+            f"some features drift in {len(some)} of them{without}."
+        )
+    return f"No drift in any of the {len(with_data)} windows ({length}){without}."
+
+
+def _feature_counts(verdicts: list[WindowVerdict]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        for name in verdict.drifted_columns:
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def _feature_line(verdicts: list[WindowVerdict]) -> str | None:
+    counts = _feature_counts(verdicts)
+    if not counts:
+        return None
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    listed = ", ".join(f"{name} in {count} {'window' if count == 1 else 'windows'}" for name, count in ranked)
+    return f"Features that drift in at least one window: {listed}."
+
+
+def _pooled_line(pooled: WindowResult) -> str:
+    label = (
+        f"Pooled over the whole range ({pooled.rows:,} rows compared as one window, which dilutes a drift "
+    )
+    label += "confined to a few windows)"
+    if pooled.drift is None:
+        reason = missing_drift(pooled.to_dict()) or "no request was logged"
+        return f"{label}: drift not computed, {reason}."
+    drifted = ", ".join(pooled.drift.drifted_columns) or "none"
+    return f"{label}: drifted features: {drifted}; dataset drift: {'yes' if pooled.drift.drifted else 'no'}."
+
+
+def _distributions(report: DriftReport) -> dict[str, Any]:
+    """Per feature: bin or category labels with the reference's and the pooled range's proportions, and
+    those of the window where the feature drifted most (by PSI, which every method computes), if any."""
+    reference, current = report.pooled.reference_profile, report.pooled.profile
     if reference is None or current is None:
         return {}
     found: dict[str, Any] = {}
@@ -69,190 +240,249 @@ def _distributions(reference: Profile | None, current: Profile | None) -> dict[s
             "labels": labels,
             "reference": reference.distribution(name).tolist(),
             "current": current.distribution(name).tolist(),
+            "most_drifted_window": _most_drifted_window(report.windows, name),
         }
     return found
 
 
-def render_html(report: DriftReport) -> str:
-    """The report as one HTML page with every chart drawn by the embedded plotly.js."""
-    from plotly.offline import get_plotlyjs
-
-    data = report.to_dict()
-    overall = report.overall
-    figures = [
-        *_distribution_figures(report, data["distributions"]),
-        ("drift-over-time", _drift_over_time_figure(report, data["distributions"])),
-        ("quality", _quality_figure(report, data["distributions"])),
-        ("service", _service_figure(report)),
-        ("accuracy", _accuracy_figure(report)),
+def _most_drifted_window(windows: list[WindowResult], name: str) -> dict[str, Any] | None:
+    drifted = [
+        (column.scores.get("psi", 0.0), result)
+        for result in windows
+        if (column := _column(result, name)) is not None and column.drifted and result.profile is not None
     ]
-    charts = "\n".join(
-        f'<section id="{key}">{figure.to_html(full_html=False, include_plotlyjs=False)}</section>'
-        for key, figure in figures
-    )
-    drifted = ", ".join(overall.drift.drifted_columns) if overall.drift else "not computed"
+    if not drifted:
+        return None
+    _, result = max(drifted, key=lambda pair: pair[0])
+    assert result.profile is not None
+    return {"start": result.start.isoformat(), "shares": result.profile.distribution(name).tolist()}
+
+
+def render_html(report: DriftReport) -> str:
+    """The report as one HTML page: the windows' verdicts first, then the pooled range, then the charts."""
+    data = report.to_dict()
+    headline = data["headline"]
     title = f"Drift report — {report.version.ref}"
+    features = headline[1] if len(headline) == 3 else ""
+    distributions = [
+        _distribution_chart(report, name, spread) for name, spread in data["distributions"].items()
+    ]
+    over_time = [
+        _section("drift-over-time", _drift_over_time_chart(report, list(data["distributions"]))),
+        _section("quality", *_quality_charts(report, list(data["distributions"]))),
+        _section("service", *_service_charts(report)),
+        _section("accuracy", *_accuracy_charts(report)),
+    ]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<script>{get_plotlyjs()}</script>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3rem .6rem}}</style></head>
+<style>{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p id="range">{html.escape(data["start"])} to {html.escape(data["end"])},
-windows of {html.escape(data["window"])}; generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
-<p id="verdict">Over the whole range: {overall.rows} rows; drifted features: <b>{html.escape(drifted)}</b>
-(dataset drift: {"yes" if overall.drift and overall.drift.drifted else "no"}).</p>
-<table id="windows"><tr><th>window (UTC)</th><th>rows</th><th>drifted features</th><th>drift share</th>
-<th>accuracy / rmse</th><th>labelled</th><th>p95 ms</th><th>error rate</th><th>refused</th></tr>
+<p id="range">{html.escape(data["start"])} to {html.escape(data["end"])}, windows of
+{html.escape(data["window"])}; generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
+<section id="verdict"><h2>Window by window</h2>
+<p id="headline"><b>{html.escape(headline[0])}</b></p>
+{f'<p id="features">{html.escape(features)}</p>' if features else ""}
+{_verdict_chart(report)}
+</section>
+<section id="pooled"><h2>The whole range pooled</h2><p>{html.escape(headline[-1])}</p></section>
+<h2>Windows</h2>
+<table id="windows"><tr>{"".join(f"<th>{name}</th>" for name in _TABLE_HEADER)}</tr>
 {_summary_rows(report)}</table>
-{charts}
+<h2>Distributions: reference (training) against the range</h2>
+{"".join(distributions)}
+<h2>Over time</h2>
+{"".join(over_time)}
 </body></html>
 """
 
 
-def _distribution_figures(report: DriftReport, distributions: dict[str, Any]) -> list[tuple[str, Any]]:
-    """One bar chart per feature: the reference's and the range's shares side by side, titled by verdict."""
-    import plotly.graph_objects as go
+_TABLE_HEADER = (
+    "window (UTC)",
+    "verdict",
+    "rows",
+    "drifted features",
+    "drift share",
+    "accuracy / rmse",
+    "labelled",
+    "p95 ms",
+    "error rate",
+    "refused",
+)
+_STYLE = """body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem}
+tr.drift td{background:#fde0dd}#headline{font-size:1.15rem}section{margin:1.5rem 0}
+svg.chart{display:block;max-width:100%;height:auto;margin:.5rem 0}
+svg.chart text{font:11px system-ui,sans-serif;fill:#333}svg.chart text.title{font-size:14px;font-weight:600}
+svg.chart polyline{fill:none;stroke-width:1.8}svg.chart line.grid{stroke:#e6e6e6}
+svg.chart rect.hover{fill:transparent}svg.chart rect.hover:hover{fill:rgba(0,0,0,.06)}"""
 
-    overall = report.overall
-    figures: list[tuple[str, Any]] = []
-    for name, spread in distributions.items():
-        column = next((c for c in (overall.drift.columns if overall.drift else []) if c.column == name), None)
-        verdict = (
-            "no data" if column is None or column.no_data else ("DRIFT" if column.drifted else "no drift")
+
+def _section(key: str, *charts: str) -> str:
+    return f'<section id="{html.escape(key)}">{"".join(charts)}</section>'
+
+
+def _verdict_chart(report: DriftReport) -> str:
+    """Features (and the dataset) by window, coloured by verdict, each cell's scores on hover."""
+    starts = [result.start for result in report.windows]
+    names = list(report.pooled.reference_profile.layout.columns) if report.pooled.reference_profile else []
+    dataset = [_dataset_cell(verdict) for verdict in report.verdicts]
+    rows = [("dataset", dataset)]
+    for name in names:
+        rows.append((name, [_feature_cell(result, name) for result in report.windows]))
+    return verdict_grid("drift verdict per window (hover a cell for its scores)", starts, rows)
+
+
+def _dataset_cell(verdict: WindowVerdict) -> Cell:
+    when = _when(verdict.start)
+    if verdict.verdict in ("no data", "not computed"):
+        return Cell(verdict.verdict, f"{when}: {verdict.reason or 'no request logged'}")
+    share = f"{verdict.drifted_share:.0%} of features drift" if verdict.drifted_share is not None else ""
+    state: Literal["drift", "calm"] = "drift" if verdict.verdict == "dataset drift" else "calm"
+    return Cell(state, f"{when}, {verdict.rows:,} rows: {verdict.verdict} ({share})")
+
+
+def _feature_cell(result: WindowResult, name: str) -> Cell:
+    when = _when(result.start)
+    column = _column(result, name)
+    if result.no_data or (column is not None and column.no_data):
+        return Cell("no data", f"{name}, {when}: no data")
+    if column is None:
+        return Cell("not computed", f"{name}, {when}: drift not computed")
+    return Cell("drift" if column.drifted else "calm", f"{name}, {when}: {_column_text(column)}")
+
+
+def _column_text(column: ColumnDrift) -> str:
+    """``DRIFT — ks p-value 0.0013 (drift below 0.05), psi 0.41``: the verdict, the deciding method's
+    figure against its threshold, and PSI (which every window computes, whatever decides)."""
+    verdict = "DRIFT" if column.drifted else "no drift"
+    figure = "—" if column.score is None else f"{column.score:.3g}"
+    if column.method in _TESTS:
+        deciding = f"{column.method} p-value {figure} (drift below {column.threshold:g})"
+    else:
+        deciding = f"{column.method} {figure} (drift from {column.threshold:g})"
+    psi = column.scores.get("psi")
+    extra = "" if psi is None or column.method == "psi" else f", psi {psi:.3g}"
+    return f"{verdict} — {deciding}{extra}"
+
+
+def _distribution_chart(report: DriftReport, name: str, spread: dict[str, Any]) -> str:
+    """A feature's shares per bin: the reference, the pooled range, and the window where it drifted most."""
+    pooled = _column(report.pooled, name)
+    verdict = "pooled: no data" if pooled is None or pooled.no_data else f"pooled: {_column_text(pooled)}"
+    series = [
+        Series("reference (training)", spread["reference"], 0),
+        Series("the whole range, pooled", spread["current"], 1),
+    ]
+    window = spread["most_drifted_window"]
+    if window is not None:
+        series.append(
+            Series(f"window {_when(datetime.fromisoformat(window['start']))} (drifted)", window["shares"], 2)
         )
-        score = "" if column is None or column.score is None else f" — {column.method} {column.score:.3g}"
-        figure = go.Figure(
-            [
-                go.Bar(name="reference (training)", x=spread["labels"], y=spread["reference"]),
-                go.Bar(name="current (this range)", x=spread["labels"], y=spread["current"]),
-            ]
-        )
-        figure.update_layout(barmode="group", title=f"{name}: {verdict}{score}", yaxis_title="share of rows")
-        figures.append((f"distribution-{name}", figure))
-    return figures
+    chart = bar_chart(f"{name} — {verdict}", spread["labels"], series, percent=True)
+    return _section(f"distribution-{name}", chart)
 
 
-def _drift_over_time_figure(report: DriftReport, distributions: dict[str, Any]) -> Any:
-    """Each feature's drift score, window by window."""
-    import plotly.graph_objects as go
-
+def _drift_over_time_chart(report: DriftReport, names: list[str]) -> str:
+    """PSI per feature and window: every window computes it, so the line means one thing throughout
+    (the verdicts, by each window's deciding method, are the grid's)."""
     starts = [result.start for result in report.windows]
-    figure = go.Figure()
-    for name in distributions:
-        values = [_column_score(result, name) for result in report.windows]
-        figure.add_trace(_line(starts, values, name))
-    figure.update_layout(title="drift score per window (the deciding method's statistic)")
-    return figure
+    series = [
+        Series(name, [_psi(result, name) for result in report.windows], index)
+        for index, name in enumerate(names)
+    ]
+    title = "population stability index (PSI) per window: higher = more drift"
+    return line_chart(title, starts, series)
 
 
-def _quality_figure(report: DriftReport, distributions: dict[str, Any]) -> Any:
-    """Per feature and window: the share missing, out of range, and rejected by the contract."""
-    import plotly.graph_objects as go
-
+def _quality_charts(report: DriftReport, names: list[str]) -> list[str]:
+    """A chart per quality figure, a line per feature: shares of rows missing, out of range, refused."""
     starts = [result.start for result in report.windows]
-    figure = go.Figure()
-    quality_figures = (
-        ("missing_rate", "missing", "solid"),
-        ("out_of_range_share", "out of range", "dot"),
-        ("rejected_share", "rejected by the contract", "dash"),
-    )
-    for name in distributions:
-        for figure_name, label, dash in quality_figures:
-            values = [_quality(result, name, figure_name) for result in report.windows]
-            figure.add_trace(_line(starts, values, f"{name} {label}", line={"dash": dash}))
-    figure.update_layout(title="data quality per window", yaxis_title="share of rows")
-    return figure
+    charts = []
+    for figure, title in (
+        ("missing_rate", "missing values per window (share of answered rows)"),
+        ("out_of_range_share", "numbers outside the reference's range per window"),
+        ("rejected_share", "rows refused by the contract per window (share of rows sent)"),
+    ):
+        series = [
+            Series(name, [_quality(result, name, figure) for result in report.windows], index)
+            for index, name in enumerate(names)
+        ]
+        charts.append(line_chart(title, starts, series, percent=True))
+    return charts
 
 
-def _service_figure(report: DriftReport) -> Any:
-    """Requests answered without a prediction (errors, refusals) and p99 latency on a second axis."""
-    import plotly.graph_objects as go
-
+def _service_charts(report: DriftReport) -> list[str]:
+    """Requests answered without a prediction (errors, refusals), and latency of the answered ones."""
     starts = [result.start for result in report.windows]
-    figure = go.Figure()
-    for name, label in (("error_rate", "errors (5xx)"), ("rejected_rate", "refused (4xx)")):
-        figure.add_trace(_line(starts, [result.health.get(name) for result in report.windows], label))
-    figure.add_trace(
-        _line(
-            starts,
-            [result.health.get("latency_p99_ms") for result in report.windows],
-            "p99 latency (ms)",
-            yaxis="y2",
-            line={"dash": "dot"},
-        )
-    )
-    figure.update_layout(
-        title="service health: share of requests without a prediction, and latency",
-        yaxis_title="share of requests",
-        yaxis2={"overlaying": "y", "side": "right", "title": "ms"},
-    )
-    return figure
+    failures = [
+        Series("errors (5xx)", [result.health.get("error_rate") for result in report.windows], 2),
+        Series("refused (4xx)", [result.health.get("rejected_rate") for result in report.windows], 1),
+    ]
+    latency = [
+        Series(f"p{q} latency", [result.health.get(f"latency_p{q}_ms") for result in report.windows], index)
+        for index, q in enumerate((50, 95, 99))
+    ]
+    return [
+        line_chart("service health: share of requests without a prediction", starts, failures, percent=True),
+        line_chart("latency of answered requests", starts, latency, y_label="ms"),
+    ]
 
 
-def _accuracy_figure(report: DriftReport) -> Any:
-    """Every accuracy metric per window once labels arrived, over the count of labelled rows behind it."""
-    import plotly.graph_objects as go
-
+def _accuracy_charts(report: DriftReport) -> list[str]:
+    """Every accuracy metric per window once labels arrived, and the count of labelled rows behind it."""
     starts = [result.start for result in report.windows]
-    figure = go.Figure()
     metric_names = sorted({name for result in report.windows for name in result.accuracy})
-    for metric in metric_names:
-        figure.add_trace(_line(starts, [result.accuracy.get(metric) for result in report.windows], metric))
-    figure.add_trace(
-        go.Bar(
-            x=starts,
-            y=[result.labelled_rows for result in report.windows],
-            name="labelled rows",
-            yaxis="y2",
-            opacity=0.3,
-        )
-    )
-    figure.update_layout(title="accuracy once labels arrived", yaxis2={"overlaying": "y", "side": "right"})
-    return figure
+    metrics = [
+        Series(metric, [result.accuracy.get(metric) for result in report.windows], index)
+        for index, metric in enumerate(metric_names)
+    ]
+    labelled = [Series("labelled rows", [float(result.labelled_rows) for result in report.windows], 0)]
+    return [
+        line_chart("accuracy once labels arrived", starts, metrics),
+        line_chart("labelled rows per window", starts, labelled),
+    ]
 
 
 def _summary_rows(report: DriftReport) -> str:
-    """The summary table's rows, one per window, every cell escaped."""
-    return "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{html.escape(str(cell))}</td>"
-            for cell in (
-                result.start.strftime("%Y-%m-%d %H:%M"),
-                "no data" if result.no_data else result.rows,
-                ", ".join(result.drift.drifted_columns) if result.drift else "—",
-                _fmt(result.drift.drifted_share if result.drift else None),
-                _fmt(result.accuracy.get("accuracy", result.accuracy.get("rmse"))),
-                result.labelled_rows,
-                _fmt(result.health.get("latency_p95_ms")),
-                _fmt(result.health.get("error_rate")),
-                _fmt(result.health.get("rejected_rate")),
-            )
+    """The table's rows, one per window, every cell escaped; windows whose dataset drifts stand out."""
+    rows = []
+    for result, verdict in zip(report.windows, report.verdicts, strict=True):
+        cells = (
+            result.start.strftime("%Y-%m-%d %H:%M"),
+            f"not computed: {verdict.reason}" if verdict.reason else verdict.verdict,
+            "no data" if result.no_data else result.rows,
+            ", ".join(verdict.drifted_columns) or "—",
+            _fmt(verdict.drifted_share),
+            _fmt(result.accuracy.get("accuracy", result.accuracy.get("rmse"))),
+            result.labelled_rows,
+            _fmt(result.health.get("latency_p95_ms")),
+            _fmt(result.health.get("error_rate")),
+            _fmt(result.health.get("rejected_rate")),
         )
-        + "</tr>"
-        for result in report.windows
-    )
+        marked = ' class="drift"' if verdict.verdict == "dataset drift" else ""
+        rows.append(f"<tr{marked}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    return "\n".join(rows)
 
 
-def _line(x: list[Any], y: list[Any], name: str, **style: Any) -> Any:
-    """A series over the windows: a line with a marker per window."""
-    import plotly.graph_objects as go
-
-    return go.Scatter(x=x, y=y, mode="lines+markers", name=name, **style)
-
-
-def _column_score(result: WindowResult, name: str) -> float | None:
+def _column(result: WindowResult, name: str) -> ColumnDrift | None:
     if result.drift is None:
         return None
-    column = next((c for c in result.drift.columns if c.column == name), None)
-    return None if column is None else column.score
+    return next((column for column in result.drift.columns if column.column == name), None)
+
+
+def _psi(result: WindowResult, name: str) -> float | None:
+    column = _column(result, name)
+    return None if column is None else column.scores.get("psi")
 
 
 def _quality(result: WindowResult, name: str, figure: str) -> float | None:
     quality = result.quality.get(name)
     return None if quality is None else quality.to_dict().get(figure)
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _fmt(value: object) -> str:
