@@ -6,6 +6,7 @@ Each parses its arguments, calls one ``Registry`` method, and prints; the rules 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -78,8 +79,8 @@ def models_show(
         text = render_model_card(version)
         if as_json:
             render.emit_json({"ref": version.ref, "card": text})
-        else:
-            render.markdown(text)
+        else:  # the Markdown itself, unstyled and unwrapped: ready for `> MODEL_CARD.md`
+            sys.stdout.write(text)
         return
     if as_json:
         render.emit_json({**version.to_dict(), "gate_runs": runs})
@@ -102,6 +103,39 @@ def models_show(
                 for run in runs
             ],
         )
+
+
+@models_app.command("describe")
+def models_describe(
+    name: Annotated[str, typer.Argument(help="The model (not a version): fraud.")],
+    text: Annotated[
+        str | None, typer.Argument(help="The model's description (Markdown).", show_default=False)
+    ] = None,
+    from_file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the description from a Markdown file.")
+    ] = None,
+    reason: ReasonOption = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Set the model's own description (what 'models list' shows); each version keeps its own."""
+    if (text is None) == (from_file is None):
+        raise InvalidInput("give the description as TEXT or with --file FILE (one of them)")
+    if from_file is not None:
+        if not from_file.is_file():
+            raise InvalidInput(f"description file {str(from_file)!r} does not exist")
+        text = from_file.read_text(encoding="utf-8")
+    parsed = ModelRef.parse(name)
+    if parsed.version is not None or parsed.alias is not None:
+        raise InvalidInput(
+            f"'models describe' describes a model, not a version: use {parsed.model!r}; a version's "
+            "description is given when it is registered (--description or --card)"
+        )
+    with open_registry() as registry:
+        model = registry.update_model(parsed.model, description=text or "", reason=reason)
+    if as_json:
+        render.emit_json(model.to_dict())
+        return
+    render.message("{}: description set ({} characters)", model.name, len(model.description))
 
 
 @models_app.command("export")
@@ -180,6 +214,14 @@ def _json_values(items: list[str]) -> dict[str, Any]:
     return values
 
 
+def _card_text(description: str, card_file: Path | None) -> str:
+    if card_file is None:
+        return description
+    if not card_file.is_file():
+        raise InvalidInput(f"model card file {str(card_file)!r} does not exist")
+    return card_file.read_text(encoding="utf-8")
+
+
 def register_command(
     name: Annotated[str, typer.Argument(help="Model name; created on first registration.")],
     model_file: Annotated[
@@ -194,13 +236,29 @@ def register_command(
     dataset: Annotated[
         list[str], typer.Option("--dataset", help="role=sha256 of a dataset the model saw, repeatable.")
     ] = [],  # noqa: B006
-    description: Annotated[str, typer.Option("--description", "-d", help="Model card text (Markdown).")] = "",
+    description: Annotated[
+        str,
+        typer.Option(
+            "--description",
+            "-d",
+            help="This version's description (Markdown), the top of its model card. The model's own "
+            "description: 'shipyard models describe'.",
+        ),
+    ] = "",
     card_file: Annotated[
         Path | None, typer.Option("--card", help="Read the model card from a Markdown file.")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed used in training.")] = None,
     contract_file: Annotated[
         Path | None, typer.Option("--contract", help="Data contract (YAML/JSON) the model's input must meet.")
+    ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            "--reference",
+            help="Training data (CSV/Parquet, or a sample) to profile for drift monitoring; the contract "
+            "is inferred from it unless --contract is given.",
+        ),
     ] = None,
     trust: Annotated[
         bool, typer.Option("--trust", help="Allow formats that can run code on load (pickle-based 'python').")
@@ -209,11 +267,7 @@ def register_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a saved model file as the next version of NAME."""
-    text = description
-    if card_file is not None:
-        if not card_file.is_file():
-            raise InvalidInput(f"model card file {str(card_file)!r} does not exist")
-        text = card_file.read_text(encoding="utf-8")
+    text = _card_text(description, card_file)
     metadata = VersionMetadata(
         metrics=_numbers(metric),
         params=_json_values(param),
@@ -229,18 +283,35 @@ def register_command(
             flavor=flavor,
             description=text,
             metadata=metadata,
+            reference=reference,
             trust=trust,
             reason=reason,
         )
     if as_json:
         render.emit_json(version.to_dict())
         return
+    _report_registered(version)
+
+
+def _report_registered(version: ModelVersion) -> None:
+    """What was registered, and whether its drift will be monitored (it needs a reference profile)."""
     render.message(
         "registered [bold]{}[/] ({}, {}, sha256 {}…)",
         version.ref,
         version.flavor,
         version.info.task,
         version.artifact_sha256[:12],
+    )
+    if version.profile is not None:
+        render.message(
+            "  with its data contract and a reference profile of {} rows: drift is monitored",
+            f"{version.profile.get('rows', 0):,}",
+        )
+        return
+    render.message(
+        "  [yellow]note:[/] no reference profile, so drift is not monitored; add one with "
+        "'shipyard profile build {} TRAINING_DATA' (or register with --reference)",
+        version.ref,
     )
 
 

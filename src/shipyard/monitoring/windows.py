@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
+from shipyard.monitoring.contract_quality import ContractCounts
 from shipyard.monitoring.feedback import labels_for
 from shipyard.monitoring.service import FailureCounts, count_failures, usage_figures
 from shipyard.predictions import PredictionLog
@@ -124,6 +125,7 @@ def monitor_window(
     if reference is None:
         result.notes.append(f"{version.ref} has no reference profile: drift is not computed")
     feature_layout = _sub_layout(reference, features)
+    counts = ContractCounts.for_version(None if reference else version.input_schema, features)
     output_layout = _sub_layout(
         reference, [c for c in OUTPUT_COLUMNS if reference and c in reference.layout.columns]
     )
@@ -141,11 +143,8 @@ def monitor_window(
     predictions: list[pa.Table] = []
     for table in log.batches(version.model, version.version, start, end):
         result.rows += table.num_rows
-        inputs = _flat_inputs(table)
-        if feature_layout is not None:
-            part = Profile.build(inputs.select(list(feature_layout.columns)), feature_layout)
-            window = part if window is None else window.merge(part)
-            _count_out_of_range(inputs, reference, out_of_range)
+        inputs = counts.counted(_flat_inputs(table))  # quality from the contract, without a profile
+        window = _add_inputs(window, inputs, feature_layout, reference, out_of_range)
         if output_layout is not None:
             part = Profile.build(_outputs(table, output_layout, version), output_layout)
             outputs = part if outputs is None else outputs.merge(part)
@@ -176,7 +175,9 @@ def monitor_window(
         result.notes.append("no data: no request was logged in this window")
         return result
     sub_reference = _sub_profile(reference, feature_layout) if reference and feature_layout else None
-    result.quality = _quality(features, sub_reference, window, out_of_range, failures, row_weights)
+    result.quality = counts.fill(
+        _quality(features, sub_reference, window, out_of_range, failures, row_weights)
+    )
     if sub_reference is not None and window is not None and feature_layout is not None:
         result.drift = compare(sub_reference, window, _rules_for(options, feature_layout))
         result.profile, result.reference_profile = window, sub_reference
@@ -187,6 +188,22 @@ def monitor_window(
     if predictions:
         _accuracy(version, result, truth, pa.concat_tables(predictions, promote_options="permissive"))
     return result
+
+
+def _add_inputs(
+    window: Profile | None,
+    inputs: pa.Table,
+    layout: ProfileLayout | None,
+    reference: Profile | None,
+    out_of_range: dict[str, int],
+) -> Profile | None:
+    """The window's feature profile with ``inputs`` counted in (and their numbers outside the reference's
+    range); None while there is no layout to count into (no reference profile)."""
+    if layout is None:
+        return window
+    part = Profile.build(inputs.select(list(layout.columns)), layout)
+    _count_out_of_range(inputs, reference, out_of_range)
+    return part if window is None else window.merge(part)
 
 
 def _features(version: ModelVersion, reference: Profile | None) -> list[str]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidInput, Unauthorized
 from shipyard.flavors import flavor_for_file, flavor_for_object, get_flavor
-from shipyard.flavors.base import Flavor, ModelDescription
+from shipyard.flavors.base import Flavor, LoadedModel, ModelDescription
 from shipyard.store.artifacts import ArtifactInfo, ArtifactStore
 
 
@@ -29,9 +30,19 @@ class StoredModel:
 
 
 def store_model(
-    artifacts: ArtifactStore, model: Any, path: str | Path | None, flavor: str | None, *, trust: bool
+    artifacts: ArtifactStore,
+    model: Any,
+    path: str | Path | None,
+    flavor: str | None,
+    *,
+    trust: bool,
+    inspect: Callable[[LoadedModel, ModelDescription], None] | None = None,
 ) -> StoredModel:
-    """Save ``model`` (or copy the file at ``path``) as ``flavor`` (detected when None) into ``artifacts``."""
+    """Save ``model`` (or copy the file at ``path``) as ``flavor`` (detected when None) into ``artifacts``.
+
+    ``inspect`` is called with the loaded model and its description before its bytes are stored: what it
+    raises (reference data the model cannot score, say) stops the registration with nothing written.
+    """
     with tempfile.TemporaryDirectory(prefix="shipyard-register-") as scratch:
         workdir = Path(scratch)
         if path is not None:
@@ -49,6 +60,8 @@ def store_model(
             trusted_load = True  # the file was written by us, just now, from the caller's own object
         loaded = chosen.load(saved_path, flavor_metadata, trust=trusted_load)
         info = loaded.describe()
+        if inspect is not None:
+            inspect(loaded, info)
         artifact = artifacts.put_file(saved_path)
     return StoredModel(chosen.name, flavor_metadata, info, artifact)
 

@@ -8,6 +8,7 @@ artifact store before the version row is committed, so a committed version alway
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from shipyard.config import Settings, load_settings
+from shipyard.contracts import Contract
 from shipyard.datasets import DatasetCatalog
 from shipyard.errors import Conflict, InvalidInput, Unauthorized
 from shipyard.flavors import get_flavor
-from shipyard.flavors.base import LoadedModel
+from shipyard.flavors.base import LoadedModel, ModelDescription
 from shipyard.refs import ModelRef, validate_alias, validate_name
 from shipyard.registry import lineage as lineage_capture
 from shipyard.registry.aliases import check_action, rollback_target, version_number
 from shipyard.registry.entities import AliasChange, AuditEvent, ModelVersion, RegisteredModel
 from shipyard.registry.metadata import VersionMetadata, clean_tags
+from shipyard.registry.reference import Reference, ReferenceData, build_reference, read_reference
 from shipyard.registry.registration import StoredModel, store_model
 from shipyard.store.aliases import ANY_VERSION, AliasRepository
 from shipyard.store.artifacts import ArtifactInfo, ArtifactStore
@@ -95,6 +98,7 @@ class Registry:
         flavor: str | None = None,
         description: str = "",
         metadata: VersionMetadata | None = None,
+        reference: ReferenceData | None = None,
         trust: bool = False,
         reason: str = "",
     ) -> ModelVersion:
@@ -102,9 +106,16 @@ class Registry:
 
         The format is detected unless ``flavor`` names it. The model is saved (or the file copied) into the
         artifact store, loaded back once to prove it works and to describe it, and recorded with its
-        description (the model card text), ``metadata`` (metrics, params, tags, data contract, reference
+        ``description`` (this version's Markdown, the top of its model card; the model's own description
+        is set with ``update_model``), ``metadata`` (metrics, params, tags, data contract, reference
         profile, training record, datasets, seed) and the lineage captured now. ``path`` is read exactly
         once. Formats that can run code on load (``python``) need ``trust=True`` when registered from a file.
+
+        ``reference`` (a CSV or Parquet path, a DataFrame or a pyarrow Table: the training data, or a
+        sample of it) gives the version its reference profile, which drift monitoring needs: the rows are
+        profiled with the model's predictions on them. The contract is inferred from them too, unless
+        ``metadata.input_schema`` gives one; then every reference row must meet it. It replaces
+        ``metadata.profile``, which holds a ready ``Profile.to_dict()`` instead.
         """
         validate_name(name)
         if (model is None) == (path is None):
@@ -112,11 +123,55 @@ class Registry:
                 "register needs exactly one of: a fitted model object, or path= to a saved model file"
             )
         clean = (metadata if metadata is not None else VersionMetadata()).cleaned()
-        stored = store_model(self.artifacts, model, path, flavor, trust=trust)
+        if reference is not None and clean.profile is not None:
+            raise InvalidInput("give the reference profile once: reference= data, or metadata.profile")
+        table = read_reference(reference) if reference is not None else None
+        built: list[Reference] = []
+
+        def profile_reference(loaded: LoadedModel, info: ModelDescription) -> None:
+            if table is not None:
+                given = Contract.from_dict(clean.input_schema) if clean.input_schema is not None else None
+                built.append(build_reference(table, loaded, info, given, owner=f"the new version of {name}"))
+
+        stored = store_model(self.artifacts, model, path, flavor, trust=trust, inspect=profile_reference)
+        if built:
+            contract, profile = built[0].contract.to_dict(), built[0].profile.to_dict()
+            clean = dataclasses.replace(clean, input_schema=contract, profile=profile)
         number = self._models.add_version(
             name, _new_version(stored, clean, description, self.actor), reason=reason
         )
         return self.get_version(name, number)
+
+    def build_profile(
+        self,
+        ref: str | ModelRef,
+        data: ReferenceData,
+        *,
+        replace: bool = False,
+        trust: bool = False,
+        reason: str = "",
+    ) -> ModelVersion:
+        """Give an existing version its reference profile, built from ``data`` (see ``register``).
+
+        The rows must meet the version's data contract (a version without one is profiled on its model's
+        features; its contract stays unset). A version that has a profile keeps it unless ``replace=True``.
+        The model predicts on the rows, so a format that runs code on load needs ``trust=True``. Audited as
+        ``version.profile.set``; the version's model, contract and metrics are untouched.
+        """
+        version = self.resolve(ref)
+        if version.profile is not None and not replace:
+            raise Conflict(
+                f"{version.ref} already has a reference profile ({_profile_rows(version.profile)} rows); "
+                "pass replace=True (CLI: --replace) to replace it"
+            )
+        table = read_reference(data)
+        contract = Contract.from_dict(version.input_schema) if version.input_schema else None
+        loaded = self.load_model(version.ref, trust=trust)
+        built = build_reference(table, loaded, version.info, contract, owner=version.ref)
+        self._models.set_version_profile(
+            version.model, version.version, built.profile.to_dict(), replace=replace, reason=reason
+        )
+        return self.get_version(version.model, version.version)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         return self.resolve(ModelRef(model=validate_name(name), version=version))
@@ -262,6 +317,11 @@ def _new_version(stored: StoredModel, metadata: VersionMetadata, description: st
         description=description,
         lineage=lineage,
     )
+
+
+def _profile_rows(profile: Mapping[str, Any]) -> str:
+    rows = profile.get("rows")
+    return f"{rows:,}" if isinstance(rows, int) else "?"
 
 
 def _plain(value: Mapping[str, Any] | None) -> dict[str, Any] | None:

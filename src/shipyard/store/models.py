@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from shipyard.errors import NotFound, not_found
+from shipyard.errors import Conflict, NotFound, not_found
 from shipyard.flavors.base import ModelDescription
 from shipyard.refs import ModelRef
 from shipyard.store.audit import record_audit
@@ -257,6 +257,28 @@ class ModelRepository:
 
         self.db.write(work)
 
+    def set_version_profile(
+        self, name: str, version: int, profile: dict[str, Any], *, replace: bool, reason: str
+    ) -> None:
+        """Give a version its reference profile (checked under the row's lock: two callers cannot both
+        add one); the audit event records the row counts and columns, not the sketches."""
+
+        def work(session: Session) -> None:
+            row = version_row(session, name, version, model=lock_model(session, name))
+            target = f"{name}/{version}"
+            if row.profile is not None and not replace:
+                raise Conflict(
+                    f"{target} already has a reference profile; "
+                    "pass replace=True (CLI: --replace) to replace it"
+                )
+            before = _profile_summary(row.profile)
+            row.profile = profile
+            self._audit(
+                session, "version.profile.set", name, target, before, _profile_summary(profile), reason
+            )
+
+        self.db.write(work)
+
     def delete_version_tag(self, name: str, version: int, key: str, *, reason: str) -> None:
         def work(session: Session) -> None:
             row = version_row(session, name, version)
@@ -363,6 +385,12 @@ def explain_miss(session: Session, ref: ModelRef) -> NotFound:
 def missing_version(name: str, version: int, last: int) -> NotFound:
     known = f"versions 1–{last}" if last > 1 else ("only version 1" if last == 1 else "no versions yet")
     return NotFound(f"model {name!r} has no version {version} ({known})")
+
+
+def _profile_summary(profile: dict[str, Any] | None) -> dict[str, Any] | None:
+    if profile is None:
+        return None
+    return {"rows": profile.get("rows"), "columns": list((profile.get("layout") or {}).get("columns") or {})}
 
 
 def _now() -> datetime:
