@@ -104,7 +104,8 @@ def test_a_broken_rule_is_reported_with_what_exists(home: Path, capsys: pytest.C
     config.write_text(config.read_text().replace("health.latency_p99_ms", "latency"), encoding="utf-8")
     assert main(["alerts", "rules"]) == 7
     error = capsys.readouterr().err
-    assert "unknown figure 'latency'" in error and "health.latency_p99_ms" in error
+    assert "figure 'latency' not found; did you mean 'health.latency_p50_ms'" in error
+    assert "health.latency_p99_ms" in error and "request_rate" not in error
 
 
 def test_rules_added_from_the_shell_are_kept_in_the_database_and_checked(
@@ -125,7 +126,8 @@ def test_rules_added_from_the_shell_are_kept_in_the_database_and_checked(
     assert main(["alerts", "add", "slow", "-f", "health.error_rate", "--above", "1"]) == 7  # in the TOML
     assert "declared in shipyard.toml" in capsys.readouterr().err
     assert main(["alerts", "add", "bad", "-f", "health.p99", "--above", "1"]) == 7
-    assert "unknown figure 'health.p99'" in capsys.readouterr().err
+    error = capsys.readouterr().err  # the closest names, not all 68
+    assert "did you mean 'health.latency_p99_ms', 'health.processes'?" in error and "rows" not in error
     assert main(["alerts", "add", "bad", "-f", "health.error_rate"]) == 7
     assert "one condition" in capsys.readouterr().err
     assert main(["alerts", "add", "bad", "-f", "health.error_rate", "--above", "1", "--action", "page"]) == 2

@@ -37,13 +37,18 @@ def rule(**fields: object) -> str:
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [
-        ({"figure": "health.p99"}, "unknown figure 'health.p99'; figures: rows, requests"),
-        ({"figure": "drift.score"}, "is a figure of a column: add column"),
+        ({"figure": "health.p99"}, "figure 'health.p99' not found; did you mean 'health.latency_p99_ms'"),
+        ({"figure": "latency"}, "did you mean 'health.latency_p50_ms', 'health.latency_p95_ms', 'health.lat"),
+        (
+            {"figure": "nothing.like.it"},
+            f"({len(catalogue())} exist; list them with 'shipyard alerts figures')",
+        ),
+        ({"figure": "drift.distance"}, "is a figure of a column: add column"),
         ({"figure": "health.error_rate", "column": "amount"}, "of the whole window: remove column"),
         ({"model": "fruad"}, "unknown model 'fruad'; models: fraud"),
         ({"model": "fraud@staging"}, "staging"),
         (
-            {"figure": "drift.score", "column": "amout"},
+            {"figure": "drift.p_value", "column": "amout"},
             "fraud/2 has no column 'amout'; columns: amount, hour",
         ),
         ({"channels": ["pager"]}, "unknown channel(s) pager; channels: log"),
@@ -119,12 +124,20 @@ def test_every_served_model_gets_default_rules_and_a_declared_rule_replaces_one(
 def test_the_catalogue_names_every_figure_a_window_stores() -> None:
     result = WindowResult("fraud", 1, T0, T0 + timedelta(hours=1), rows=5, failed_requests=1)
     result.failures = {"rejected": 1.0}
-    column = ColumnDrift("amount", "numeric", "ks", 0.05, 0.3, True, {"psi": 0.4, "ks": 0.3}, 10, 5)
-    result.drift = result.output_drift = DatasetDrift([column], 0.5)
+    tested = ColumnDrift("amount", "numeric", "ks", 0.05, 0.01, None, True, {"psi": 0.4, "ks": 0.3}, 10, 5)
+    measured = ColumnDrift(
+        "hour", "numeric", "wasserstein", 0.1, None, 0.3, True, {"wasserstein": 0.3}, 10, 5
+    )
+    result.drift = result.output_drift = DatasetDrift([tested, measured], 0.5)
     result.quality = {"amount": FeatureQuality(0.0, 0.1, None, None, 2.0, 0.1)}
     result.accuracy = {"accuracy": 0.9, "roc_auc": 0.8}
     result.health = dict.fromkeys(HEALTH, 1.0)
     known = catalogue()
-    for metric, column_name, _ in _figures(result):
+    stored = list(_figures(result))
+    for metric, column_name, _ in stored:
         assert metric in known, metric
         assert known[metric] == bool(column_name), metric
+    drift = {(metric, column): value for metric, column, value in stored if metric.startswith("drift.")}
+    assert drift[("drift.p_value", "amount")] == 0.01 and ("drift.distance", "amount") not in drift
+    assert drift[("drift.distance", "hour")] == 0.3 and ("drift.p_value", "hour") not in drift
+    assert "drift.score" not in known and "output_drift.score" not in known

@@ -69,11 +69,33 @@ def test_small_windows_use_ks_whose_statistic_bounds_the_exact_one_from_below(re
     calm = compare(reference, Profile.build(same, reference.layout))
     shifted = compare(reference, Profile.build(moved, reference.layout))
     amount = shifted.columns[0]
-    assert amount.method == "ks" and amount.drifted and amount.score is not None and amount.score < 0.05
+    assert amount.method == "ks" and amount.drifted and amount.p_value is not None and amount.p_value < 0.05
     assert calm.columns[0].method == "ks" and not calm.columns[0].drifted
     exact = stats.ks_2samp(_frame(20_000, seed=0)["amount"], moved["amount"]).statistic
     assert exact - 0.06 <= amount.scores["ks"] <= exact + 1e-9
     assert shifted.columns[2].method == "chi_square" and not shifted.columns[2].drifted
+
+
+@pytest.mark.parametrize("rows", [300, 5_000])
+def test_a_p_value_is_never_a_distance_whatever_the_window_size(reference: Profile, rows: int) -> None:
+    """A test's p-value (low = drift) and a distance (high = drift) are two figures: a window sets the one its
+    deciding method gives, so a threshold on either means one thing at every window size."""
+    for shift in (0.0, 1.0):
+        window = Profile.build(_frame(rows, seed=11, shift=shift, plans=(0.2, 0.3, 0.5)), reference.layout)
+        for column in compare(reference, window).columns:
+            tested = column.method in ("ks", "chi_square")
+            assert tested == (rows <= 1_000)
+            assert (column.p_value is not None) == tested and (column.distance is not None) != tested
+            if tested:
+                assert column.p_value == column.scores[f"{column.method}_p_value"]
+                assert column.drifted == (column.p_value < column.threshold)
+            else:
+                assert column.distance == column.scores[column.method]
+                assert column.drifted == (column.distance >= column.threshold)
+            written = column.to_dict()
+            assert "score" not in written
+            assert (written["p_value"], written["distance"]) == (column.p_value, column.distance)
+        assert compare(reference, window).columns[0].drifted == (shift > 0)
 
 
 def test_categories_the_reference_never_saw_count_as_drift(reference: Profile) -> None:
@@ -86,7 +108,10 @@ def test_categories_the_reference_never_saw_count_as_drift(reference: Profile) -
 def test_a_window_without_data_is_no_data_never_an_error(reference: Profile) -> None:
     empty = Profile.build(_frame(0, seed=8), reference.layout)
     result = compare(reference, empty)
-    assert all(column.no_data and not column.drifted and column.score is None for column in result.columns)
+    assert all(
+        column.no_data and not column.drifted and column.p_value is None and column.distance is None
+        for column in result.columns
+    )
     assert result.drifted_share is None and not result.drifted
     nulls = _frame(50, seed=9)
     nulls["age"] = np.nan

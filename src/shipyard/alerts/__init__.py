@@ -4,13 +4,21 @@ add_rule(registry, {"name": "slow", "model": "fraud@production", "figure": "heal
                     "above": 250, "for": "5m", "actions": [{"type": "rollback"}]})
 config = load_alerts(registry.settings, registry, served=["fraud@production"])   # checked now
 AlertEvaluator(registry, config).evaluate()      # what the monitoring runner does every interval
+load_alerts_as_served(registry, ["fraud@production"])  # the same rules, read over the server's windows
 current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
 """
 
 from shipyard.alerts.channels import Delivery, Notification, deliver
 from shipyard.alerts.evaluator import AlertEvaluator, Outcome
 from shipyard.alerts.history import alert_history, current_alerts, send_test
-from shipyard.alerts.rules import AlertsConfig, Rule, add_rule, load_alerts, remove_rule
+from shipyard.alerts.rules import (
+    AlertsConfig,
+    Rule,
+    add_rule,
+    load_alerts,
+    load_alerts_as_served,
+    remove_rule,
+)
 from shipyard.alerts.silences import silence, silences, unsilence
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "current_alerts",
     "deliver",
     "load_alerts",
+    "load_alerts_as_served",
     "remove_rule",
     "send_test",
     "silence",

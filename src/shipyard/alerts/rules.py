@@ -15,7 +15,7 @@ In the workspace's ``shipyard.toml`` (or the file the ``alerts_file`` setting na
     [[alerts.rules]]
     name = "amount-drift"
     model = "fraud@production"        # fraud@alias, fraud/3, fraud (every version) or "*"
-    figure = "drift.score"            # any monitored figure: shipyard alerts figures
+    figure = "drift.psi"              # any monitored figure: shipyard alerts figures
     column = "amount"                 # for a figure of a column; "*" for each column
     window = "1h"                     # which monitoring windows to read
     above = 0.2                       # or below = …, or outside = [low, high]
@@ -48,16 +48,18 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shipyard.config import CONFIG_FILE, Settings
 from shipyard.durations import duration_label, parse_duration
-from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError
-from shipyard.monitoring.figures import catalogue
+from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError, not_found
+from shipyard.monitoring.figures import RETIRED, catalogue
 from shipyard.predictions.records import OUTPUT_COLUMNS
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
 from shipyard.store.alert_rules import AlertRuleRepository
+from shipyard.store.alerts import AlertRecord, AlertRepository
 
 Severity = Literal["info", "warning", "critical"]
 LOG_CHANNEL = "log"
 ADDED_SOURCE = "added"
+FIGURES_COMMAND = "shipyard alerts figures"
 DEFAULTS_SOURCE = "defaults"
 
 
@@ -319,6 +321,64 @@ def load_alerts(
     return AlertsConfig(list(rules.values()), channels, str(path) if path.is_file() else "")
 
 
+def load_alerts_as_served(
+    registry: Registry,
+    served: list[str] | None = None,
+    window: timedelta | None = None,
+    *,
+    alerts_file: Path | None = None,
+) -> AlertsConfig:
+    """The rules as a server serving ``served`` evaluates them, for an evaluation or a listing outside it
+    (``shipyard alerts evaluate`` from cron, beside a running server).
+
+    A rule's window belongs to the rule. A declared rule names its own; a default rule reads the windows of
+    ``[alerts.defaults] window``, else those of the server that evaluates it (its ``--monitor-window``): here,
+    the window its alerts were last evaluated with. ``window`` is used when neither is known (1 hour if not
+    given either). A ``window`` that disagrees with the rule's is refused: read over other windows the rule
+    would find other figures (often none), resolve the server's firing alert and have it fire again.
+    """
+    parsed, path = _read_document(registry.settings, alerts_file)
+    config = load_alerts(
+        registry.settings, registry, served, window=window or timedelta(hours=1), alerts_file=alerts_file
+    )
+    if parsed.defaults.window is not None:
+        declared = parse_duration(parsed.defaults.window, what="[alerts.defaults] window")
+        if window is not None and window != declared:
+            raise Conflict(
+                f"the default rules read {duration_label(declared)} windows ([alerts.defaults] window in "
+                f"{path.name}), not {duration_label(window)}: leave out --window, or change it there"
+            )
+        return config
+    evaluated = _windows_evaluated(registry)
+    rules = []
+    for rule in config.rules:
+        known = evaluated.get(rule.name) if rule.default else None
+        if known is not None and window is not None and known != window:
+            raise Conflict(
+                f"alert rule {rule.name!r} was last evaluated over {duration_label(known)} windows (by the "
+                f"server that serves it: its --monitor-window); over {duration_label(window)} windows it "
+                f"would read other figures and resolve or fire its alerts against the server's. Leave out "
+                f"--window (or pass --window {duration_label(known)}), or set window = "
+                f'"{duration_label(known)}" in [alerts.defaults] of {path.name} so every evaluation agrees'
+            )
+        rules.append(replace(rule, window=known) if known is not None else rule)
+    return replace(config, rules=rules)
+
+
+def _windows_evaluated(registry: Registry) -> dict[str, timedelta]:
+    """The window each rule's most recently evaluated alert was evaluated with."""
+    newest = {}
+    for alert in sorted(AlertRepository(registry.db).current(include_inactive=True), key=_evaluated_at):
+        label = alert.details.get("window")
+        if isinstance(label, str) and label:
+            newest[alert.rule] = parse_duration(label, what="a stored alert's window")
+    return newest
+
+
+def _evaluated_at(alert: AlertRecord) -> datetime:
+    return alert.evaluated_at
+
+
 def add_rule(
     registry: Registry,
     document: Mapping[str, Any],
@@ -438,10 +498,10 @@ def _checked(
         return ConfigurationError(f"alert rule {config.name!r} ({where}): {problem}")
 
     figures = catalogue()
+    if config.figure in RETIRED:
+        raise fail(_retired(config, where))
     if config.figure not in figures:
-        raise fail(
-            f"unknown figure {config.figure!r}; figures: {', '.join(figures)} (see 'shipyard alerts figures')"
-        )
+        raise fail(_unknown_figure(config.figure, list(figures)))
     per_column = figures[config.figure]
     if per_column and not config.column:
         raise fail(f"{config.figure} is a figure of a column: add column = 'name' (or '*' for each)")
@@ -490,6 +550,37 @@ def _checked(
         cooldown=cooldown,
         repeat=repeat,
         description=config.description,
+    )
+
+
+def _unknown_figure(name: str, figures: list[str]) -> str:
+    """Not all the figures, but the closest: those containing what was typed (``latency``), else the
+    nearest spellings (``health.p99``); the whole list only by command."""
+    containing = [figure for figure in figures if name and name.lower() in figure.lower()]
+    if 0 < len(containing) <= 5:
+        return f"figure {name!r} not found; did you mean {', '.join(repr(f) for f in containing)}?"
+    return str(not_found("figure", name, candidates=figures, list_command=FIGURES_COMMAND))
+
+
+def _retired(config: RuleConfig, where: str) -> str:
+    """Why a rule on a retired figure is refused, the figure its condition meant (``above``: the distance;
+    ``below``: the p-value), and how to change the rule where it is kept."""
+    prefix = config.figure.partition(".")[0]
+    distance = f"'{prefix}.distance' (the deciding distance, high = drift; windows over 1,000 rows)"
+    p_value = f"'{prefix}.p_value' (the deciding test's p-value, low = drift; windows of 1,000 rows or fewer)"
+    instead = distance if config.above is not None else p_value if config.below is not None else None
+    chosen = instead or f"{distance} or {p_value}"
+    replacement = "p_value" if config.below is not None else "distance"
+    how = (
+        f"add it again with 'shipyard alerts add {config.name} --figure {prefix}.{replacement} … --replace'"
+        if where == ADDED_SOURCE
+        else f"edit it in {where}"
+    )
+    return (
+        f"figure {config.figure!r} was retired: {RETIRED[config.figure]}. Use {chosen}; "
+        f"or '{prefix}.drifted' above 0.5 (the column's verdict, at any window size); or one method's "
+        f"score, computed in every window ('{prefix}.psi', '{prefix}.wasserstein', …). "
+        f"To change the rule, {how}"
     )
 
 

@@ -21,7 +21,13 @@ ServedOption = Annotated[
     typer.Option("--serve", help="A served reference whose default rules to include (repeatable)."),
 ]
 WindowOption = Annotated[
-    str, typer.Option("--window", "-w", help="The monitoring window the default rules read: 15m, 1h…")
+    str | None,
+    typer.Option(
+        "--window",
+        "-w",
+        help="The monitoring window the default rules read (15m, 1h…) when neither [alerts.defaults] window "
+        "nor their last evaluation by a server says; refused if it disagrees with them. Default 1h.",
+    ),
 ]
 
 
@@ -40,7 +46,7 @@ def alerts_figures(as_json: JsonFlag = False) -> None:
 
 
 @alerts_app.command("rules")
-def alerts_rules(served: ServedOption = None, window: WindowOption = "1h", as_json: JsonFlag = False) -> None:
+def alerts_rules(served: ServedOption = None, window: WindowOption = None, as_json: JsonFlag = False) -> None:
     """The rules in force (declared, and the defaults of the --serve references), checked as at load."""
     config = _load(served, window)
     if as_json:
@@ -75,7 +81,7 @@ def alerts_add(
     ],
     model: Annotated[str, typer.Option("--model", help="fraud@production, fraud/3, fraud or '*'.")] = "*",
     column: Annotated[str, typer.Option("--column", help="For a figure of a column: its name, or '*'.")] = "",
-    window: WindowOption = "1h",
+    window: Annotated[str, typer.Option("--window", "-w", help="Which monitoring windows it reads.")] = "1h",
     above: Annotated[float | None, typer.Option("--above", help="Fires above this.")] = None,
     below: Annotated[float | None, typer.Option("--below", help="Fires below this.")] = None,
     outside: Annotated[
@@ -211,7 +217,7 @@ def alerts_history(
 @alerts_app.command("evaluate")
 def alerts_evaluate(
     served: ServedOption = None,
-    window: WindowOption = "1h",
+    window: WindowOption = None,
     at: Annotated[str | None, typer.Option("--at", help="Evaluate as at this time (default now).")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -323,7 +329,7 @@ def alerts_test(
     from shipyard.alerts import send_test
 
     with open_registry() as registry:
-        config = _load_with(registry, None, "1h")
+        config = _load_with(registry, None, None)
         deliveries = send_test(registry, config, channels)
     if as_json:
         render.emit_json([delivery.__dict__ for delivery in deliveries])
@@ -337,16 +343,16 @@ def alerts_test(
         raise typer.Exit(1)
 
 
-def _load(served: list[str] | None, window: str) -> Any:
+def _load(served: list[str] | None, window: str | None) -> Any:
     with open_registry() as registry:
         return _load_with(registry, served, window)
 
 
-def _load_with(registry: Any, served: list[str] | None, window: str) -> Any:
-    from shipyard.alerts import load_alerts
+def _load_with(registry: Any, served: list[str] | None, window: str | None) -> Any:
+    from shipyard.alerts import load_alerts_as_served
     from shipyard.monitoring.series import parse_window
 
-    return load_alerts(registry.settings, registry, list(served or []), window=parse_window(window))
+    return load_alerts_as_served(registry, list(served or []), parse_window(window) if window else None)
 
 
 def _action(text: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Every figure a monitoring window stores, by name: what alert rules and dashboards may refer to.
 
 A figure is either of the whole window (``health.error_rate``, ``drift.share``) or of one column
-(``drift.score`` of ``amount``, ``quality.missing_rate`` of ``channel``). ``series._figures`` writes only
+(``drift.distance`` of ``amount``, ``quality.missing_rate`` of ``channel``). ``series._figures`` writes only
 names from this catalogue; a test holds them to it.
 
 The catalogue is a list of names, not a computation: alert rules are checked against it in the server
@@ -30,10 +30,12 @@ HEALTH = (
     "processes",
     "log_dropped_rows",
 )
-#: Per-column drift figures: the verdict, the deciding score, and every method's score.
+#: Per-column drift figures: the verdict, the deciding method's p-value (a test decided: low = drift) or
+#: distance (a distance decided: high = drift) — each window has one of the two — and every method's score.
 DRIFT_SCORES = (
-    "score",
     "drifted",
+    "p_value",
+    "distance",
     "psi",
     "wasserstein",
     "ks",
@@ -67,6 +69,16 @@ ACCURACY = (
 )
 #: The model's outputs, as columns of the reference profile (the trainer adds them): the prediction, and
 #: a binary classifier's score. ``output_drift.*`` figures are of these columns.
+
+
+#: Figures that no longer exist, and why: a rule naming one is refused with what to use instead.
+RETIRED = {
+    f"{prefix}.score": (
+        "it was a p-value (low = drift) in windows of 1,000 rows or fewer and a distance (high = drift) in "
+        "larger ones"
+    )
+    for prefix in ("drift", "output_drift")
+}
 
 
 def catalogue() -> dict[str, bool]:

@@ -7,9 +7,11 @@ that alerts and dashboards query. Computing a window again replaces what was sto
 
 Metric names: ``rows``, ``requests``, ``estimated_requests``, ``failed_requests`` and per kind
 ``failures.<kind>`` (``failures.rejected``, ``failures.timeout``, …), ``labelled_rows``; ``drift.share`` and
-``drift.dataset`` (1 when the dataset drifts); per feature ``drift.score``, ``drift.drifted`` and every score
-as ``drift.<name>`` (``drift.psi``, ``drift.wasserstein``, …); the same under ``output_drift.`` for the
-outputs; ``quality.<figure>`` per feature; ``accuracy.<metric>``; ``health.<figure>``.
+``drift.dataset`` (1 when the dataset drifts); per feature ``drift.drifted`` (the verdict), the deciding
+method's ``drift.p_value`` (a test: low = drift) or ``drift.distance`` (high = drift), and every method's
+score as ``drift.<name>`` (``drift.psi``, ``drift.wasserstein``, ``drift.ks_p_value``, …); the same
+under ``output_drift.`` for the outputs; ``quality.<figure>`` per feature; ``accuracy.<metric>``;
+``health.<figure>``.
 """
 
 from __future__ import annotations
@@ -178,7 +180,11 @@ def _drift_figures(prefix: str, drift: DatasetDrift | None) -> Iterator[tuple[st
     for column in drift.columns:
         if column.no_data:
             continue
-        yield f"{prefix}.score", column.column, column.score
         yield f"{prefix}.drifted", column.column, float(column.drifted)
+        # One of the two, by the deciding method: each figure keeps one meaning at every window size.
+        if column.p_value is not None:
+            yield f"{prefix}.p_value", column.column, column.p_value
+        if column.distance is not None:
+            yield f"{prefix}.distance", column.column, column.distance
         for name, value in column.scores.items():
             yield f"{prefix}.{name}", column.column, value

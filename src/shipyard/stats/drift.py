@@ -15,6 +15,11 @@ categorical    ``chi_square`` p < 0.05                  ``jensen_shannon`` dista
 A column's ``method`` and ``threshold`` can be chosen instead (``psi`` drifts at ≥ 0.2 by default). The
 dataset drifts when at least ``drift_share`` (0.5) of the columns with data drift.
 
+Each result means one thing whatever the window's size: ``p_value`` is the deciding test's p-value (low =
+drift) and is None when a distance decides; ``distance`` is the deciding distance (high = drift) and is None
+when a test decides; ``drifted`` is the verdict by the deciding method's threshold. (Evidently's single
+``drift_score`` is one or the other by method, which made a threshold on it mean opposite things.)
+
 How each is computed from bins:
 
 * PSI: Σ (q − p) · ln(q / p) over bins, proportions floored at 1e-4 so an empty bin stays finite.
@@ -92,18 +97,31 @@ class DriftOptions:
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """One column's verdict; ``score`` is the deciding statistic (a p-value for ks and chi_square)."""
+    """One column's verdict by its deciding method, and every method's score.
+
+    Each figure means one thing: ``p_value`` is the deciding test's p-value (ks, chi_square; low = drift),
+    None when a distance decides; ``distance`` is the deciding distance (wasserstein, jensen_shannon, psi;
+    high = drift), None when a test decides. ``drifted`` is the verdict against ``threshold``.
+    """
 
     column: str
     kind: Literal["numeric", "categorical"]
     method: Method
     threshold: float
-    score: float | None
+    p_value: float | None
+    distance: float | None
     drifted: bool
     scores: dict[str, float]
     reference_count: int
     current_count: int
     no_data: bool = False
+
+    @property
+    def score(self) -> float | None:
+        """The deciding method's own statistic, as Evidently's ``drift_score``: a p-value for a test, a
+        distance otherwise, so it is only read beside ``method``. Figures and JSON hold ``p_value`` and
+        ``distance`` instead."""
+        return self.p_value if self.p_value is not None else self.distance
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,7 +129,8 @@ class ColumnDrift:
             "kind": self.kind,
             "method": self.method,
             "threshold": self.threshold,
-            "score": self.score,
+            "p_value": self.p_value,
+            "distance": self.distance,
             "drifted": self.drifted,
             "scores": dict(self.scores),
             "reference_count": self.reference_count,
@@ -192,9 +211,7 @@ def _numeric(
         )
     threshold = rule.threshold if rule.threshold is not None else DEFAULT_THRESHOLDS[method]
     if reference.count == 0 or current.count == 0:
-        return ColumnDrift(
-            name, "numeric", method, threshold, None, False, {}, reference.count, current.count, True
-        )
+        return _no_data(name, "numeric", method, threshold, reference.count, current.count)
     p = np.asarray(reference.counts, dtype=np.float64) / reference.count
     q = np.asarray(current.counts, dtype=np.float64) / current.count
     gap = _cdf_gap(p, q)
@@ -219,7 +236,17 @@ def _categorical(
     threshold = rule.threshold if rule.threshold is not None else DEFAULT_THRESHOLDS[method]
     if reference.count == 0 or current.count == 0:
         return ColumnDrift(
-            name, "categorical", method, threshold, None, False, {}, reference.count, current.count, True
+            name,
+            "categorical",
+            method,
+            threshold,
+            None,
+            None,
+            False,
+            {},
+            reference.count,
+            current.count,
+            True,
         )
     p = np.asarray((*reference.counts, reference.other_count), dtype=np.float64) / reference.count
     observed = np.asarray((*current.counts, current.other_count), dtype=np.float64)
@@ -243,13 +270,26 @@ def _verdict(
     reference_count: int,
     current_count: int,
 ) -> ColumnDrift:
+    counts = (reference_count, current_count)
     if method in _P_VALUE_METHODS:
-        score = scores[f"{method}_p_value"]
-        drifted = score < threshold
-    else:
-        score = scores[method]
-        drifted = score >= threshold
-    return ColumnDrift(name, kind, method, threshold, score, drifted, scores, reference_count, current_count)
+        p_value = scores[f"{method}_p_value"]
+        return ColumnDrift(name, kind, method, threshold, p_value, None, p_value < threshold, scores, *counts)
+    distance = scores[method]
+    return ColumnDrift(name, kind, method, threshold, None, distance, distance >= threshold, scores, *counts)
+
+
+def _no_data(
+    name: str,
+    kind: Literal["numeric", "categorical"],
+    method: Method,
+    threshold: float,
+    reference_count: int,
+    current_count: int,
+) -> ColumnDrift:
+    """A column without a non-null value on one side: no verdict, never "drift"."""
+    return ColumnDrift(
+        name, kind, method, threshold, None, None, False, {}, reference_count, current_count, no_data=True
+    )
 
 
 def psi(p: np.ndarray, q: np.ndarray) -> float:
