@@ -199,6 +199,10 @@ ANSWERS = [
     ("get", "/health/ready", "/health/ready", None, {}, 200),
     ("get", "/v1/models", "/v1/models", None, {}, 200),
     ("get", "/metrics", "/metrics", None, {}, 200),
+    ("get", "/", "/", None, {}, 200),
+    ("get", "/docs", "/docs", None, {}, 200),
+    ("get", "/docs/swagger-ui.css", "/docs/swagger-ui.css", None, {}, 200),
+    ("get", "/docs/swagger-ui-bundle.js", "/docs/swagger-ui-bundle.js", None, {}, 200),
 ]
 
 

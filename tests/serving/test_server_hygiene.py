@@ -141,10 +141,14 @@ PUBLIC = {
     "/v2/health/ready",
     "/metrics",
     "/openapi.json",
+    "/",
+    "/docs",
+    "/docs/swagger-ui.css",
+    "/docs/swagger-ui-bundle.js",
 }
 
 
-def test_exactly_the_probes_metrics_and_openapi_are_public(guarded_server: Server) -> None:
+def test_exactly_the_probes_metrics_openapi_and_the_api_page_are_public(guarded_server: Server) -> None:
     app = create_app(ServeConfig(references=["fraud/1"], home=str(guarded_server.home)))
     answered = set()
     with guarded_server.client() as client:
@@ -155,6 +159,7 @@ def test_exactly_the_probes_metrics_and_openapi_are_public(guarded_server: Serve
                 if client.request(method, concrete).status_code != 401:
                     answered.add(path)
         lookalikes = ["/healthz", "/metrics2", "/pingx", "/version/x", "/v2/health/livex", "/openapi.json5"]
+        lookalikes += ["/docs/", "/docs/swagger-editor-bundle.js", "/index.html"]
         assert {client.get(path).status_code for path in lookalikes} == {401}
     assert answered == PUBLIC == set(PUBLIC_PATHS)
     documented = DOCS.read_text()

@@ -1,4 +1,5 @@
-"""The ASGI application: three protocols over one engine, plus feedback, health, metrics and OpenAPI.
+"""The ASGI application: three protocols over one engine, plus feedback, health, metrics, OpenAPI and the
+API page.
 
 ``create_app`` only assembles: the shared state (registry, engine, recorder), the routes each module
 declares from its codec's paths, the lifespan, the one failure handler and, with a token, bearer auth.
@@ -13,7 +14,7 @@ from shipyard.config import load_settings
 from shipyard.errors import ShipyardError
 from shipyard.predictions import PredictionLog
 from shipyard.registry import Registry
-from shipyard.server import feedback, inference, metadata, metrics, operations
+from shipyard.server import api_page, feedback, inference, metadata, metrics, operations
 from shipyard.server.access_log import configure_logging
 from shipyard.server.auth import BearerTokenMiddleware
 from shipyard.server.config import ServeConfig
@@ -33,7 +34,13 @@ def create_app(config: ServeConfig | None = None, *, sink: PredictionSink | None
     configure_logging()
     server = _server_state(config, sink)
     app = Starlette(
-        routes=[*inference.ROUTES, *metadata.ROUTES, *feedback.ROUTES, *operations.ROUTES],
+        routes=[
+            *inference.ROUTES,
+            *metadata.ROUTES,
+            *feedback.ROUTES,
+            *operations.ROUTES,
+            *api_page.ROUTES,
+        ],
         lifespan=lifespan_of(server, own_log=sink is None and config.log_predictions),
         # One handler for ShipyardError and its subclasses (found along the error's MRO), one for a client
         # that hung up (handled here, so not re-raised and logged as a crash), one for the rest.

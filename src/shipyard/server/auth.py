@@ -1,4 +1,5 @@
-"""Bearer-token access: one shared token for every route but the probes, metrics, version and OpenAPI.
+"""Bearer-token access: one shared token for every route but the probes, metrics, version, OpenAPI and the API
+page.
 
 The public routes are listed by their exact paths (a prefix would also open ``/healthz`` or any route added
 later under the same prefix), and the scheme name is matched case-insensitively, as RFC 9110 requires.
@@ -11,7 +12,9 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-#: Routes open without a token: probes, scrapers and protocol discovery carry none.
+#: Routes open without a token: probes, scrapers and protocol discovery carry none. The API page and its two
+#: files are public as FastAPI's are: they show what /openapi.json already does, and "Try it out" still needs
+#: the token.
 PUBLIC_PATHS = frozenset(
     {
         "/ping",
@@ -23,6 +26,10 @@ PUBLIC_PATHS = frozenset(
         "/v2/health/ready",
         "/metrics",
         "/openapi.json",
+        "/",
+        "/docs",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
     }
 )
 

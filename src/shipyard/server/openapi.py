@@ -17,6 +17,7 @@ _JSON = "application/json"
 _TEXT = "text/plain"
 _BINARY = "application/octet-stream"
 _CSV = "text/csv"
+_HTML = "text/html"
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -220,6 +221,7 @@ def openapi_document(models: list[str], version: str) -> dict[str, Any]:
         **_health_paths(),
         **_oip_paths(name, number),
         **_operations_paths(),
+        **_page_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -439,4 +441,21 @@ def _operations_paths() -> dict[str, Any]:
                 "responses": {"200": _answer("OpenAPI 3.1", {"type": "object"})},
             }
         },
+    }
+
+
+def _page_paths() -> dict[str, Any]:
+    """The pages a person opens in a browser, and the two Swagger UI files ``/docs`` loads from here."""
+
+    def page(summary: str, media_type: str = _HTML) -> dict[str, Any]:
+        schema = {"type": "string"}
+        return {
+            "get": {**_PUBLIC, "summary": summary, "responses": {"200": _answer("ok", schema, media_type)}}
+        }
+
+    return {
+        "/": page("Links to the API page, this document, the models, readiness and the metrics"),
+        "/docs": page("The API page: this document drawn by Swagger UI, served from this server"),
+        "/docs/swagger-ui.css": page("Swagger UI's style sheet, for /docs", "text/css"),
+        "/docs/swagger-ui-bundle.js": page("Swagger UI's script, for /docs", "text/javascript"),
     }
