@@ -47,6 +47,7 @@ LAYERS: dict[str, set[str]] = {
         "cicd",
         "workspace",
         "sidecars",
+        "examples",
     },
     "interfaces": {"cli", "server", "__main__", "__init__"},
 }
