@@ -41,6 +41,8 @@ class Manifest:
     key_columns: list[str] | None
     created_at: str
     status: str = "running"
+    #: The input column whose times the logged rows carry (None: the run's start).
+    timestamp_column: str | None = None
     chunks: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -60,7 +62,7 @@ class Manifest:
             (i["path"], i["sha256"]) for i in other.inputs
         ]:
             differences.append("the input files or their contents")
-        for name in ("chunk_rows", "format", "key_columns"):
+        for name in ("chunk_rows", "format", "key_columns", "timestamp_column"):
             if getattr(self, name) != getattr(other, name):
                 differences.append(f"{name} {getattr(self, name)!r} vs {getattr(other, name)!r}")
         return differences

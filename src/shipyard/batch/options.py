@@ -25,6 +25,8 @@ class BatchOptions:
     or csv. ``workers``: default every core. ``max_reject_share``: fail the job when more of the rows than
     this could not be scored. ``skip_unreadable``: succeed even when an input file cannot be read.
     ``trust``: load formats that run code when loaded. ``log_predictions``: also write the prediction log.
+    ``timestamp_column``: with ``log_predictions``, the input column saying when each row happened; rows
+    are logged at those times instead of the run's start (timestamps, dates or ISO 8601 text, no nulls).
     ``engine``: local (every core here) or ray (the ``ray_address`` cluster).
     """
 
@@ -37,6 +39,7 @@ class BatchOptions:
     skip_unreadable: bool = False
     trust: bool = False
     log_predictions: bool = False
+    timestamp_column: str | None = None
     engine: str = "local"
 
     def __post_init__(self) -> None:
@@ -48,6 +51,13 @@ class BatchOptions:
             raise InvalidInput(f"chunk_rows must be at least 1, got {self.chunk_rows}")
         if not 0 <= self.max_reject_share <= 1:
             raise InvalidInput(f"max_reject_share is a share between 0 and 1, got {self.max_reject_share}")
+        if self.timestamp_column is not None and not self.log_predictions:
+            raise InvalidInput(
+                "a timestamp column says when each row's prediction is logged: it needs log_predictions=True "
+                "(CLI: --log)"
+            )
+        if self.timestamp_column == "":
+            raise InvalidInput("the timestamp column needs a name")
         if self.key_columns is not None:  # a tuple: options stay as made, whoever holds them
             object.__setattr__(self, "key_columns", tuple(self.key_columns))
 

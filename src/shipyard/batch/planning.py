@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shipyard.batch.event_times import check_event_times
 from shipyard.batch.inputs import InputFile, find_inputs
 from shipyard.batch.manifest import Manifest, read_manifest, resume_or_start
 from shipyard.batch.options import BatchOptions
@@ -89,6 +90,8 @@ def plan_run(
     model = loading.submit(registry.load_model, version.ref, trust=options.trust)
     loading.shutdown(wait=False)
     files = _input_files(inputs, folder)
+    if options.timestamp_column is not None:  # refused now, before a row is scored, if any time is bad
+        check_event_times(files, options.timestamp_column)
     run_id = options.run_id or _new_run_id()
     fresh = Manifest(
         run_id=run_id,
@@ -100,6 +103,7 @@ def plan_run(
         format=options.format,
         key_columns=options.keys,
         created_at=datetime.now(UTC).isoformat(),
+        timestamp_column=options.timestamp_column,
     )
     manifest = resume_or_start(folder, fresh, options.run_id is not None)
     result = BatchResult(run_id, version.model, version.version, str(folder), "running")
@@ -132,6 +136,7 @@ def _scoring_plan(
         trust=options.trust,
         log_url=settings.log_url if options.log_predictions else None,
         started_at=manifest.created_at,
+        timestamp_column=options.timestamp_column,
     )
 
 

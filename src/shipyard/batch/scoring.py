@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from shipyard.batch.event_times import event_times
 from shipyard.batch.inputs import Chunk
 from shipyard.batch.manifest import REJECTS
 from shipyard.contracts import Contract
 from shipyard.flavors.base import LoadedModel
 from shipyard.ids import derived_request_id, prediction_id
-from shipyard.predictions.records import PredictionRecord, to_table
+from shipyard.predictions.records import TIMESTAMP, PredictionRecord, to_table
 from shipyard.predictions.segments import SegmentStore, hour_of
 from shipyard.registry import ModelVersion
 
@@ -39,6 +40,7 @@ RUN_ID = "run_id"
 PREDICTION_ID = "prediction_id"
 #: Reject file columns before the row's own values (kept as text).
 REJECT_COLUMNS = ("_file", "_row", "_column", "_reason")
+_HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ class ScoringPlan:
     input_formats: list[str]
     trust: bool = False
     log_url: str | None = None  # write the scored rows to the prediction log too
-    started_at: str = ""  # when the run began: the time its logged predictions carry
+    started_at: str = ""  # when the run began: the time its logged predictions carry…
+    timestamp_column: str | None = None  # …unless this input column says when each row happened
 
 
 @dataclass
@@ -220,29 +223,59 @@ class ChunkScorer:
         probabilities: np.ndarray | None,
         started: float,
     ) -> list[str] | None:
-        """Write the chunk's predictions to the prediction log, as one request of protocol ``batch``
-        stamped with the run's start; its prediction ids (the same on a resumed run), or None."""
+        """Write the chunk's predictions to the prediction log, as requests of protocol ``batch``; their
+        prediction ids in row order (the same on a resumed run), or None when the run does not log.
+
+        Stamped with the run's start, the chunk is one request. With a timestamp column, each row carries
+        its own time and the chunk is one request per hour its rows fall in (a segment in that hour's
+        folder, its request id stamped with its first row's time, so ids still tell the hour)."""
         if self.log is None:
             return None
-        at = datetime.fromisoformat(self.plan.started_at)
-        request = derived_request_id(at, f"{self.plan.run_id}/{chunk.key}")
-        record = PredictionRecord(
-            request_id=request,
-            prediction_ids=[prediction_id(request, row) for row in range(len(predictions))],
-            at=at,
-            model=self.version.model,
-            version=self.version.version,
-            protocol="batch",
-            inputs=valid.loc[kept].reset_index(drop=True),
-            predictions=predictions,
-            probabilities=probabilities,
-            latency_seconds=time.perf_counter() - started,
-            batch_rows=len(predictions),
-        )
-        folder = self.log.hour_folder(self.version.model, self.version.version, hour_of(at))
-        # A fixed name: a chunk scored again after a crash replaces its segment instead of doubling it.
-        self.log.write(folder, f"batch-{self.plan.run_id}-{chunk.key}.parquet", to_table([record], 1.0))
-        return record.prediction_ids
+        inputs = valid.loc[kept].reset_index(drop=True)
+        latency = time.perf_counter() - started
+        if self.plan.timestamp_column is None:
+            at = datetime.fromisoformat(self.plan.started_at)
+            times = np.full(len(kept), round(at.timestamp() * 1000), dtype=np.int64)
+        else:
+            column = chunk.table[self.plan.timestamp_column].take(pa.array(kept, pa.int64()))
+            times = event_times(column, self.plan.timestamp_column, self.plan.input_paths[chunk.file_index])
+        hours = times // _HOUR_MS
+        ids: list[str] = [""] * len(kept)
+        for hour in np.unique(hours):
+            rows = np.flatnonzero(hours == hour)
+            first = datetime.fromtimestamp(int(times[rows].min()) / 1000, tz=UTC)
+            seed = f"{self.plan.run_id}/{chunk.key}"
+            name = f"batch-{self.plan.run_id}-{chunk.key}.parquet"
+            if self.plan.timestamp_column is not None:
+                seed, name = (
+                    f"{seed}/{int(hour)}",
+                    f"batch-{self.plan.run_id}-{chunk.key}-{int(hour)}.parquet",
+                )
+            request = derived_request_id(first, seed)
+            record = PredictionRecord(
+                request_id=request,
+                prediction_ids=[prediction_id(request, row) for row in range(len(rows))],
+                at=first,
+                model=self.version.model,
+                version=self.version.version,
+                protocol="batch",
+                inputs=inputs.iloc[rows].reset_index(drop=True),
+                predictions=predictions[rows],
+                probabilities=None if probabilities is None else probabilities[rows],
+                latency_seconds=latency,
+                batch_rows=len(predictions),
+            )
+            table = to_table([record], 1.0)
+            table = table.set_column(
+                table.schema.get_field_index("timestamp"), "timestamp", pa.array(times[rows], TIMESTAMP)
+            )
+            # A fixed name: a chunk scored again after a crash replaces its segment instead of doubling it.
+            self.log.write(
+                self.log.hour_folder(self.version.model, self.version.version, hour_of(first)), name, table
+            )
+            for position, pid in zip(rows, record.prediction_ids, strict=True):
+                ids[position] = pid
+        return ids
 
     def _write_predictions(
         self,

@@ -6,12 +6,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, open_registry
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 runs_app = typer.Typer(
     help="The history of batch scoring runs.", no_args_is_help=False, invoke_without_command=True
@@ -51,6 +54,14 @@ def score_command(
         bool,
         typer.Option("--log", help="Also write the predictions to the prediction log, for the monitors."),
     ] = False,
+    timestamp_column: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamp-column",
+            help="With --log: the input column saying when each row happened (timestamps or ISO 8601 "
+            "text); rows are logged at those times instead of the run's start.",
+        ),
+    ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="local (every core here) or ray (the ray_address cluster).")
     ] = "local",
@@ -70,6 +81,7 @@ def score_command(
             skip_unreadable=skip_unreadable,
             trust=trust,
             log_predictions=log_predictions,
+            timestamp_column=timestamp_column,
             engine=engine,
         )
         with _progress_bar(hidden=as_json) as progress:
@@ -82,7 +94,11 @@ def score_command(
 
 @contextmanager
 def _progress_bar(*, hidden: bool) -> Iterator[Callable[[int, int | None], None]]:
-    """A progress bar on standard error (rows done of the total, and the rate); yields its update function."""
+    """A progress bar on standard error (rows done of the total, and the rate); yields its update function.
+
+    The bar is drawn on the first update, which the job sends once its inputs are found, hashed and
+    checked: a typo in a path is reported alone, not under an empty ``0/?`` bar.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = [
@@ -92,16 +108,24 @@ def _progress_bar(*, hidden: bool) -> Iterator[Callable[[int, int | None], None]
         TextColumn("rows  {task.fields[rate]}"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=render.error_console(), disable=hidden, transient=False) as bar:
-        task = bar.add_task("score", total=None, rate="")
-        began = time.perf_counter()
+    bar = Progress(*columns, console=render.error_console(), disable=hidden, transient=False)
+    task: TaskID | None = None
+    began = time.perf_counter()
 
-        def progress(done: int, total: int | None) -> None:
-            elapsed = time.perf_counter() - began
-            rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 and done else ""
-            bar.update(task, completed=done, total=total, rate=rate)
+    def progress(done: int, total: int | None) -> None:
+        nonlocal task, began
+        if task is None:
+            bar.start()
+            task = bar.add_task("score", total=None, rate="")
+            began = time.perf_counter()
+        elapsed = time.perf_counter() - began
+        rate = f"{done / elapsed:,.0f} rows/s" if elapsed > 0 and done else ""
+        bar.update(task, completed=done, total=total, rate=rate)
 
+    try:
         yield progress
+    finally:
+        bar.stop()
 
 
 def show_result(result: dict[str, Any]) -> None:
