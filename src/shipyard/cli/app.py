@@ -18,6 +18,7 @@ from shipyard.cli.examples import example_command
 from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.logs import feedback_app, logs_app
 from shipyard.cli.monitor import monitor_app, report_app
+from shipyard.cli.profile import profile_app
 from shipyard.cli.registry import alias_app, audit_command, models_app, register_command, rollback_command
 from shipyard.cli.schedule import schedule_app, scheduler_command
 from shipyard.cli.serve import serve_command
@@ -43,6 +44,7 @@ app.add_typer(logs_app, name="logs")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(report_app, name="report")
+app.add_typer(profile_app, name="profile")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(runs_app, name="runs")
 app.command("score")(score_command)
