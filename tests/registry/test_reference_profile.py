@@ -20,7 +20,7 @@ from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
 from shipyard.stats import Profile
 from shipyard.training import train
-from tests.models import transactions
+from tests.models import classification_frame, tiny_classifier, transactions
 from tests.serving.conftest import FEATURES, fraud_spec
 
 HOUR = timedelta(hours=1)
@@ -196,3 +196,26 @@ def test_data_quality_comes_from_the_contract_when_there_is_no_profile(
         channel.missing_rate == 0.0 and channel.unseen_share == 0.25 and channel.reference_unseen_share == 0.0
     )
     assert hour.missing_rate == 0.0 and hour.out_of_range_share == 0.0
+
+
+def test_reference_from_python_on_both_backends(registry: Registry) -> None:
+    """``register(reference=)`` and ``build_profile`` on SQLite and PostgreSQL: one profile per version,
+    replaced only when asked, every change audited."""
+    frame, _ = classification_frame(rows=200)
+    version = registry.register("churn", tiny_classifier(), reference=frame.assign(customer_id=range(200)))
+    assert [c["name"] for c in (version.input_schema or {})["columns"]] == ["a", "b", "c"]
+    profiled = set(Profile.from_dict(version.profile or {}).layout.columns)  # PostgreSQL keeps no key order
+    assert profiled == {"a", "b", "c", "_prediction", "_score"}
+    with pytest.raises(Conflict, match="churn/1 already has a reference profile"):
+        registry.build_profile("churn/1", frame)
+    replaced = registry.build_profile("churn@latest", frame.head(50), replace=True, reason="smaller")
+    assert Profile.from_dict(replaced.profile or {}).rows == 50
+    assert [(e.action, e.reason) for e in registry.audit(model="churn")] == [
+        ("model.create", ""),
+        ("version.register", ""),
+        ("version.profile.set", "smaller"),
+    ]
+    with pytest.raises(
+        InvalidInput, match=r"breaks churn/1's data contract in 1 of 200 row\(s\) \(row 3, a: null"
+    ):
+        registry.build_profile("churn/1", frame.assign(a=frame["a"].where(frame.index != 3)), replace=True)
