@@ -13,7 +13,7 @@ import pytest
 from shipyard import Registry
 from shipyard.batch import BatchOptions, score_batch
 from shipyard.cli import main
-from shipyard.errors import InvalidInput
+from shipyard.errors import Conflict, InvalidInput
 from shipyard.predictions import PredictionLog
 from tests.batch.conftest import table
 
@@ -123,3 +123,15 @@ def test_input_errors_come_without_a_progress_bar(
     assert main(["score", "fraud/1", "-i", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out")]) == 3
     error = capsys.readouterr().err
     assert "no input file matches" in error and "0/?" not in error and "scoring" not in error
+
+
+def test_a_run_resumes_only_with_the_timestamp_column_it_started_with(
+    registry: Registry, tmp_path: Path
+) -> None:
+    history(5).to_parquet(tmp_path / "in.parquet")
+    inputs, out = [str(tmp_path / "in.parquet")], tmp_path / "out"
+    first = score_batch(registry, "fraud/1", inputs, out, BatchOptions(log_predictions=True, run_id="r1"))
+    assert first.scored == 15
+    with pytest.raises(Conflict, match="timestamp_column None vs 'event_time'"):
+        options = BatchOptions(log_predictions=True, timestamp_column="event_time", run_id="r1")
+        score_batch(registry, "fraud/1", inputs, out, options)
