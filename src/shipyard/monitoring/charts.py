@@ -40,6 +40,7 @@ _CHAR = 6.5  # average width of a character at the charts' 11px font, for layout
 _LEFT, _RIGHT = 58, 16
 
 Verdict = Literal["drift", "calm", "no data", "not computed"]
+_RUN_LABELS = {"calm": "no drift", "no data": "no data", "not computed": "drift not computed"}
 _VERDICT_COLOURS: dict[str, str] = {
     "drift": "#d62728",
     "calm": "#b7dfb0",
@@ -87,7 +88,7 @@ def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, pe
                 f'height="{frame.y(scale, 0.0) - y:.1f}" fill="{PALETTE[one.colour % 10]}">'
                 f"<title>{escape(f'{label} — {one.name}: {_number(value, percent)}')}</title></rect>"
             )
-    every = _label_step(len(labels), slot, 13)
+    every = _label_step(len(labels), slot, 18)
     for index in range(0, len(labels), every):
         x = frame.left + (index + 0.5) * slot
         parts.append(_slanted(x, frame.bottom_y + 12, _clip(labels[index], 22)))
@@ -103,7 +104,7 @@ def line_chart(
     y_label: str = "",
 ) -> str:
     """Each series as a line over the windows (a marker per window); hovering a window lists its values."""
-    frame = _Frame(title, [s.name for s in series], 40, y_label)
+    frame = _Frame(title, [s.name for s in series], 28, y_label)
     found = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
     parts = [frame.open()]
     if not found:
@@ -116,23 +117,41 @@ def line_chart(
     for one in series:
         parts += _polylines(one, x_of, lambda value: frame.y(scale, value))
     parts += _time_labels(frame, starts, x_of, slot)
-    for index, moment in enumerate(starts):  # hover bands, last so that they lie on top
-        lines = [_when(moment)] + [
-            f"{s.name}: {_number(s.values[index], percent)}" for s in series if s.values[index] is not None
-        ]
-        parts.append(
-            f'<rect class="hover" x="{x_of[index] - slot / 2:.1f}" y="{frame.top}" width="{slot:.1f}" '
-            f'height="{frame.plot_height}"><title>{escape(chr(10).join(lines))}</title></rect>'
-        )
+    parts += _hover_bands(frame, starts, series, slot, percent)  # last, so that they lie on top
     return "".join(parts) + "</svg>"
 
 
+def _hover_bands(
+    frame: _Frame, starts: Sequence[datetime], series: Sequence[Series], slot: float, percent: bool
+) -> list[str]:
+    """Invisible bands over the plot, one per window, whose hover text lists the window's values. Where a
+    window is under 4 pixels wide, a band spans several and lists each series' range over them."""
+    per_band = max(1, math.ceil(4 / slot))
+    parts = []
+    for first in range(0, len(starts), per_band):
+        last = min(first + per_band, len(starts)) - 1
+        lines = [_when(starts[first]) + ("" if first == last else f" to {_when(starts[last])}")]
+        for one in series:
+            found = [v for v in one.values[first : last + 1] if v is not None and math.isfinite(v)]
+            if found:
+                low, high = _number(min(found), percent), _number(max(found), percent)
+                lines.append(f"{one.name}: {low}" + ("" if low == high else f" to {high}"))
+        if len(lines) > 1:
+            parts.append(
+                f'<rect class="hover" x="{frame.left + first * slot:.1f}" y="{frame.top}" '
+                f'width="{(last - first + 1) * slot:.1f}" height="{frame.plot_height}">'
+                f"<title>{escape(chr(10).join(lines))}</title></rect>"
+            )
+    return parts
+
+
 def verdict_grid(title: str, starts: Sequence[datetime], rows: Sequence[tuple[str, Sequence[Cell]]]) -> str:
-    """A row of cells per name, one cell per window, coloured by verdict, with its reason on hover."""
+    """A row of cells per name, one cell per window, coloured by verdict, with its reason on hover; a run of
+    windows with the same verdict other than drift is one cell."""
     names = [_clip(name, 24) for name, _ in rows]
     left = 12 + int(_CHAR * max((len(name) for name in names), default=4))
     cell_height = 22
-    frame = _Frame(title, list(_VERDICT_COLOURS), 40, left=left)
+    frame = _Frame(title, list(_VERDICT_COLOURS), 28, left=left)
     frame.plot_height = cell_height * len(rows)
     frame.height = frame.top + frame.plot_height + frame.bottom
     parts = [frame.open(legend_colours=list(_VERDICT_COLOURS.values()))]
@@ -142,15 +161,33 @@ def verdict_grid(title: str, starts: Sequence[datetime], rows: Sequence[tuple[st
         parts.append(
             f'<text x="{left - 6}" y="{y + cell_height / 2 + 4:.1f}" text-anchor="end">{escape(name)}</text>'
         )
-        for index, cell in enumerate(cells):
+        for first, last in _runs(cells):
+            cell = cells[first]
+            hover = cell.hover
+            if first < last:
+                span = f"the {last - first + 1} windows from {_when(starts[first])} to {_when(starts[last])}"
+                hover = f"{name}: {_RUN_LABELS[cell.verdict]} in {span}"
+            width = max(1.0, (last - first + 1) * slot - 1)
             parts.append(
-                f'<rect x="{left + index * slot:.1f}" y="{y + 1}" width="{max(1.0, slot - 1):.1f}" '
+                f'<rect x="{left + first * slot:.1f}" y="{y + 1}" width="{width:.1f}" '
                 f'height="{cell_height - 2}" fill="{_VERDICT_COLOURS[cell.verdict]}">'
-                f"<title>{escape(cell.hover)}</title></rect>"
+                f"<title>{escape(hover)}</title></rect>"
             )
     x_of = [left + (index + 0.5) * slot for index in range(len(starts))]
     parts += _time_labels(frame, starts, x_of, slot)
     return "".join(parts) + "</svg>"
+
+
+def _runs(cells: Sequence[Cell]) -> list[tuple[int, int]]:
+    """First and last index of each cell to draw. Neighbours with the same verdict other than drift are
+    drawn as one, so that drift stands out, and a long quiet range weighs little."""
+    runs: list[tuple[int, int]] = []
+    for index, cell in enumerate(cells):
+        if runs and cell.verdict != "drift" and cells[runs[-1][0]].verdict == cell.verdict:
+            runs[-1] = (runs[-1][0], index)
+        else:
+            runs.append((index, index))
+    return runs
 
 
 class _Frame:
@@ -272,15 +309,18 @@ def _polylines(one: Series, x_of: list[float], y_of: Callable[[float], float]) -
 
 
 def _time_labels(frame: _Frame, starts: Sequence[datetime], x_of: list[float], slot: float) -> list[str]:
-    """Window starts under the plot, as many as fit without overlapping."""
-    same_day = len({moment.date() for moment in starts}) <= 1
-    every = _label_step(len(starts), slot, 13)
-    return [
-        _slanted(
-            x_of[index], frame.bottom_y + 12, starts[index].strftime("%H:%M" if same_day else "%m-%d %H:%M")
+    """Window starts under the plot, level, as many as fit side by side (the last one kept inside)."""
+    pattern = "%H:%M" if len({moment.date() for moment in starts}) <= 1 else "%m-%d %H:%M"
+    width = _CHAR * len(datetime(2000, 1, 1).strftime(pattern))
+    every = _label_step(len(starts), slot, width + 14)
+    parts = []
+    for index in range(0, len(starts), every):
+        x = min(x_of[index], frame.left + frame.plot_width - width / 2)
+        parts.append(
+            f'<text x="{x:.1f}" y="{frame.bottom_y + 16:.1f}" text-anchor="middle">'
+            f"{escape(starts[index].strftime(pattern))}</text>"
         )
-        for index in range(0, len(starts), every)
-    ]
+    return parts
 
 
 def _label_step(count: int, slot: float, spacing: float) -> int:

@@ -278,21 +278,21 @@ def render_html(report: DriftReport) -> str:
 <style>{_STYLE}</style></head>
 <body>
 <h1>{html.escape(title)}</h1>
-<p id="range">{html.escape(data["start"])} to {html.escape(data["end"])}, windows of
-{html.escape(data["window"])}; generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
+<p id="range">{_when(report.start)} to {_when(report.end)} UTC, windows of {html.escape(data["window"])};
+generated {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.</p>
 <section id="verdict"><h2>Window by window</h2>
 <p id="headline"><b>{html.escape(headline[0])}</b></p>
 {f'<p id="features">{html.escape(features)}</p>' if features else ""}
 {_verdict_chart(report)}
 </section>
 <section id="pooled"><h2>The whole range pooled</h2><p>{html.escape(headline[-1])}</p></section>
-<h2>Windows</h2>
-<table id="windows"><tr>{"".join(f"<th>{name}</th>" for name in _TABLE_HEADER)}</tr>
-{_summary_rows(report)}</table>
 <h2>Distributions: reference (training) against the range</h2>
 {"".join(distributions)}
 <h2>Over time</h2>
 {"".join(over_time)}
+<h2>Every window</h2>
+<table id="windows"><tr>{"".join(f"<th>{name}</th>" for name in _TABLE_HEADER)}</tr>
+{_summary_rows(report)}</table>
 </body></html>
 """
 
@@ -437,7 +437,8 @@ def _accuracy_charts(report: DriftReport) -> list[str]:
         Series(metric, [result.accuracy.get(metric) for result in report.windows], index)
         for index, metric in enumerate(metric_names)
     ]
-    labelled = [Series("labelled rows", [float(result.labelled_rows) for result in report.windows], 0)]
+    counts = [None if result.no_data else float(result.labelled_rows) for result in report.windows]
+    labelled = [Series("labelled rows", counts, 0)]
     return [
         line_chart("accuracy once labels arrived", starts, metrics),
         line_chart("labelled rows per window", starts, labelled),
@@ -445,24 +446,36 @@ def _accuracy_charts(report: DriftReport) -> list[str]:
 
 
 def _summary_rows(report: DriftReport) -> str:
-    """The table's rows, one per window, every cell escaped; windows whose dataset drifts stand out."""
-    rows = []
-    for result, verdict in zip(report.windows, report.verdicts, strict=True):
-        cells = (
-            result.start.strftime("%Y-%m-%d %H:%M"),
-            f"not computed: {verdict.reason}" if verdict.reason else verdict.verdict,
-            "no data" if result.no_data else result.rows,
-            ", ".join(verdict.drifted_columns) or "—",
-            _fmt(verdict.drifted_share),
-            _fmt(result.accuracy.get("accuracy", result.accuracy.get("rmse"))),
-            result.labelled_rows,
-            _fmt(result.health.get("latency_p95_ms")),
-            _fmt(result.health.get("error_rate")),
-            _fmt(result.health.get("rejected_rate")),
-        )
-        marked = ' class="drift"' if verdict.verdict == "dataset drift" else ""
-        rows.append(f"<tr{marked}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    """The table's rows, one per window (a run of windows without data shares one), every cell escaped;
+    windows whose dataset drifts stand out."""
+    rows: list[str] = []
+    pairs = list(zip(report.windows, report.verdicts, strict=True))
+    for no_data, group in itertools.groupby(pairs, key=lambda pair: pair[0].no_data):
+        run = list(group)
+        if no_data and len(run) > 1:
+            span = f"{_when(run[0][0].start)} to {_when(run[-1][0].start)} ({len(run)} windows)"
+            rows.append(_row("", (span, "no data", "no data", "—", "—", "—", 0, "—", "—", "—")))
+            continue
+        for result, verdict in run:
+            cells = (
+                _when(result.start),
+                f"not computed: {verdict.reason}" if verdict.reason else verdict.verdict,
+                "no data" if result.no_data else result.rows,
+                ", ".join(verdict.drifted_columns) or "—",
+                _fmt(verdict.drifted_share),
+                _fmt(result.accuracy.get("accuracy", result.accuracy.get("rmse"))),
+                result.labelled_rows,
+                _fmt(result.health.get("latency_p95_ms")),
+                _fmt(result.health.get("error_rate")),
+                _fmt(result.health.get("rejected_rate")),
+            )
+            rows.append(_row("drift" if verdict.verdict == "dataset drift" else "", cells))
     return "\n".join(rows)
+
+
+def _row(marked: str, cells: tuple[object, ...]) -> str:
+    opening = f'<tr class="{marked}">' if marked else "<tr>"
+    return opening + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in cells) + "</tr>"
 
 
 def _column(result: WindowResult, name: str) -> ColumnDrift | None:
