@@ -8,7 +8,7 @@ never touches a model any other way, so serving, batch and gates treat every for
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -28,10 +28,19 @@ class ModelDescription:
     feature_names: list[str] | None = None
     n_features: int | None = None
 
+    def __post_init__(self) -> None:
+        # Libraries hand back numpy scalars (sklearn's classes_ are np.int64, np.str_): keep Python values,
+        # so the description prints as [0, 1], not [np.int64(0), np.int64(1)], and compares and serialises
+        # like what the user trained on.
+        object.__setattr__(self, "classes", _plain(self.classes))
+        object.__setattr__(self, "feature_names", _plain(self.feature_names))
+        if isinstance(self.n_features, np.integer):
+            object.__setattr__(self, "n_features", int(self.n_features))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "task": self.task,
-            "classes": _plain(self.classes),
+            "classes": self.classes,
             "feature_names": self.feature_names,
             "n_features": self.n_features,
         }
@@ -46,11 +55,11 @@ class ModelDescription:
         )
 
 
-def _plain(values: list[Any] | None) -> list[Any] | None:
-    """Turn numpy scalars into Python ones so the description is JSON-serialisable."""
+def _plain(values: Iterable[Any] | None) -> list[Any] | None:
+    """A list with numpy scalars turned into Python ones (None stays None)."""
     if values is None:
         return None
-    return [v.item() if isinstance(v, np.generic) else v for v in values]
+    return [value.item() if isinstance(value, np.generic) else value for value in values]
 
 
 class LoadedModel(ABC):
