@@ -89,10 +89,10 @@ def show_report(report: TrainingReport) -> None:
             [(f"{s.column} = {s.value}", s.rows, *[s.metrics.get(n) for n in names]) for s in report.slices],
         )
     if report.confusion:
-        labels = report.confusion["labels"]
+        labels = report.confusion_labels
         render.table(
             "confusion matrix (rows: true, columns: predicted)",
-            ["", *[str(label) for label in labels]],
+            ["", *labels],
             [(label, *row) for label, row in zip(labels, report.confusion["matrix"], strict=True)],
         )
     render.message(

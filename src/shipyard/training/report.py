@@ -73,6 +73,11 @@ class TrainingReport:
                 flat[f"cv_{name}_std"] = stats["std"]
         return flat
 
+    @property
+    def confusion_labels(self) -> list[str]:
+        """The confusion matrix's labels, written once for both axes (rows: true, columns: predicted)."""
+        return [class_label(label) for label in (self.confusion or {}).get("labels", [])]
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["cv_summary"] = self.cv_summary
@@ -116,9 +121,9 @@ class TrainingReport:
                 cells = " | ".join(_number(item.metrics.get(name)) for name in names)
                 lines.append(f"| {item.column} = {item.value} | {item.rows} | {cells} |")
         if self.confusion:
-            labels = self.confusion["labels"]
+            labels = self.confusion_labels
             lines += ["", "### Confusion matrix (hold-out; rows: true, columns: predicted)", ""]
-            lines.append("| | " + " | ".join(str(label) for label in labels) + " |")
+            lines.append("| | " + " | ".join(labels) + " |")
             lines.append("|---|" + "---|" * len(labels))
             for label, row in zip(labels, self.confusion["matrix"], strict=True):
                 lines.append(f"| **{label}** | " + " | ".join(str(count) for count in row) + " |")
@@ -126,6 +131,12 @@ class TrainingReport:
             lines += ["", "### Warnings", ""]
             lines += [f"- {warning}" for warning in self.warnings]
         return "\n".join(lines) + "\n"
+
+
+def class_label(value: Any) -> str:
+    """A class as the model predicts it (``0``, ``0.0``, ``fraud``): never rounded like a metric, so the
+    label reads the same wherever the class appears."""
+    return str(value)
 
 
 def _number(value: float | None) -> str:
