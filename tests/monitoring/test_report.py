@@ -222,7 +222,10 @@ def _rendered_check(page: Path) -> dict[str, Any]:
 
 
 def test_monitor_tables_say_why_drift_is_not_computed_and_what_to_do(
-    trained: tuple[Path, ModelVersion], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    trained: tuple[Path, ModelVersion],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     home, _ = trained
     monkeypatch.setenv("SHIPYARD_HOME", str(home))
@@ -247,3 +250,21 @@ def test_monitor_tables_say_why_drift_is_not_computed_and_what_to_do(
     shown = capsys.readouterr().out
     assert "n/a — plain/1 has no reference profile" in shown and shown.count(hint) == 1
     assert shown.count("n/a") == 1  # the window without data says "no data", not n/a
+
+    # Following the hint: the stored windows predate the profile, and the table now says how to redo them.
+    reference = tmp_path / "reference.csv"
+    pd.DataFrame(np.random.default_rng(1).normal(size=(200, 3)), columns=["a", "b", "c"]).to_csv(
+        reference, index=False
+    )
+    assert main(["profile", "build", "plain/1", str(reference)]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "show", "plain/1", "-w", "1h"]) == 0
+    again = re.search(
+        r"plain/1 has a reference profile now, .*: compute them again with `(.*)`", capsys.readouterr().out
+    )
+    assert again, "monitor show should say how to compute the windows again"
+    assert main(again.group(1).split()[1:]) == 0
+    capsys.readouterr()
+    assert main(["monitor", "show", "plain/1", "-w", "1h"]) == 0
+    shown = capsys.readouterr().out
+    assert "n/a" not in shown and "reference profile" not in shown
