@@ -124,7 +124,7 @@ def alerts_add(
     ):  # fmt: skip
         if value is not None:
             document[key] = list(value) if isinstance(value, tuple) else value
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         rule = add_rule(registry, document, replace_existing=replace)
     if as_json:
         render.emit_json(rule.to_dict())
@@ -137,7 +137,7 @@ def alerts_remove(name: Annotated[str, typer.Argument(help="An added rule's name
     """Remove a rule added with 'shipyard alerts add' (a rule from a TOML file is edited in its file)."""
     from shipyard.alerts import remove_rule
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         remove_rule(registry, name)
     render.message("removed alert rule {}", name)
 
@@ -225,7 +225,7 @@ def alerts_evaluate(
     from shipyard.alerts import AlertEvaluator
 
     moment = parse_time(at) if at else datetime.now(UTC)
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         config = _load_with(registry, served, window)
         outcomes = AlertEvaluator(registry, config).evaluate(moment)
     if as_json:
@@ -279,7 +279,7 @@ def alerts_silence(
     if labels:
         matchers["labels"] = dict(_label(text) for text in labels)
     now = datetime.now(UTC)
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         row = silence(registry, matchers, now, now + parse_duration(duration, what="--for"), comment=comment)
         ends_at = row.ends_at.isoformat()
     if as_json:
@@ -313,7 +313,7 @@ def alerts_unsilence(silence_id: Annotated[int, typer.Argument(help="The silence
     """End a silence now."""
     from shipyard.alerts import unsilence
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         unsilence(registry, silence_id)
     render.message("silence {} ended", silence_id)
 

@@ -70,7 +70,7 @@ def score_command(
     """Score files of any size with a model version: validated, on every core, resumable."""
     from shipyard.batch import BatchOptions, score_batch
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         options = BatchOptions(
             run_id=run_id,
             key_columns=keys,

@@ -10,7 +10,9 @@ import typer
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
 
-profile_app = typer.Typer(help="Reference profiles: what drift monitoring compares with.", no_args_is_help=True)
+profile_app = typer.Typer(
+    help="Reference profiles: what drift monitoring compares with.", no_args_is_help=True
+)
 
 
 @profile_app.command("build")
@@ -28,7 +30,7 @@ def profile_build(
 ) -> None:
     """Profile DATA (checked against the version's contract, with the model's predictions on it) as the
     version's reference profile."""
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         version = registry.build_profile(reference, data, replace=replace, trust=trust, reason=reason)
     profile = version.profile or {}
     columns = list((profile.get("layout") or {}).get("columns") or {})

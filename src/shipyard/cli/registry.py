@@ -130,7 +130,7 @@ def models_describe(
             f"'models describe' describes a model, not a version: use {parsed.model!r}; a version's "
             "description is given when it is registered (--description or --card)"
         )
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         model = registry.update_model(parsed.model, description=text or "", reason=reason)
     if as_json:
         render.emit_json(model.to_dict())
@@ -276,7 +276,7 @@ def register_command(
         datasets=_key_values(dataset, "dataset"),
         seed=seed,
     )
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         version = registry.register(
             name,
             path=model_file,
@@ -345,7 +345,7 @@ def alias_set(
 ) -> None:
     """Create or move an alias."""
     name, alias = _alias_ref(reference)
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         change = registry.set_alias(name, alias, version, reason=reason)
     _report_change(change, as_json)
 
@@ -358,7 +358,7 @@ def alias_delete(
 ) -> None:
     """Delete an alias (a rollback restores it)."""
     name, alias = _alias_ref(reference)
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         change = registry.delete_alias(name, alias, reason=reason)
     _report_change(change, as_json)
 
@@ -389,7 +389,7 @@ def rollback_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Move an alias back to the version it pointed at before its last move."""
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         change = registry.rollback(reference, to=to, reason=reason)
     _report_change(change, as_json)
 
