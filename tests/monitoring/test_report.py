@@ -135,6 +135,32 @@ def test_the_headline_names_the_one_drifting_window_which_the_pooled_range_hides
     assert main(["report", "drift", "fraud/1", "--from", until, "--to", since, "-o", str(page)]) == 2
 
 
+@pytest.mark.parametrize(
+    ("first", "last", "headline"),
+    [
+        (-2, 3, "No drift in any of the 3 windows (1h; 2 more without data)."),
+        (4, 5, "No drift in the one window (1h)."),
+        (-3, -1, "No data: none of the 2 windows (1h) logged a request."),
+    ],
+)
+def test_the_headline_of_a_calm_or_empty_range_says_so(
+    one_window_drifts: Logged,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    first: int,
+    last: int,
+    headline: str,
+) -> None:
+    monkeypatch.setenv("SHIPYARD_HOME", str(one_window_drifts.home))
+    since, until = (one_window_drifts.start + first * HOUR), (one_window_drifts.start + last * HOUR)
+    output = tmp_path / "report.json"
+    command = ["report", "drift", "fraud/1", "--from", since.isoformat(), "--to", until.isoformat()]
+    assert main([*command, "-o", str(output)]) == 0
+    assert json.loads(output.read_text())["headline"][0] == headline
+    assert headline in capsys.readouterr().out
+
+
 def test_the_html_report_is_small_self_contained_and_draws_its_charts_in_a_browser(
     one_window_drifts: Logged,
     tmp_path: Path,
@@ -250,6 +276,12 @@ def test_monitor_tables_say_why_drift_is_not_computed_and_what_to_do(
     shown = capsys.readouterr().out
     assert "n/a — plain/1 has no reference profile" in shown and shown.count(hint) == 1
     assert shown.count("n/a") == 1  # the window without data says "no data", not n/a
+    report = tmp_path / "report.json"
+    assert main(["report", "drift", "plain/1", "--from", since, "--to", until, "-o", str(report)]) == 0
+    headline = json.loads(report.read_text())["headline"]
+    assert headline[0] == f"Drift not computed in the one window (1h; 1 more without data): {hint}."
+    assert headline[-1].endswith(f"drift not computed, {hint}.")
+    capsys.readouterr()
 
     # Following the hint: the stored windows predate the profile, and the table now says how to redo them.
     reference = tmp_path / "reference.csv"

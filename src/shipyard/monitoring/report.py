@@ -167,29 +167,25 @@ def missing_drift(window: dict[str, Any]) -> MissingDrift | None:
 
 def _windows_line(verdicts: list[WindowVerdict], length: str) -> str:
     with_data = [v for v in verdicts if v.verdict != "no data"]
-    empty = len(verdicts) - len(with_data)
-    without = f"; {empty} without data" if empty else ""
+    count, empty = len(with_data), len(verdicts) - len(with_data)
     if not with_data:
         return f"No data: none of the {len(verdicts)} windows ({length}) logged a request."
+    scope = f"({length}; {empty} more without data)" if empty else f"({length})"
+    every = "the one window" if count == 1 else f"any of the {count} windows"
     drifted = [v for v in with_data if v.verdict == "dataset drift"]
     if drifted:
         named = "; ".join(
             f"{_when(v.start)} ({', '.join(v.drifted_columns)})" for v in drifted[:_SHOWN_WINDOWS]
         )
         more = f"; and {len(drifted) - _SHOWN_WINDOWS} more" if len(drifted) > _SHOWN_WINDOWS else ""
-        return (
-            f"Dataset drift in {len(drifted)} of {len(with_data)} windows ({length}): {named}{more}{without}."
-        )
+        return f"Dataset drift in {len(drifted)} of {count} windows {scope}: {named}{more}."
     unknown = [v for v in with_data if v.verdict == "not computed"]
-    if len(unknown) == len(with_data):
-        return f"Drift not computed in any of the {len(with_data)} windows ({length}): {unknown[0].reason}."
+    if len(unknown) == count:
+        return f"Drift not computed in {every} {scope}: {unknown[0].reason}."
     some = [v for v in with_data if v.verdict == "feature drift"]
     if some:
-        return (
-            f"No dataset drift in any of the {len(with_data)} windows ({length}); "
-            f"some features drift in {len(some)} of them{without}."
-        )
-    return f"No drift in any of the {len(with_data)} windows ({length}){without}."
+        return f"No dataset drift in {every} {scope}; some features drift in {len(some)} of them."
+    return f"No drift in {every} {scope}."
 
 
 def _feature_counts(verdicts: list[WindowVerdict]) -> dict[str, int]:
