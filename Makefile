@@ -21,7 +21,13 @@ $(DEMO_STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install --quiet -c constraints.txt -e .
 	touch $(DEMO_STAMP)
 
+# PyTorch's CPU-only build is published on its own index; PyPI's Linux wheel carries CUDA (several GB) that
+# the tests never use. torch comes from there when that index answers, else from the usual ones.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install --quiet --no-deps -c constraints.txt --index-url $(TORCH_CPU_INDEX) torch 2>/dev/null \
+		|| echo "note: PyTorch's CPU index did not answer; torch comes from the default index"
 	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP) $(DEMO_STAMP)
 
