@@ -115,6 +115,7 @@ def test_the_headline_names_the_one_drifting_window_which_the_pooled_range_hides
     verdicts = report["verdicts"]
     assert [window["start"][11:16] for window in verdicts["dataset_drift_windows"]] == [drifting[11:]]
     assert verdicts["windows_with_data"] == HOURS
+    assert verdicts["drifting_windows_per_feature"] == {"amount": 1, "channel": 1, "hour": 1}
     assert [v["verdict"] for v in verdicts["per_window"]].count("dataset drift") == 1
     assert report["pooled"]["drift"]["drifted"] is False
     assert list(report)[:6] == ["model", "version", "start", "end", "window", "headline"]

@@ -95,7 +95,7 @@ class DriftReport:
                 "windows": len(verdicts),
                 "windows_with_data": sum(v.verdict != "no data" for v in verdicts),
                 "dataset_drift_windows": [v.to_dict() for v in verdicts if v.verdict == "dataset drift"],
-                "feature_drift_windows": _feature_counts(verdicts),
+                "drifting_windows_per_feature": _feature_counts(verdicts),
                 "per_window": [v.to_dict() for v in verdicts],
             },
             "windows": [result.to_dict() for result in self.windows],
