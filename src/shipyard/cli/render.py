@@ -1,4 +1,9 @@
-"""Output for the CLI: Rich tables for people, JSON for scripts. Commands build data; this prints it."""
+"""Output for the CLI: Rich tables for people, JSON for scripts. Commands build data; this prints it.
+
+When stdout is not a terminal (a pipe, a file, a CI log), tables are plain text instead: one line per row,
+columns padded with spaces, no box drawing, nothing wrapped or shortened, so an id can be copied or grepped
+whole however long it is. ``--json`` remains the format for programs.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
@@ -39,18 +45,30 @@ def emit_json(data: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    out = console()
+    if not out.is_terminal:
+        _plain_table(title, columns, rows, header=True)
+        return
     grid = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:
         grid.add_row(*(Text(format_value(value)) for value in row))
-    console().print(grid)
+    out.print(grid)
 
 
 def status_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, status_column: int, styles: dict[str, str]
 ) -> None:
     """A table whose status column is coloured (pass/fail/skip); other cells are plain text."""
+    out = console()
+    if not out.is_terminal:
+        shown = [list(row) for row in rows]
+        for line in shown:  # the status as the terminal shows it (FAIL, not fail), without its colour
+            status = str(line[status_column])
+            line[status_column] = Text.from_markup(styles.get(status, escape(status))).plain
+        _plain_table(None, columns, shown, header=True)
+        return
     grid = Table(header_style="bold")
     for column in columns:
         grid.add_column(column, overflow="fold")
@@ -59,7 +77,29 @@ def status_table(
         status = str(row[status_column])
         cells[status_column] = styles.get(status, escape(status))
         grid.add_row(*cells)
-    console().print(grid)
+    out.print(grid)
+
+
+def _plain_table(
+    title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, header: bool
+) -> None:
+    """The table as plain lines: the title, then the header and one line per row, each column padded to its
+    widest cell with two spaces between columns; every value whole, line breaks inside a value as spaces."""
+    lines = [list(columns)] if header else []
+    lines += [[_one_line(format_value(value, whole=True)) for value in row] for row in rows]
+    widths = [
+        max((cell_len(line[i]) for line in lines if i < len(line)), default=0) for i in range(len(columns))
+    ]
+    text = [title] if title else []
+    for line in lines:
+        padded = [cell + " " * (widths[i] - cell_len(cell)) for i, cell in enumerate(line)]
+        text.append("  ".join(padded).rstrip())
+    sys.stdout.write("".join(f"{entry}\n" for entry in text))
+    sys.stdout.flush()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.splitlines()).replace("\t", " ")
 
 
 def audit_table(title: str | None, events: Iterable[AuditEvent]) -> None:
@@ -72,12 +112,16 @@ def audit_table(title: str | None, events: Iterable[AuditEvent]) -> None:
 
 def pairs(title: str | None, items: Iterable[tuple[str, Any]]) -> None:
     """A two-column key/value table."""
+    out = console()
+    if not out.is_terminal:
+        _plain_table(title, ["", ""], items, header=False)
+        return
     grid = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
     for key, value in items:
         grid.add_row(key, Text(format_value(value)))
-    console().print(grid)
+    out.print(grid)
 
 
 def markdown(text: str) -> None:
@@ -95,17 +139,18 @@ def plain(text: str) -> str:
     return escape(text)
 
 
-def format_value(value: Any) -> str:
+def format_value(value: Any, *, whole: bool = False) -> str:
+    """A cell's text. On a terminal a sha256 shows its first 12 digits; ``whole`` keeps it all."""
     if value is None:
         return "-"
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value):
-        return value[:12] + "…"  # a sha256: the prefix identifies it, the full hash is in --json
+        return value if whole else value[:12] + "…"  # the prefix identifies it; the full hash is in --json
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, dict):
-        return ", ".join(f"{k}={format_value(v)}" for k, v in value.items()) or "-"
+        return ", ".join(f"{k}={format_value(v, whole=whole)}" for k, v in value.items()) or "-"
     if isinstance(value, list | tuple):
-        return ", ".join(format_value(v) for v in value) or "-"
+        return ", ".join(format_value(v, whole=whole) for v in value) or "-"
     return str(value)
