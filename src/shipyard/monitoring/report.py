@@ -352,14 +352,17 @@ def _column_text(column: ColumnDrift) -> str:
     """``DRIFT — ks p-value 0.0013 (drift below 0.05), psi 0.41``: the verdict, the deciding method's
     figure against its threshold, and PSI (which every window computes, whatever decides)."""
     verdict = "DRIFT" if column.drifted else "no drift"
-    figure = "—" if column.score is None else f"{column.score:.3g}"
     if column.method in _TESTS:
-        deciding = f"{column.method} p-value {figure} (drift below {column.threshold:g})"
+        deciding = f"{column.method} p-value {_figure(column.p_value)} (drift below {column.threshold:g})"
     else:
-        deciding = f"{column.method} {figure} (drift from {column.threshold:g})"
+        deciding = f"{column.method} {_figure(column.distance)} (drift from {column.threshold:g})"
     psi = column.scores.get("psi")
     extra = "" if psi is None or column.method == "psi" else f", psi {psi:.3g}"
     return f"{verdict} — {deciding}{extra}"
+
+
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _distribution_chart(report: DriftReport, name: str, spread: dict[str, Any]) -> str:

@@ -116,13 +116,6 @@ class ColumnDrift:
     current_count: int
     no_data: bool = False
 
-    @property
-    def score(self) -> float | None:
-        """The deciding method's own statistic, as Evidently's ``drift_score``: a p-value for a test, a
-        distance otherwise, so it is only read beside ``method``. Figures and JSON hold ``p_value`` and
-        ``distance`` instead."""
-        return self.p_value if self.p_value is not None else self.distance
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "column": self.column,
