@@ -5,7 +5,9 @@
 * ``series`` — running monitors over a time range and storing each window's report and figures;
 * ``figures`` — the catalogue of figure names that alert rules and dashboards refer to;
 * ``feedback`` — late ground truth attached to logged predictions by prediction id (re-exported here);
-* ``report`` — a shareable HTML drift report.
+* ``contract_quality`` — data quality counted from the data contract alone, for a version with no profile;
+* ``report`` — a shareable HTML drift report, headed by the per-window verdicts;
+* ``charts`` — the report's charts as inline SVG (bars, lines over windows, the verdict grid), no script.
 
 The runner that does this every minute beside a server, and evaluates the alert rules after, is
 ``shipyard.monitor_runner``: it sits above monitoring and alerts, which reads these figures.
