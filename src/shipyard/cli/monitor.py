@@ -36,7 +36,7 @@ def monitor_run(
 
     length = parse_window(window)
     start, end = time_range(since, until)
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         log = PredictionLog(registry.settings.log_url)
         results = run_monitors(registry, log, logged_versions(registry, log, reference), start, end, length)
     if as_json:
