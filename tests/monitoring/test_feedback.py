@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -10,8 +12,9 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from shipyard import Registry
 from shipyard.errors import InvalidInput
+from shipyard.ids import new_request_id, prediction_id
 from shipyard.monitoring import attach_labels, feedback_pairs, feedback_table, labels_for
-from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
+from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord, Segment, SegmentStore
 from tests.predictions.conftest import record
 
 
@@ -123,3 +126,74 @@ def test_an_id_given_twice_is_judged_row_by_row_and_its_last_valid_label_is_stor
     again = attach_labels(registry, log, [(first, 0), (first, 1)], settle_seconds=0)
     assert [outcome.status for outcome in again.outcomes] == ["updated", "updated"]
     assert {pid: label for pid, label, _ in labels_for(registry, "fraud", 1)}[first] == 1
+
+
+def test_labels_over_many_hours_read_each_segment_once(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submission spanning hours costs one pass over the segments it needs, not one per hour."""
+    features = np.random.default_rng(0).normal(size=(40, 3))
+    registry.register("fraud", LogisticRegression().fit(features, np.arange(40) % 2))
+    url = str(tmp_path / "logs")
+    writer = LogWriter(url, flush_seconds=60)
+    start = datetime.now(UTC) - timedelta(hours=30)
+    records = [_made_at(record(3, seed=hour), start + timedelta(hours=hour)) for hour in range(24)]
+    old = _made_at(record(2, seed=99), start - timedelta(hours=5))  # an hour no label names: never read
+    for item in [*records, old]:
+        writer.submit(item)
+    writer.close()
+    log = PredictionLog(url)
+    read: list[str] = []
+    real_read = SegmentStore.read
+
+    def counted(store: SegmentStore, segment: Segment, columns: list[str] | None = None) -> object:
+        read.append(segment.path)
+        return real_read(store, segment, columns)
+
+    monkeypatch.setattr(SegmentStore, "read", counted)
+    pairs = [(pid, 1) for item in records for pid in item.prediction_ids]
+    report = attach_labels(registry, log, pairs, settle_seconds=0)
+    assert report.counts["attached"] == 72
+    assert len(read) == len(set(read)) == 24  # each needed hour's segment once; the unnamed hour not at all
+
+
+def test_progress_follows_reading_and_storing(
+    registry: Registry, logged: tuple[PredictionLog, list[PredictionRecord]]
+) -> None:
+    log, (fraud, _) = logged
+    seen: list[tuple[str, int, int]] = []
+    attach_labels(
+        registry,
+        log,
+        [(pid, 1) for pid in fraud.prediction_ids],
+        settle_seconds=0,
+        progress=lambda stage, done, total: seen.append((stage, done, total)),
+    )
+    assert seen[0] == ("reading", 0, 5) and ("reading", 5, 5) in seen  # rows of the segments read
+    assert seen[-1] == ("storing", 3, 3)
+
+
+def test_an_interrupted_submission_stores_nothing_and_a_second_one_counts_once(
+    registry: Registry, logged: tuple[PredictionLog, list[PredictionRecord]]
+) -> None:
+    log, (fraud, _) = logged
+    pairs = [(pid, 1) for pid in fraud.prediction_ids]
+
+    def interrupt(stage: str, done: int, total: int) -> None:
+        if stage == "storing" and done:  # rows written, the transaction not committed yet: Ctrl-C
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        attach_labels(registry, log, pairs, settle_seconds=0, progress=interrupt)
+    assert labels_for(registry, "fraud", 1) == [] and feedback_table(registry).num_rows == 0
+
+    assert attach_labels(registry, log, pairs, settle_seconds=0).counts["attached"] == 3
+    assert attach_labels(registry, log, pairs, settle_seconds=0).counts["duplicate"] == 3
+    assert len(labels_for(registry, "fraud", 1)) == 3 and feedback_table(registry).num_rows == 3
+
+
+def _made_at(item: PredictionRecord, at: datetime) -> PredictionRecord:
+    """The record as a server would have logged it at ``at``: its ids carry that time."""
+    request = new_request_id(at)
+    identifiers = [prediction_id(request, row) for row in range(len(item.prediction_ids))]
+    return replace(item, request_id=request, prediction_ids=identifiers, at=at)

@@ -14,9 +14,11 @@ each row is judged on its own (an invalid row changes nothing and marks no other
 is the one stored, and each valid row reports what it did at its turn (``attached``, then ``updated`` or
 ``duplicate``) — what a user correcting a label by sending it again would expect.
 
-Prediction ids carry their time, so finding them reads only the log segments of those hours. A prediction
-answered in the last moments may still sit in a server's write buffer: ids younger than ``settle_seconds``
-that are not found yet are looked up once more after waiting that long.
+Prediction ids carry their time, so finding them reads only the log segments of those hours, each once
+per submission however many hours it spans, and the labels are stored in one transaction: an interrupted
+submission stores nothing, and sending it again counts each label once. A prediction answered in the last
+moments may still sit in a server's write buffer: ids younger than ``settle_seconds`` that are not found yet
+are looked up once more after waiting that long.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import json
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
+import pandas as pd
 import pyarrow as pa
 
 from shipyard.errors import InvalidInput, NotFound
@@ -87,26 +91,33 @@ def attach_labels(
     *,
     source: str = "api",
     settle_seconds: float = 2.0,
+    progress: FeedbackProgress | None = None,
 ) -> FeedbackReport:
-    """Attach ``(prediction_id, label)`` pairs to the logged predictions; see the module doc."""
-    outcomes: dict[int, LabelOutcome] = {}
+    """Attach ``(prediction_id, label)`` pairs to the logged predictions; see the module doc.
+
+    The log is read once for the whole submission (each segment that can hold one of its ids, once) and the
+    labels are stored in one transaction, so a million labels over a month of hours take seconds, and an
+    interrupted call stores nothing. ``progress(stage, done, total)`` follows the two long stages, reading
+    the log (``"reading"``, in logged rows) and storing (``"storing"``, in labels).
+    """
+    outcomes: list[LabelOutcome | None] = []
     wanted: list[tuple[int, str, Any]] = []  # rows whose id and label look right, in order
     for position, (identifier, label) in enumerate(labels):
         problem = _row_problem(identifier, label)
         if problem:
-            outcomes[position] = LabelOutcome(
-                position, str(identifier)[:PREDICTION_ID_LENGTH], "invalid", problem
+            outcomes.append(
+                LabelOutcome(position, str(identifier)[:PREDICTION_ID_LENGTH], "invalid", problem)
             )
         else:
             assert isinstance(identifier, str)
+            outcomes.append(None)
             wanted.append((position, identifier, label))
-    found = _find(log, {identifier for _, identifier, _ in wanted}, settle_seconds)
+    found = _find(log, [identifier for _, identifier, _ in wanted], settle_seconds, progress)
 
-    versions: dict[tuple[str, int], ModelVersion | None] = {}
-    # Round n holds each id's n-th valid label: stored round after round, an id given twice ends with its
-    # last valid label and every row reports what it would have if the rows had been sent one by one.
-    rounds: list[dict[str, tuple[int, str, dict[str, Any]]]] = []
-    valid_so_far: Counter[str] = Counter()
+    checked = _LabelCheck(registry)
+    # Each id's valid labels, in order: the last is the one stored, and every row reports what it would have
+    # done had the rows been sent one after another.
+    accepted: dict[str, list[tuple[int, str]]] = {}
     for position, identifier, label in wanted:
         logged = found.get(identifier)
         if logged is None:
@@ -114,38 +125,49 @@ def attach_labels(
                 position, identifier, "unknown", "no logged prediction has this id"
             )
             continue
-        key = (logged["model"], int(logged["version"]))
-        if key not in versions:
-            versions[key] = _version(registry, *key)
-        checked, problem = _checked_label(label, versions[key])
+        text, problem = checked(label, logged[0], logged[1])
         if problem:  # this row alone is refused; another row for the same id is judged on its own
             outcomes[position] = LabelOutcome(position, identifier, "invalid", problem)
             continue
-        round_index = valid_so_far[identifier]
-        valid_so_far[identifier] += 1
-        if round_index == len(rounds):
-            rounds.append({})
-        rounds[round_index][identifier] = (position, json.dumps(checked), logged)
+        accepted.setdefault(identifier, []).append((position, text))
 
-    for accepted in rounds:
-        for outcome in _store(registry, accepted, source):
-            outcomes[outcome.row] = outcome
-    return FeedbackReport([outcomes[position] for position in sorted(outcomes)])
+    for outcome in _store(registry, accepted, found, source, progress):
+        outcomes[outcome.row] = outcome
+    return FeedbackReport([outcome for outcome in outcomes if outcome is not None])
 
 
-def _find(log: PredictionLog, identifiers: set[str], settle_seconds: float) -> dict[str, dict[str, Any]]:
+#: ``progress(stage, done, total)``: ``"reading"`` the log (rows) or ``"storing"`` the labels.
+FeedbackProgress = Callable[[str, int, int], None]
+#: What the feedback service needs of a logged prediction: model, version, time.
+Logged = tuple[str, int, datetime]
+
+
+def _find(
+    log: PredictionLog, identifiers: list[str], settle_seconds: float, progress: FeedbackProgress | None
+) -> dict[str, Logged]:
     """The logged predictions of ``identifiers``, looking once more after ``settle_seconds`` for young ids
     not found yet (they may still sit in a server's write buffer)."""
-    found = log.find(identifiers)
+    reading = None if progress is None else partial(progress, "reading")
+    found = _logged(log.find_table(identifiers, progress=reading))
     settling = [
         identifier
-        for identifier in identifiers
+        for identifier in (dict.fromkeys(identifiers) if settle_seconds > 0 else ())
         if identifier not in found and _younger_than(identifier, settle_seconds)
     ]
     if settling:
         time.sleep(settle_seconds)
-        found |= log.find(settling)
+        found |= _logged(log.find_table(settling))
     return found
+
+
+def _logged(table: pa.Table) -> dict[str, Logged]:
+    identifiers, models, versions = (
+        table[name].to_pylist() for name in ("prediction_id", "model", "version")
+    )
+    # pandas makes a million datetimes several times faster than Arrow's to_pylist
+    millis = table["timestamp"].cast(pa.int64()).to_numpy()
+    stamps = pd.to_datetime(millis, unit="ms", utc=True).to_pydatetime()
+    return dict(zip(identifiers, zip(models, versions, stamps, strict=True), strict=True))
 
 
 def feedback_pairs(document: object) -> list[tuple[object, object]]:
@@ -234,6 +256,31 @@ def _younger_than(identifier: str, seconds: float) -> bool:
     return moment is not None and datetime.now(UTC) - moment < timedelta(seconds=seconds)
 
 
+class _LabelCheck:
+    """``_checked_label`` remembered per version and label: a million labels name a handful of classes."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self.versions: dict[tuple[str, int], ModelVersion | None] = {}
+        self.seen: dict[tuple[str, int, type, Any], tuple[str, str]] = {}
+
+    def __call__(self, label: Any, model: str, version: int) -> tuple[str, str]:
+        """The label as JSON text of the model's own output type, or ``("", why not)``."""
+        key = (model, version, type(label), label)  # 1, 1.0 and True are equal keys but not equal labels
+        known = self.seen.get(key)
+        if known is None:
+            if (model, version) not in self.versions:
+                self.versions[(model, version)] = _version(self.registry, model, version)
+            value, problem = _checked_label(label, self.versions[(model, version)])
+            known = ("", problem) if problem else (json.dumps(value), "")
+            if len(self.seen) < _REMEMBERED_LABELS:  # regression targets are seldom repeated
+                self.seen[key] = known
+        return known
+
+
+_REMEMBERED_LABELS = 100_000
+
+
 def _version(registry: Registry, model: str, version: int) -> ModelVersion | None:
     try:
         return registry.resolve(f"{model}/{version}")
@@ -278,20 +325,36 @@ def _same_class(label: Any, known: Any) -> bool:
 
 
 def _store(
-    registry: Registry, accepted: dict[str, tuple[int, str, dict[str, Any]]], source: str
+    registry: Registry,
+    accepted: dict[str, list[tuple[int, str]]],
+    found: dict[str, Logged],
+    source: str,
+    progress: FeedbackProgress | None,
 ) -> list[LabelOutcome]:
-    """Insert new labels, update changed ones, and report the rest as duplicates, in one transaction."""
-    labels = {
-        identifier: NewLabel(logged["model"], int(logged["version"]), logged["timestamp"], label)
-        for identifier, (_position, label, logged) in accepted.items()
-    }
-    stored = FeedbackRepository(registry.db).store(labels, source=source, received_at=datetime.now(UTC))
-    outcomes = []
-    for identifier, result in stored.items():
-        position = accepted[identifier][0]
+    """Store each id's last valid label in one transaction; each row's outcome, as if sent one by one."""
+    labels = {}
+    for identifier, rows in accepted.items():
+        model, version, predicted_at = found[identifier]
+        labels[identifier] = NewLabel(model, version, predicted_at, rows[-1][1])
+    storing = None if progress is None else partial(progress, "storing")
+    stored = FeedbackRepository(registry.db).store(
+        labels, source=source, received_at=datetime.now(UTC), progress=storing
+    )
+    outcomes: list[LabelOutcome] = []
+    for identifier, rows in accepted.items():
+        result = stored.results[identifier]
         if result == "no_model":
             message = f"model {labels[identifier].model!r} is no longer registered"
-            outcomes.append(LabelOutcome(position, identifier, "unknown", message))
-        else:
-            outcomes.append(LabelOutcome(position, identifier, result))
+            outcomes.extend(LabelOutcome(position, identifier, "unknown", message) for position, _ in rows)
+            continue
+        if len(rows) == 1:
+            outcomes.append(LabelOutcome(rows[0][0], identifier, result))
+            continue
+        previous = stored.before.get(identifier)
+        for position, label in rows:
+            status: Status = (
+                "attached" if previous is None else "duplicate" if previous == label else "updated"
+            )
+            outcomes.append(LabelOutcome(position, identifier, status))
+            previous = label
     return outcomes

@@ -8,21 +8,30 @@ readable segment of each stream) and ``feedback`` (when given: the labels attach
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from datetime import datetime
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
-from shipyard.ids import made_at
-from shipyard.predictions.segments import FAILURES, HOUR, USAGE, Segment, SegmentStore, hour_of
+from shipyard.predictions.segments import FAILURES, USAGE, Segment, SegmentStore
 
 log = logging.getLogger("shipyard.predictions")
 
 #: What ``find`` returns per known prediction id.
 FOUND_COLUMNS = ["prediction_id", "model", "version", "timestamp", "prediction"]
+_FOUND_TYPES = {
+    "prediction_id": pa.string(),
+    "model": pa.string(),
+    "version": pa.int32(),
+    "timestamp": pa.timestamp("ms", tz="UTC"),
+}
+_HOUR_MS = 3_600_000
+#: ``progress(done, total)``: how far a long read has come.
+Progress = Callable[[int, int], None]
 
 
 class PredictionLog:
@@ -135,26 +144,78 @@ class PredictionLog:
         return table.slice(max(0, table.num_rows - rows))
 
     def find(self, prediction_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The logged prediction behind each id that is known: model, version, time and prediction.
-
-        Ids carry their time (``shipyard.ids``), so only the segments of those hours are read.
-        """
-        by_hour: dict[datetime, set[str]] = {}
-        for identifier in prediction_ids:
-            moment = made_at(identifier)
-            if moment is not None:
-                by_hour.setdefault(hour_of(moment), set()).add(identifier)
+        """The logged prediction behind each id that is known: model, version, time and prediction."""
         found: dict[str, dict[str, Any]] = {}
-        for hour, wanted in sorted(by_hour.items()):
-            # A request answered just after the hour turned was made (and its id stamped) before it.
-            for segment in self.segments(start=hour, end=hour + HOUR + HOUR):
-                table = self.store.read(segment, FOUND_COLUMNS)
-                if table is None:
-                    continue
-                mask = pc.is_in(table["prediction_id"], value_set=pa.array(sorted(wanted), pa.string()))
-                for row in table.filter(mask).to_pylist():
-                    found[row["prediction_id"]] = row
+        for piece in self.found_pieces(prediction_ids, FOUND_COLUMNS):
+            for row in piece.to_pylist():
+                found[row["prediction_id"]] = row
         return found
+
+    def find_table(
+        self,
+        prediction_ids: Iterable[str] | pa.Array,
+        columns: list[str] | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> pa.Table:
+        """The logged rows of the known ids among ``prediction_ids`` as one table (``columns``, default the
+        id, model, version and time; a prediction column of several types would not fit in one table).
+
+        Each segment that can hold one of the ids is read once, however many ids and hours are asked for;
+        ``progress(rows read, rows to read)`` follows the reading. An id logged twice appears once.
+        """
+        wanted = columns or ["prediction_id", "model", "version", "timestamp"]
+        pieces = list(self.found_pieces(prediction_ids, wanted, progress=progress))
+        if not pieces:
+            return pa.table({name: pa.array([], _FOUND_TYPES.get(name, pa.null())) for name in wanted})
+        table = pa.concat_tables(pieces, promote_options="permissive")
+        identifiers = table["prediction_id"]
+        if len(pc.unique(identifiers)) < table.num_rows:  # logged twice (a replayed segment): keep one
+            table = table.take(pa.array(_first_of_each(identifiers)))
+        return table
+
+    def found_pieces(
+        self,
+        prediction_ids: Iterable[str] | pa.Array,
+        columns: list[str],
+        *,
+        progress: Progress | None = None,
+    ) -> Iterator[pa.Table]:
+        """The logged rows of the known ids among ``prediction_ids``, a segment's worth at a time.
+
+        Ids carry the time they were made (``shipyard.ids``), so only the hours of those times are read, and
+        the next hour too (a request answered just after the hour turned was stamped before it). Each of
+        those hours' segments is read once and its rows matched against the ids of its own and the previous
+        hour, so a call costs one pass over the segments it needs, not one per hour asked for.
+        """
+        by_hour = _ids_by_hour(prediction_ids)
+        if not by_hour:
+            return
+        plan: list[tuple[Segment, pa.Array]] = []
+        for model in self.store.models():
+            for version in self.store.versions(model):
+                for hour in self.store.hours(model, version):
+                    number = _hour_number(hour)
+                    near = [by_hour[n] for n in (number, number - 1) if n in by_hour]
+                    if not near:
+                        continue
+                    value_set = pa.concat_arrays(near) if len(near) > 1 else near[0]
+                    for segment in self.store.hour_contents(model, version, hour)[0]:
+                        plan.append((segment, value_set))
+        total = sum(segment.rows for segment, _ in plan)
+        done = 0
+        if progress is not None:
+            progress(0, total)
+        reading = list(dict.fromkeys(["prediction_id", *columns]))
+        for segment, value_set in plan:
+            table = self.store.read(segment, reading)
+            done += segment.rows
+            if table is not None:
+                matched = table.filter(pc.is_in(table["prediction_id"], value_set=value_set))
+                if matched.num_rows:
+                    yield matched.select(columns)
+            if progress is not None:
+                progress(done, total)
 
     def query(self, sql: str, *, feedback: pa.Table | None = None) -> pa.Table:
         """Run DuckDB ``sql`` over the views ``predictions``, ``failures``, ``usage`` and ``feedback``."""
@@ -207,6 +268,48 @@ _EMPTY_USAGE = (
 
 def _sql_text(text: str) -> str:
     return text.replace("'", "''")
+
+
+def _ids_by_hour(prediction_ids: Iterable[str] | pa.Array) -> dict[int, pa.Array]:
+    """The distinct ids, grouped by the hour (hours since 1970) their leading time stamp names; text that
+    is not one of our ids is left out, as no segment can hold it."""
+    identifiers = (
+        prediction_ids if isinstance(prediction_ids, pa.Array) else pa.array(prediction_ids, pa.string())
+    )
+    identifiers = pc.unique(identifiers.cast(pa.string()).drop_null())
+    # The first 12 characters are the time in milliseconds, in hexadecimal (shipyard.ids).
+    identifiers = identifiers.filter(pc.match_substring_regex(identifiers, r"^[0-9a-f]{12}"))
+    if not len(identifiers):
+        return {}
+    heads = pc.utf8_slice_codeunits(identifiers, 0, 12).cast(pa.binary(12))
+    digits = np.frombuffer(heads.buffers()[1], dtype=np.uint8, count=12 * len(heads)).reshape(-1, 12)
+    millis = _HEX_VALUES[digits] @ _HEX_PLACES
+    hours = millis // _HOUR_MS
+    order = np.argsort(hours, kind="stable")
+    ordered = identifiers.take(pa.array(order))
+    numbers, starts = np.unique(hours[order], return_index=True)
+    ends = [*starts[1:], len(order)]
+    return {
+        int(number): ordered.slice(int(start), int(end) - int(start))
+        for number, start, end in zip(numbers, starts, ends, strict=True)
+    }
+
+
+_HEX_VALUES = np.zeros(256, dtype=np.int64)
+_HEX_VALUES[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16)
+_HEX_PLACES = 16 ** np.arange(11, -1, -1, dtype=np.int64)
+
+
+def _hour_number(hour: datetime) -> int:
+    return int(hour.astimezone(UTC).timestamp()) // 3600
+
+
+def _first_of_each(identifiers: pa.ChunkedArray) -> list[int]:
+    """The position of each distinct value's first occurrence."""
+    seen: dict[str, int] = {}
+    for position, identifier in enumerate(identifiers.to_pylist()):
+        seen.setdefault(identifier, position)
+    return list(seen.values())
 
 
 def _between(table: pa.Table, start: datetime | None, end: datetime | None) -> pa.Table:
