@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,18 +22,21 @@ logs_app = typer.Typer(help="The prediction log: query it with SQL, follow it, c
 feedback_app = typer.Typer(help="Late ground truth: attach true labels to logged predictions.")
 
 FORMATS = ("table", "json", "csv")
+#: ``--format`` has no short flag: ``-f`` is ``--follow``, as in ``tail -f``.
+FormatOption = Annotated[str, typer.Option("--format", help="table, json or csv (--json is --format json).")]
 
 
 @logs_app.command("query")
 def logs_query(
     sql: Annotated[str, typer.Argument(help="DuckDB SQL over the views 'predictions' and 'feedback'.")],
-    output: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    output: FormatOption = "table",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as one JSON array.")] = False,
 ) -> None:
     """Run SQL over every logged prediction (and every attached label)."""
     from shipyard.monitoring import feedback_table
     from shipyard.predictions import PredictionLog
 
-    _check_format(output)
+    output = _format(output, as_json)
     with open_registry() as registry:
         result = PredictionLog(registry.settings.log_url).query(sql, feedback=feedback_table(registry))
     _print_table(result, output)
@@ -39,34 +46,57 @@ def logs_query(
 def logs_tail(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Only this model's predictions.")] = None,
     rows: Annotated[int, typer.Option("--rows", "-n", help="How many of the newest rows.")] = 10,
-    follow: Annotated[bool, typer.Option("--follow", help="Keep printing new rows until Ctrl-C.")] = False,
-    output: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new rows as they are logged, until Ctrl-C.")
+    ] = False,
+    output: FormatOption = "table",
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the rows as one JSON array; with --follow, one JSON object a line."
+        ),
+    ] = False,
 ) -> None:
-    """Print the newest logged predictions; with --follow, keep printing them as they are written."""
+    """Print the newest logged predictions; with --follow (-f), keep printing them as they are written."""
     from shipyard.predictions import PredictionLog
 
-    _check_format(output)
+    output = _format(output, as_json)
     with open_registry() as registry:
         prediction_log = PredictionLog(registry.settings.log_url)
         interval = registry.settings.log_flush_seconds
-    newest = prediction_log.tail(rows, model)
+    # Following compares the newest thousand rows (or --rows) with the ones seen before; all of them count
+    # as seen from the start, and only the newest --rows are shown.
+    window = max(rows, 1000) if follow else rows
+    newest = prediction_log.tail(window, model)
     if newest is None and not follow:
         render.message("no predictions logged yet; serve a model with 'shipyard serve NAME@ALIAS'")
         return
+    printed = 0
+
+    def show(table: pa.Table) -> None:
+        nonlocal printed
+        if follow and output == "json":  # an array could only be closed at Ctrl-C: an object a line
+            _print_json_lines(table)
+        else:
+            _print_table(table, output, header=printed == 0 or output != "csv")
+        sys.stdout.flush()  # a pipe reading along gets each row as it is logged
+        printed += table.num_rows
+
     seen: set[str] = set()
     if newest is not None:
         seen.update(newest["prediction_id"].to_pylist())
-        _print_table(newest, output)
+        show(newest.slice(max(0, newest.num_rows - rows)))
     while follow:
         time.sleep(interval)
-        latest = prediction_log.tail(max(rows, 1000), model)
+        latest = prediction_log.tail(window, model)
         if latest is None:
             continue
-        fresh = [index for index, pid in enumerate(latest["prediction_id"].to_pylist()) if pid not in seen]
+        identifiers = latest["prediction_id"].to_pylist()
+        fresh = [index for index, pid in enumerate(identifiers) if pid not in seen]
+        # Rows older than the newest thousand never come back, so remembering these ids is enough.
+        seen = set(identifiers)
         if fresh:
-            table = latest.take(pa.array(fresh))
-            seen.update(table["prediction_id"].to_pylist())
-            _print_table(table, output)
+            show(latest.take(pa.array(fresh)))
 
 
 @logs_app.command("compact")
@@ -117,7 +147,10 @@ def feedback_add(
     label_column: Annotated[str, typer.Option("--label-column", help="Column of true labels.")] = "label",
     as_json: JsonFlag = False,
 ) -> None:
-    """Attach true labels to logged predictions; unknown ids and bad labels are reported per row."""
+    """Attach true labels to logged predictions; unknown ids and bad labels are reported per row.
+
+    The whole file is stored in one transaction: interrupted, it stores nothing; added again, it changes
+    nothing (its labels are reported as duplicates)."""
     from shipyard.monitoring import attach_labels
     from shipyard.predictions import PredictionLog
 
@@ -131,9 +164,15 @@ def feedback_add(
             f"{', '.join(map(repr, map(str, frame.columns)))} (choose with --id-column / --label-column)"
         )
     pairs = list(zip(_plain(frame[id_column].tolist()), _plain(frame[label_column].tolist()), strict=True))
-    with open_registry() as registry:
+    del frame
+    with open_registry() as registry, _feedback_progress(len(pairs)) as progress:
         report = attach_labels(
-            registry, PredictionLog(registry.settings.log_url), pairs, source=file.name, settle_seconds=0
+            registry,
+            PredictionLog(registry.settings.log_url),
+            pairs,
+            source=file.name,
+            settle_seconds=0,
+            progress=progress,
         )
     if as_json:
         render.emit_json(report.to_dict())
@@ -155,22 +194,51 @@ def feedback_add(
             render.message("… and {} more (use --json for all)", len(problems) - 50)
 
 
+@contextmanager
+def _feedback_progress(labels: int) -> Iterator[Callable[[str, int, int], None]]:
+    """Two bars on standard error, when it is a terminal: the log read (rows) and the labels stored."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    errors = render.error_console()
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=errors, disable=not errors.is_terminal) as bar:
+        tasks = {
+            "reading": bar.add_task("reading the prediction log (rows)", total=None),
+            "storing": bar.add_task(f"storing {labels:,} labels", total=None, start=False),
+        }
+
+        def progress(stage: str, done: int, total: int) -> None:
+            task = tasks[stage]
+            bar.start_task(task)
+            bar.update(task, completed=done, total=total)
+
+        yield progress
+
+
 def _plain(values: list[Any]) -> list[Any]:
     """Cells as JSON-able scalars: pandas' missing values become None."""
     return [None if value is None or value != value else value for value in values]
 
 
-def _check_format(output: str) -> None:
+def _format(output: str, as_json: bool) -> str:
     if output not in FORMATS:
         raise InvalidInput(f"--format must be one of {', '.join(FORMATS)}, got {output!r}")
+    if as_json and output not in ("table", "json"):
+        raise InvalidInput(f"--json and --format {output} ask for two formats; give one")
+    return "json" if as_json else output
 
 
-def _print_table(table: pa.Table, output: str) -> None:
+def _print_json_lines(table: pa.Table) -> None:
+    """One JSON object a line, flushed at once: what a program following the log reads as it comes."""
+    for row in table.to_pylist():
+        sys.stdout.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _print_table(table: pa.Table, output: str, *, header: bool = True) -> None:
     if output == "json":
         render.emit_json(table.to_pylist())
     elif output == "csv":
-        import sys
-
-        table.to_pandas().to_csv(sys.stdout, index=False)
+        table.to_pandas().to_csv(sys.stdout, index=False, header=header)
     else:
         render.table(None, table.column_names, [list(row.values()) for row in table.to_pylist()])
