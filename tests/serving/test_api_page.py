@@ -1,17 +1,24 @@
 """The API page: ``/`` links to what a person opens, ``/docs`` draws the server's OpenAPI document in a real
-headless Chromium from files the server itself serves, and both stay public on a server with a token."""
+headless Chromium from files the server itself serves, and both stay public on a server with a token, where
+"Try it out" answers 401 until the page is given the token, then sends it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+import websockets
 
-from tests.serving.conftest import Server
+from tests.serving.conftest import Server, free_port
 
 
 def test_the_root_page_links_to_the_api_page_the_document_the_models_and_the_metrics(
@@ -128,3 +135,101 @@ def test_the_api_page_draws_every_operation_in_chromium_asking_no_other_host(
         f"{guarded_server.url}{path}": "HTTP/1.1 200 OK"
         for path in ["/docs", "/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/openapi.json"]
     }
+
+
+class DevTools:
+    """A page of a headless Chromium driven over the DevTools protocol: navigate, then run scripts in it."""
+
+    def __init__(self, socket: Any) -> None:
+        self.socket = socket
+        self.calls = 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.calls += 1
+        await self.socket.send(json.dumps({"id": self.calls, "method": method, "params": params}))
+        while True:
+            answer: dict[str, Any] = json.loads(await self.socket.recv())
+            if answer.get("id") == self.calls:
+                return answer
+
+    async def run(self, script: str) -> Any:
+        answer = await self.call("Runtime.evaluate", expression=script, awaitPromise=True, returnByValue=True)
+        return answer["result"]["result"].get("value")
+
+    async def wait_for(self, script: str, seconds: float = 30) -> Any:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if value := await self.run(script):
+                return value
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the page never answered {script!r}")
+
+    async def click(self, selector: str) -> None:
+        """Click the element once the page has drawn it."""
+        await self.wait_for(f"(e => e ? (e.click(), true) : false)(document.querySelector('{selector}'))")
+
+
+@contextlib.contextmanager
+def _chromium_with_devtools() -> Iterator[str]:
+    """A headless Chromium that other hosts are out of reach of; yields its DevTools address."""
+    port = free_port()
+    browser = subprocess.Popen(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            f"--remote-debugging-port={port}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        browser.terminate()
+        browser.wait(timeout=30)
+
+
+_MODELS = "#operations-default-get_v1_models"
+_STATUS = f"document.querySelector('{_MODELS} .live-responses-table tbody .response-col_status')?.textContent"
+
+
+async def _try_models_twice(devtools_url: str, page_url: str, token: str) -> tuple[str, str, str]:
+    """Try it out on GET /v1/models without a token, then after authorizing: both statuses, and the curl
+    line Swagger UI shows for the second call."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            targets = httpx.get(f"{devtools_url}/json", timeout=2).json()
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "Chromium's DevTools never answered"
+            await asyncio.sleep(0.2)
+    page = next(target for target in targets if target["type"] == "page")
+    async with websockets.connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
+        tab = DevTools(socket)
+        await tab.call("Page.navigate", url=page_url)
+        await tab.click(f"{_MODELS} .opblock-summary-control")
+        await tab.click(f"{_MODELS} .try-out__btn")
+        await tab.click(f"{_MODELS} .execute")
+        without = await tab.wait_for(_STATUS)
+        await tab.run(f"ui.preauthorizeApiKey('bearer', '{token}')")  # what the Authorize dialog does
+        await tab.click(f"{_MODELS} .btn-clear")
+        await tab.wait_for(f"!({_STATUS})")
+        await tab.click(f"{_MODELS} .execute")
+        authorized = await tab.wait_for(_STATUS)
+        curl = await tab.run(f"document.querySelector('{_MODELS} .curl').textContent")
+    return str(without), str(authorized), str(curl)
+
+
+def test_try_it_out_needs_the_token_and_sends_it_once_authorized(guarded_server: Server) -> None:
+    with _chromium_with_devtools() as devtools:
+        without, authorized, curl = asyncio.run(
+            _try_models_twice(devtools, f"{guarded_server.url}/docs", "s3cret")
+        )
+    assert (without, authorized) == ("401", "200")
+    assert "Authorization: Bearer s3cret" in curl
