@@ -210,6 +210,25 @@ def test_find_returns_the_logged_prediction_of_known_ids_only(tmp_path: Path) ->
     assert found[first.prediction_ids[1]]["prediction"] == first.predictions[1]
 
 
+def test_find_table_gives_each_known_id_once_from_one_pass(tmp_path: Path) -> None:
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    first, second = record(3, seed=1), record(2, model="churn", version=3, seed=2)
+    for item in (first, second, first):  # the first request logged twice (two segments)
+        writer.submit(item)
+        writer.flush()
+    writer.close()
+    log = PredictionLog(_url(tmp_path))
+    seen: list[tuple[int, int]] = []
+    asked = [*first.prediction_ids, second.prediction_ids[1], "0" * 32 + "-0", "not-an-id", ""]
+    table = log.find_table(asked, progress=lambda done, total: seen.append((done, total)))
+    assert sorted(table["prediction_id"].to_pylist()) == sorted(
+        [*first.prediction_ids, second.prediction_ids[1]]
+    )
+    assert table.column_names == ["prediction_id", "model", "version", "timestamp"]
+    assert seen[0] == (0, 8) and seen[-1] == (8, 8)  # rows of the three segments read
+    assert log.find_table(["not-an-id"]).num_rows == 0
+
+
 def test_sql_over_the_log_reaches_inputs_by_name(tmp_path: Path) -> None:
     writer = LogWriter(_url(tmp_path), flush_seconds=60)
     writer.submit(record(3, seed=1))
