@@ -128,6 +128,17 @@ lock:
 	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^shipyard' > constraints.txt
 	rm -rf .lock-venv
 
+# Swagger UI's release files that /docs serves ship inside the package (server/swagger_ui, with their
+# licence); this refreshes them from the swagger-ui-dist package (npm) at the version named here.
+SWAGGER_UI_VERSION := 5.24.2
+.PHONY: swagger-ui
+swagger-ui:
+	rm -rf .swagger-ui && mkdir .swagger-ui
+	cd .swagger-ui && npm pack --silent swagger-ui-dist@$(SWAGGER_UI_VERSION) && tar xzf swagger-ui-dist-*.tgz
+	cp .swagger-ui/package/swagger-ui-bundle.js .swagger-ui/package/swagger-ui.css \
+		.swagger-ui/package/LICENSE .swagger-ui/package/NOTICE src/shipyard/server/swagger_ui/
+	rm -rf .swagger-ui
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-workspace
 

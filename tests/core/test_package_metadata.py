@@ -47,7 +47,7 @@ def test_no_pinned_package_is_a_cuda_library() -> None:
 
 
 @pytest.mark.slow
-def test_the_wheel_carries_the_examples_and_the_migrations(tmp_path: Path) -> None:
+def test_the_wheel_carries_the_examples_migrations_and_swagger_ui(tmp_path: Path) -> None:
     subprocess.run(
         [
             sys.executable,
@@ -68,3 +68,5 @@ def test_the_wheel_carries_the_examples_and_the_migrations(tmp_path: Path) -> No
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"shipyard/examples/fraud/spec.toml", "shipyard/examples/fraud/transactions.csv"} <= names
     assert any(name.startswith("shipyard/store/migrations/versions/") for name in names)
+    swagger_ui = {"swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"}
+    assert {f"shipyard/server/swagger_ui/{name}" for name in swagger_ui} <= names
