@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, MissingDependency
 from shipyard.predictions.segments import FAILURES, USAGE, Segment, SegmentStore
 
 log = logging.getLogger("shipyard.predictions")
@@ -218,8 +218,13 @@ class PredictionLog:
                 progress(done, total)
 
     def query(self, sql: str, *, feedback: pa.Table | None = None) -> pa.Table:
-        """Run DuckDB ``sql`` over the views ``predictions``, ``failures``, ``usage`` and ``feedback``."""
-        import duckdb
+        """Run DuckDB ``sql`` over the views ``predictions``, ``failures``, ``usage`` and ``feedback``.
+
+        DuckDB is the ``query`` extra: serving and monitoring read the log without it."""
+        try:
+            import duckdb
+        except ImportError as error:
+            raise MissingDependency("duckdb", "query", "SQL over the prediction log") from error
 
         connection = duckdb.connect()
         try:
