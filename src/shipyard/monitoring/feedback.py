@@ -96,9 +96,10 @@ def attach_labels(
     """Attach ``(prediction_id, label)`` pairs to the logged predictions; see the module doc.
 
     The log is read once for the whole submission (each segment that can hold one of its ids, once) and the
-    labels are stored in one transaction, so a million labels over a month of hours take seconds, and an
-    interrupted call stores nothing. ``progress(stage, done, total)`` follows the two long stages, reading
-    the log (``"reading"``, in logged rows) and storing (``"storing"``, in labels).
+    labels are stored in one transaction, so a million labels over a month of hours take well under a
+    minute (bench/feedback.py), and an interrupted call stores nothing. ``progress(stage, done, total)``
+    follows the two long stages: reading the log (``"reading"``, in logged rows) and storing
+    (``"storing"``, in labels).
     """
     outcomes: list[LabelOutcome | None] = []
     wanted: list[tuple[int, str, Any]] = []  # rows whose id and label look right, in order

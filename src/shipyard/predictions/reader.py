@@ -146,7 +146,7 @@ class PredictionLog:
     def find(self, prediction_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The logged prediction behind each id that is known: model, version, time and prediction."""
         found: dict[str, dict[str, Any]] = {}
-        for piece in self.found_pieces(prediction_ids, FOUND_COLUMNS):
+        for piece in self._found_pieces(prediction_ids, FOUND_COLUMNS):
             for row in piece.to_pylist():
                 found[row["prediction_id"]] = row
         return found
@@ -165,7 +165,7 @@ class PredictionLog:
         ``progress(rows read, rows to read)`` follows the reading. An id logged twice appears once.
         """
         wanted = columns or ["prediction_id", "model", "version", "timestamp"]
-        pieces = list(self.found_pieces(prediction_ids, wanted, progress=progress))
+        pieces = list(self._found_pieces(prediction_ids, wanted, progress=progress))
         if not pieces:
             return pa.table({name: pa.array([], _FOUND_TYPES.get(name, pa.null())) for name in wanted})
         table = pa.concat_tables(pieces, promote_options="permissive")
@@ -174,7 +174,7 @@ class PredictionLog:
             table = table.take(pa.array(_first_of_each(identifiers)))
         return table
 
-    def found_pieces(
+    def _found_pieces(
         self,
         prediction_ids: Iterable[str] | pa.Array,
         columns: list[str],
