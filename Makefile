@@ -117,6 +117,7 @@ bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/prediction_log.py
+	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/batch.py
 
 # Re-resolve the pins from pyproject.toml in a throw-away venv (run after changing dependencies).

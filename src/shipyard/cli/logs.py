@@ -104,7 +104,7 @@ def logs_compact(as_json: JsonFlag = False) -> None:
     """Merge each hour's small segments into one file (the server's runner does this on its own)."""
     from shipyard.predictions import PredictionLog, compact
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         results = [compact(store) for store in PredictionLog(registry.settings.log_url).stores]
     folders = sum(result.folders for result in results)
     merged = sum(result.merged_segments for result in results)
@@ -126,7 +126,7 @@ def logs_prune(
     """Delete the prediction log's hours older than the retention period."""
     from shipyard.predictions import PredictionLog, expire
 
-    with open_registry() as registry:
+    with open_registry(changes=True) as registry:
         keep = registry.settings.log_retention_days if days is None else days
         removed = 0
         for store in PredictionLog(registry.settings.log_url).stores:
@@ -165,7 +165,7 @@ def feedback_add(
         )
     pairs = list(zip(_plain(frame[id_column].tolist()), _plain(frame[label_column].tolist()), strict=True))
     del frame
-    with open_registry() as registry, _feedback_progress(len(pairs)) as progress:
+    with open_registry(changes=True) as registry, _feedback_progress(len(pairs)) as progress:
         report = attach_labels(
             registry,
             PredictionLog(registry.settings.log_url),
