@@ -48,6 +48,7 @@ LAYERS: dict[str, set[str]] = {
         "workspace",
         "sidecars",
         "examples",
+        "rollouts",
     },
     "interfaces": {"cli", "server", "__main__", "__init__"},
 }

@@ -1,0 +1,8 @@
+"""Rollouts: move an alias from the version it holds to a candidate gradually (canary), in the dark
+(shadow), as a fixed split (A/B) or all at once with a warm fallback (blue-green), judged by analysis
+between steps. ``plan`` declares a rollout, ``service`` starts and steers it; the plan and its state live
+in the metadata database, so every server follows it as it follows aliases."""
+
+from shipyard.rollouts.plan import DEFAULT_CHECKS, DEFAULT_STEPS, Check, RolloutPlan, RoutingKey, Strategy
+
+__all__ = ["DEFAULT_CHECKS", "DEFAULT_STEPS", "Check", "RolloutPlan", "RoutingKey", "Strategy"]
