@@ -4,7 +4,8 @@ A monitor needs both to tell the whole story of a window: the error rate and the
 refused by the data contract, per feature) come from the ``failures`` stream, the CPU and memory of the
 processes serving a version from the ``usage`` stream. Columns::
 
-    failures: request_id, timestamp, model, version, protocol, status (HTTP), error (kind), rows (in the
+    failures: request_id, timestamp, model, version, protocol, arm (stable, canary or shadow; stable in
+              segments written before rollouts existed), status (HTTP), error (kind), rows (in the
               request, 0 when its body could not be read), latency_ms, sample_rate,
               problems list<struct<row int32, column string, problem string>> (contract problems, ≤ 100)
     usage:    timestamp, model, version, process (host:pid:start), cpu_seconds (cumulative, user +
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from shipyard.predictions.records import TIMESTAMP
+from shipyard.predictions.records import DEFAULT_ARM, TIMESTAMP
 
 #: Why a request got no prediction: the ``error`` column of ``failures``, and the ``failures.<kind>`` figures.
 FAILURE_KINDS = (
@@ -62,6 +63,8 @@ class FailedRequest:
     latency_seconds: float
     #: ``(row, column, problem code)`` of each contract problem; row -1 is the whole column.
     problems: tuple[tuple[int, str, str], ...] = ()
+    #: The arm of a rollout the request went to (``stable`` when no rollout runs).
+    arm: str = DEFAULT_ARM
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ def failures_table(failures: Sequence[FailedRequest], sample_rate: float) -> pa.
             "model": pa.array([f.model for f in failures], pa.string()),
             "version": pa.array([f.version for f in failures], pa.int32()),
             "protocol": pa.array([f.protocol for f in failures], pa.string()),
+            "arm": pa.array([f.arm for f in failures], pa.string()),
             "status": pa.array([f.status for f in failures], pa.int16()),
             "error": pa.array([f.error for f in failures], pa.string()),
             "rows": pa.array([f.rows for f in failures], pa.int64()),

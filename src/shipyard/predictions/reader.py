@@ -3,6 +3,9 @@
 Everything reads the segment files directly (Parquet), so it works while servers keep writing and needs no
 server running. ``query`` runs DuckDB over the views ``predictions``, ``failures`` and ``usage`` (every
 readable segment of each stream) and ``feedback`` (when given: the labels attached so far).
+
+Segments written before rollouts existed have no ``arm`` column; every read here gives their rows the arm
+``stable`` (the only one there was), so a reader never has to ask how old a segment is.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput, MissingDependency
-from shipyard.predictions.segments import FAILURES, USAGE, Segment, SegmentStore
+from shipyard.predictions.records import DEFAULT_ARM
+from shipyard.predictions.segments import FAILURES, PREDICTIONS, USAGE, Segment, SegmentStore
 
 log = logging.getLogger("shipyard.predictions")
 
@@ -102,7 +106,7 @@ class PredictionLog:
         wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
         for segment in self.segments(model, version, start, end, store=store):
             for group in store.row_groups(segment, wanted):
-                table = _between(group, start, end)
+                table = _between(_with_arm(group, store, wanted), start, end)
                 if table.num_rows:
                     yield table if columns is None else table.select(columns)
 
@@ -132,7 +136,7 @@ class PredictionLog:
             table = self.store.read(segment)
             if table is None:
                 continue
-            newest.append(table)
+            newest.append(_with_arm(table, self.store, None))
             have += table.num_rows
             if have >= rows * 4 and len(newest) > 1:
                 break
@@ -208,7 +212,11 @@ class PredictionLog:
             progress(0, total)
         reading = list(dict.fromkeys(["prediction_id", *columns]))
         for segment, value_set in plan:
-            table = self.store.read(segment, reading)
+            # Row groups, not one read: an old segment without an ``arm`` column is no error here.
+            groups = [
+                _with_arm(group, self.store, reading) for group in self.store.row_groups(segment, reading)
+            ]
+            table = pa.concat_tables(groups) if groups else None
             done += segment.rows
             if table is not None:
                 matched = table.filter(pc.is_in(table["prediction_id"], value_set=value_set))
@@ -243,7 +251,8 @@ class PredictionLog:
                     source = f"read_parquet([{listed}], union_by_name = true)"
                 else:
                     source = f"({empty}) WHERE false"
-                connection.execute(f"CREATE VIEW {store.stream} AS SELECT * FROM {source}")
+                view = _arm_view(connection, source) if store.stream in _ARM_STREAMS else "*"
+                connection.execute(f"CREATE VIEW {store.stream} AS SELECT {view} FROM {source}")
             if feedback is not None:
                 connection.register("feedback", feedback)
             try:
@@ -256,12 +265,14 @@ class PredictionLog:
 
 _EMPTY_PREDICTIONS = (
     "SELECT NULL::VARCHAR AS prediction_id, NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS timestamp, "
-    "NULL::VARCHAR AS model, NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::FLOAT AS latency_ms, "
+    "NULL::VARCHAR AS model, NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::VARCHAR AS arm, "
+    "NULL::FLOAT AS latency_ms, "
     "NULL::INTEGER AS batch_rows, NULL::FLOAT AS sample_rate, NULL::VARCHAR AS prediction"
 )
 _EMPTY_FAILURES = (
     "SELECT NULL::VARCHAR AS request_id, NULL::TIMESTAMPTZ AS timestamp, NULL::VARCHAR AS model, "
-    "NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::SMALLINT AS status, NULL::VARCHAR AS error, "
+    "NULL::INTEGER AS version, NULL::VARCHAR AS protocol, NULL::VARCHAR AS arm, NULL::SMALLINT AS status, "
+    "NULL::VARCHAR AS error, "
     "NULL::BIGINT AS rows, NULL::FLOAT AS latency_ms, NULL::FLOAT AS sample_rate"
 )
 _EMPTY_USAGE = (
@@ -269,6 +280,36 @@ _EMPTY_USAGE = (
     "NULL::VARCHAR AS process, NULL::DOUBLE AS cpu_seconds, "
     "NULL::BIGINT AS rss_bytes"
 )
+
+
+#: The streams whose rows carry the arm that answered (usage samples are a process's, not an arm's).
+_ARM_STREAMS = (PREDICTIONS, FAILURES)
+
+
+def _with_arm(table: pa.Table, store: SegmentStore, columns: list[str] | None) -> pa.Table:
+    """``table`` with the ``arm`` column: ``stable`` for rows whose segment predates rollouts (no column, or
+    nulls where compaction merged old segments with new ones)."""
+    if store.stream not in _ARM_STREAMS:
+        return table
+    if "arm" in table.column_names:
+        arms = table["arm"]
+        if not arms.null_count:
+            return table
+        return table.set_column(table.column_names.index("arm"), "arm", pc.fill_null(arms, DEFAULT_ARM))
+    if columns is not None and "arm" not in columns:
+        return table
+    arms = pa.array([DEFAULT_ARM] * table.num_rows, pa.string())
+    at = table.column_names.index("protocol") + 1 if "protocol" in table.column_names else table.num_columns
+    return table.add_column(at, "arm", arms)
+
+
+def _arm_view(connection: Any, source: str) -> str:
+    """The select list of a stream's view: every column, with ``arm`` read as stable where a segment
+    predates rollouts (a null in a union of old and new segments, or no column at all)."""
+    names = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    if "arm" in names:
+        return f"* REPLACE (coalesce(arm, '{DEFAULT_ARM}') AS arm)"
+    return f"*, '{DEFAULT_ARM}' AS arm"
 
 
 def _sql_text(text: str) -> str:

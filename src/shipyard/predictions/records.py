@@ -8,12 +8,19 @@ Columns of every segment::
     model          string
     version        int32
     protocol       string        native, mlflow or oip
+    arm            string        which arm of a rollout answered: stable, canary or shadow (segments written
+                                 before rollouts existed have no such column and read as stable)
     latency_ms     float32       the whole request's latency
     batch_rows     int32         rows in the model call that answered it (with other requests' rows)
     sample_rate    float32       the share of requests being logged when this one was (1.0: all)
     inputs         struct<…>     the validated input row, one field per contract column
     prediction     the model's output type (int64, float64, string, bool)
     probabilities  list<float64> class probabilities, null when not computed
+
+A shadow answer (the candidate's answer to a mirrored copy, never returned) keeps the request id of the
+request it mirrors, and its prediction ids are the stable answer's with ``-shadow`` appended: the pair joins
+on the request id and row, and a late label, sent for the id the client saw, attaches to the stable answer
+only.
 
 Keeping inputs in a struct leaves feature names free (a feature may be called ``model``) and makes
 ``inputs.amount`` a plain SQL path in DuckDB.
@@ -33,6 +40,8 @@ import pyarrow as pa
 #: What a model's outputs are called beside its input columns, wherever rows and outputs share a table: the
 #: reference profile, the training report, the monitors' windows and their figures. ``_score`` is a binary
 #: classifier's probability of the positive class.
+#: The arm a row written before rollouts existed was answered by: the only one there was.
+DEFAULT_ARM = "stable"
 PREDICTION_COLUMN = "_prediction"
 SCORE_COLUMN = "_score"
 OUTPUT_COLUMNS = (PREDICTION_COLUMN, SCORE_COLUMN)
@@ -54,6 +63,8 @@ class PredictionRecord:
     latency_seconds: float
     #: Rows in the batch the model predicted these rows in (0: not known).
     batch_rows: int = 0
+    #: The arm of a rollout that answered: ``stable`` (also when no rollout runs), ``canary`` or ``shadow``.
+    arm: str = DEFAULT_ARM
 
 
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
@@ -65,6 +76,7 @@ META_COLUMNS = (
     "model",
     "version",
     "protocol",
+    "arm",
     "latency_ms",
     "batch_rows",
     "sample_rate",
@@ -107,6 +119,7 @@ def to_table(records: Sequence[PredictionRecord], sample_rate: float) -> pa.Tabl
         "model": pa.array(repeat(first.model, total), pa.string(), size=total),
         "version": pa.array(np.full(total, first.version, dtype=np.int32)),
         "protocol": pa.array(_repeated([r.protocol for r in records], counts), pa.string()),
+        "arm": pa.array(_repeated([r.arm for r in records], counts), pa.string()),
         "latency_ms": pa.array(
             np.repeat(np.array([r.latency_seconds * 1000 for r in records], dtype=np.float32), counts)
         ),
