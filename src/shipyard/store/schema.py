@@ -406,3 +406,56 @@ class ScheduleRunRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     log_path: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class RolloutRow(Base):
+    """A rollout moving ``model@alias`` from ``stable`` to ``candidate``: its plan, state and current step.
+
+    At most one rollout per model and alias is active (running or paused); ``create`` checks that under the
+    model's write lock, so two concurrent starts cannot both succeed.
+    """
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_model_alias_state", "model", "alias", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    alias: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    strategy: Mapped[str] = mapped_column(String(16))
+    stable: Mapped[int] = mapped_column(Integer)
+    candidate: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # running, paused, promoted, aborted, failed, stopped
+    step_index: Mapped[int] = mapped_column(Integer)
+    candidate_share: Mapped[float] = mapped_column(Float)
+    plan: Mapped[dict[str, Any]] = mapped_column()  # RolloutPlan.to_dict()
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it is in its state
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class RolloutStepRow(Base):
+    """One step a rollout entered: the candidate's share of live traffic from ``at`` on."""
+
+    __tablename__ = "rollout_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id", ondelete="CASCADE"), index=True)
+    step_index: Mapped[int] = mapped_column(Integer)
+    candidate_share: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class RolloutAnalysisRow(Base):
+    """One analysis run during a step: its verdict and every check's figures (``Analysis.to_dict()``)."""
+
+    __tablename__ = "rollout_analyses"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id", ondelete="CASCADE"), index=True)
+    step_index: Mapped[int] = mapped_column(Integer)
+    verdict: Mapped[str] = mapped_column(String(32))
+    analysis: Mapped[dict[str, Any]] = mapped_column()
+    at: Mapped[datetime]
