@@ -98,7 +98,7 @@ def test_a_split_round_trips_through_json_pickle_and_copy() -> None:
     for clone in (pickle.loads(pickle.dumps(routing)), copy.deepcopy(routing)):
         assert clone == routing
         assert canary_keys(clone, KEYS[:2_000]) == canary_keys(routing, KEYS[:2_000])
-    shadow = Split("r9", 3, 4, 0.0, shadow=True)
+    shadow = Split(9, 3, 4, 0.0, shadow=True)  # the store's ids are integers
     assert Split.from_dict(shadow.to_dict()) == shadow
     assert shadow.to_dict()["key"] is None
 

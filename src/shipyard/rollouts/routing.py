@@ -48,7 +48,7 @@ class Split:
     sticky (see :func:`choose_arm`). Equal splits route every key the same way.
     """
 
-    rollout_id: str
+    rollout_id: int | str
     stable: int
     candidate: int
     candidate_share: float
@@ -59,6 +59,8 @@ class Split:
     _cut: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.rollout_id, bool) or not isinstance(self.rollout_id, int | str):
+            raise InvalidInput(f"a split's rollout_id is the rollout's id, got {self.rollout_id!r}")
         share = self.candidate_share
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0:
             raise InvalidInput(
@@ -109,7 +111,7 @@ class Split:
             )
         key = data.get("key")
         return cls(
-            rollout_id=str(data["rollout_id"]),
+            rollout_id=data["rollout_id"],
             stable=int(data["stable"]),
             candidate=int(data["candidate"]),
             candidate_share=data["candidate_share"],
