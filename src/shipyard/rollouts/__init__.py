@@ -3,6 +3,24 @@
 between steps. ``plan`` declares a rollout, ``service`` starts and steers it; the plan and its state live
 in the metadata database, so every server follows it as it follows aliases."""
 
+from shipyard.rollouts.analysis import Analysis, ArmFigures, CheckResult, PairFigures, analyse, should_abort
 from shipyard.rollouts.plan import DEFAULT_CHECKS, DEFAULT_STEPS, Check, RolloutPlan, RoutingKey, Strategy
+from shipyard.rollouts.routing import Split, choose_arm, key_value
 
-__all__ = ["DEFAULT_CHECKS", "DEFAULT_STEPS", "Check", "RolloutPlan", "RoutingKey", "Strategy"]
+__all__ = [
+    "DEFAULT_CHECKS",
+    "DEFAULT_STEPS",
+    "Analysis",
+    "ArmFigures",
+    "Check",
+    "CheckResult",
+    "PairFigures",
+    "RolloutPlan",
+    "RoutingKey",
+    "Split",
+    "Strategy",
+    "analyse",
+    "choose_arm",
+    "key_value",
+    "should_abort",
+]
