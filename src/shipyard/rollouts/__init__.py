@@ -6,6 +6,18 @@ in the metadata database, so every server follows it as it follows aliases."""
 from shipyard.rollouts.analysis import Analysis, ArmFigures, CheckResult, PairFigures, analyse, should_abort
 from shipyard.rollouts.plan import DEFAULT_CHECKS, DEFAULT_STEPS, Check, RolloutPlan, RoutingKey, Strategy
 from shipyard.rollouts.routing import Split, choose_arm, key_value
+from shipyard.rollouts.service import (
+    Rollout,
+    abort,
+    active_split,
+    history,
+    pause,
+    promote,
+    reconcile,
+    resume,
+    start,
+    status,
+)
 
 __all__ = [
     "DEFAULT_CHECKS",
@@ -15,12 +27,22 @@ __all__ = [
     "Check",
     "CheckResult",
     "PairFigures",
+    "Rollout",
     "RolloutPlan",
     "RoutingKey",
     "Split",
     "Strategy",
+    "abort",
+    "active_split",
     "analyse",
     "choose_arm",
+    "history",
     "key_value",
+    "pause",
+    "promote",
+    "reconcile",
+    "resume",
     "should_abort",
+    "start",
+    "status",
 ]

@@ -121,12 +121,7 @@ class RolloutRepository:
             lock_model(session, model)  # serialises starts on one model, on SQLite and PostgreSQL alike
             existing = _active_rows(session, model, alias)
             if existing:
-                first = existing[0]
-                raise Conflict(
-                    f"{model}@{alias} already has rollout {first.id} to v{first.candidate} ({first.state}); "
-                    f"finish it first with 'shipyard rollout promote {model}' or 'shipyard rollout abort "
-                    f"{model}'" + ("" if alias == "production" else f" --alias {alias}")
-                )
+                raise active_conflict(_record(existing[0]))
             held = _alias_version(session, model, alias)
             if held != stable:
                 now_at = f"v{held}" if held is not None else "nothing"
@@ -332,6 +327,16 @@ class RolloutRepository:
             )
             for position, step in enumerate(steps)
         ]
+
+
+def active_conflict(record: RolloutRecord) -> Conflict:
+    """The refusal of a second rollout on an alias: it names the first and how to end it."""
+    flag = "" if record.alias == "production" else f" --alias {record.alias}"
+    return Conflict(
+        f"{record.model}@{record.alias} already has rollout {record.id} to v{record.candidate} "
+        f"({record.state}); finish it first with 'shipyard rollout promote {record.model}{flag}' or "
+        f"'shipyard rollout abort {record.model}{flag}'"
+    )
 
 
 _VERBS = {"running": "resume", "paused": "pause", "promoted": "promote", "aborted": "abort"}
