@@ -142,9 +142,7 @@ class Check:
             or not isinstance(threshold, int | float)
             or not math.isfinite(threshold)
         ):
-            raise InvalidInput(
-                f"check {self.name!r}: threshold must be a number, got {str(threshold)[:40]!r}"
-            )
+            raise InvalidInput(f"check {self.name!r}: threshold must be a number, got {_shown(threshold)}")
         if threshold < 0:
             raise InvalidInput(f"check {self.name!r}: threshold must be 0 or more, got {threshold}")
         object.__setattr__(self, "threshold", float(threshold))
@@ -152,7 +150,7 @@ class Check:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInput(
                 f"check {self.name!r}: failure_limit is how many analyses in a row may fail before the "
-                f"rollout aborts, a whole number of at least 1; got {str(limit)[:40]!r}"
+                f"rollout aborts, a whole number of at least 1; got {_shown(limit)}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -215,7 +213,7 @@ class RolloutPlan:
         if self.routing_key is not None and not isinstance(self.routing_key, RoutingKey):
             object.__setattr__(self, "routing_key", RoutingKey.parse(self.routing_key))
         if not isinstance(self.wait_for_labels, bool):
-            raise InvalidInput(f"wait_for_labels is true or false, got {str(self.wait_for_labels)[:40]!r}")
+            raise InvalidInput(f"wait_for_labels is true or false, got {_shown(self.wait_for_labels)}")
         if self.sample_size is not None:
             _require_whole(self.sample_size, "sample_size", minimum=1)
             if self.strategy != "ab":
@@ -437,19 +435,22 @@ def _whole(value: object, what: str, *, shown: str | None = None) -> int:
         number = whole_number(value.strip())
         if number is not None:
             return number
-    got = f"got {str(value)[:40]!r}"
+    got = f"got {_shown(value)}"
     raise InvalidInput(f"{shown}; {got}" if shown else f"{what} must be a whole number, {got}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _require_whole(value: object, what: str, *, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise InvalidInput(f"{what} must be a whole number of at least {minimum}, got {str(value)[:40]!r}")
+        raise InvalidInput(f"{what} must be a whole number of at least {minimum}, got {_shown(value)}")
 
 
 def _require_seconds(value: object, what: str, *, minimum: float) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(
-            f"{what} must be a number of seconds or a duration like 10m, got {str(value)[:40]!r}"
-        )
+        raise InvalidInput(f"{what} must be a number of seconds or a duration like 10m, got {_shown(value)}")
     if value < minimum:
         raise InvalidInput(f"{what} must be at least {minimum:g} seconds, got {value:g}")
