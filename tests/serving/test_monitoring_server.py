@@ -57,7 +57,7 @@ above = 0
 
 
 def _figure(text: str, metric: str, column: str = "") -> float:
-    labels = f'column="{column}",metric="{metric}",model="fraud",version="1",window="1m"'
+    labels = f'arm="stable",column="{column}",metric="{metric}",model="fraud",version="1",window="1m"'
     found = re.findall(r"shipyard_monitor_value\{" + re.escape(labels) + r"\} (\S+)", text)
     return max([float(value) for value in found] or [0.0])
 
@@ -99,7 +99,8 @@ def _payloads(hook: WebhookReceiver, rule: str) -> list[dict[str, Any]]:
 
 
 def test_alert_rules_run_beside_the_monitors_and_notify(monitored: Server, hook: WebhookReceiver) -> None:
-    labels = 'column="",model="fraud",rule="refusals",severity="warning",state="firing",version="1"'
+    labels = 'arm="stable",column="",model="fraud",rule="refusals",severity="warning",state="firing",'
+    labels += 'version="1"'
     firing = "shipyard_alerts{" + labels + "} 1.0"
     with monitored.client() as client:
         deadline = time.monotonic() + 60

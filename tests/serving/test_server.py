@@ -155,7 +155,8 @@ def test_metrics_count_requests_across_workers(server: Server) -> None:
             assert client.post("/v1/models/fraud/predict", json={"records": [ROW]}).status_code == 200
         text = client.get("/metrics").text
     assert _requests_total(text) - before >= 20
-    assert 'shipyard_requests_total{model="fraud",protocol="native",status="200",version="1"}' in text
+    native = 'arm="stable",model="fraud",protocol="native",status="200",version="1"'
+    assert f"shipyard_requests_total{{{native}}}" in text
     for family in (
         "shipyard_batch_rows_bucket",
         "shipyard_queue_seconds_bucket",
@@ -165,11 +166,8 @@ def test_metrics_count_requests_across_workers(server: Server) -> None:
 
 
 def _requests_total(text: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith('shipyard_requests_total{model="fraud",protocol="native",status="200"')
-    )
+    series = 'shipyard_requests_total{arm="stable",model="fraud",protocol="native",status="200"'
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(series))
 
 
 def test_openapi_describes_every_route(server: Server) -> None:

@@ -69,6 +69,7 @@ def _server_state(config: ServeConfig, sink: PredictionSink | None) -> ServerSta
         request_timeout=config.request_timeout,
         trust=config.trust,
         on_batch=metrics.record_batch,
+        on_shadow=metrics.record_shadow,
     )
     return ServerState(
         config=config,

@@ -7,7 +7,8 @@ with the prediction id.
 
 Metric labels come from the server, never from the client: a model name this server does not serve counts
 as ``UNKNOWN_MODEL``, so a client sending a thousand made-up names adds no series to ``/metrics``. The
-version is the one that answered (or ``-``), the protocol the route's and the status the server's.
+version is the one that answered (or ``-``), the arm of a rollout it answered as (``stable`` when none
+runs), the protocol the route's and the status the server's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ UNKNOWN_MODEL = "_unknown"
 
 #: The status of a request whose client hung up before it was answered (nginx's "client closed request").
 CLIENT_CLOSED_REQUEST = 499
+
+#: The response header naming the arm of a rollout that answered: stable, canary (or shadow, never sent).
+ARM_HEADER = "x-shipyard-arm"
 
 #: How a protocol writes a failure: ``(error, status, request id) -> response``.
 FailureEncoder = Callable[[BaseException, int, str], EncodedResponse]
@@ -57,14 +61,15 @@ def finish(request: Request, call: InferenceCall, status: int) -> None:
     elapsed = call.elapsed()
     model = model_label(request, call.model)
     metrics.IN_FLIGHT.labels(model).dec()
-    metrics.REQUESTS.labels(model, call.served_version, call.protocol, str(status)).inc()
+    metrics.REQUESTS.labels(model, call.served_version, call.arm, call.protocol, str(status)).inc()
     metrics.REQUEST_SECONDS.labels(model, call.protocol).observe(elapsed)
     access_log.info(
-        "%s %s model=%s version=%s protocol=%s status=%d ms=%.2f prediction_id=%s",
+        "%s %s model=%s version=%s arm=%s protocol=%s status=%d ms=%.2f prediction_id=%s",
         request.method,
         loggable(request.url.path),
         loggable(call.model),
         call.served_version,
+        call.arm,
         call.protocol,
         status,
         elapsed * 1000,
@@ -80,8 +85,11 @@ def loggable(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def to_response(encoded: EncodedResponse, request_id: str) -> Response:
-    """A codec's response, carrying the request's prediction id in ``X-Prediction-Id``."""
+def to_response(encoded: EncodedResponse, request_id: str, arm: str | None = None) -> Response:
+    """A codec's response, carrying the request's prediction id in ``X-Prediction-Id`` and, for a prediction
+    request routed to an arm, the arm in ``X-Shipyard-Arm``."""
     headers = {**encoded.headers, "x-prediction-id": request_id}
+    if arm is not None:
+        headers[ARM_HEADER] = arm
     media_type = headers.pop("content-type", "application/json")
     return Response(encoded.body, status_code=encoded.status, headers=headers, media_type=media_type)

@@ -39,7 +39,9 @@ async def handle_failure(request: Request, error: Exception) -> Response:
     status = status_of(error)
     call: InferenceCall | None = getattr(request.state, "call", None)
     request_id = "-"
+    arm = None
     if call is not None:
+        arm = call.arm if call.routed_version is not None else None
         request_id = call.request_id
         if isinstance(error, ModelFailed):
             log.error("request %s to %s failed [error %s]", request_id, call.model, error.error_id)
@@ -47,7 +49,7 @@ async def handle_failure(request: Request, error: Exception) -> Response:
         finish(request, call, status)
     encode = getattr(request.state, "encode_failure", _plain_failure)
     shown = error if isinstance(error, ShipyardError) else _INTERNAL  # a bug's message stays in the log
-    response = to_response(encode(shown, status, request_id), request_id)
+    response = to_response(encode(shown, status, request_id), request_id, arm)
     if isinstance(error, Unavailable) and error.retry_after is not None:
         response.headers["retry-after"] = str(int(error.retry_after + 0.999))
     return response

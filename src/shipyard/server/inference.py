@@ -1,6 +1,10 @@
 """The prediction routes of the three protocols: each decodes with its codec, predicts with the one engine,
 records beside it, and encodes with its codec. A failure anywhere leaves the route as an exception and is
 answered by ``shipyard.server.failures`` in the same protocol.
+
+During a rollout every protocol routes alike: the engine picks the arm, from the routing key's header when
+the rollout names one (``header:<Name>``), and every answer says which arm it came from in
+``X-Shipyard-Arm``.
 """
 
 from __future__ import annotations
@@ -42,14 +46,26 @@ async def answer(request: Request, call: InferenceCall, decode: Decode, encode: 
         call.model,
         decoded.frame,
         version=call.version,
+        key_value=routing_header(server.engine, call.model, request),
         text_input=decoded.text_input,
         want_proba=bool(decoded.options.get("want_proba", True)),
         request_id=call.request_id,
+        on_route=call.routed,
     )
     encoded = encode(result, decoded)
     server.recorder.answered(call, decoded, result)
     finish(request, call, encoded.status)
-    return to_response(encoded, call.request_id)
+    return to_response(encoded, call.request_id, result.arm)
+
+
+def routing_header(engine: Engine, name: str, request: Request) -> str | None:
+    """The value of the header a rollout of ``name`` routes by (``header:<Name>``), if it has one; a column
+    key is the engine's to read from the rows."""
+    served = engine.models.get(name)
+    split = served.split if served is not None else None
+    if split is None or split.key is None or split.key.source != "header":
+        return None
+    return request.headers.get(split.key.name) or None
 
 
 async def native_predict(request: Request) -> Response:

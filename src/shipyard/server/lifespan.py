@@ -108,7 +108,7 @@ def _report_loaded(engine: Engine) -> None:
     for name, served in engine.models.items():
         if served.current is not None:
             version = served.current.version.version
-            metrics.LOAD_SECONDS.labels(name, str(version)).set(served.current.loaded_seconds)
+            metrics.LOAD_SECONDS.labels(name, str(version), "stable").set(served.current.loaded_seconds)
     _report_served(engine)
 
 
@@ -116,6 +116,10 @@ def _report_served(engine: Engine) -> None:
     for name, served in engine.models.items():
         if served.current is not None:
             metrics.SERVED_VERSION.labels(name).set(served.current.version.version)
+        candidate, arm = served.candidate, served.candidate_arm
+        if candidate is not None and arm is not None:  # a rollout's candidate: how long it took to be ready
+            labels = (name, str(candidate.version.version), arm)
+            metrics.LOAD_SECONDS.labels(*labels).set(candidate.loaded_seconds)
 
 
 async def _shut_down(server: ServerState, tasks: list[asyncio.Task[Any]], writer: LogWriter | None) -> None:

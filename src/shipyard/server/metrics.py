@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psutil
@@ -31,7 +31,14 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 _ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
 REQUESTS = Counter(
-    "shipyard_requests_total", "Inference requests by outcome.", ["model", "version", "protocol", "status"]
+    "shipyard_requests_total",
+    "Inference requests by outcome, with the version and the arm of a rollout that answered.",
+    ["model", "version", "arm", "protocol", "status"],
+)
+SHADOW_REQUESTS = Counter(
+    "shipyard_shadow_requests_total",
+    "Copies of requests mirrored to a shadow candidate: answered, failed, or dropped (too many in flight).",
+    ["model", "version", "arm", "outcome"],
 )
 REQUEST_SECONDS = Histogram(
     "shipyard_request_seconds",
@@ -54,8 +61,8 @@ IN_FLIGHT = Gauge(
 )
 LOAD_SECONDS = Gauge(
     "shipyard_model_load_seconds",
-    "Time to load and warm a version.",
-    ["model", "version"],
+    "Time to load and warm a version (arm: stable, or the candidate's during a rollout).",
+    ["model", "version", "arm"],
     multiprocess_mode="max",
 )
 SERVED_VERSION = Gauge(
@@ -87,6 +94,10 @@ def record_log_drop(stream: str, rows: int) -> None:
     DROPPED_ROWS.labels(stream).inc(rows)
 
 
+def record_shadow(model: str, version: int, outcome: str) -> None:
+    SHADOW_REQUESTS.labels(model, str(version), "shadow", outcome).inc()
+
+
 def record_batch(model: str, version: int, stats: BatchStats) -> None:
     COMPUTE_SECONDS.labels(model).observe(stats.compute_seconds)
     BATCH_ROWS.labels(model).observe(stats.rows)
@@ -96,30 +107,37 @@ def record_batch(model: str, version: int, stats: BatchStats) -> None:
 
 
 def monitor_exposition(
-    points: dict[str, list[tuple[int, str, str, float | None]]], window: str, alerts: list[dict[str, Any]]
+    points: dict[str, list[tuple[int, str, str, float | None]]],
+    window: str,
+    alerts: list[dict[str, Any]],
+    arm_of: Callable[[str, int], str] = lambda model, version: "stable",
 ) -> bytes:
     """The newest monitoring window's figures of each served model (``shipyard_monitor_value``) and the
     alerts pending or firing (``shipyard_alerts``, 1 each, like Prometheus' own ``ALERTS``).
 
     Both are read from the metadata database at scrape time (the monitoring runner writes them), so every
-    worker reports the same values.
+    worker reports the same values. ``arm_of(model, version)`` names the arm each version answers as now:
+    the candidate of a rollout is ``canary`` or ``shadow``, every other version ``stable``.
     """
     figures_family = GaugeMetricFamily(
         "shipyard_monitor_value",
         "Newest monitoring window's figures (drift scores, quality, accuracy, health) per model version.",
-        labels=["model", "version", "window", "metric", "column"],
+        labels=["model", "version", "arm", "window", "metric", "column"],
     )
     for model, figures in points.items():
         for version, metric, column, value in figures:
             if value is not None:
-                figures_family.add_metric([model, str(version), window, metric, column], value)
+                labels = [model, str(version), arm_of(model, version), window, metric, column]
+                figures_family.add_metric(labels, value)
     alerts_family = GaugeMetricFamily(
         "shipyard_alerts",
         "Alerts pending or firing: 1 per alert.",
-        labels=["rule", "model", "version", "column", "severity", "state"],
+        labels=["rule", "model", "version", "arm", "column", "severity", "state"],
     )
     for alert in alerts:
-        labels = [alert["rule"], alert["model"], str(alert["version"]), alert["column"], alert["severity"]]
+        model, version = alert["model"], alert["version"]
+        arm = arm_of(model, version) if isinstance(version, int) else "stable"
+        labels = [alert["rule"], model, str(version), arm, alert["column"], alert["severity"]]
         alerts_family.add_metric([*labels, alert["state"]], 1.0)
 
     return _families(figures_family, alerts_family, _database_up(True))

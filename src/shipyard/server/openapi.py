@@ -5,6 +5,8 @@ every route of the app appears here and nothing else does, which keeps the docum
 lists every status it can answer, with the media type and a schema of the body it really sends: each
 protocol writes its failures in its own shape (``encode_failure`` of its codec), MLflow refuses a media type
 in plain text, the bearer middleware answers 401 in ``{"error"}``, and a shed request carries Retry-After.
+Every answer of a prediction route names its prediction id (``X-Prediction-Id``) and, once the request was
+routed, the arm of a rollout that answered it (``X-Shipyard-Arm``); a test checks both against responses.
 """
 
 from __future__ import annotations
@@ -177,6 +179,31 @@ _RETRY_AFTER = {
 }
 
 
+#: The headers of every answer of a prediction route, whatever the protocol.
+_PREDICTION_HEADERS = {
+    "X-Prediction-Id": {
+        "description": "the request's id; each row's prediction id is <this id>-<row>",
+        "schema": {"type": "string"},
+    },
+    "X-Shipyard-Arm": {
+        "description": "which arm answered: stable, or canary (the candidate of a rollout); on a failure, "
+        "present once the request was routed to an arm",
+        "schema": {"type": "string", "enum": ["stable", "canary"]},
+    },
+}
+
+
+def _prediction_answers(responses: dict[str, Any]) -> dict[str, Any]:
+    """``responses`` of a prediction route, each with the prediction headers beside its own (but the 401
+    of the bearer middleware, which answers before any route)."""
+    return {
+        code: answer
+        if code == "401"
+        else {**answer, "headers": {**_PREDICTION_HEADERS, **answer.get("headers", {})}}
+        for code, answer in responses.items()
+    }
+
+
 def _answer(
     description: str, schema: dict[str, Any] | None = None, media_type: str = _JSON
 ) -> dict[str, Any]:
@@ -256,13 +283,16 @@ def _native_paths(name: dict[str, Any]) -> dict[str, Any]:
                 "requestBody": _json_body(
                     "records or columns", {"records": [_EXAMPLE_RECORD], "return_proba": True}
                 ),
-                "responses": {
-                    "200": _answer(
-                        "predictions, probabilities, the version, prediction ids", _ref("NativePrediction")
-                    ),
-                    "422": _answer(_MEANING["422"], _ref("Rejection")),
-                    **_failures(f"{_PREDICTION_FAILURES} 415", "NativeError"),
-                },
+                "responses": _prediction_answers(
+                    {
+                        "200": _answer(
+                            "predictions, probabilities, the version, prediction ids",
+                            _ref("NativePrediction"),
+                        ),
+                        "422": _answer(_MEANING["422"], _ref("Rejection")),
+                        **_failures(f"{_PREDICTION_FAILURES} 415", "NativeError"),
+                    }
+                ),
             }
         },
         "/v1/feedback": {
@@ -300,11 +330,13 @@ def _mlflow_paths() -> dict[str, Any]:
                     {"dataframe_records": [_EXAMPLE_RECORD]},
                     (_CSV, {"schema": {"type": "string"}, "example": "amount,channel\n12.5,web\n"}),
                 ),
-                "responses": {
-                    "200": _answer('{"predictions": [...]}', _ref("MlflowPrediction")),
-                    "415": _answer(_MEANING["415"], {"type": "string"}, _TEXT),
-                    **_failures(_PREDICTION_FAILURES, "MlflowError"),
-                },
+                "responses": _prediction_answers(
+                    {
+                        "200": _answer('{"predictions": [...]}', _ref("MlflowPrediction")),
+                        "415": _answer(_MEANING["415"], {"type": "string"}, _TEXT),
+                        **_failures(_PREDICTION_FAILURES, "MlflowError"),
+                    }
+                ),
             }
         },
     }
@@ -367,16 +399,19 @@ def _oip_paths(name: dict[str, Any], number: dict[str, Any]) -> dict[str, Any]:
                     {"inputs": [{"name": "amount", "shape": [1], "datatype": "FP64", "data": [12.5]}]},
                     (_BINARY, {"schema": {"type": "string", "format": "binary"}}),
                 ),
-                "responses": {
-                    "200": {
-                        "description": "outputs predict and predict_proba; binary outputs follow the JSON",
-                        "content": {
-                            _JSON: {"schema": _ref("OipInference")},
-                            _BINARY: {"schema": {"type": "string", "format": "binary"}},
+                "responses": _prediction_answers(
+                    {
+                        "200": {
+                            "description": "outputs predict and predict_proba; "
+                            "binary outputs follow the JSON",
+                            "content": {
+                                _JSON: {"schema": _ref("OipInference")},
+                                _BINARY: {"schema": {"type": "string", "format": "binary"}},
+                            },
                         },
-                    },
-                    **_failures(f"{_PREDICTION_FAILURES} 415", "Error"),
-                },
+                        **_failures(f"{_PREDICTION_FAILURES} 415", "Error"),
+                    }
+                ),
             }
         }
 

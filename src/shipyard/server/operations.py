@@ -68,7 +68,7 @@ async def prometheus(request: Request) -> Response:
     except Unavailable:
         log.warning("/metrics: the metadata database is out of reach; serving the request metrics only")
         return Response(body + metrics.database_down_exposition(), media_type=content_type)
-    exposition = metrics.monitor_exposition(points, window_label(window), alerts)
+    exposition = metrics.monitor_exposition(points, window_label(window), alerts, server.arm_of)
     return Response(body + exposition, media_type=content_type)
 
 

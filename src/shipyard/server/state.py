@@ -32,9 +32,19 @@ class ServerState:
         return self.engine.ready and not self.draining
 
     def served_versions(self) -> tuple[tuple[str, int], ...]:
-        """``(model, version)`` of every model this process serves now."""
+        """``(model, version)`` of every version this process serves now: each model's stable version, and
+        the candidate of a rollout beside it."""
         return tuple(
-            (name, served.current.version.version)
+            (name, slot.version.version)
             for name, served in self.engine.models.items()
-            if served.current is not None
+            for slot in (served.current, served.candidate)
+            if slot is not None
         )
+
+    def arm_of(self, model: str, version: int) -> str:
+        """The arm ``version`` of ``model`` answers as now: the candidate of a rollout ``canary`` or
+        ``shadow``, any other version ``stable``."""
+        served = self.engine.models.get(model)
+        if served is None or served.candidate is None or served.candidate.version.version != version:
+            return "stable"
+        return served.candidate_arm or "stable"

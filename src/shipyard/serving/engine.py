@@ -5,16 +5,26 @@ request's rows with the version's contract in one vectorised call, runs the mode
 rows, and hands each request back its own predictions — or its own contract problems. ``ServedModel``
 follows a reference such as ``fraud@production`` and hot-swaps: load → warm → switch → drain → unload; if
 the new version fails to load or warm, the old one keeps serving and the failure is kept for /health.
+
+During a rollout a served model holds a second slot, the candidate, and a ``Split`` (``shipyard.rollouts.
+routing``) saying how live traffic divides between them. ``predict`` picks each request's arm: ``stable`` or
+``canary`` by ``choose_arm`` (sticky by a routing key's value, else weighted random); with a shadow split,
+once stable has answered, a copy goes to the candidate off the request path, at most
+``max_shadow_requests`` copies in flight per model (more are dropped and counted, never waited for), and
+its answer comes back on the result for the prediction log only. Splits change with ``set_split`` or, on
+every ``refresh``, from ``split_source``; a change never fails a request: the new routing takes new
+requests at once, and a candidate that leaves drains what it holds first, as a hot swap does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,11 +43,21 @@ from shipyard.flavors.base import LoadedModel
 from shipyard.ids import new_request_id
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
+from shipyard.rollouts.routing import Split, choose_arm, key_value
 from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats
-from shipyard.serving.results import PredictionResult
+from shipyard.serving.results import Arm, PredictionResult, ShadowAnswer
 
 log = logging.getLogger("shipyard.serving")
 _WARM_ROWS = 8
+#: After a candidate failed to load or warm, how long before a refresh tries it again.
+_CANDIDATE_RETRY_SECONDS = 30.0
+
+#: ``split_source(model, alias) -> Split | None``: the rollout a server follows for a model's alias.
+SplitSource = Callable[[str, str], Split | None]
+#: ``on_route(version, arm)``: which version and arm a request went to (its failure is counted there).
+RouteListener = Callable[[int, Arm], None]
+#: ``on_shadow(model, version, outcome)``: a mirrored copy ``answered``, ``failed`` or ``dropped``.
+ShadowListener = Callable[[str, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,7 @@ class _Job:
     text_input: bool
     want_proba: bool
     request_id: str
+    arm: Arm = "stable"
 
 
 @dataclass
@@ -123,6 +144,7 @@ class ModelSlot:
                     task=self.task,
                     inputs=frame,
                     batch_rows=len(rows),
+                    arm=job.arm,
                 )
                 start = stop
         return [outcome if outcome is not None else RuntimeError("no outcome") for outcome in outcomes]
@@ -194,10 +216,27 @@ class ServedModel:
     current: ModelSlot | None = None
     last_error: str | None = None
     swaps: int = 0
+    #: During a rollout: the candidate version, loaded and warmed beside ``current`` (the stable one).
+    candidate: ModelSlot | None = None
+    #: During a rollout: how live traffic divides between ``current`` and ``candidate``.
+    split: Split | None = None
+    #: Shadow copies on their way to the candidate now, and copies dropped since the server started.
+    shadow_in_flight: int = 0
+    shadow_dropped: int = 0
+    #: The candidate that last failed to load: ``(rollout id, version, when, message)``.
+    candidate_failure: tuple[str, int, float, str] | None = None
+
+    @property
+    def candidate_arm(self) -> Arm | None:
+        """The arm the candidate answers as: ``shadow`` in a shadow split that routes no live traffic to
+        it, ``canary`` otherwise; None without a rollout."""
+        if self.split is None or self.candidate is None:
+            return None
+        return "shadow" if self.split.shadow and self.split.candidate_share == 0 else "canary"
 
 
 class Engine:
-    """Every served model of one server process, with hot swapping driven by ``refresh``."""
+    """Every served model of one server process, with hot swapping and rollouts driven by ``refresh``."""
 
     def __init__(
         self,
@@ -209,6 +248,9 @@ class Engine:
         request_timeout: float = 10.0,
         trust: bool = False,
         on_batch: Callable[[str, int, BatchStats], None] | None = None,
+        split_source: SplitSource | None = None,
+        max_shadow_requests: int = 64,
+        on_shadow: ShadowListener | None = None,
     ) -> None:
         self.registry = registry
         self.models: dict[str, ServedModel] = {}
@@ -221,8 +263,14 @@ class Engine:
         self.max_queue_rows = max_queue_rows
         self.request_timeout = request_timeout
         self.trust = trust
+        #: Where ``refresh`` reads each alias's rollout (None: this server runs no rollouts by itself).
+        self.split_source = split_source
+        self.max_shadow_requests = max_shadow_requests
+        self.on_shadow = on_shadow
         self._on_batch = on_batch
         self._lock = asyncio.Lock()
+        self._random = random.Random()
+        self._shadows: set[asyncio.Task[ShadowAnswer | None]] = set()
 
     @property
     def ready(self) -> bool:
@@ -235,18 +283,22 @@ class Engine:
             raise not_found("model", name, within="this server", candidates=self.models) from None
 
     def slot(self, name: str, version: int | None = None) -> ModelSlot:
-        """The slot answering for ``name`` (optionally only if it is ``version``)."""
+        """The slot answering for ``name``: the stable one, or the one serving ``version`` (the candidate
+        of a rollout too)."""
         served = self.served(name)
         if served.current is None:
             raise NotFound(
                 f"model {name!r} is not loaded yet ({served.last_error or 'loading'}); retry shortly"
             )
-        if version is not None and served.current.version.version != version:
-            raise NotFound(
-                f"model {name!r} serves version {served.current.version.version}, not {version}; "
-                f"this server follows {served.ref}"
-            )
-        return served.current
+        if version is None or served.current.version.version == version:
+            return served.current
+        candidate = served.candidate
+        if candidate is not None and candidate.version.version == version:
+            return candidate
+        raise NotFound(
+            f"model {name!r} serves version {served.current.version.version}, not {version}; "
+            f"this server follows {served.ref}"
+        )
 
     async def predict(
         self,
@@ -254,26 +306,187 @@ class Engine:
         frame: pd.DataFrame,
         *,
         version: int | None = None,
+        key_value: str | None = None,
         text_input: bool = False,
         want_proba: bool = True,
         request_id: str | None = None,
+        on_route: RouteListener | None = None,
     ) -> PredictionResult:
         """Predict ``frame`` with the served version of ``name``; raises the errors the protocols map (a
-        request with more rows than the queue holds is the batcher's 413, refused before any validation)."""
-        job = _Job(frame, text_input, want_proba, request_id or new_request_id())
+        request with more rows than the queue holds is the batcher's 413, refused before any validation).
+
+        During a rollout the request goes to the arm its routing key's value (``key_value``, e.g. a header's;
+        for a column key the engine reads the request's first row) or a random draw picks; a request that
+        names a ``version`` goes to that version's slot. ``on_route`` hears the version and arm chosen
+        before the model runs, so a failure can be counted against them.
+        """
+        request_id = request_id or new_request_id()
+        served = self.served(name)
         for _ in range(3):
-            slot = self.slot(name, version)
+            slot, arm = self._route(served, version, key_value, frame)
+            if on_route is not None:
+                on_route(slot.version.version, arm)
+            job = _Job(frame, text_input, want_proba, request_id, arm)
             try:
-                return await slot.batcher.submit(job, len(frame), timeout=self.request_timeout)
+                result = await slot.batcher.submit(job, len(frame), timeout=self.request_timeout)
             except BatcherClosed:
                 continue  # swapped out between lookup and submit: the new version takes it
+            split = served.split
+            if split is not None and split.shadow and arm == "stable" and version is None:
+                result = replace(result, shadow=self._mirror(served, job))
+            return result
         raise Overloaded(f"model {name!r} is being swapped; retry", retry_after=1.0)
 
+    def _route(
+        self, served: ServedModel, version: int | None, value: str | None, frame: pd.DataFrame
+    ) -> tuple[ModelSlot, Arm]:
+        """The slot and arm that answer one request."""
+        if version is not None:
+            slot = self.slot(served.name, version)
+            return slot, "stable" if slot is served.current else "canary"
+        split, candidate, current = served.split, served.candidate, served.current
+        if current is None:
+            return self.slot(served.name), "stable"  # raises: not loaded yet
+        if split is None or candidate is None or split.candidate_share == 0:
+            return current, "stable"
+        if value is None and split.key is not None and split.key.source == "column":
+            value = key_value(split.key, None, frame)
+        if choose_arm(split, value, self._random.random()) == "canary":
+            return candidate, "canary"
+        return current, "stable"
+
+    def _mirror(self, served: ServedModel, job: _Job) -> asyncio.Task[ShadowAnswer | None] | None:
+        """Send a copy of an answered request to the candidate without waiting for it; past the bound of
+        copies in flight the copy is dropped and counted, so shadowing never holds a request back."""
+        candidate = served.candidate
+        if candidate is None:
+            return None
+        if served.shadow_in_flight >= self.max_shadow_requests:
+            self._shadow_dropped(served, candidate)
+            return None
+        served.shadow_in_flight += 1
+        copy = _Job(job.frame, job.text_input, True, job.request_id, "shadow")
+        task = asyncio.get_running_loop().create_task(self._shadow(served, candidate, copy))
+        self._shadows.add(task)
+        task.add_done_callback(self._shadows.discard)
+        return task
+
+    async def _shadow(self, served: ServedModel, slot: ModelSlot, job: _Job) -> ShadowAnswer | None:
+        version, rows = slot.version.version, len(job.frame)
+        started = time.perf_counter()
+        try:
+            result = await slot.batcher.submit(job, rows, timeout=self.request_timeout)
+        except Overloaded:  # the candidate's queue is full, or it left with its split: no answer to log
+            self._shadow_dropped(served, slot)
+            return None
+        except Exception as error:  # the candidate refused or failed the copy: logged as its failure
+            self._report_shadow(served.name, version, "failed")
+            return ShadowAnswer(version, rows, time.perf_counter() - started, error=error)
+        finally:
+            served.shadow_in_flight -= 1
+        self._report_shadow(served.name, version, "answered")
+        return ShadowAnswer(version, rows, time.perf_counter() - started, result=result)
+
+    def _shadow_dropped(self, served: ServedModel, slot: ModelSlot) -> None:
+        served.shadow_dropped += 1
+        self._report_shadow(served.name, slot.version.version, "dropped")
+
+    def _report_shadow(self, name: str, version: int, outcome: str) -> None:
+        if self.on_shadow is not None:
+            self.on_shadow(name, version, outcome)
+
     async def refresh(self) -> None:
-        """Load what is not loaded and follow every reference to its current version (hot swap)."""
+        """Load what is not loaded, follow every reference to its current version (hot swap), and follow
+        each alias's rollout from ``split_source``."""
         async with self._lock:
             for served in self.models.values():
                 await self._follow(served)
+                if self.split_source is not None and served.ref.alias is not None:
+                    await self._follow_split(served, self.split_source, served.ref.alias)
+
+    async def set_split(self, name: str, split: Split | None) -> None:
+        """Route ``name``'s live traffic by ``split`` from now on; None sends everything to stable again.
+
+        The candidate is loaded and warmed first if it is not already; if that fails, routing stays as it
+        was and the failure shows in ``last_error`` (and so /health). A split whose stable version is not
+        the one served (the alias moved since) is ignored. In-flight requests are never dropped: a candidate
+        leaving drains first, and a request that reached it as it closed is routed again.
+        """
+        served = self.served(name)
+        async with self._lock:
+            await self._apply_split(served, split)
+
+    async def _follow_split(self, served: ServedModel, source: SplitSource, alias: str) -> None:
+        try:
+            split = await asyncio.to_thread(source, served.name, alias)
+        except Exception as error:  # the database away: routing stays as it is until it answers again
+            served.last_error = f"cannot read the rollout of {served.ref} ({error}); routing unchanged"
+            log.warning("%s", served.last_error)
+            return
+        await self._apply_split(served, split)
+
+    async def _apply_split(self, served: ServedModel, split: Split | None) -> None:
+        current = served.current
+        if split is not None and (current is None or current.version.version != split.stable):
+            if split != served.split:
+                log.warning(
+                    "rollout %s routes %s from version %d, but this server serves %s; it is ignored",
+                    split.rollout_id,
+                    served.name,
+                    split.stable,
+                    current.version.ref if current else "nothing yet",
+                )
+            split = None
+        if split is None:
+            await self._end_split(served)
+            return
+        if served.candidate is not None and served.candidate.version.version == split.candidate:
+            served.split = split  # same candidate, new weights: one assignment, nothing to drain
+            return
+        candidate = await self._load_candidate(served, split)
+        if candidate is None:
+            return
+        old = served.candidate
+        served.candidate, served.split = candidate, split  # the switch, between two requests
+        log.info("%s: rollout %s routes by %s", served.name, split.rollout_id, split.to_dict())
+        if old is not None:
+            await old.batcher.drain()
+
+    async def _load_candidate(self, served: ServedModel, split: Split) -> ModelSlot | None:
+        """The split's candidate loaded and warmed, or None (kept in ``last_error``) when it fails; a failed
+        candidate is tried again only after a while, not on every refresh."""
+        failure = served.candidate_failure
+        if (
+            failure is not None
+            and failure[:2] == (split.rollout_id, split.candidate)
+            and time.monotonic() - failure[2] < _CANDIDATE_RETRY_SECONDS
+        ):
+            served.last_error = failure[3]
+            return None
+        try:
+            version = await asyncio.to_thread(
+                self.registry.resolve, ModelRef(served.name, version=split.candidate)
+            )
+            return await asyncio.to_thread(self._load, served.name, version)
+        except Exception as error:
+            message = (
+                f"{served.name}/{split.candidate}, the candidate of rollout {split.rollout_id}, failed to "
+                f"load or warm: {error}; routing is unchanged"
+            )
+            served.last_error = message
+            served.candidate_failure = (str(split.rollout_id), split.candidate, time.monotonic(), message)
+            log.error("%s", served.last_error)
+            return None
+
+    async def _end_split(self, served: ServedModel) -> None:
+        """Everything to stable again; the candidate finishes what it holds, then is unloaded."""
+        old = served.candidate
+        if old is None and served.split is None:
+            return
+        served.split, served.candidate = None, None
+        log.info("%s: no rollout; %s answers everything", served.name, served.ref)
+        if old is not None:
+            await old.batcher.drain()
 
     async def _follow(self, served: ServedModel) -> None:
         try:
@@ -285,23 +498,29 @@ class Engine:
         if served.current is not None and served.current.version.version == target.version:
             served.last_error = None  # resolved and served: an earlier failure (the database away) is over
             return
-        try:
-            slot = await asyncio.to_thread(self._load, served.name, target)
-        except Exception as error:
-            served.last_error = f"{target.ref} failed to load or warm: {error}"
-            log.error(
-                "%s; %s keeps serving",
-                served.last_error,
-                served.current.version.ref if served.current else "nothing",
-            )
-            return
-        old = served.current
-        served.current = slot  # the switch: new requests go to the new version from here on
+        if served.candidate is not None and served.candidate.version.version == target.version:
+            slot = served.candidate  # promoted: the warm candidate takes over, nothing to load
+        else:
+            try:
+                slot = await asyncio.to_thread(self._load, served.name, target)
+            except Exception as error:
+                served.last_error = f"{target.ref} failed to load or warm: {error}"
+                log.error(
+                    "%s; %s keeps serving",
+                    served.last_error,
+                    served.current.version.ref if served.current else "nothing",
+                )
+                return
+        old, leaving = served.current, served.candidate
+        # The switch: new requests go to the new version from here on. A rollout from the old version is
+        # over (promoted, or the alias moved by hand): its split goes with it.
+        served.current, served.candidate, served.split = slot, None, None
         served.last_error = None
         served.swaps += 1
         log.info("%s now serves %s", served.ref, target.ref)
-        if old is not None:
-            await old.batcher.drain()  # in-flight and queued requests of the old version finish first
+        for draining in (old, leaving):
+            if draining is not None and draining is not slot:
+                await draining.batcher.drain()  # in-flight and queued requests finish first
 
     def _load(self, name: str, version: ModelVersion) -> ModelSlot:
         started = time.perf_counter()
@@ -341,6 +560,10 @@ class Engine:
         return None
 
     async def close(self) -> None:
+        """Finish every queued request, then the shadow copies still on their way."""
         for served in self.models.values():
-            if served.current is not None:
-                await served.current.batcher.drain()
+            for slot in (served.current, served.candidate):
+                if slot is not None:
+                    await slot.batcher.drain()
+        if self._shadows:
+            await asyncio.gather(*self._shadows, return_exceptions=True)

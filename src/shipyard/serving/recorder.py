@@ -6,10 +6,16 @@ hands the validated rows, predictions and latency to the sink; when anything ref
 large, a contract problem, a full queue, a model that raised), ``failed`` hands over the status, the kind of
 failure and the contract problems (never the values). The sink returns at once; a background writer does
 the I/O, so recording never adds latency to the request.
+
+Each record names the arm of a rollout that answered (``stable`` when none runs). A shadow copy's answer is
+recorded when it arrives, after the response went out: its rows with the arm ``shadow`` (ids ending in
+``-shadow``, request id the mirrored request's), or its failure with that arm.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +34,9 @@ from shipyard.ids import new_request_id
 from shipyard.predictions.events import contract_problems
 from shipyard.serving.engine import Engine
 from shipyard.serving.prediction_log import FailedRequest, NullSink, PredictionRecord, PredictionSink
-from shipyard.serving.results import DecodedRequest, PredictionResult
+from shipyard.serving.results import Arm, DecodedRequest, PredictionResult, ShadowAnswer
+
+log = logging.getLogger("shipyard.serving")
 
 #: Which of ``FAILURE_KINDS`` each error is (the first class that matches); anything else is "internal".
 ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
@@ -40,6 +48,10 @@ ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
     (DeadlineExceeded, "timeout"),
     (ModelFailed, "model_error"),
 )
+
+
+def _problems(error: BaseException) -> tuple[tuple[int, str, str], ...]:
+    return contract_problems(error.problems) if isinstance(error, ContractViolation) else ()
 
 
 def failure_kind(error: BaseException) -> str:
@@ -60,9 +72,17 @@ class InferenceCall:
     rows: int = 0
     #: The version that answered (or would have), as text for labels and logs; "-" before one is known.
     served_version: str = "-"
+    #: The arm of a rollout the request went to (``stable`` when none runs, or before it was routed).
+    arm: Arm = "stable"
+    #: The version the engine routed the request to, once it has.
+    routed_version: int | None = None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
+
+    def routed(self, version: int, arm: Arm) -> None:
+        """The engine chose ``version`` and ``arm`` for this request (``Engine.predict``'s ``on_route``)."""
+        self.routed_version, self.arm, self.served_version = version, arm, str(version)
 
 
 class PredictionRecorder:
@@ -91,13 +111,61 @@ class PredictionRecorder:
                 probabilities=result.probabilities,
                 latency_seconds=call.elapsed(),
                 batch_rows=result.batch_rows,
+                arm=result.arm,
             )
         )
+        if result.shadow is not None:
+            shadow = result.shadow
+            shadow.add_done_callback(lambda done: self._shadow_answered(call, request, done))
+
+    def _shadow_answered(
+        self, call: InferenceCall, request: DecodedRequest, done: asyncio.Task[ShadowAnswer | None]
+    ) -> None:
+        """The candidate's answer to a mirrored copy, logged with the arm ``shadow`` (a dropped copy, or one
+        cut short by shutdown, leaves nothing)."""
+        if done.cancelled() or done.exception() is not None or (answer := done.result()) is None:
+            return
+        at = datetime.now(UTC)
+        if answer.result is not None:
+            result = answer.result
+            self.sink.submit(
+                PredictionRecord(
+                    request_id=call.request_id,
+                    prediction_ids=result.prediction_ids,
+                    at=at,
+                    model=call.model,
+                    version=answer.version,
+                    protocol=call.protocol,
+                    inputs=result.inputs if result.inputs is not None else request.frame,
+                    predictions=result.predictions,
+                    probabilities=result.probabilities,
+                    latency_seconds=answer.seconds,
+                    batch_rows=result.batch_rows,
+                    arm="shadow",
+                )
+            )
+        elif answer.error is not None:
+            error = answer.error
+            self.sink.submit_failure(
+                FailedRequest(
+                    request_id=call.request_id,
+                    at=at,
+                    model=call.model,
+                    version=answer.version,
+                    protocol=call.protocol,
+                    status=error.http_status if isinstance(error, ShipyardError) else 500,
+                    error=failure_kind(error),
+                    rows=answer.rows,
+                    latency_seconds=answer.seconds,
+                    problems=_problems(error),
+                    arm="shadow",
+                )
+            )
 
     def failed(self, call: InferenceCall, error: BaseException, status: int) -> None:
-        """Record a refused or failed request against the version that would have answered it; a request
-        for a model or version this server does not serve is nobody's failure and is not recorded."""
-        version = self._answering_version(call)
+        """Record a refused or failed request against the version and arm that would have answered it; a
+        request for a model or version this server does not serve is nobody's failure and is not recorded."""
+        version = call.routed_version if call.routed_version is not None else self._answering_version(call)
         if version is None:
             return
         call.served_version = str(version)
@@ -112,7 +180,8 @@ class PredictionRecorder:
                 error=failure_kind(error),
                 rows=call.rows,
                 latency_seconds=call.elapsed(),
-                problems=contract_problems(error.problems) if isinstance(error, ContractViolation) else (),
+                problems=_problems(error),
+                arm=call.arm,
             )
         )
 

@@ -6,13 +6,20 @@ logging live once in the engine and never in a protocol.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from shipyard.ids import prediction_id
+
+#: Which arm of a rollout answered: ``stable`` (also when no rollout runs), ``canary`` (the candidate
+#: answering live traffic) or ``shadow`` (the candidate answering a mirrored copy, never returned).
+Arm = Literal["stable", "canary", "shadow"]
+#: What a shadow answer's prediction ids add to the ids of the answer the client got.
+SHADOW_SUFFIX = "-shadow"
 
 
 @dataclass(frozen=True)
@@ -41,11 +48,29 @@ class PredictionResult:
     inputs: pd.DataFrame | None = None
     #: Rows in the batch these rows were predicted in (with other requests' rows).
     batch_rows: int = 0
+    #: The arm of a rollout that answered (sent back as ``X-Shipyard-Arm`` and logged with the rows).
+    arm: Arm = "stable"
+    #: While a shadow rollout runs: the candidate's answer to a copy of this request, on its way (None
+    #: when the copy was dropped because too many were in flight or the candidate went away).
+    shadow: asyncio.Task[ShadowAnswer | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def prediction_ids(self) -> list[str]:
-        """One id per row, ``<request id>-<row>``: what late ground truth is attached to."""
-        return [prediction_id(self.request_id, row) for row in range(len(self.predictions))]
+        """One id per row, ``<request id>-<row>``: what late ground truth is attached to. A shadow answer's
+        ids end in ``-shadow``: labels sent for the ids the client saw attach to the answer it got."""
+        suffix = SHADOW_SUFFIX if self.arm == "shadow" else ""
+        return [prediction_id(self.request_id, row) + suffix for row in range(len(self.predictions))]
+
+
+@dataclass(frozen=True)
+class ShadowAnswer:
+    """How the candidate answered a mirrored copy of a request: its result, or the error it raised."""
+
+    version: int
+    rows: int
+    seconds: float
+    result: PredictionResult | None = None
+    error: BaseException | None = None
 
 
 def to_plain(values: np.ndarray) -> list[Any]:
