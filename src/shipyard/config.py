@@ -208,3 +208,33 @@ def _os_user() -> str:
         return getpass.getuser()
     except Exception:  # no user name in a minimal container
         return f"uid:{os.getuid()}"
+
+
+def read_rollout_plan(
+    settings: Settings, model: str, plan_file: str | os.PathLike[str] | None = None
+) -> tuple[dict[str, Any], str]:
+    """The keys of ``model``'s declared rollout plan and where they were read (for messages).
+
+    Without ``plan_file``: the ``[rollouts.<model>]`` table of the workspace's ``shipyard.toml`` (no keys
+    when there is none). With it: that file's ``[rollouts.<model>]`` table if it has a ``[rollouts]`` table,
+    else its top-level keys, which are then the plan itself. The keys are validated by the rollout plan.
+    """
+    path = Path(plan_file) if plan_file is not None else settings.home / CONFIG_FILE
+    if not path.is_file():
+        if plan_file is not None:
+            raise ConfigurationError(f"rollout plan file {str(path)!r} does not exist")
+        return {}, f"[rollouts.{model}] in {CONFIG_FILE}"
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    if plan_file is not None and "rollouts" not in document:
+        return document, str(path)
+    rollouts = document.get("rollouts", {})
+    if not isinstance(rollouts, dict) or not all(isinstance(table, dict) for table in rollouts.values()):
+        raise ConfigurationError(f"{path}: [rollouts] holds one table per model, like [rollouts.fraud]")
+    where = f"[rollouts.{model}] in {path.name}"
+    if model not in rollouts and plan_file is not None:
+        declared = ", ".join(sorted(rollouts)) or "none"
+        raise ConfigurationError(f"{path} has no [rollouts.{model}] table (plans for: {declared})")
+    return dict(rollouts.get(model, {})), where

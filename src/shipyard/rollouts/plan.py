@@ -313,6 +313,28 @@ class RolloutPlan:
         return data
 
 
+def plan_from_layers(
+    model: str, declared: Mapping[str, Any], given: Mapping[str, Any], *, where: str = ""
+) -> RolloutPlan:
+    """A plan from a declared one (``[rollouts.<model>]`` or a plan file, read at ``where``) with the keys
+    ``given`` on the command line or in code on top; a given key of None is not given. When ``given``
+    changes the strategy without giving steps, the declared steps (meant for the other strategy) are
+    dropped and the new strategy's defaults apply."""
+    overrides = {key: value for key, value in given.items() if value is not None}
+    _refuse_unknown(overrides, _KEYS, "rollout plan")
+    base = dict(declared)
+    changed = "strategy" in overrides and overrides["strategy"] != base.get("strategy", "canary")
+    if changed and "steps" not in overrides:
+        base.pop("steps", None)
+    if "to" in overrides or "candidate" in overrides:
+        base.pop("to", None)
+        base.pop("candidate", None)
+    merged = {**base, **overrides}
+    if not where or not declared:
+        return RolloutPlan.from_dict(merged, model=model)
+    return RolloutPlan.from_dict(merged, model=model, where=f"{where} with the options given")
+
+
 def parse_steps(value: object) -> tuple[int, ...]:
     """``"5,25,50,100"``, ``[5, 25, 50, 100]`` or a single number, as whole percentages."""
     if isinstance(value, str):

@@ -339,7 +339,14 @@ def active_conflict(record: RolloutRecord) -> Conflict:
     )
 
 
-_VERBS = {"running": "resume", "paused": "pause", "promoted": "promote", "aborted": "abort"}
+_VERBS = {
+    "running": "resume",
+    "paused": "pause",
+    "promoted": "promote",
+    "aborted": "abort",
+    "failed": "fail",
+    "stopped": "stop",
+}
 
 
 def _alias_version(session: Session, model: str, alias: str) -> int | None:
