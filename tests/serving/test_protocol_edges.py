@@ -163,6 +163,22 @@ def test_thousands_of_unknown_columns_are_dropped_before_any_work(server: Server
 # -- the OpenAPI document names every answer -----------------------------------------------------------------
 #: (method, documented path, requested path, body, headers, status): answers a route gives besides 200.
 ANSWERS = [
+    *(
+        ("post", route, path, body, headers, 200)
+        for route, (path, body, headers) in zip(
+            ["/v1/models/{name}/predict", "/invocations", "/invocations", "/v2/models/{name}/infer"],
+            PROTOCOLS.values(),
+            strict=True,
+        )
+    ),
+    (
+        "post",
+        "/v2/models/{name}/versions/{version}/infer",
+        "/v2/models/fraud/versions/1/infer",
+        orjson.dumps(_oip_body()),
+        JSON,
+        200,
+    ),
     ("get", "/v2/models/{name}/versions/{version}", "/v2/models/fraud/versions/²", None, {}, 400),
     ("get", "/v2/models/{name}/versions/{version}", "/v2/models/fraud/versions/99", None, {}, 404),
     (
@@ -206,6 +222,14 @@ ANSWERS = [
 ]
 
 
+PREDICTION_ROUTES = {
+    "/v1/models/{name}/predict",
+    "/invocations",
+    "/v2/models/{name}/infer",
+    "/v2/models/{name}/versions/{version}/infer",
+}
+
+
 def _validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:
     registry: Registry[Any] = Registry().with_resource(
         "urn:document", Resource.from_contents(document, default_specification=DRAFT202012)
@@ -237,6 +261,11 @@ def test_the_openapi_document_names_each_answer_with_its_media_type_and_body(
     schema = content[media_type].get("schema")
     if media_type == "application/json" and schema:
         _validator(document, schema).validate(response.json())
+    headers = {name.lower() for name in documented[str(status)].get("headers", {})}
+    # Every answer a prediction route gives names its request; one routed to an arm names the arm.
+    wanted = {"x-prediction-id", "x-shipyard-arm"} if route in PREDICTION_ROUTES else {"x-shipyard-arm"}
+    for header in wanted & set(response.headers):
+        assert header in headers, f"{route} answers {status} with {header} but does not document it"
 
 
 def test_a_token_server_documents_its_401_and_answers_it_in_that_shape(guarded_server: Server) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -258,3 +259,37 @@ def test_promoting_the_candidate_hands_it_the_traffic_without_loading_it_again(h
             engine.registry.set_alias("fraud", "production", 1, reason="back for the other tests")
 
     _run(home, scenario)
+
+
+def test_a_shadow_copy_the_candidate_refuses_is_logged_as_its_failure(home: Path) -> None:
+    from shipyard.contracts import Problem
+    from shipyard.errors import ContractViolation
+    from shipyard.serving.recorder import InferenceCall, PredictionRecorder
+    from shipyard.serving.results import DecodedRequest, ShadowAnswer
+    from tests.serving.test_app import MemorySink
+
+    async def scenario(engine: Engine) -> MemorySink:
+        sink = MemorySink()
+        recorder = PredictionRecorder(engine, sink)
+        call = InferenceCall("fraud", "oip")
+        result = await engine.predict("fraud", _frame(), request_id=call.request_id)
+        refused = ContractViolation("no", [Problem(0, "hour", "above_max", "99")])
+        copy: asyncio.Future[ShadowAnswer | None] = asyncio.get_running_loop().create_future()
+        recorder.answered(call, DecodedRequest(_frame()), replace(result, shadow=copy))  # type: ignore[arg-type]
+        copy.set_result(ShadowAnswer(version=2, rows=1, seconds=0.01, error=refused))
+        await asyncio.sleep(0)  # the callback runs on the loop
+        return sink
+
+    sink = _run(home, scenario)
+    assert [(r.arm, r.version) for r in sink.records] == [("stable", 1)]
+    (failure,) = sink.failures
+    assert (failure.arm, failure.version, failure.status, failure.error, failure.protocol) == (
+        "shadow",
+        2,
+        422,
+        "rejected",
+        "oip",
+    )
+    assert failure.request_id == sink.records[0].request_id and failure.problems == (
+        (0, "hour", "above_max"),
+    )

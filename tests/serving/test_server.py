@@ -218,7 +218,7 @@ def test_each_request_gets_one_access_log_line_with_its_prediction_id(server: Se
         time.sleep(0.1)
     lines = {value: [line for line in server.log_text().splitlines() if value in line] for value in ids}
     assert len(lines[ids[0]]) == 1 and len(lines[ids[1]]) == 1
-    expected = "POST /v1/models/fraud/predict model=fraud version=1 protocol=native status=200"
+    expected = "POST /v1/models/fraud/predict model=fraud version=1 arm=stable protocol=native status=200"
     assert "shipyard.access " + expected in lines[ids[0]][0]
     assert "status=422" in lines[ids[1]][0] and "version=1" in lines[ids[1]][0]  # who refused it
 

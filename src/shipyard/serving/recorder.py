@@ -165,10 +165,13 @@ class PredictionRecorder:
     def failed(self, call: InferenceCall, error: BaseException, status: int) -> None:
         """Record a refused or failed request against the version and arm that would have answered it; a
         request for a model or version this server does not serve is nobody's failure and is not recorded."""
-        version = call.routed_version if call.routed_version is not None else self._answering_version(call)
-        if version is None:
-            return
-        call.served_version = str(version)
+        if call.routed_version is None:  # refused before routing (an unreadable body): who would answer
+            answering = self._answering(call)
+            if answering is None:
+                return
+            call.routed(*answering)
+        version = call.routed_version
+        assert version is not None
         self.sink.submit_failure(
             FailedRequest(
                 request_id=call.request_id,
@@ -189,8 +192,10 @@ class PredictionRecorder:
         """Write what this worker has buffered, so its newest predictions can be found (for late labels)."""
         self.sink.flush()
 
-    def _answering_version(self, call: InferenceCall) -> int | None:
+    def _answering(self, call: InferenceCall) -> tuple[int, Arm] | None:
+        """The version and arm the request names or stable is, or None for what this server does not serve."""
         try:
-            return self.engine.slot(call.model, call.version).version.version
+            slot = self.engine.slot(call.model, call.version)
         except ShipyardError:
             return None
+        return slot.version.version, "stable" if slot is self.engine.served(call.model).current else "canary"
