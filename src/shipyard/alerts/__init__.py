@@ -10,7 +10,7 @@ current_alerts(registry); alert_history(registry, rule="fraud:error-rate")
 
 from shipyard.alerts.channels import Delivery, Notification, deliver
 from shipyard.alerts.evaluator import AlertEvaluator, Outcome
-from shipyard.alerts.history import alert_history, current_alerts, send_test
+from shipyard.alerts.history import alert_history, current_alerts, notify, send_test
 from shipyard.alerts.rules import (
     AlertsConfig,
     Rule,
@@ -34,6 +34,7 @@ __all__ = [
     "deliver",
     "load_alerts",
     "load_alerts_as_served",
+    "notify",
     "remove_rule",
     "send_test",
     "silence",

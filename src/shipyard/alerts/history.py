@@ -1,5 +1,6 @@
 """What the alerts did: the alerts open now, their events with what each sent and did, and test
-notifications — what the CLI and the server show."""
+notifications — what the CLI and the server show — and one-off notifications that no rule raised (a
+rollout aborted by its analysis), sent through the workspace's channels."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shipyard.alerts.channels import Delivery, Notification, deliver
-from shipyard.alerts.rules import AlertsConfig
+from shipyard.alerts.rules import LOG_CHANNEL, AlertsConfig, ChannelConfig, _read_document
 from shipyard.errors import NotFound
 from shipyard.registry import Registry
 from shipyard.store.alerts import AlertRepository
@@ -41,4 +42,16 @@ def send_test(registry: Registry, config: AlertsConfig, channels: list[str] | No
     )
     deliveries = deliver(notification, {name: config.channels[name] for name in names})
     AlertRepository(registry.db).record_deliveries(None, deliveries, now)
+    return deliveries
+
+
+def notify(registry: Registry, notification: Notification) -> list[Delivery]:
+    """Send a notification no alert rule raised (a rollout's abort) through the workspace's default
+    channels (``[alerts] default_channels``; the log when none is declared), and record each delivery.
+    Like every delivery, it never raises for a channel that is down: the outcomes say what happened."""
+    document, _ = _read_document(registry.settings, None)
+    channels = {LOG_CHANNEL: ChannelConfig(type="log"), **document.channels}
+    names = [name for name in document.default_channels if name in channels] or [LOG_CHANNEL]
+    deliveries = deliver(notification, {name: channels[name] for name in names})
+    AlertRepository(registry.db).record_deliveries(None, deliveries, datetime.now(UTC))
     return deliveries

@@ -1,9 +1,11 @@
 """Rollouts: move an alias from the version it holds to a candidate gradually (canary), in the dark
 (shadow), as a fixed split (A/B) or all at once with a warm fallback (blue-green), judged by analysis
-between steps. ``plan`` declares a rollout, ``service`` starts and steers it; the plan and its state live
+between steps. ``plan`` declares a rollout, ``service`` starts and steers it, ``controller`` advances it
+step by step with the prediction log as the judge; the plan and its state live
 in the metadata database, so every server follows it as it follows aliases."""
 
 from shipyard.rollouts.analysis import Analysis, ArmFigures, CheckResult, PairFigures, analyse, should_abort
+from shipyard.rollouts.controller import Transition, advance
 from shipyard.rollouts.plan import DEFAULT_CHECKS, DEFAULT_STEPS, Check, RolloutPlan, RoutingKey, Strategy
 from shipyard.rollouts.routing import Split, choose_arm, key_value
 from shipyard.rollouts.service import (
@@ -32,8 +34,10 @@ __all__ = [
     "RoutingKey",
     "Split",
     "Strategy",
+    "Transition",
     "abort",
     "active_split",
+    "advance",
     "analyse",
     "choose_arm",
     "history",

@@ -7,8 +7,8 @@ rollout is active on the alias (checked again in the transaction that records th
 ``active_split`` is what servers read to route a model's traffic; ``reconcile`` stops a rollout whose alias
 was moved by hand, so it never fights a person.
 
-What this module does not do yet: advance steps on a timer and run the analyses between them. That is the
-controller's job (next); until it exists, a rollout stays at its first step until promoted or aborted.
+Advancing steps on a timer and running the analyses between them is the controller's job
+(``rollouts.controller``); it calls ``reconcile`` and ``promote`` from here.
 """
 
 from __future__ import annotations

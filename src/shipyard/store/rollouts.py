@@ -25,7 +25,8 @@ from shipyard.store.schema import AliasRow, ModelRow, RolloutAnalysisRow, Rollou
 
 #: A rollout in one of these states routes traffic; the others are over.
 ACTIVE_STATES = ("running", "paused")
-STATES = ("running", "paused", "promoted", "aborted", "failed", "stopped")
+#: ``passed``: a shadow rollout whose analysis passed (the alias stays; the controller ends it there).
+STATES = ("running", "paused", "promoted", "aborted", "failed", "stopped", "passed")
 ENDED_STATES = tuple(state for state in STATES if state not in ACTIVE_STATES)
 
 
@@ -243,14 +244,29 @@ class RolloutRepository:
 
         return self.db.write(work)
 
-    def set_step(self, rollout_id: int, step_index: int, candidate_share: float) -> RolloutRecord:
-        """Enter step ``step_index`` at ``candidate_share`` (an active rollout only; Conflict otherwise)."""
+    def set_step(
+        self,
+        rollout_id: int,
+        step_index: int,
+        candidate_share: float,
+        *,
+        expect: Iterable[str] = ACTIVE_STATES,
+        expect_step: int | None = None,
+    ) -> RolloutRecord:
+        """Enter step ``step_index`` at ``candidate_share`` if the rollout is still in one of the ``expect``
+        states (and at step ``expect_step``, when given: two controllers never take one step twice);
+        Conflict otherwise."""
+        expected = tuple(expect)
 
         def work(session: Session) -> RolloutRecord:
             row = _row(session, rollout_id, lock=True)
-            if row.state not in ACTIVE_STATES:
+            if row.state not in expected:
                 raise Conflict(
                     f"rollout {row.id} of {row.model}@{row.alias} is {row.state}; it takes no step"
+                )
+            if expect_step is not None and row.step_index != expect_step:
+                raise Conflict(
+                    f"rollout {row.id} of {row.model}@{row.alias} is at step {row.step_index + 1} already"
                 )
             now = datetime.now(UTC)
             before = {"step_index": row.step_index, "candidate_share": row.candidate_share}
@@ -346,6 +362,7 @@ _VERBS = {
     "aborted": "abort",
     "failed": "fail",
     "stopped": "stop",
+    "passed": "pass",
 }
 
 
