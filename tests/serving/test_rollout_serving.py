@@ -209,3 +209,25 @@ def test_a_split_changing_under_traffic_fails_no_request_and_the_log_agrees(
     assert logged == headers
     assert set(headers.values()) == {"stable", "canary"}
     assert all(record.version == (2 if record.arm == "canary" else 1) for record in sink.records)
+
+
+def test_readiness_shows_the_rollout_each_model_is_routed_by(served: tuple[TestClient, MemorySink]) -> None:
+    client, _ = served
+    assert client.get("/health/ready").json()["models"]["fraud"]["rollout"] is None
+    _set_split(client, _split(0.0, shadow=True, key=RoutingKey("column", "channel")))
+    shown = client.get("/health/ready").json()["models"]["fraud"]
+    assert shown == {
+        "version": 1,
+        "error": None,
+        "rollout": {
+            "rollout_id": "ro-9",
+            "stable": 1,
+            "candidate": 2,
+            "candidate_share": 0.0,
+            "shadow": True,
+            "key": "column:channel",
+            "arm": "shadow",
+        },
+    }
+    document = client.get("/openapi.json").json()
+    assert set(document["components"]["schemas"]["Rollout"]["required"]) == set(shown["rollout"])

@@ -70,6 +70,7 @@ def _server_state(config: ServeConfig, sink: PredictionSink | None) -> ServerSta
         trust=config.trust,
         on_batch=metrics.record_batch,
         on_shadow=metrics.record_shadow,
+        max_shadow_requests=config.max_shadow_requests,
     )
     return ServerState(
         config=config,

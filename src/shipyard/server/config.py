@@ -37,6 +37,9 @@ class ServeConfig:
     trust: bool = False
     #: Write every answered prediction to the workspace's prediction log (``log_url``).
     log_predictions: bool = True
+    #: During a shadow rollout, copies of requests on their way to the candidate at most, per model and
+    #: worker; past it copies are dropped (``shipyard_shadow_requests_total{outcome="dropped"}``).
+    max_shadow_requests: int = 64
     #: The window length the monitoring runner computes (and ``/metrics`` reports), in seconds.
     monitor_window_seconds: int = 3600
     extra: dict[str, str] = field(default_factory=dict)

@@ -117,10 +117,28 @@ SCHEMAS: dict[str, Any] = {
             "models": {
                 "type": "object",
                 "additionalProperties": _object(
-                    ["version", "error"], {"version": _INTEGER_OR_NULL, "error": _STRING_OR_NULL}
+                    ["version", "error"],
+                    {
+                        "version": _INTEGER_OR_NULL,
+                        "error": _STRING_OR_NULL,
+                        "rollout": {"oneOf": [{"type": "null"}, _ref("Rollout")]},
+                    },
                 ),
             },
         },
+    ),
+    "Rollout": _object(
+        ["rollout_id", "stable", "candidate", "candidate_share", "shadow", "key", "arm"],
+        {
+            "rollout_id": {"type": ["string", "integer"]},
+            "stable": {"type": "integer"},
+            "candidate": {"type": "integer"},
+            "candidate_share": {"type": "number", "minimum": 0, "maximum": 1},
+            "shadow": _BOOLEAN,
+            "key": _STRING_OR_NULL,
+            "arm": {"type": "string", "enum": ["canary", "shadow"]},
+        },
+        description="the rollout a worker routes a model by: its split, and the arm its candidate answers as",
     ),
     "OipServer": _object(
         ["name", "version", "extensions"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -19,6 +20,7 @@ from shipyard.server import metrics
 from shipyard.server.calls import server_of, to_response
 from shipyard.server.openapi import openapi_document
 from shipyard.serving.codecs import mlflow as mlflow_codec
+from shipyard.serving.engine import ServedModel
 
 log = logging.getLogger("shipyard.serving")
 
@@ -43,11 +45,20 @@ async def ready(request: Request) -> Response:
             name: {
                 "version": served.current.version.version if served.current else None,
                 "error": served.last_error,
+                "rollout": _rollout(served),
             }
             for name, served in server.engine.models.items()
         },
     }
     return JSONResponse(payload, status_code=200 if server.ready else 503)
+
+
+def _rollout(served: ServedModel) -> dict[str, Any] | None:
+    """The rollout this worker routes ``served`` by: its split and the arm its candidate answers as."""
+    split, arm = served.split, served.candidate_arm
+    if split is None or arm is None:
+        return None
+    return {**split.to_dict(), "arm": arm}
 
 
 async def prometheus(request: Request) -> Response:
