@@ -155,15 +155,20 @@ def test_a_candidate_that_fails_to_load_keeps_the_routing_and_says_why(home: Pat
 
     async def scenario(engine: Engine) -> tuple[str | None, Counter[tuple[str, int]]]:
         await engine.set_split("fraud", _split(0.5))
-        await engine.set_split("fraud", Split("ro-2", stable=1, candidate=3, candidate_share=1.0))
+        broken = Split(7, stable=1, candidate=3, candidate_share=1.0)  # type: ignore[arg-type]  # a store id
+        await engine.set_split("fraud", broken)
+        served = engine.served("fraud")
+        failure = served.candidate_failure
+        await engine.set_split("fraud", broken)  # not loaded again at once: the failure is remembered
+        assert served.candidate_failure is failure
         counted = _arms([await engine.predict("fraud", _frame()) for _ in range(100)])
-        return engine.served("fraud").last_error, counted
+        return served.last_error, counted
 
     try:
         error, counted = _run(home, scenario)
     finally:
         stored.write_bytes(original)
-    assert error is not None and "fraud/3, the candidate of rollout ro-2, failed to load" in error
+    assert error is not None and "fraud/3, the candidate of rollout 7, failed to load" in error
     assert set(counted) == {("stable", 1), ("canary", 2)}  # the earlier split still routes
 
 

@@ -223,6 +223,8 @@ class ServedModel:
     #: Shadow copies on their way to the candidate now, and copies dropped since the server started.
     shadow_in_flight: int = 0
     shadow_dropped: int = 0
+    #: The last split ignored because its stable version is not the one served (the alias moved).
+    ignored_split: Split | None = None
     #: The candidate that last failed to load: ``(rollout id, version, when, message)``.
     candidate_failure: tuple[str, int, float, str] | None = None
 
@@ -428,7 +430,8 @@ class Engine:
     async def _apply_split(self, served: ServedModel, split: Split | None) -> None:
         current = served.current
         if split is not None and (current is None or current.version.version != split.stable):
-            if split != served.split:
+            if split != served.ignored_split:  # said once per split, not on every refresh
+                served.ignored_split = split
                 log.warning(
                     "rollout %s routes %s from version %d, but this server serves %s; it is ignored",
                     split.rollout_id,
@@ -441,7 +444,9 @@ class Engine:
             await self._end_split(served)
             return
         if served.candidate is not None and served.candidate.version.version == split.candidate:
-            served.split = split  # same candidate, new weights: one assignment, nothing to drain
+            if split != served.split:
+                served.split = split  # same candidate, new weights: one assignment, nothing to drain
+                log.info("%s: rollout %s routes by %s", served.name, split.rollout_id, split.to_dict())
             return
         candidate = await self._load_candidate(served, split)
         if candidate is None:
@@ -458,7 +463,7 @@ class Engine:
         failure = served.candidate_failure
         if (
             failure is not None
-            and failure[:2] == (split.rollout_id, split.candidate)
+            and failure[:2] == (str(split.rollout_id), split.candidate)
             and time.monotonic() - failure[2] < _CANDIDATE_RETRY_SECONDS
         ):
             served.last_error = failure[3]
