@@ -49,6 +49,7 @@ LAYERS: dict[str, set[str]] = {
         "sidecars",
         "examples",
         "rollouts",
+        "rollout_runner",
     },
     "interfaces": {"cli", "server", "__main__", "__init__"},
 }

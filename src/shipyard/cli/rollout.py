@@ -1,4 +1,5 @@
-"""``shipyard rollout``: start, watch, pause, resume, promote and abort rollouts, and list past ones.
+"""``shipyard rollout``: start, watch, pause, resume, promote and abort rollouts, list past ones, and run
+the controller that advances them (``run``) without a server.
 
 A thin layer over ``shipyard.rollouts``: the plan comes from ``[rollouts.<model>]`` in shipyard.toml (or
 ``--plan FILE``) with the options given here on top, and every decision is the service's.
@@ -86,8 +87,12 @@ def rollout_start(
     )
     flag = "" if rollout.alias == "production" else f" --alias {rollout.alias}"
     render.message(
-        "steps do not advance on their own yet: end it with 'shipyard rollout promote {}{}' or "
-        "'shipyard rollout abort {}{}'",
+        "the rollout controller beside 'shipyard serve' (or 'shipyard rollout run') analyses each step and "
+        "moves it on; watch it with 'shipyard rollout status {}'",
+        rollout.model,
+    )
+    render.message(
+        "end it by hand with 'shipyard rollout promote {}{}' or 'shipyard rollout abort {}{}'",
         rollout.model,
         flag,
         rollout.model,
@@ -271,6 +276,44 @@ def rollout_history(
             for r in rollouts
         ],
     )
+
+
+@rollout_app.command("run")
+def rollout_run(
+    once: Annotated[
+        bool, typer.Option("--once", help="One pass over the active rollouts, then exit.")
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between two passes.", min=0.5)] = 5.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the rollout controller without a server: analyse each running rollout's step when its interval
+    has run, and move it on, promote, abort or fail it. 'shipyard serve' runs it already."""
+    from shipyard.rollout_runner import RolloutRunner, RolloutRunnerConfig
+
+    with open_registry(changes=True) as registry:
+        runner = RolloutRunner(registry.settings, RolloutRunnerConfig(interval))
+    if not once:
+        render.message("advancing rollouts every {} s; Ctrl-C to stop", f"{interval:g}")
+        runner.run()
+        return
+    done = runner.run_once()
+    if as_json:
+        render.emit_json([transition.to_dict() for transition in done])
+        return
+    if not done:
+        render.message("nothing to do: no running rollout has run its interval")
+    for transition in done:
+        render.message(
+            "rollout {} of {}@{}: {} ({}, step {}, {} to the candidate): {}",
+            transition.rollout_id,
+            transition.model,
+            transition.alias,
+            transition.action,
+            transition.state,
+            transition.step_index + 1,
+            f"{transition.candidate_share:.0%}",
+            transition.reason,
+        )
 
 
 def _report(rollout: Rollout, what: str, as_json: bool) -> None:

@@ -23,6 +23,28 @@ TokenOption = Annotated[
     str | None,
     typer.Option("--token", help="The token itself: visible to other users in 'ps'; prefer --token-file."),
 ]
+MonitorFlag = Annotated[
+    bool,
+    typer.Option(
+        "--monitor/--no-monitor", help="Run the monitoring runner beside the server (needs the log)."
+    ),
+]
+AlertsFlag = Annotated[
+    bool,
+    typer.Option(
+        "--alerts/--no-alerts", help="Evaluate the alert rules after each monitoring run (needs monitors)."
+    ),
+]
+RolloutsFlag = Annotated[
+    bool,
+    typer.Option(
+        "--rollouts/--no-rollouts",
+        help="Run the rollout controller beside the server: it advances, promotes and aborts rollouts.",
+    ),
+]
+RolloutIntervalOption = Annotated[
+    float, typer.Option("--rollout-interval", help="Seconds between rollout controller passes.", min=0.5)
+]
 
 
 def serve_command(
@@ -51,29 +73,20 @@ def serve_command(
             "--log/--no-log", help="Write every prediction to the prediction log (the workspace's log_url)."
         ),
     ] = True,
-    monitor: Annotated[
-        bool,
-        typer.Option(
-            "--monitor/--no-monitor", help="Run the monitoring runner beside the server (needs the log)."
-        ),
-    ] = True,
+    monitor: MonitorFlag = True,
     monitor_window: Annotated[
         str, typer.Option("--monitor-window", help="Monitoring window: 15m, 1h, 1d…")
     ] = "1h",
     monitor_interval: Annotated[
         float, typer.Option("--monitor-interval", help="Seconds between monitoring runs.", min=0.5)
     ] = 60.0,
-    alerts: Annotated[
-        bool,
-        typer.Option(
-            "--alerts/--no-alerts",
-            help="Evaluate the alert rules after each monitoring run (needs monitors).",
-        ),
-    ] = True,
+    alerts: AlertsFlag = True,
     scheduler: Annotated[
         bool,
         typer.Option("--scheduler", help="Also run the schedules ('shipyard scheduler') beside the server."),
     ] = False,
+    rollouts: RolloutsFlag = True,
+    rollout_interval: RolloutIntervalOption = 5.0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
@@ -97,6 +110,8 @@ def serve_command(
         monitor_interval=monitor_interval,
         alerts=alerts,
         scheduler=scheduler,
+        rollouts=rollouts,
+        rollout_interval=rollout_interval,
         log_level=log_level,
     )
     plan = plan_server(references, options, settings=load_settings(state.home))

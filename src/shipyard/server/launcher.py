@@ -2,7 +2,8 @@
 
 A server is uvicorn with ``workers`` processes, each importing ``create_app`` and reading its ``ServeConfig``
 from the environment, plus, beside them, the monitoring runner (one however many workers; it evaluates the
-alert rules after each run) and optionally the scheduler. Everything that can be wrong is checked before
+alert rules after each run), the rollout runner (the controller that advances rollouts) and optionally the
+scheduler. Everything that can be wrong is checked before
 any process starts: a reference that does not resolve, an alert rule naming a figure that does not exist.
 
 The bearer token comes from ``token_file`` (or ``token``, or ``$SHIPYARD_SERVE_TOKEN``) and reaches the
@@ -66,6 +67,10 @@ class ServeOptions:
     alerts: bool = True
     #: Also run the schedules beside the server.
     scheduler: bool = False
+    #: Run the rollout controller beside the server: it advances, promotes and aborts rollouts.
+    rollouts: bool = True
+    #: Seconds between two passes of the rollout controller.
+    rollout_interval: float = 5.0
     log_level: str = "info"
 
 
@@ -98,6 +103,8 @@ class ServerPlan:
             channels = sorted({name for rule in self.alerting.rules for name in rule.channels})
             rules = len(self.alerting.rules)
             lines.append(f"alerting with {rules} rule(s) through {', '.join(channels) or 'no channel'}")
+        if options.rollouts:
+            lines.append(f"advancing rollouts every {options.rollout_interval:g} s")
         if options.scheduler:
             lines.append("running the schedules beside the server")
         return lines
@@ -196,7 +203,7 @@ def run_server(plan: ServerPlan) -> None:
 
 
 def _start_sidecars(plan: ServerPlan) -> None:
-    """The monitoring runner and the scheduler, as daemons that end with this process."""
+    """The monitoring runner, the rollout runner and the scheduler, as daemons that end with this process."""
     if plan.monitoring:
         from shipyard.monitor_runner import RunnerConfig, start_runner_process
 
@@ -207,6 +214,10 @@ def _start_sidecars(plan: ServerPlan) -> None:
             alerts=plan.alerting is not None,
         )
         start_runner_process(plan.settings, runner)
+    if plan.options.rollouts:
+        from shipyard.rollout_runner import RolloutRunnerConfig, start_rollout_process
+
+        start_rollout_process(plan.settings, RolloutRunnerConfig(plan.options.rollout_interval))
     if plan.options.scheduler:
         from shipyard.scheduling import start_scheduler_process
 
