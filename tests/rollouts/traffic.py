@@ -4,6 +4,7 @@ requests, and shadow answers paired with the stable answers they mirror."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -71,7 +72,7 @@ def failed(count: int, *, version: int, arm: str, at: datetime, status: int = 50
     ]
 
 
-def write(url: str, records: list[PredictionRecord], failures: list[FailedRequest] = ()) -> None:  # type: ignore[assignment]
+def write(url: str, records: list[PredictionRecord], failures: Sequence[FailedRequest] = ()) -> None:
     writer = LogWriter(url, flush_seconds=60)
     for item in records:
         writer.submit(item)
