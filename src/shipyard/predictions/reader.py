@@ -212,11 +212,7 @@ class PredictionLog:
             progress(0, total)
         reading = list(dict.fromkeys(["prediction_id", *columns]))
         for segment, value_set in plan:
-            # Row groups, not one read: an old segment without an ``arm`` column is no error here.
-            groups = [
-                _with_arm(group, self.store, reading) for group in self.store.row_groups(segment, reading)
-            ]
-            table = pa.concat_tables(groups) if groups else None
+            table = self._read_with_arm(segment, reading)
             done += segment.rows
             if table is not None:
                 matched = table.filter(pc.is_in(table["prediction_id"], value_set=value_set))
@@ -224,6 +220,14 @@ class PredictionLog:
                     yield matched.select(columns)
             if progress is not None:
                 progress(done, total)
+
+    def _read_with_arm(self, segment: Segment, columns: list[str]) -> pa.Table | None:
+        """The segment's ``columns``; asked for the ``arm``, a segment older than rollouts reads as stable
+        (read by row groups, which leave out a column the file lacks instead of failing)."""
+        if "arm" not in columns:
+            return self.store.read(segment, columns)
+        groups = [_with_arm(group, self.store, columns) for group in self.store.row_groups(segment, columns)]
+        return pa.concat_tables(groups) if groups else None
 
     def query(self, sql: str, *, feedback: pa.Table | None = None) -> pa.Table:
         """Run DuckDB ``sql`` over the views ``predictions``, ``failures``, ``usage`` and ``feedback``.
