@@ -100,6 +100,29 @@ def test_a_canary_that_errors_more_is_aborted_with_the_check_named(
     assert registry.resolve("fraud@production").version == 1
 
 
+def test_a_check_under_its_failure_limit_waits_and_then_judges_only_new_traffic(
+    registry: Registry, log_url: str
+) -> None:
+    _fraud(registry)
+    started = rollouts.start(registry, _plan(checks={"error_rate": {"failure_limit": 2}}))
+    at = _entered(registry, started.id)
+    log = PredictionLog(log_url)
+    write(
+        log_url,
+        answered(30, version=1, arm="stable", at=at) + answered(30, version=2, arm="canary", at=at),
+        failed(10, version=2, arm="canary", at=at),
+    )
+    [first] = advance(registry, log, now=at + timedelta(seconds=1.5))
+    assert (first.action, first.state, first.analysis and first.analysis["verdict"]) == (
+        "wait",
+        "running",
+        "fail",
+    )
+    _good_traffic(log_url, at + timedelta(seconds=1.6))
+    [second] = advance(registry, log, now=at + timedelta(seconds=2.6))
+    assert (second.action, second.step_index) == ("step", 1)  # the failed window was not judged twice
+
+
 def test_no_traffic_waits_then_fails_with_not_enough_data(registry: Registry, log_url: str) -> None:
     _fraud(registry)
     started = rollouts.start(registry, _plan())
@@ -111,7 +134,7 @@ def test_no_traffic_waits_then_fails_with_not_enough_data(registry: Registry, lo
     assert advance(registry, log, now=at + timedelta(seconds=2)) == []  # next analysis one interval later
     [ended] = advance(registry, log, now=at + timedelta(seconds=3.5))  # max_wait: three intervals
     assert (ended.action, ended.state) == ("fail", "failed")
-    assert ended.reason.startswith("not enough data after 3 s at step 1: not enough data: stable has 0")
+    assert ended.reason.startswith("not enough data after 3 s at step 1: stable has 0 and candidate has 0 of")
     assert registry.resolve("fraud@production").version == 1
     assert rollouts.active_split(registry, "fraud") is None
 

@@ -163,6 +163,7 @@ def decide(plan: RolloutPlan, clock: StepClock, analyses: Sequence[Analysis], no
     if latest.verdict == "not_enough_data":
         if now >= clock.running_since + timedelta(seconds=plan.max_wait or plan.interval):
             detail = next((r.detail for r in latest.results if r.passed is None), "")
+            detail = detail.removeprefix(f"{NOT_ENOUGH_DATA}: ")
             waited = f"{plan.max_wait or plan.interval:g} s"
             return Decision(
                 "fail", f"{NOT_ENOUGH_DATA} after {waited} at step {clock.step_index + 1}: {detail}"
@@ -194,7 +195,10 @@ def _after_a_pass(plan: RolloutPlan, clock: StepClock, now: datetime) -> Decisio
 def advance(registry: Registry, log: PredictionLog, now: datetime | None = None) -> list[Transition]:
     """One pass over every active rollout (see the module doc); what changed, and every analysis run."""
     now = now or datetime.now(UTC)
-    done = [_transition(stopped, "stop", stopped.reason) for stopped in service.reconcile(registry)]
+    done = [
+        _transition(settled, "promote" if settled.state == "promoted" else "stop", settled.reason)
+        for settled in service.reconcile(registry)
+    ]
     for current in service.status(registry):
         if current.state != "running":
             continue  # paused: the split stays, no step is taken
@@ -202,6 +206,9 @@ def advance(registry: Registry, log: PredictionLog, now: datetime | None = None)
             outcome = _advance_one(registry, log, service.get(registry, current.id), now)
         except Conflict as changed:  # paused, ended or stepped by someone else meanwhile
             logger.info("rollout %s changed while it was analysed: %s", current.id, changed)
+            continue
+        except ShipyardError as error:  # this rollout's trouble must not hold the others back
+            logger.warning("rollout %s could not be advanced: %s", current.id, error)
             continue
         if outcome is not None:
             done.append(outcome)
