@@ -14,7 +14,7 @@ import pytest
 from shipyard import Registry
 from shipyard.cli import main
 from shipyard.config import load_settings
-from shipyard.rollout_runner import RolloutRunner, RolloutRunnerConfig
+from shipyard.rollout_runner import RolloutRunner, RolloutRunnerConfig, start_rollout_process
 from shipyard.rollouts import service as rollouts
 from shipyard.rollouts.controller import step_clock
 from shipyard.server import ServeOptions, plan_server
@@ -64,6 +64,24 @@ def test_the_runner_advances_a_rollout_on_its_own(home: Path) -> None:
         thread.join(timeout=10)
     assert not thread.is_alive()
     assert (current.step_index, current.candidate_share) == (1, 0.25)
+
+
+def test_the_runner_sidecar_process_advances_a_rollout(home: Path) -> None:
+    _traffic(home)
+    process = start_rollout_process(load_settings(home), RolloutRunnerConfig(interval_seconds=0.5))
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.is_alive()
+            with Registry(home=home) as registry:
+                [current] = rollouts.status(registry)
+            if current.step_index == 1:
+                break
+            time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.join(timeout=10)
+    assert current.step_index == 1 and process.exitcode is not None
 
 
 def test_rollout_run_once_reports_what_it_did(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
