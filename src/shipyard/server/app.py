@@ -7,6 +7,8 @@ declares from its codec's paths, the lifespan, the one failure handler and, with
 
 from __future__ import annotations
 
+import functools
+
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect
 
@@ -14,6 +16,7 @@ from shipyard.config import load_settings
 from shipyard.errors import ShipyardError
 from shipyard.predictions import PredictionLog
 from shipyard.registry import Registry
+from shipyard.rollouts import active_split
 from shipyard.server import api_page, feedback, inference, metadata, metrics, operations
 from shipyard.server.access_log import configure_logging
 from shipyard.server.auth import BearerTokenMiddleware
@@ -71,6 +74,7 @@ def _server_state(config: ServeConfig, sink: PredictionSink | None) -> ServerSta
         on_batch=metrics.record_batch,
         on_shadow=metrics.record_shadow,
         max_shadow_requests=config.max_shadow_requests,
+        split_source=functools.partial(active_split, registry),
     )
     return ServerState(
         config=config,

@@ -30,6 +30,8 @@ class ServeConfig:
     max_queue_rows: int = 20_000
     request_timeout: float = 10.0
     refresh_seconds: float = 1.0
+    #: How often each worker reads its models' rollouts: an abort must reach every worker within a second.
+    rollout_refresh_seconds: float = 0.25
     #: Require ``Authorization: Bearer <api_token>``; never put in the environment (see ``api_token_file``).
     api_token: str | None = field(default=None, repr=False)
     #: A file holding the token, read by each worker: how ``shipyard serve`` hands its workers the token.

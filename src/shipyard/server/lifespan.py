@@ -39,7 +39,11 @@ def lifespan_of(
         _report_loaded(server.engine)
         _freeze_what_lives_forever()
         writer = _start_log_writer(server) if own_log else None
-        tasks = [asyncio.create_task(_follow_aliases(server)), asyncio.create_task(_stop_when_orphaned())]
+        tasks = [
+            asyncio.create_task(_follow_aliases(server)),
+            asyncio.create_task(_follow_rollouts(server)),
+            asyncio.create_task(_stop_when_orphaned()),
+        ]
         if writer is not None:
             tasks.append(
                 asyncio.create_task(
@@ -89,6 +93,17 @@ async def _follow_aliases(server: ServerState) -> None:
             _report_served(server.engine)
         except Exception:  # the loop must survive a database hiccup; the next tick retries
             log.exception("refreshing the served versions failed")
+
+
+async def _follow_rollouts(server: ServerState) -> None:
+    """Every ``rollout_refresh_seconds``, route each model by its alias's rollout as the database says now
+    (a step taken, a pause, an abort); loading a new candidate happens here too, off the request path."""
+    while True:
+        await asyncio.sleep(server.config.rollout_refresh_seconds)
+        try:
+            await server.engine.follow_splits()
+        except Exception:  # as for aliases: a database hiccup must not end the loop
+            log.exception("following the rollouts failed")
 
 
 async def _stop_when_orphaned() -> None:

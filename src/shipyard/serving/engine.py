@@ -52,6 +52,9 @@ _WARM_ROWS = 8
 #: After a candidate failed to load or warm, how long before a refresh tries it again.
 _CANDIDATE_RETRY_SECONDS = 30.0
 
+#: Before ``split_source`` was first read: unequal to every split, None included.
+_UNREAD = object()
+
 #: ``split_source(model, alias) -> Split | None``: the rollout a server follows for a model's alias.
 SplitSource = Callable[[str, str], Split | None]
 #: ``on_route(version, arm)``: which version and arm a request went to (its failure is counted there).
@@ -227,6 +230,9 @@ class ServedModel:
     ignored_split: Split | None = None
     #: The candidate that last failed to load: ``(rollout id, version, when, message)``.
     candidate_failure: tuple[str, int, float, str] | None = None
+    #: The split ``split_source`` last gave that is in force (``_UNREAD`` before the first read): routing
+    #: follows the source's changes, so a split set directly with ``set_split`` lasts until the next change.
+    followed_split: object = _UNREAD
 
     @property
     def candidate_arm(self) -> Arm | None:
@@ -406,6 +412,16 @@ class Engine:
                 if self.split_source is not None and served.ref.alias is not None:
                     await self._follow_split(served, self.split_source, served.ref.alias)
 
+    async def follow_splits(self) -> None:
+        """Follow each alias's rollout from ``split_source`` without resolving references again: cheap
+        enough to run several times a second, so an abort reaches this worker well within a second."""
+        if self.split_source is None:
+            return
+        async with self._lock:
+            for served in self.models.values():
+                if served.ref.alias is not None and served.current is not None:
+                    await self._follow_split(served, self.split_source, served.ref.alias)
+
     async def set_split(self, name: str, split: Split | None) -> None:
         """Route ``name``'s live traffic by ``split`` from now on; None sends everything to stable again.
 
@@ -425,7 +441,11 @@ class Engine:
             served.last_error = f"cannot read the rollout of {served.ref} ({error}); routing unchanged"
             log.warning("%s", served.last_error)
             return
+        if split == served.followed_split:
+            return  # nothing changed at the source: routing stays, whoever set it
         await self._apply_split(served, split)
+        if served.split == split:  # applied; a split ignored or a candidate that failed is read again
+            served.followed_split = split
 
     async def _apply_split(self, served: ServedModel, split: Split | None) -> None:
         current = served.current
