@@ -21,7 +21,18 @@ the CPU other work took during the timed runs (all busy time in /proc/stat minus
 trees, wrk and this script used). A baseline that cannot be installed, started or verified is reported as
 n/a with the reason; the others still run.
 
-    python bench/serving.py [--duration 20] [--repetitions 3] [--servers shipyard,mlflow,bentoml] [--no-write]
+Rollouts (shipyard only, the ``rollouts`` part; docs/benchmarks.md's "Rollouts in shipyard serve" section):
+one more ``shipyard serve bench@production --workers 2`` whose workspace also holds version 2, the same
+estimator refitted (so the candidate is no slower than stable). Through ``shipyard.rollouts`` the script
+switches it between no rollout, a 50% canary and a shadow rollout, waits until every worker routes by the
+new state (each worker's own /health/ready), and times 1-row requests at c=16 and c=64 with wrk exactly as
+above, the three states taking turns within each repetition (their order rotating). Then 20 aborts: each
+starts a 50% canary, waits until every worker has answered with both arms, calls ``rollouts.abort``, and
+stamps the last ``canary`` answer (``X-Shipyard-Arm``) seen after ``abort`` returned, while two keep-alive
+connections per worker (mapped to their worker with psutil) send requests without pause from a thread each.
+
+    python bench/serving.py [--duration 20] [--repetitions 3] [--servers shipyard,mlflow,bentoml]
+                            [--parts servers,rollouts] [--aborts 20] [--no-write]
 """
 
 from __future__ import annotations
@@ -41,19 +52,21 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import joblib
 import pandas as pd
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _rollouts
 from _report import machine, markdown_table, measure, write_section
-from shipyard import Contract, Registry, VersionMetadata, __version__
+from shipyard import Contract, Registry, VersionMetadata, __version__, rollouts
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -696,8 +709,298 @@ def report(
     return "\n\n".join(parts) + "\n"
 
 
+# -- rollouts (shipyard only) ---------------------------------------------------------------------------
+ROLLOUT_CONCURRENCIES = (16, 64)
+ROLLOUT_LABELS = {"none": "no rollout", "canary": "50% canary", "shadow": "shadow"}
+
+
+@dataclass
+class RolloutResults:
+    runs: dict[tuple[str, int], list[Run]] = field(default_factory=dict)
+    aborts: list[_rollouts.AbortTrial] = field(default_factory=list)
+    shadow_copies: dict[str, float] = field(default_factory=dict)
+    others: list[float] = field(default_factory=list)
+    #: Per state and concurrency, per timed run: (requests per predict call, server CPU ms per request).
+    batching: dict[tuple[str, int], list[tuple[float, float]]] = field(default_factory=dict)
+    #: The routing decision alone (``choose_arm``), in process: microseconds per request, median.
+    choose_arm_us: float = 0.0
+    reason: str = ""
+
+
+def workspace_registry(server: Server) -> Registry:
+    """The registry of a shipyard server's workspace, opened in this process."""
+    environment = server.environment
+    return Registry(
+        home=Path(environment["SHIPYARD_HOME"]),
+        registry_url=environment["SHIPYARD_REGISTRY_URL"],
+        artifacts_url=environment["SHIPYARD_ARTIFACTS_URL"],
+    )
+
+
+def time_rollouts(
+    work: Path,
+    model: HistGradientBoostingClassifier,
+    candidate: HistGradientBoostingClassifier,
+    features: pd.DataFrame,
+    args: argparse.Namespace,
+) -> RolloutResults:
+    """No rollout, a 50% canary and a shadow rollout taking turns on one server; then the aborts."""
+    results = RolloutResults(choose_arm_us=choose_arm_microseconds())
+    server = shipyard_server(work, model, features, name="shipyard rollouts")
+    frame = features.iloc[:1]
+    with workspace_registry(server) as registry:
+        registry.register(
+            MODEL_NAME,
+            candidate,
+            metadata=VersionMetadata(input_schema=Contract.infer(features).to_dict()),
+            reason="serving benchmark: the rollouts' candidate, the same estimator refitted",
+        )
+    print("starting shipyard for the rollouts …", file=sys.stderr)
+    try:
+        server.start()
+        verify(server, model, {1: frame, 100: features.iloc[:100]})
+        assert server.process is not None
+        with workspace_registry(server) as registry:
+            time_rollout_states(server, server.process.pid, registry, frame, work, args, results)
+            results.shadow_copies = _rollouts.shadow_copies(fetch_text(server.url("/metrics")))
+            print(f"timing {args.aborts} aborts …", file=sys.stderr)
+            for index in range(args.aborts):
+                trial = _rollouts.abort_trial(
+                    registry,
+                    MODEL_NAME,
+                    2,
+                    server.port,
+                    server.process.pid,
+                    WORKERS,
+                    server.predict_path,
+                    server.body(frame),
+                )
+                results.aborts.append(trial)
+                print(
+                    f"  abort {index + 1}/{args.aborts}: {trial.seconds * 1000:.0f} ms "
+                    f"({trial.requests} requests, {trial.failed} failed)",
+                    file=sys.stderr,
+                )
+    # One step going wrong (a worker that never follows, a server that dies) is the report's reason.
+    except Exception as error:
+        results.reason = f"{type(error).__name__}: {error}"
+        print(f"  rollouts: n/a — {results.reason}", file=sys.stderr)
+    finally:
+        server.stop()
+    return results
+
+
+def time_rollout_states(
+    server: Server,
+    server_pid: int,
+    registry: Registry,
+    frame: pd.DataFrame,
+    work: Path,
+    args: argparse.Namespace,
+    results: RolloutResults,
+) -> None:
+    """Every state at every concurrency, ``args.repetitions`` times, the states taking turns."""
+    body_file = work / "rollouts-1.json"
+    body_file.write_bytes(server.body(frame))
+    script = work / "rollouts-1.lua"
+    script.write_text(LUA_SCRIPT.replace("__BODY_FILE__", json.dumps(str(body_file))))
+    url, metrics = server.url(server.predict_path), server.url("/metrics")
+    modes = _rollouts.MODES
+    planned = len(modes) * len(ROLLOUT_CONCURRENCIES) * args.repetitions * (args.duration + args.warmup)
+    print(f"timing rollout states, about {planned / 60:.1f} min …", file=sys.stderr)
+    meter = LoadMeter([server])
+    for repetition in range(args.repetitions):
+        order = modes[repetition % len(modes) :] + modes[: repetition % len(modes)]
+        for connections in ROLLOUT_CONCURRENCIES:
+            for mode in order:
+                rollout_id = _rollouts.set_mode(registry, MODEL_NAME, 2, mode)
+                _rollouts.wait_for_routing(server.port, server_pid, WORKERS, MODEL_NAME, rollout_id)
+                run_wrk(url, script, connections, args.warmup)
+                before = (_rollouts.batch_totals(fetch_text(metrics)), server_cpu_seconds(server_pid))
+                meter.start()
+                run = run_wrk(url, script, connections, args.duration)
+                results.others.append(meter.others_share())
+                after = (_rollouts.batch_totals(fetch_text(metrics)), server_cpu_seconds(server_pid))
+                results.runs.setdefault((mode, connections), []).append(run)
+                calls, counted = (after[0][key] - before[0][key] for key in ("calls", "requests"))
+                results.batching.setdefault((mode, connections), []).append(
+                    (
+                        (after[0]["batched"] - before[0]["batched"]) / max(calls, 1.0),
+                        (after[1] - before[1]) * 1000 / max(counted, 1.0),
+                    )
+                )
+                print(
+                    f"  [{repetition + 1}/{args.repetitions}] c={connections:<3} {ROLLOUT_LABELS[mode]:11} "
+                    f"{run.requests_per_second:8,.0f} req/s  p50 {milliseconds(run.p50_ms):>6} ms  "
+                    f"p99 {milliseconds(run.p99_ms):>6} ms  errors {run.errors}  "
+                    f"others' CPU {results.others[-1]:.0%}",
+                    file=sys.stderr,
+                )
+    _rollouts.set_mode(registry, MODEL_NAME, 2, "none")
+    _rollouts.wait_for_routing(server.port, server_pid, WORKERS, MODEL_NAME, None)
+
+
+def server_cpu_seconds(server_pid: int) -> float:
+    """CPU seconds the server and every process it started have used so far."""
+    table = process_table()
+    return sum(table[pid][1] for pid in process_tree(server_pid, table))
+
+
+def choose_arm_microseconds() -> float:
+    """The routing decision alone, in this process: one ``choose_arm`` on a 50% split, by random draw and
+    by a header's value (hashed), median µs of each, the larger."""
+    split = rollouts.Split(rollout_id=1, stable=1, candidate=2, candidate_share=0.5, shadow=False, key=None)
+    keyed = replace(split, key=rollouts.RoutingKey.parse("header:X-Customer-Id"))
+    by_draw = measure("choose_arm", lambda index: rollouts.choose_arm(split, None, 0.5), 20_000)
+    by_key = measure("choose_arm", lambda index: rollouts.choose_arm(keyed, str(index), 0.5), 20_000)
+    return max(by_draw.median_ms, by_key.median_ms) * 1000
+
+
+def fetch_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def rollout_report(results: RolloutResults, args: argparse.Namespace) -> str:
+    """The rollouts section: costs as ratios to no rollout, where the time goes, the abort latencies, the
+    aims, and how it ran."""
+    if results.reason:
+        return f"Not measured: {results.reason}\n"
+    throughput, costs = rollout_throughput(results)
+    seconds = [trial.seconds * 1000 for trial in results.aborts]
+    p99 = _rollouts.percentile(seconds, 0.99)
+    aborts = markdown_table(
+        ["aborts", "p50 ms", "p99 ms", "max ms", "min ms", "requests during the aborts", "failed"],
+        [
+            [
+                len(seconds),
+                f"{_rollouts.median(seconds):.0f}",
+                f"{p99:.0f}",
+                f"{max(seconds):.0f}",
+                f"{min(seconds):.0f}",
+                f"{sum(trial.requests for trial in results.aborts):,}",
+                sum(trial.failed for trial in results.aborts),
+            ]
+        ],
+    )
+    aim_rows: list[list[object]] = []
+    for mode, aim in (("canary", 0.05), ("shadow", 0.15)):
+        for connections in ROLLOUT_CONCURRENCIES:
+            cost = costs[(mode, connections)]
+            label = f"{ROLLOUT_LABELS[mode]}, c={connections}: costs < {aim:.0%} of req/s"
+            aim_rows.append([label, f"{cost:.1%}", verdict(cost < aim)])
+    aim_rows.append(["abort → every worker stable: p99 < 1 s", f"{p99:.0f} ms", verdict(p99 < 1000)])
+    errors = sum(run.errors for runs in results.runs.values() for run in runs)
+    errors += sum(trial.failed for trial in results.aborts)
+    aim_rows.append(["zero errors (every run and abort)", str(errors), verdict(errors == 0)])
+    parts = [
+        "`python bench/serving.py --parts rollouts` — the serving benchmark's model and 1-row workload on "
+        "shipyard alone, with no rollout, a 50% canary and a shadow rollout of a candidate as fast as "
+        "stable; then how long an abort takes to reach every worker.",
+        throughput,
+        "Where the time goes (from the server's /metrics and its processes' CPU time, same runs, medians):",
+        rollout_batching(results),
+        f"The routing decision itself (`choose_arm`, in process) takes {results.choose_arm_us:.1f} µs a "
+        "request. What a split costs is batching: each worker batches each version on its own, so with "
+        "half the requests going to each version a predict call holds fewer requests, and this model's "
+        "predict has a fixed cost per call (the model's own `predict` takes about as long for one row as "
+        "for 100), so the CPU per request rises. A shadow rollout runs the model twice for every request.",
+        "Aborts:",
+        aborts,
+        "Aims:",
+        markdown_table(["aim", "measured", "result"], aim_rows),
+        rollout_notes(results, args),
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def rollout_throughput(results: RolloutResults) -> tuple[str, dict[tuple[str, int], float]]:
+    """The table of req/s, costs and latencies per state, and each rollout's cost per concurrency."""
+    summaries = {key: summarise(runs) for key, runs in results.runs.items()}
+    rows: list[list[object]] = []
+    costs: dict[tuple[str, int], float] = {}
+    for connections in ROLLOUT_CONCURRENCIES:
+        none, canary, shadow = (summaries[(mode, connections)] for mode in _rollouts.MODES)
+        for mode, summary in (("canary", canary), ("shadow", shadow)):
+            costs[(mode, connections)] = 1 - summary.requests_per_second / none.requests_per_second
+        rows.append(
+            [
+                f"1 row, c={connections}",
+                f"{none.requests_per_second:,.0f}",
+                f"{canary.requests_per_second:,.0f}",
+                f"{costs[('canary', connections)]:.1%}",
+                f"{shadow.requests_per_second:,.0f}",
+                f"{costs[('shadow', connections)]:.1%}",
+                " / ".join(milliseconds(s.p50_ms) for s in (none, canary, shadow)),
+                " / ".join(milliseconds(s.p99_ms) for s in (none, canary, shadow)),
+                none.errors + canary.errors + shadow.errors,
+            ]
+        )
+    columns = ["workload", "req/s, no rollout", "req/s, 50% canary", "canary cost", "req/s, shadow"]
+    columns += ["shadow cost", "p50 ms (none / canary / shadow)", "p99 ms (none / canary / shadow)", "errors"]
+    return markdown_table(columns, rows), costs
+
+
+def rollout_batching(results: RolloutResults) -> str:
+    rows = []
+    for connections in ROLLOUT_CONCURRENCIES:
+        figures = [results.batching[(mode, connections)] for mode in _rollouts.MODES]
+        rows.append(
+            [
+                f"1 row, c={connections}",
+                " / ".join(f"{statistics.median(f[0] for f in runs):.1f}" for runs in figures),
+                " / ".join(f"{statistics.median(f[1] for f in runs):.2f}" for runs in figures),
+            ]
+        )
+    columns = ["workload", "requests per predict call (none / canary / shadow)"]
+    return markdown_table([*columns, "server CPU ms per request (none / canary / shadow)"], rows)
+
+
+def rollout_notes(results: RolloutResults, args: argparse.Namespace) -> str:
+    copies = results.shadow_copies
+    mirrored, dropped = sum(copies.values()), copies.get("dropped", 0.0)
+    others = results.others or [0.0]
+    lines = [
+        "How it ran:",
+        "",
+        "- One `shipyard serve bench@production --workers 2` (prediction log, monitoring and the rollout "
+        "controller on, as a user runs it); its workspace holds v1 and v2, the same estimator refitted, so "
+        "the candidate is no slower than stable. The state changes through `shipyard.rollouts`: "
+        "`start(registry, {'model': 'bench', 'to': 2, 'strategy': 'canary', 'steps': [50, 100], "
+        "'interval': '1h'})` (half the live traffic to v2; the controller never moves it during a run), the "
+        "same with `'strategy': 'shadow'`, and `abort`. Before each timed run the script waits until each "
+        "worker's own /health/ready routes by the new state.",
+        f"- wrk with 1-row requests, {args.duration} s per run after a {args.warmup} s warm-up, "
+        f"{args.repetitions} repetition(s), the three states taking turns within each repetition in a "
+        "rotating order; medians, errors summed. The cost is 1 − req/s with the rollout ÷ req/s without.",
+        f"- Shadow copies over all shadow runs (warm-ups included): {mirrored:,.0f} mirrored, "
+        f"{copies.get('answered', 0.0):,.0f} answered by the candidate, {dropped:,.0f} dropped "
+        f"({dropped / mirrored if mirrored else 0:.1%}; at most `max_shadow_requests`, 64, in flight per "
+        f"worker), {copies.get('failed', 0.0):,.0f} failed.",
+        f"- Aborts: {len(results.aborts)} times, start a 50% canary, wait until each worker has answered "
+        "with both arms, then `rollouts.abort` (it returns once the database holds the share of 0). Two "
+        "keep-alive connections per worker (psutil names the worker holding each), a thread each, send "
+        "1-row requests without pause throughout; the latency is from `abort` returning to the arrival of "
+        "the last answer whose `X-Shipyard-Arm` is `canary` (0 when none came after it), watched for at "
+        f"least {_rollouts.OBSERVE_SECONDS:.0f} s and {_rollouts.QUIET_SECONDS:.0f} s past the last canary. "
+        f"p99 of {len(results.aborts)} is the largest. Workers read the split every 0.25 s "
+        "(`rollout_refresh_seconds`), so a quarter second plus a request is the expected bound.",
+        f"- Other work on the machine during the timed runs: median {statistics.median(others):.0%}, at "
+        f"most {max(others):.0%} of the CPU (measured as in the section above).",
+    ]
+    return "\n".join(lines)
+
+
+def write_rollouts(results: RolloutResults, args: argparse.Namespace) -> None:
+    body = rollout_report(results, args)
+    print(body)
+    if not args.no_write:
+        write_section("serving-rollouts", "Rollouts in shipyard serve: routing, shadow and abort", body)
+
+
 # -- main ------------------------------------------------------------------------------------------------
-def main() -> None:
+def parse_arguments() -> tuple[argparse.Namespace, set[str], list[str]]:
+    """The command line: its options, the parts to run and the servers chosen."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -709,12 +1012,26 @@ def main() -> None:
         default="shipyard,mlflow,bentoml",
         help="comma-separated subset of shipyard,mlflow,bentoml",
     )
+    parser.add_argument(
+        "--parts",
+        default="servers,rollouts",
+        help="servers (shipyard vs the baselines), rollouts (shipyard's rollout costs), or both",
+    )
+    parser.add_argument("--aborts", type=int, default=20, help="aborts timed in the rollouts part")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
+    parts = {part.strip().lower() for part in args.parts.split(",") if part.strip()}
+    if not parts or parts - {"servers", "rollouts"}:
+        parser.error(f"--parts takes servers and rollouts; got {args.parts!r}")
     chosen = [name.strip().lower() for name in args.servers.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in SERVER_NAMES]
     if unknown or not chosen:
         parser.error(f"--servers takes shipyard, mlflow and bentoml; got {args.servers!r}")
+    return args, parts, chosen
+
+
+def main() -> None:
+    args, parts, chosen = parse_arguments()
     if shutil.which("wrk") is None:
         sys.exit(
             "wrk is not installed: `apt-get install -y wrk` (or `make bench-serving-deps`) and run again"
@@ -739,14 +1056,25 @@ def main() -> None:
     names = [SERVER_NAMES[name] for name in chosen]
     reasons: dict[str, str] = {}
     servers: list[Server] = []
+    results: dict[str, dict[str, Run]] = {}
+    others: list[float] = []
+    rollout_results: RolloutResults | None = None
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-serving-") as scratch:
         work = Path(scratch)
-        try:
-            servers = start_servers(chosen, work, model, features, frames, reasons)
-            results, others = time_servers(servers, work, frames, args, reasons)
-        finally:
-            for server in servers:
-                server.stop()
+        if "servers" in parts:
+            try:
+                servers = start_servers(chosen, work, model, features, frames, reasons)
+                results, others = time_servers(servers, work, frames, args, reasons)
+            finally:
+                for server in servers:
+                    server.stop()
+        if "rollouts" in parts:
+            candidate = clone(model).fit(features, target)  # the same estimator refitted: no slower
+            rollout_results = time_rollouts(work, model, candidate, features, args)
+    if rollout_results is not None:
+        write_rollouts(rollout_results, args)
+    if "servers" not in parts:
+        return
 
     load_after = os.getloadavg()[0]
     context = {server.name: server.version for server in servers}
