@@ -4,6 +4,7 @@ rollout, resumes after a restart, stops when the alias is moved by hand, and end
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -68,6 +69,25 @@ def test_a_good_canary_walks_its_steps_and_promotes(registry: Registry, log_url:
     assert ended.state == "promoted"
     assert [step.candidate_share for step in ended.steps] == [0.05, 0.25, 0.5, 1.0]
     assert [a["verdict"] for step in ended.steps for a in step.analyses] == ["pass"] * 4
+
+
+def test_at_its_last_step_a_canary_is_judged_against_stable_from_just_before_the_step(
+    registry: Registry, log_url: str
+) -> None:
+    """At 100% stable answers nothing, as on a real server: its figures come from as long before the step."""
+    _fraud(registry)
+    started = rollouts.start(registry, _plan(steps=[50, 100]))
+    log = PredictionLog(log_url)
+    at = _entered(registry, started.id)
+    _good_traffic(log_url, at)
+    time.sleep(0.1)  # the next step begins after this traffic, as it does on a server
+    [moved] = advance(registry, log, now=at + timedelta(seconds=1.5))
+    assert (moved.action, moved.candidate_share) == ("step", 1.0)
+    at = _entered(registry, started.id)
+    write(log_url, answered(30, version=2, arm="canary", at=at + timedelta(milliseconds=100)))
+    [promoted] = advance(registry, log, now=at + timedelta(seconds=1.5))
+    assert (promoted.action, promoted.state) == ("promote", "promoted")
+    assert promoted.analysis is not None and promoted.analysis["figures"]["stable"]["requests"] == 30
 
 
 def test_a_canary_that_errors_more_is_aborted_with_the_check_named(

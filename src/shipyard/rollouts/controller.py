@@ -15,13 +15,14 @@ checks (``analysis.analyse``), records the analysis in the rollout's history, an
 * not enough data → **wait** and analyse again one interval later; once ``max_wait`` has passed without
   enough data the rollout ends **failed** with "not enough data" — it never promotes on no data.
 
-Per strategy: a canary walks its steps. An A/B test is judged once, after ``interval`` or as soon as both
-arms have ``sample_size`` requests: pass promotes, fail aborts (its verdict is final). Blue-green switches
-all traffic at its only step; it is analysed every ``interval`` during ``hold`` (stable's figures are those
-of the same length of time before the switch, when stable answered everything) and promoted when the hold
-is over and the latest analysis passed. A shadow rollout is analysed after ``interval``: pass ends it
-``passed`` with the alias untouched (the candidate has never answered a client: putting it live is a
-decision for a canary or a promotion by hand), fail aborts it.
+Per strategy: a canary walks its steps (at 100% stable answers nothing, so the last step is judged against
+stable's figures over as long just before it). An A/B test is judged once, after ``interval`` or as soon as
+both arms have ``sample_size`` requests: pass promotes, fail aborts (its verdict is final). Blue-green
+switches all traffic at its only step; it is analysed every ``interval`` during ``hold`` (stable's figures are
+those of the same length of time before the switch, when stable answered everything) and promoted when the
+hold is over and the latest analysis passed. A shadow rollout is analysed after ``interval``: pass ends it
+``passed`` with the alias untouched (the candidate has never answered a client: putting it live is a decision
+for a canary or a promotion by hand), fail aborts it.
 
 Everything the controller needs lives in the metadata database (the step's start, the analyses and the
 windows they judged), so a restarted controller — or a second one on another machine — takes up where the
@@ -244,6 +245,9 @@ def _figures(
     stable_window = None
     if rollout.strategy == "blue_green":  # stable answers nothing after the switch: compare with before it
         stable_window = (rollout.started_at - (end - start), rollout.started_at)
+    elif rollout.candidate_share >= 1.0:  # a canary's last step: stable answers nothing; as long before it
+        entered = step_clock(rollout).entered_at
+        stable_window = (entered - (end - start), entered)
     return step_figures(
         registry,
         log,
