@@ -1,4 +1,5 @@
-"""``make demo`` runs the loop end to end: the weaker candidate is refused, the stronger one promoted."""
+"""``make demo`` runs the loop end to end: the weaker candidate is refused, the stronger one promoted;
+a faulty canary is aborted by analysis, its fix promoted step by step, and a refit passes a shadow run."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shipyard import Registry
+from shipyard import Registry, rollouts
 from shipyard.cli import main
 
 pytestmark = pytest.mark.slow
@@ -30,13 +31,30 @@ def test_demo_refuses_the_weaker_candidate_and_promotes_the_stronger(
     assert "webhook ← firing: CRITICAL fraud:latency-p99 — fraud/4" in out
     assert "(signature ok)" in out and "BAD SIGNATURE" not in out
     assert "rollback done: fraud@production: version 4 → 3" in out
+    # Rollouts through a real engine following the database, judged by the controller from the log.
+    assert "aborted: check error_rate failed: error rate" in out
+    assert "step 4 (100%): 160 canary → promote: step 4 of 4 passed its analysis" in out
+    assert "agreement: same label on 96.12% of 800 mirrored rows" in out
     with Registry(home=tmp_path / "demo" / ".shipyard") as registry:
-        assert registry.resolve("fraud@production").version == 3
+        assert registry.resolve("fraud@production").version == 6
         events = registry.audit(action="alias.")
         assert [event.action for event in events] == [
-            "alias.promote", "alias.promote", "alias.rollback", "alias.promote", "alias.set", "alias.rollback"
+            "alias.promote", "alias.promote", "alias.rollback", "alias.promote", "alias.set",
+            "alias.rollback", "alias.promote",
         ]  # fmt: skip
-        assert events[-1].reason.startswith("alert fraud:latency-p99 fired")
+        assert events[-2].reason.startswith("alert fraud:latency-p99 fired")
+        assert events[-1].reason.startswith("rollout 2 promoted v6")
+        aborted, promoted, passed = reversed(rollouts.history(registry, "fraud"))
+        assert (aborted.candidate, aborted.state, aborted.candidate_share) == (5, "aborted", 0.0)
+        assert aborted.reason.startswith("check error_rate failed")
+        [analysis] = [a for step in aborted.steps for a in step.analyses]
+        assert analysis["figures"]["candidate"]["errors"] > 0 == analysis["figures"]["stable"]["errors"]
+        assert (promoted.candidate, promoted.state) == (6, "promoted")
+        assert [step.candidate_share for step in promoted.steps] == [0.05, 0.25, 0.5, 1.0]
+        assert [a["verdict"] for step in promoted.steps for a in step.analyses] == ["pass"] * 4
+        assert (passed.strategy, passed.state, passed.stable, passed.candidate) == ("shadow", "passed", 6, 7)
+        [shadow] = [a for step in passed.steps for a in step.analyses]
+        assert shadow["figures"]["pairs"]["pairs"] == 800 and shadow["figures"]["pairs"]["agreement"] >= 0.95
     assert main(["demo", "--dir", str(tmp_path / "demo")]) == 0, "the demo can run again in its own folder"
 
 

@@ -8,8 +8,9 @@ version from its recorded spec, and prints the audit trail. Then production traf
 prediction log: an hour like training, then an hour where amounts triple and web traffic takes over while the
 fraud pattern changes; labels arrive late, and the monitors flag exactly the two drifted features and the
 accuracy drop. The alerting chapter (``shipyard.cli.demo.alerting``) follows: those findings fire alerts to a
-webhook, and a slow model that slipped into production is rolled back by its latency alert. Later
-capabilities extend this same story.
+webhook, and a slow model that slipped into production is rolled back by its latency alert. The rollouts
+chapter (``shipyard.cli.demo.rollouts``) ends it: a faulty canary is aborted by analysis, its fix walks its
+steps to production, and a refit passes a shadow run. Later capabilities extend this same story.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pandas as pd
 
 from shipyard.cli import render
 from shipyard.cli.demo.alerting import alerting_story
+from shipyard.cli.demo.rollouts import rollouts_story
 from shipyard.cli.demo.traffic import FEATURES, SEED, log_request, make_transactions
 from shipyard.cli.gates import show_gate_report
 from shipyard.cli.training import show_report
@@ -172,6 +174,7 @@ def run_demo(directory: Path) -> None:
         _show_versions_and_audit(registry)
         start = _monitoring_story(registry)
         alerting_story(registry, start, _announce_step)
+        rollouts_story(registry, _announce_step)
     render.message(
         "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
     )
