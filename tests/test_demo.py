@@ -34,7 +34,7 @@ def test_demo_refuses_the_weaker_candidate_and_promotes_the_stronger(
     # Rollouts through a real engine following the database, judged by the controller from the log.
     assert "aborted: check error_rate failed: error rate" in out
     assert "step 4 (100%): 160 canary → promote: step 4 of 4 passed its analysis" in out
-    assert "agreement: same label on 96.12% of 800 mirrored rows" in out
+    assert "agreement: same label on 96.62% of 800 mirrored rows" in out
     with Registry(home=tmp_path / "demo" / ".shipyard") as registry:
         assert registry.resolve("fraud@production").version == 6
         events = registry.audit(action="alias.")

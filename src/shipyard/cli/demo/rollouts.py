@@ -45,6 +45,9 @@ from shipyard.serving.results import DecodedRequest
 ROWS_PER_REQUEST = 5
 REQUESTS_AT = {0.0: 160, 0.05: 3000, 0.25: 560, 0.5: 320, 1.0: 160}
 CONCURRENCY = 16
+#: Sticky routing: a customer meets one arm for the whole rollout (and the demo's outcome is the same on
+#: every run).
+KEY = "header:X-Customer-Id"
 #: Amounts above this make the faulty candidate raise (a unit bug: cents read as euros overflow a table).
 FAULTY_ABOVE = 300.0
 
@@ -131,7 +134,7 @@ class _Server:
     def __init__(self, engine: Engine, recorder: PredictionRecorder, writer: LogWriter, log_url: str) -> None:
         self.engine, self.recorder, self.writer = engine, recorder, writer
         self.log = PredictionLog(log_url)
-        self.rows = make_transactions(20_000, seed=SEED + 300)[FEATURES]
+        self.rows = make_transactions(20_000, seed=SEED + 400)[FEATURES]
         self.offset = 0
 
     async def roll(
@@ -139,11 +142,12 @@ class _Server:
     ) -> Rollout:
         """Start a rollout of ``candidate`` (10-minute steps) and serve each step until the controller ends
         it; the rollout as it ended."""
-        keys = {"model": "fraud", "to": candidate.version, "interval": "10m", **plan}
+        keys = {"model": "fraud", "to": candidate.version, "interval": "10m", "routing_key": KEY, **plan}
         current = rollouts.start(registry, keys, reason=reason, trust=True)
         now = current.started_at
         while current.active:
             await self.engine.refresh()  # what every worker does: follow the alias and the rollout's split
+            self.warm()
             arms = await self.serve(REQUESTS_AT[current.candidate_share])
             self.writer.flush()  # what a worker's writer does every few seconds
             # The controller's clock: one interval after the step began, or after its last analysis.
@@ -154,6 +158,16 @@ class _Server:
             current = get(registry, current.id)
         await self.engine.refresh()
         return current
+
+    def warm(self) -> None:
+        """Run the candidate once on a few rows, off the log: the engine warms a version on its training
+        hold-out rows, which a version registered without training (as these are) does not have."""
+        candidate = self.engine.served("fraud").candidate
+        if candidate is not None:
+            rows = self.rows.head(ROWS_PER_REQUEST)
+            candidate.model.predict_with_proba(
+                rows
+            ) if candidate.model.has_proba else candidate.model.predict(rows)
 
     async def serve(self, requests: int) -> Counter[str]:
         """``requests`` requests, sixteen at a time, each answered by the arm the engine's split chose and
@@ -170,11 +184,12 @@ class _Server:
         if self.offset + ROWS_PER_REQUEST > len(self.rows):
             self.offset = 0
         frame = self.rows.iloc[self.offset : self.offset + ROWS_PER_REQUEST].reset_index(drop=True)
+        customer = f"customer-{self.offset // ROWS_PER_REQUEST}"  # its X-Customer-Id header
         self.offset += ROWS_PER_REQUEST
         call = InferenceCall(model="fraud", protocol="native", rows=len(frame))
         try:
             result = await self.engine.predict(
-                "fraud", frame, request_id=call.request_id, on_route=call.routed
+                "fraud", frame, key_value=customer, request_id=call.request_id, on_route=call.routed
             )
         except ShipyardError as error:
             self.recorder.failed(call, error, error.http_status)
