@@ -1,7 +1,7 @@
 """The demo's rollouts chapter: candidates reach production gradually, judged by their live traffic.
 
 Everything here is the real machinery: ``rollouts.start`` records each rollout, an ``Engine`` built as
-``shipyard serve`` builds it follows the split from the database (``follow_splits``), every request is
+``shipyard serve`` builds it follows the alias and the split from the database (``refresh``), every request is
 answered by the arm the split chose and logged with that arm by the server's ``PredictionRecorder``, and
 ``rollouts.advance`` judges each step from the prediction log. Only time is compressed: a step's traffic
 is sent in a second or two, then the controller is asked to judge the step as of one ``interval`` (10
@@ -163,11 +163,13 @@ class _Server:
         """Run the candidate once on a few rows, off the log: the engine warms a version on its training
         hold-out rows, which a version registered without training (as these are) does not have."""
         candidate = self.engine.served("fraud").candidate
-        if candidate is not None:
-            rows = self.rows.head(ROWS_PER_REQUEST)
-            candidate.model.predict_with_proba(
-                rows
-            ) if candidate.model.has_proba else candidate.model.predict(rows)
+        if candidate is None:
+            return
+        rows = self.rows.head(ROWS_PER_REQUEST)
+        if candidate.model.has_proba:
+            candidate.model.predict_with_proba(rows)
+        else:
+            candidate.model.predict(rows)
 
     async def serve(self, requests: int) -> Counter[str]:
         """``requests`` requests, sixteen at a time, each answered by the arm the engine's split chose and
