@@ -48,6 +48,9 @@ CONCURRENCY = 16
 #: Sticky routing: a customer meets one arm for the whole rollout (and the demo's outcome is the same on
 #: every run).
 KEY = "header:X-Customer-Id"
+# The plans leave latency_p99 out: a p99 of a few milliseconds over 150 requests in a second, on a machine
+# shared with whatever else runs, is noise that tells nothing about the candidate (the alerting chapter
+# judges a real latency problem).
 #: Amounts above this make the faulty candidate raise (a unit bug: cents read as euros overflow a table).
 FAULTY_ABOVE = 300.0
 
@@ -103,7 +106,8 @@ async def _story(registry: Registry, step: Callable[..., None]) -> dict[str, Rol
         step(
             14,
             "a canary of {} (a currency lookup that fails on amounts above {}) gets 5% of live traffic; "
-            "an engine built as 'shipyard serve' builds it follows the split from the database:",
+            "an engine built as 'shipyard serve' builds it follows the split from the database (the "
+            "default checks but latency_p99: the demo's millisecond latencies are this machine's noise):",
             faulty.ref,
             f"{FAULTY_ABOVE:g}",
         )
@@ -142,7 +146,14 @@ class _Server:
     ) -> Rollout:
         """Start a rollout of ``candidate`` (10-minute steps) and serve each step until the controller ends
         it; the rollout as it ended."""
-        keys = {"model": "fraud", "to": candidate.version, "interval": "10m", "routing_key": KEY, **plan}
+        keys = {
+            "model": "fraud",
+            "to": candidate.version,
+            "interval": "10m",
+            "routing_key": KEY,
+            "checks": {"latency_p99": {"enabled": False}},
+            **plan,
+        }
         current = rollouts.start(registry, keys, reason=reason, trust=True)
         now = current.started_at
         while current.active:
