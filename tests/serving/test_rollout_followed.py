@@ -42,10 +42,12 @@ def server(workspace: Path) -> Iterator[Server]:
 
 
 class Traffic:
-    """Requests sent without pause from a thread; every answer's status and arm, in order."""
+    """Requests sent without pause from a thread; every answer's status and arm, in order, and the version
+    that answered each."""
 
     def __init__(self, url: str) -> None:
         self.answers: list[tuple[int, str]] = []
+        self.versions: list[int | None] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
         self._thread.start()
@@ -54,6 +56,8 @@ class Traffic:
         with httpx.Client(base_url=url, timeout=30.0) as client:
             while not self._stop.is_set():
                 answer = client.post("/v1/models/fraud/predict", json=ROW)
+                version = answer.json().get("version") if answer.status_code == 200 else None
+                self.versions.append(version)
                 self.answers.append((answer.status_code, answer.headers.get("x-shipyard-arm", "")))
 
     def wait_for(self, condition: str, arms: set[str], *, within: float = 30.0) -> None:

@@ -443,6 +443,10 @@ class Engine:
             return
         if split == served.followed_split:
             return  # nothing changed at the source: routing stays, whoever set it
+        if split is None and served.candidate is not None:
+            # The rollout ended. If it was promoted, the warm candidate takes over now: ending the split
+            # first would send traffic back to the old version until the next alias refresh.
+            await self._follow(served)
         await self._apply_split(served, split)
         if served.split == split:  # applied; a split ignored or a candidate that failed is read again
             served.followed_split = split
