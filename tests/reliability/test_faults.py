@@ -110,7 +110,8 @@ class Load:
 
 
 def worker_pids(server: Server) -> list[int]:
-    """The uvicorn worker processes of a server (spawned children of its main process)."""
+    """The uvicorn worker processes of a server (spawned children of its main process; start it without
+    sidecars, which are spawned children too)."""
     pids = []
     for child in psutil.Process(server.process.pid).children():
         try:
@@ -143,7 +144,7 @@ def wait_for(condition: object, seconds: float, what: str) -> None:
 
 # -- a worker killed under load ------------------------------------------------------------------------------
 def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -> None:
-    server = start_server(home, ["fraud@production"], "--no-monitor", workers=2)
+    server = start_server(home, ["fraud@production"], "--no-monitor", "--no-rollouts", workers=2)
     try:
         [victim, survivor] = worker_pids(server)
         load = Load(server.url).start()
@@ -184,7 +185,7 @@ def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -
 def test_workers_of_a_killed_supervisor_stop_serving_and_exit(home: Path) -> None:
     """Killed with SIGKILL, the supervisor cannot stop its workers: they notice and shut down themselves,
     so no unsupervised worker keeps answering from the inherited socket (nor holds the port)."""
-    server = start_server(home, ["fraud@production"], "--no-monitor", workers=2)
+    server = start_server(home, ["fraud@production"], "--no-monitor", "--no-rollouts", workers=2)
     workers = [psutil.Process(pid) for pid in worker_pids(server)]
     try:
         assert len(workers) == 2
