@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
@@ -27,7 +26,7 @@ from shipyard.monitoring.series import logged_versions, run_monitors, window_sta
 from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog, compact, expire
 from shipyard.registry import Registry
-from shipyard.sidecars import parent_gone, start_sidecar
+from shipyard.sidecars import run_every, start_sidecar
 
 log = logging.getLogger("shipyard.monitoring")
 
@@ -86,19 +85,13 @@ class MonitorRunner:
     def run(self, stop: threading.Event | None = None, *, parent: int | None = None) -> None:
         """Tick every ``interval_seconds`` until ``stop`` is set, or until the process ``parent`` is gone
         (a server killed with SIGKILL cannot stop its runner: the runner notices it was orphaned)."""
-        stop = stop or threading.Event()
-        while not stop.is_set() and not parent_gone(parent):
-            started = time.monotonic()
-            try:
-                self.run_once()
-            except Exception:  # a database or disk hiccup: the next tick tries again
-                log.exception("the monitoring tick failed; retrying in %.0f s", self.config.interval_seconds)
-            next_tick = started + self.config.interval_seconds
-            while not stop.is_set() and time.monotonic() < next_tick:
-                if parent_gone(parent):
-                    log.info("the server that started this monitoring runner is gone; stopping")
-                    return
-                stop.wait(min(1.0, max(0.0, next_tick - time.monotonic())))
+        run_every(
+            self.run_once,
+            self.config.interval_seconds,
+            stop or threading.Event(),
+            parent=parent,
+            name="monitoring",
+        )
 
 
 def start_runner_process(settings: Settings, config: RunnerConfig) -> BaseProcess:

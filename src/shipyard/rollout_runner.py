@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.process import BaseProcess
@@ -22,7 +21,7 @@ from shipyard.config import Settings
 from shipyard.predictions import PredictionLog
 from shipyard.registry import Registry
 from shipyard.rollouts import Transition, advance
-from shipyard.sidecars import parent_gone, start_sidecar
+from shipyard.sidecars import run_every, start_sidecar
 
 log = logging.getLogger("shipyard.rollouts")
 
@@ -58,19 +57,13 @@ class RolloutRunner:
 
     def run(self, stop: threading.Event | None = None, *, parent: int | None = None) -> None:
         """Pass every ``interval_seconds`` until ``stop`` is set, or until the process ``parent`` is gone."""
-        stop = stop or threading.Event()
-        while not stop.is_set() and not parent_gone(parent):
-            started = time.monotonic()
-            try:
-                self.run_once()
-            except Exception:  # a database or disk hiccup: the next pass tries again
-                log.exception("the rollout pass failed; retrying in %.0f s", self.config.interval_seconds)
-            next_pass = started + self.config.interval_seconds
-            while not stop.is_set() and time.monotonic() < next_pass:
-                if parent_gone(parent):
-                    log.info("the server that started this rollout runner is gone; stopping")
-                    return
-                stop.wait(min(1.0, max(0.0, next_pass - time.monotonic())))
+        run_every(
+            self.run_once,
+            self.config.interval_seconds,
+            stop or threading.Event(),
+            parent=parent,
+            name="rollout",
+        )
 
 
 def start_rollout_process(settings: Settings, config: RolloutRunnerConfig) -> BaseProcess:

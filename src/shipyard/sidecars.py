@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -32,3 +34,29 @@ def parent_gone(parent: int | None) -> bool:
 def _run_sidecar(target: Callable[..., None], *args: Any) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     target(*args)
+
+
+def run_every(
+    work: Callable[[], object],
+    interval_seconds: float,
+    stop: threading.Event,
+    *,
+    parent: int | None,
+    name: str,
+) -> None:
+    """Call ``work`` every ``interval_seconds`` until ``stop`` is set or the process ``parent`` is gone (a
+    server killed with SIGKILL cannot stop its sidecar: the sidecar notices it was orphaned). A failing call
+    is logged and the next one tries again: a database or disk hiccup must not end a sidecar."""
+    log = logging.getLogger(f"shipyard.{name}")
+    while not stop.is_set() and not parent_gone(parent):
+        started = time.monotonic()
+        try:
+            work()
+        except Exception:
+            log.exception("the %s pass failed; retrying in %.0f s", name, interval_seconds)
+        next_pass = started + interval_seconds
+        while not stop.is_set() and time.monotonic() < next_pass:
+            if parent_gone(parent):
+                log.info("the server that started the %s runner is gone; stopping", name)
+                return
+            stop.wait(min(1.0, max(0.0, next_pass - time.monotonic())))
