@@ -22,7 +22,8 @@ def record(
 ) -> PredictionRecord:
     """A request of ``rows`` rows: a float, a text and an integer column; labels 0/1 with probabilities."""
     rng = np.random.default_rng(seed)
-    request = new_request_id()
+    at = at or datetime.now(UTC)
+    request = new_request_id(at)  # a server's ids carry the time the request came in
     inputs = pd.DataFrame(
         {
             "amount": rng.normal(50, 10, rows),
@@ -35,7 +36,7 @@ def record(
     return PredictionRecord(
         request_id=request,
         prediction_ids=[prediction_id(request, row) for row in range(rows)],
-        at=at or datetime.now(UTC),
+        at=at,
         model=model,
         version=version,
         protocol="native",
