@@ -26,8 +26,10 @@ for a canary or a promotion by hand), fail aborts it.
 
 Everything the controller needs lives in the metadata database (the step's start, the analyses and the
 windows they judged), so a restarted controller — or a second one on another machine — takes up where the
-last one was. The decisions are pure functions (:func:`step_clock`, :func:`next_analysis_at`,
-:func:`decide`), tested without a database; :func:`advance` does the reading and writing around them.
+last one was. Two controllers passing at once judge a step once: an analysis is recorded only while the
+step still has the analyses its controller read, so the slower one gets a Conflict and does nothing. The
+decisions are pure functions (:func:`step_clock`, :func:`next_analysis_at`, :func:`decide`), tested without
+a database; :func:`advance` does the reading and writing around them.
 """
 
 from __future__ import annotations
@@ -233,7 +235,11 @@ def _advance_one(
     figures = figures or _figures(registry, log, rollout, start, now)
     analysis = _analyse(registry, rollout, figures)
     stored = {**analysis.to_dict(), "window": {"start": start.isoformat(), "end": now.isoformat()}}
-    RolloutRepository(registry.db, registry.actor).record_analysis(rollout.id, rollout.step_index, stored)
+    # Recorded only if no other controller analysed the step since it was read (Conflict otherwise, which
+    # advance passes over): two controllers on one database judge each step once.
+    RolloutRepository(registry.db, registry.actor).record_analysis(
+        rollout.id, rollout.step_index, stored, expect_analyses=len(clock.analyses)
+    )
     history = [Analysis.from_dict(item) for step in rollout.steps for item in step.analyses]
     decision = decide(plan, clock, [*history, analysis], now)
     return _apply(registry, rollout, decision, stored)

@@ -1,10 +1,12 @@
 """Rollouts in the metadata database: each rollout's plan and state, the steps it entered, its analyses.
 
-The rollouts service decides what a rollout may do; this repository keeps its rows and enforces the two
-rules that must hold under concurrency: at most one active (running or paused) rollout per model alias,
-checked under the model's write lock in the transaction that inserts the new one, and state changes that
-only happen from the state the caller saw (``expect``). Every change writes its audit event in the same
-transaction, so the trail and the state can never disagree.
+The rollouts service decides what a rollout may do; this repository keeps its rows and enforces the rules
+that must hold under concurrency: at most one active (running or paused) rollout per model alias, checked
+under the model's write lock in the transaction that inserts the new one; state changes that only happen
+from the state the caller saw (``expect``); and one analysis per rollout, step and number of analyses
+before it (``expect_analyses``), checked under the rollout's row lock, so two controllers never both judge
+one step. Every change writes its audit event in the same transaction, so the trail and the state can never
+disagree.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from shipyard.errors import Conflict, NotFound
@@ -293,11 +295,26 @@ class RolloutRepository:
 
         return self.db.write(work)
 
-    def record_analysis(self, rollout_id: int, step_index: int, analysis: dict[str, Any]) -> None:
-        """Keep one analysis (``Analysis.to_dict()``, whose ``verdict`` is stored beside it)."""
+    def record_analysis(
+        self,
+        rollout_id: int,
+        step_index: int,
+        analysis: dict[str, Any],
+        *,
+        expect_analyses: int | None = None,
+    ) -> None:
+        """Keep one analysis (``Analysis.to_dict()``, whose ``verdict`` is stored beside it).
+
+        With ``expect_analyses`` (how many analyses of the step the caller saw before its own), the analysis
+        is kept only if the rollout is still running at ``step_index`` with that many analyses: two
+        controllers judging the same step at once record exactly one analysis, and the other gets a
+        Conflict and leaves the rollout to the first. The check runs under the rollout's row lock (``BEGIN
+        IMMEDIATE`` on SQLite), so it holds on both databases."""
 
         def work(session: Session) -> None:
-            _row(session, rollout_id)
+            row = _row(session, rollout_id, lock=expect_analyses is not None)
+            if expect_analyses is not None:
+                _refuse_a_second_analysis(session, row, step_index, expect_analyses)
             session.add(
                 RolloutAnalysisRow(
                     rollout_id=rollout_id,
@@ -364,6 +381,26 @@ _VERBS = {
     "stopped": "stop",
     "passed": "pass",
 }
+
+
+def _refuse_a_second_analysis(session: Session, row: RolloutRow, step_index: int, expected: int) -> None:
+    """Conflict unless ``row`` still runs at ``step_index`` with ``expected`` analyses of that step."""
+    where = f"rollout {row.id} of {row.model}@{row.alias}"
+    if row.state != "running" or row.step_index != step_index:
+        raise Conflict(
+            f"{where} is {row.state} at step {row.step_index + 1}, not running at step {step_index + 1}; "
+            "another controller moved it on"
+        )
+    recorded = session.execute(
+        select(func.count())
+        .select_from(RolloutAnalysisRow)
+        .where(RolloutAnalysisRow.rollout_id == row.id, RolloutAnalysisRow.step_index == step_index)
+    ).scalar_one()
+    if recorded != expected:
+        raise Conflict(
+            f"{where} has {recorded} analyses of step {step_index + 1}, not {expected}: another controller "
+            "analysed the step meanwhile"
+        )
 
 
 def _alias_version(session: Session, model: str, alias: str) -> int | None:
