@@ -5,7 +5,8 @@ On real SQLite and PostgreSQL, with the controllers in threads of their own, eac
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def _fraud(registry: Registry) -> None:
 
 
 def _plan(**keys: object) -> RolloutPlan:
-    return RolloutPlan.from_dict({"to": 2, "interval": 1, "min_requests": 20, **keys}, model="fraud")
+    return RolloutPlan.from_dict({"to": 2, "interval": 60, "min_requests": 20, **keys}, model="fraud")
 
 
 def _race(workspace: Path, registry_url: str, log_url: str, now: datetime) -> list[Transition]:
@@ -67,16 +68,22 @@ def test_two_controllers_analysing_one_step_at_once_record_one_analysis(
     checks = {"error_rate": {"failure_limit": 2}}
     for attempt in range(3):  # several races: each must leave exactly one analysis
         started = rollouts.start(registry, _plan(checks=checks))
-        at = step_clock(started).running_since + timedelta(milliseconds=100)
+        began = step_clock(started).running_since
+        at = began + timedelta(milliseconds=100)
         write(
             log_url,
             answered(30, version=1, arm="stable", at=at) + answered(30, version=2, arm="canary", at=at),
             failed(10, version=2, arm="canary", at=at) if verdict == "fail" else (),
         )
-        transitions = _race(workspace, registry_url, log_url, at + timedelta(seconds=1.5))
+        # The next step, taken by the race, begins after this: a minute later its analysis is still not due,
+        # so a second analysis could only be a second one of step 1.
+        time.sleep(max(0.0, (began + timedelta(seconds=0.4) - datetime.now(UTC)).total_seconds()))
+        transitions = _race(workspace, registry_url, log_url, began + timedelta(seconds=60.2))
         after = rollouts.get(registry, started.id)
-        analyses = [analysis for step in after.steps for analysis in step.analyses]
-        assert [analysis["verdict"] for analysis in analyses] == [verdict], f"race {attempt + 1}"
+        analyses = [
+            (step.step_index, analysis["verdict"]) for step in after.steps for analysis in step.analyses
+        ]
+        assert analyses == [(0, verdict)], f"race {attempt + 1}"
         assert len(transitions) == 1
         if verdict == "pass":
             assert (transitions[0].action, after.step_index) == ("step", 1)
