@@ -337,5 +337,8 @@ def _share(rollout: Rollout) -> str:
 
 
 def _verdicts(rollout: Rollout) -> str:
+    """Each analysis's verdict, then an A/B test's verdict and the interval of each metric it compared."""
     verdicts = [str(analysis.get("verdict")) for step in rollout.steps for analysis in step.analyses]
-    return ", ".join(verdicts) if verdicts else "-"
+    shown = ", ".join(verdicts) if verdicts else "-"
+    ab = rollout.ab_verdict
+    return shown if ab is None else f"{shown}; {ab.summary()}"

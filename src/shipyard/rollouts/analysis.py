@@ -74,6 +74,7 @@ import pandas as pd
 
 from shipyard.errors import InvalidInput
 from shipyard.rollouts.plan import Check
+from shipyard.rollouts.verdict import ABVerdict, ab_verdict
 from shipyard.stats import Profile, ProfileLayout
 from shipyard.stats.drift import DriftOptions, Method, compare
 
@@ -185,11 +186,13 @@ class CheckResult:
 @dataclass(frozen=True)
 class Analysis:
     """The verdict of one analysis and every check's result; ``figures`` holds the arms' counts it judged
-    (for the audit entry and the rollout's history)."""
+    (for the audit entry and the rollout's history); ``ab_verdict``: an A/B test's comparison of the arms
+    with confidence intervals (None for the other strategies)."""
 
     verdict: Verdict
     results: list[CheckResult]
     figures: dict[str, Any] = field(default_factory=dict)
+    ab_verdict: ABVerdict | None = None
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -200,11 +203,14 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (no NaN, no infinity) that :meth:`from_dict` turns back into an equal analysis."""
-        return {
+        data = {
             "verdict": self.verdict,
             "results": [result.to_dict() for result in self.results],
             "figures": self.figures,
         }
+        if self.ab_verdict is not None:
+            data["ab_verdict"] = self.ab_verdict.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Analysis:
@@ -212,7 +218,10 @@ class Analysis:
         if verdict not in ("pass", "fail", "not_enough_data"):
             raise InvalidInput(f"an analysis's verdict is pass, fail or not_enough_data, got {verdict!r}")
         results = [CheckResult.from_dict(item) for item in data.get("results", [])]
-        return cls(verdict, results, dict(data.get("figures", {})))
+        ab = data.get("ab_verdict")
+        return cls(
+            verdict, results, dict(data.get("figures", {})), None if ab is None else ABVerdict.from_dict(ab)
+        )
 
 
 def analyse(
@@ -224,13 +233,16 @@ def analyse(
     min_requests: int,
     task: Task | None = None,
     wait_for_labels: bool = True,
+    confidence: float | None = None,
 ) -> Analysis:
     """Judge one step: run each check on the arms' figures (``candidate`` is the canary or shadow arm).
 
     With fewer than ``min_requests`` requests on either arm, every check has no verdict and the analysis
     says "not_enough_data". ``task`` says whether predictions are labels or values for prediction_drift
     (None: a classifier when there are scores or the predictions are not floats). With ``wait_for_labels``
-    false, an accuracy check still waiting for labels is shown but does not hold the verdict back.
+    false, an accuracy check still waiting for labels is shown but does not hold the verdict back. With a
+    ``confidence`` (an A/B test's), the analysis also carries the A/B verdict at that level
+    (``rollouts.verdict``) once both arms have ``min_requests``.
     """
     if isinstance(min_requests, bool) or not isinstance(min_requests, int) or min_requests < 1:
         raise InvalidInput(f"min_requests must be a whole number of at least 1, got {min_requests!r}")
@@ -263,7 +275,22 @@ def analyse(
         if any(result.passed is None for result in deciding)
         else "pass"
     )
-    return Analysis(verdict, results, figures)
+    ab = None if confidence is None else _ab_verdict(stable, candidate, confidence)
+    return Analysis(verdict, results, figures, ab)
+
+
+def _ab_verdict(stable: ArmFigures, candidate: ArmFigures, confidence: float) -> ABVerdict:
+    return ab_verdict(
+        confidence,
+        stable_requests=int(stable.requests),
+        stable_errors=int(stable.errors),
+        candidate_requests=int(candidate.requests),
+        candidate_errors=int(candidate.errors),
+        stable_labelled=int(stable.labelled),
+        stable_correct=int(stable.correct),
+        candidate_labelled=int(candidate.labelled),
+        candidate_correct=int(candidate.correct),
+    )
 
 
 def should_abort(checks: Sequence[Check], analyses: Sequence[Analysis]) -> CheckResult | None:

@@ -17,7 +17,9 @@ checks (``analysis.analyse``), records the analysis in the rollout's history, an
 
 Per strategy: a canary walks its steps (at 100% stable answers nothing, so the last step is judged against
 stable's figures over as long just before it). An A/B test is judged once, after ``interval`` or as soon as
-both arms have ``sample_size`` requests: pass promotes, fail aborts (its verdict is final). Blue-green
+both arms have ``sample_size`` requests: pass promotes, fail aborts (its verdict is final); that analysis
+carries the A/B verdict (each metric's difference with a confidence interval at the plan's ``confidence``,
+``rollouts.verdict``), and the reason of the promotion or abort ends with it. Blue-green
 switches all traffic at its only step; it is analysed every ``interval`` during ``hold`` (stable's figures are
 those of the same length of time before the switch, when stable answered everything) and promoted when the
 hold is over and the latest analysis passed. A shadow rollout is analysed after ``interval``: pass ends it
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -122,6 +124,7 @@ class Transition:
             "candidate_share": self.candidate_share,
             "reason": self.reason,
             "verdict": None if self.analysis is None else self.analysis.get("verdict"),
+            "ab_verdict": None if self.analysis is None else self.analysis.get("ab_verdict"),
         }
 
 
@@ -154,7 +157,17 @@ def next_analysis_at(plan: RolloutPlan, clock: StepClock) -> datetime:
 
 
 def decide(plan: RolloutPlan, clock: StepClock, analyses: Sequence[Analysis], now: datetime) -> Decision:
-    """What follows the latest of ``analyses`` (every analysis of the rollout, oldest first)."""
+    """What follows the latest of ``analyses`` (every analysis of the rollout, oldest first). An A/B test's
+    verdict with its confidence intervals is added to the reason of the decision that ends it, so the
+    rollout's reason, its audit entry and the alias history carry it."""
+    decision = _decide(plan, clock, analyses, now)
+    ab = analyses[-1].ab_verdict
+    if ab is not None and decision.action in ("promote", "abort"):
+        return replace(decision, reason=f"{decision.reason}; {ab.summary()}")
+    return decision
+
+
+def _decide(plan: RolloutPlan, clock: StepClock, analyses: Sequence[Analysis], now: datetime) -> Decision:
     latest = analyses[-1]
     failing = should_abort(plan.checks, analyses)
     if plan.strategy == "ab" and latest.verdict == "fail":
@@ -276,6 +289,7 @@ def _analyse(registry: Registry, rollout: Rollout, figures: StepFigures) -> Anal
         min_requests=rollout.plan.min_requests,
         task=task if task in ("classification", "regression") else None,
         wait_for_labels=rollout.plan.wait_for_labels,
+        confidence=rollout.plan.confidence if rollout.strategy == "ab" else None,
     )
 
 

@@ -12,7 +12,7 @@ Strategies and their steps (the share of live traffic, in percent, the candidate
 - ``shadow``: ``0``: stable answers everything; every request is mirrored to the candidate, whose answers
   are logged and compared, never returned.
 - ``ab``: one fixed split in 1..99 held for ``interval`` (or until ``sample_size`` requests per arm), then a
-  verdict.
+  verdict: each metric's difference with a ``confidence`` interval (0.95 by default; ``rollouts.verdict``).
 - ``blue_green``: ``100``: the candidate is loaded and warmed beside stable, then takes all traffic at
   once; stable stays warm for ``hold`` seconds so switching back is instant.
 """
@@ -32,6 +32,7 @@ from shipyard.durations import parse_duration
 from shipyard.errors import InvalidInput
 from shipyard.numerals import whole_number
 from shipyard.refs import validate_alias, validate_name
+from shipyard.rollouts.verdict import DEFAULT_CONFIDENCE, check_confidence
 
 Strategy = Literal["canary", "shadow", "ab", "blue_green"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
@@ -72,6 +73,7 @@ _KEYS = (
     "checks",
     "wait_for_labels",
     "sample_size",
+    "confidence",
 )
 _CHECK_KEYS = ("threshold", "failure_limit", "enabled")
 
@@ -193,6 +195,7 @@ class RolloutPlan:
     checks: tuple[Check, ...] = ()
     wait_for_labels: bool = False
     sample_size: int | None = None
+    confidence: float = DEFAULT_CONFIDENCE
 
     def __post_init__(self) -> None:
         validate_name(self.model)
@@ -224,6 +227,11 @@ class RolloutPlan:
                 raise InvalidInput(
                     f"sample_size ends an A/B test; a {self.strategy} rollout moves on after each interval"
                 )
+        object.__setattr__(self, "confidence", check_confidence(self.confidence))
+        if self.strategy != "ab" and self.confidence != DEFAULT_CONFIDENCE:
+            raise InvalidInput(
+                f"confidence is the level of an A/B test's verdict; a {self.strategy} rollout has no verdict"
+            )
         checks = tuple(self.checks) if self.checks else DEFAULT_CHECKS[self.strategy]
         object.__setattr__(self, "checks", checks)
         _check_checks(self.strategy, checks)
@@ -288,6 +296,8 @@ class RolloutPlan:
             values["routing_key"] = RoutingKey.parse(data["routing_key"])
         if "wait_for_labels" in data:
             values["wait_for_labels"] = data["wait_for_labels"]
+        if data.get("confidence") is not None:
+            values["confidence"] = _number(data["confidence"], "confidence")
         if "checks" in data:
             values["checks"] = _parse_checks(data["checks"], strategy)
         return cls(**values)
@@ -314,6 +324,8 @@ class RolloutPlan:
             data["routing_key"] = str(self.routing_key)
         if self.sample_size is not None:
             data["sample_size"] = self.sample_size
+        if self.strategy == "ab":
+            data["confidence"] = self.confidence
         return data
 
 
@@ -463,6 +475,16 @@ def _whole(value: object, what: str, *, shown: str | None = None) -> int:
             return number
     got = f"got {_shown(value)}"
     raise InvalidInput(f"{shown}; {got}" if shown else f"{what} must be a whole number, {got}")
+
+
+def _number(value: object, what: str) -> object:
+    """A number from a number or its text ("0.95"); anything else is left for the field's own check."""
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            raise InvalidInput(f"{what} must be a number like 0.95, got {_shown(value)}") from None
+    return value
 
 
 def _shown(value: object) -> str:

@@ -24,6 +24,7 @@ from shipyard.registry import Registry
 from shipyard.rollouts.candidate import check_candidate
 from shipyard.rollouts.plan import RolloutPlan
 from shipyard.rollouts.routing import Split
+from shipyard.rollouts.verdict import ABVerdict
 from shipyard.store.rollouts import (
     ACTIVE_STATES,
     RolloutRecord,
@@ -62,6 +63,16 @@ class Rollout:
         """Whether the rollout still routes traffic (running or paused)."""
         return self.state in ACTIVE_STATES
 
+    @property
+    def ab_verdict(self) -> ABVerdict | None:
+        """An A/B test's verdict (each metric's difference with its confidence interval), from its latest
+        analysis that has one; None before it is judged, for other strategies, and without ``steps``."""
+        for step in reversed(self.steps):
+            for analysis in reversed(step.analyses):
+                if analysis.get("ab_verdict") is not None:
+                    return ABVerdict.from_dict(analysis["ab_verdict"])
+        return None
+
     def split(self) -> Split | None:
         """How servers divide the model's traffic while the rollout is active; None once it is over."""
         if not self.active:
@@ -95,6 +106,7 @@ class Rollout:
             "updated_at": self.updated_at.isoformat(),
             "ended_at": self.ended_at.isoformat() if self.ended_at else None,
             "steps": [step.to_dict() for step in self.steps],
+            "ab_verdict": None if (verdict := self.ab_verdict) is None else verdict.to_dict(),
         }
 
 
