@@ -16,6 +16,8 @@ from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from shipyard.errors import ShipyardError
+
 
 def start_sidecar(target: Callable[..., None], *args: Any, name: str) -> BaseProcess:
     """Run ``target(*args, parent_pid)`` in a spawned daemon process named ``name``."""
@@ -46,12 +48,15 @@ def run_every(
 ) -> None:
     """Call ``work`` every ``interval_seconds`` until ``stop`` is set or the process ``parent`` is gone (a
     server killed with SIGKILL cannot stop its sidecar: the sidecar notices it was orphaned). A failing call
-    is logged and the next one tries again: a database or disk hiccup must not end a sidecar."""
+    is logged (a shipyard error in one line, anything else with its traceback) and the next one tries again:
+    a database or disk hiccup must not end a sidecar."""
     log = logging.getLogger(f"shipyard.{name}")
     while not stop.is_set() and not parent_gone(parent):
         started = time.monotonic()
         try:
             work()
+        except ShipyardError as error:  # a known failure (the database away) says what it is in one line
+            log.warning("the %s pass failed: %s; retrying in %.0f s", name, error, interval_seconds)
         except Exception:
             log.exception("the %s pass failed; retrying in %.0f s", name, interval_seconds)
         next_pass = started + interval_seconds
