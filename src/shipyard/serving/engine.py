@@ -19,13 +19,14 @@ requests at once, and a candidate that leaves drains what it holds first, as a h
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,7 @@ ShadowListener = Callable[[str, int, str], None]
 
 @dataclass(frozen=True)
 class _Job:
+    slot: ModelSlot
     frame: pd.DataFrame
     text_input: bool
     want_proba: bool
@@ -72,27 +74,29 @@ class _Job:
     arm: Arm = "stable"
 
 
+def _handle(jobs: Sequence[_Job]) -> list[PredictionResult | BaseException]:
+    """A model batcher's handler: the batcher calls it once per lane, so every job names the same slot."""
+    return jobs[0].slot.handle(jobs)
+
+
+#: A slot's lane in its model's batcher: its version and a number no other slot of this process has.
+Lane = tuple[int, int]
+_SERIALS = itertools.count()
+
+
 @dataclass
 class ModelSlot:
-    """One loaded, warmed version of a model, with its own batcher."""
+    """One loaded, warmed version of a model; its requests go through the model's batcher in its lane."""
 
     name: str
     version: ModelVersion
     model: LoadedModel
     contract: Contract | None
-    batcher: AdaptiveBatcher[_Job, PredictionResult] = field(init=False)
     loaded_seconds: float = 0.0
+    lane: Lane = field(init=False)
 
-    def start(
-        self, max_batch_rows: int, max_queue_rows: int, on_batch: Callable[[BatchStats], None] | None
-    ) -> None:
-        self.batcher = AdaptiveBatcher(
-            self.handle,
-            name=f"{self.name}-v{self.version.version}",
-            max_batch_rows=max_batch_rows,
-            max_queue_rows=max_queue_rows,
-            on_batch=on_batch,
-        )
+    def __post_init__(self) -> None:
+        self.lane = (self.version.version, next(_SERIALS))
 
     @property
     def task(self) -> str:
@@ -194,6 +198,15 @@ class ModelSlot:
         return accepted
 
 
+def _batch_reporter(
+    name: str, on_batch: Callable[[str, int, BatchStats], None] | None
+) -> Callable[[BatchStats], None] | None:
+    """The batcher's ``on_batch`` for model ``name``: each lane's call reported with its version."""
+    if on_batch is None:
+        return None
+    return lambda stats: on_batch(name, cast(Lane, stats.lane)[0], stats)
+
+
 def _positional(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame indexed 0…n-1, as problems report rows; a request's frame usually is already."""
     index = frame.index
@@ -216,6 +229,8 @@ class ServedModel:
 
     name: str
     ref: ModelRef
+    #: Every version's requests, in one queue and one batch cycle, each version in its own lane.
+    batcher: AdaptiveBatcher[_Job, PredictionResult]
     current: ModelSlot | None = None
     last_error: str | None = None
     swaps: int = 0
@@ -266,7 +281,17 @@ class Engine:
             parsed = ModelRef.parse(reference)
             if parsed.model in self.models:
                 raise ShipyardError(f"model {parsed.model!r} is listed twice; serve each model once")
-            self.models[parsed.model] = ServedModel(parsed.model, parsed)
+            self.models[parsed.model] = ServedModel(
+                parsed.model,
+                parsed,
+                AdaptiveBatcher(
+                    _handle,
+                    name=parsed.model,
+                    max_batch_rows=max_batch_rows,
+                    max_queue_rows=max_queue_rows,
+                    on_batch=_batch_reporter(parsed.model, on_batch),
+                ),
+            )
         self.max_batch_rows = max_batch_rows
         self.max_queue_rows = max_queue_rows
         self.request_timeout = request_timeout
@@ -275,7 +300,6 @@ class Engine:
         self.split_source = split_source
         self.max_shadow_requests = max_shadow_requests
         self.on_shadow = on_shadow
-        self._on_batch = on_batch
         self._lock = asyncio.Lock()
         self._random = random.Random()
         self._shadows: set[asyncio.Task[ShadowAnswer | None]] = set()
@@ -334,9 +358,11 @@ class Engine:
             slot, arm = self._route(served, version, key_value, frame)
             if on_route is not None:
                 on_route(slot.version.version, arm)
-            job = _Job(frame, text_input, want_proba, request_id, arm)
+            job = _Job(slot, frame, text_input, want_proba, request_id, arm)
             try:
-                result = await slot.batcher.submit(job, len(frame), timeout=self.request_timeout)
+                result = await served.batcher.submit(
+                    job, len(frame), timeout=self.request_timeout, lane=slot.lane
+                )
             except BatcherClosed:
                 continue  # swapped out between lookup and submit: the new version takes it
             split = served.split
@@ -373,7 +399,7 @@ class Engine:
             self._shadow_dropped(served, candidate)
             return None
         served.shadow_in_flight += 1
-        copy = _Job(job.frame, job.text_input, True, job.request_id, "shadow")
+        copy = _Job(candidate, job.frame, job.text_input, True, job.request_id, "shadow")
         task = asyncio.get_running_loop().create_task(self._shadow(served, candidate, copy))
         self._shadows.add(task)
         task.add_done_callback(self._shadows.discard)
@@ -383,7 +409,9 @@ class Engine:
         version, rows = slot.version.version, len(job.frame)
         started = time.perf_counter()
         try:
-            result = await slot.batcher.submit(job, rows, timeout=self.request_timeout)
+            result = await served.batcher.submit(
+                job, rows, timeout=self.request_timeout, lane=slot.lane, background=True
+            )
         except Overloaded:  # the candidate's queue is full, or it left with its split: no answer to log
             self._shadow_dropped(served, slot)
             return None
@@ -479,7 +507,7 @@ class Engine:
         served.candidate, served.split = candidate, split  # the switch, between two requests
         log.info("%s: rollout %s routes by %s", served.name, split.rollout_id, split.to_dict())
         if old is not None:
-            await old.batcher.drain()
+            await served.batcher.drain_lane(old.lane)
 
     async def _load_candidate(self, served: ServedModel, split: Split) -> ModelSlot | None:
         """The split's candidate loaded and warmed, or None (kept in ``last_error``) when it fails; a failed
@@ -515,7 +543,7 @@ class Engine:
         served.split, served.candidate = None, None
         log.info("%s: no rollout; %s answers everything", served.name, served.ref)
         if old is not None:
-            await old.batcher.drain()
+            await served.batcher.drain_lane(old.lane)
 
     async def _follow(self, served: ServedModel) -> None:
         try:
@@ -549,7 +577,7 @@ class Engine:
         log.info("%s now serves %s", served.ref, target.ref)
         for draining in (old, leaving):
             if draining is not None and draining is not slot:
-                await draining.batcher.drain()  # in-flight and queued requests finish first
+                await served.batcher.drain_lane(draining.lane)  # queued requests finish first
 
     def _load(self, name: str, version: ModelVersion) -> ModelSlot:
         started = time.perf_counter()
@@ -558,12 +586,6 @@ class Engine:
         slot = ModelSlot(name, version, model, contract)
         self._warm(slot)
         slot.loaded_seconds = time.perf_counter() - started
-        report = self._on_batch
-        slot.start(
-            self.max_batch_rows,
-            self.max_queue_rows,
-            (lambda stats: report(name, version.version, stats)) if report is not None else None,
-        )
         return slot
 
     def _warm(self, slot: ModelSlot) -> None:
@@ -571,7 +593,7 @@ class Engine:
         sample = self._sample_rows(slot.version)
         if sample is None:
             return
-        jobs = [_Job(sample, False, True, "warm-up")]
+        jobs = [_Job(slot, sample, False, True, "warm-up")]
         outcome = slot.handle(jobs)[0]
         if isinstance(outcome, ContractViolation):
             log.warning("warm-up rows of %s break its own contract: %s", slot.version.ref, outcome)
@@ -591,8 +613,6 @@ class Engine:
     async def close(self) -> None:
         """Finish every queued request, then the shadow copies still on their way."""
         for served in self.models.values():
-            for slot in (served.current, served.candidate):
-                if slot is not None:
-                    await slot.batcher.drain()
+            await served.batcher.drain()
         if self._shadows:
             await asyncio.gather(*self._shadows, return_exceptions=True)
