@@ -11,6 +11,7 @@ from shipyard.contracts._checks import PROBLEM_CODES
 from shipyard.contracts._columns import ColumnContract, ColumnType, ExtraColumns
 from shipyard.contracts._compatibility import breaking_changes
 from shipyard.contracts._contract import Contract
+from shipyard.contracts._examples import example_rows
 from shipyard.contracts._inference import find_mixed_types
 from shipyard.contracts._validation import (
     PROBLEMS_COLUMN,
@@ -32,5 +33,6 @@ __all__ = [
     "Problem",
     "ValidationResult",
     "breaking_changes",
+    "example_rows",
     "find_mixed_types",
 ]

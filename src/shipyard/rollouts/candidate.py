@@ -1,27 +1,22 @@
 """Can the candidate take traffic? It must load (its artifact's hash verified) and predict on a few rows
 before a rollout starts, so a broken version fails its rollout before any request reaches it.
 
-The rows are the ones serving warms a version up with: the first rows of its holdout set, when it was
-trained by shipyard. A version registered without one gets rows built from its data contract (each column's
-observed range or categories); a version with neither is only loaded, and the check says so.
+The rows are the ones serving warms a version up with (``registry.samples``): the first rows of its holdout
+set, else rows built from its data contract; a version with neither is only loaded, and the check says so.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from shipyard.contracts import ColumnContract, Contract
-from shipyard.errors import InvalidInput, ShipyardError, Unauthorized
+from shipyard.contracts import Contract
+from shipyard.errors import InvalidInput, Unauthorized
 from shipyard.registry import ModelVersion, Registry
-
-#: As many rows as serving warms a version up with.
-SAMPLE_ROWS = 8
+from shipyard.registry.samples import sample_rows
 
 
 @dataclass(frozen=True)
@@ -61,50 +56,6 @@ def check_candidate(registry: Registry, version: ModelVersion, *, trust: bool = 
     except Exception as error:  # the model's own failure, whatever its library raises
         raise _refused(version, f"failed to predict on {len(rows)} rows of its {source}", error) from error
     return CandidateCheck(version.ref, source, len(rows), time.perf_counter() - started)
-
-
-def sample_rows(registry: Registry, version: ModelVersion) -> tuple[pd.DataFrame | None, str]:
-    """A few realistic input rows for ``version`` and where they came from: its holdout set, else rows
-    built from its contract, else ``(None, "none")``."""
-    report = (version.training or {}).get("report") or {}
-    holdout = (report.get("datasets") or {}).get("holdout")
-    features = report.get("features")
-    if holdout and features:
-        try:
-            frame = registry.datasets.load(holdout)[features].head(SAMPLE_ROWS).reset_index(drop=True)
-            return frame, "holdout"
-        except (ShipyardError, KeyError):
-            pass  # the dataset is gone or changed shape: fall back to the contract
-    if version.input_schema:
-        contract = Contract.from_dict(version.input_schema)
-        return contract_rows(contract), "contract"
-    return None, "none"
-
-
-def contract_rows(contract: Contract) -> pd.DataFrame:
-    """Three rows every column of ``contract`` accepts: low, middle and high of each column's range (or its
-    first categories)."""
-    return pd.DataFrame({column.name: _values(column) for column in contract.columns})
-
-
-def _values(column: ColumnContract) -> list[Any]:
-    low = column.minimum if column.minimum is not None else column.observed_min
-    high = column.maximum if column.maximum is not None else column.observed_max
-    if column.categories:
-        return [column.categories[index % len(column.categories)] for index in range(3)]
-    if column.type in ("integer", "float"):
-        lo = float(low) if low is not None else 0.0
-        hi = float(high) if high is not None else lo + 1.0
-        values = [lo, (lo + hi) / 2, hi]
-        return [round(value) for value in values] if column.type == "integer" else values
-    if column.type == "boolean":
-        return [False, True, False]
-    if column.type == "datetime":
-        start = pd.Timestamp(str(low)) if low is not None else pd.Timestamp(datetime(2026, 1, 1))
-        if column.timezone and start.tzinfo is None:
-            start = start.tz_localize(column.timezone)
-        return [start, start + timedelta(hours=1), start + timedelta(days=1)]
-    return ["a", "b", "c"]
 
 
 def _refused(version: ModelVersion, what: str, error: BaseException) -> InvalidInput:

@@ -44,12 +44,12 @@ from shipyard.flavors.base import LoadedModel
 from shipyard.ids import new_request_id
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
+from shipyard.registry.samples import sample_rows
 from shipyard.rollouts.routing import Split, choose_arm, key_value
 from shipyard.serving.batcher import AdaptiveBatcher, BatcherClosed, BatchStats
 from shipyard.serving.results import Arm, PredictionResult, ShadowAnswer
 
 log = logging.getLogger("shipyard.serving")
-_WARM_ROWS = 8
 #: After a candidate failed to load or warm, how long before a refresh tries it again.
 _CANDIDATE_RETRY_SECONDS = 30.0
 
@@ -589,26 +589,21 @@ class Engine:
         return slot
 
     def _warm(self, slot: ModelSlot) -> None:
-        """Run the model on a few realistic rows before it takes traffic (first calls pay one-off costs)."""
-        sample = self._sample_rows(slot.version)
+        """Run the model on a few realistic rows before it takes traffic (first calls pay one-off costs).
+
+        A version that fails on its own holdout rows is not served; one that fails on rows built from its
+        contract (made up, so perhaps not what the model expects) is served with a warning.
+        """
+        sample, source = sample_rows(self.registry, slot.version)
         if sample is None:
             return
-        jobs = [_Job(slot, sample, False, True, "warm-up")]
-        outcome = slot.handle(jobs)[0]
+        outcome = slot.handle([_Job(slot, sample, False, True, "warm-up")])[0]
         if isinstance(outcome, ContractViolation):
             log.warning("warm-up rows of %s break its own contract: %s", slot.version.ref, outcome)
+        elif isinstance(outcome, BaseException) and source == "contract":
+            log.warning("%s failed on rows built from its contract: %s", slot.version.ref, outcome)
         elif isinstance(outcome, BaseException):
             raise outcome
-
-    def _sample_rows(self, version: ModelVersion) -> pd.DataFrame | None:
-        holdout = ((version.training or {}).get("report") or {}).get("datasets", {}).get("holdout")
-        features = ((version.training or {}).get("report") or {}).get("features")
-        if holdout and features:
-            try:
-                return self.registry.datasets.load(holdout)[features].head(_WARM_ROWS).reset_index(drop=True)
-            except ShipyardError as error:
-                log.warning("no warm-up rows for %s: %s", version.ref, error)
-        return None
 
     async def close(self) -> None:
         """Finish every queued request, then the shadow copies still on their way."""
