@@ -148,7 +148,7 @@ def test_pause_resume_abort_and_history(home: Path, capsys: pytest.CaptureFixtur
         RolloutRepository(registry.db, "controller").record_analysis(started["id"], 0, {"verdict": "pass"})
     capsys.readouterr()
     assert main(["rollout", "abort", "fraud", "--reason", "latency"]) == 0
-    assert "aborted (latency): fraud@production stays on v1" in capsys.readouterr().out
+    assert "of fraud@production aborted (latency): it stays on v1" in capsys.readouterr().out
     [past] = run_json(capsys, "rollout", "history", "fraud")  # type: ignore[misc]
     assert (past["state"], past["reason"], past["steps"][0]["analyses"][0]["verdict"]) == (
         "aborted",

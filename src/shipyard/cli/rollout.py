@@ -158,11 +158,8 @@ def rollout_pause(
     as_json: JsonFlag = False,
 ) -> None:
     """Hold the rollout at its current step (the split stays as it is)."""
-    from shipyard.rollouts import service
-
-    with open_registry(changes=True) as registry:
-        rollout = service.pause(registry, model, alias=alias, reason=reason)
-    _report(rollout, "paused at step {} ({} to the candidate)", as_json)
+    rollout = _change("pause", model, alias, reason)
+    _report(rollout, "paused at step {step} ({share} to the candidate)", as_json)
 
 
 @rollout_app.command("resume")
@@ -173,11 +170,8 @@ def rollout_resume(
     as_json: JsonFlag = False,
 ) -> None:
     """Let a paused rollout go on from its step."""
-    from shipyard.rollouts import service
-
-    with open_registry(changes=True) as registry:
-        rollout = service.resume(registry, model, alias=alias, reason=reason)
-    _report(rollout, "running again at step {} ({} to the candidate)", as_json)
+    rollout = _change("resume", model, alias, reason)
+    _report(rollout, "running again at step {step} ({share} to the candidate)", as_json)
 
 
 @rollout_app.command("promote")
@@ -188,21 +182,8 @@ def rollout_promote(
     as_json: JsonFlag = False,
 ) -> None:
     """End the rollout now by moving the alias to the candidate."""
-    from shipyard.rollouts import service
-
-    with open_registry(changes=True) as registry:
-        rollout = service.promote(registry, model, alias=alias, reason=reason)
-    if as_json:
-        render.emit_json(rollout.to_dict())
-        return
-    render.message(
-        "rollout {} promoted: {}@{}: v{} → v{}",
-        rollout.id,
-        rollout.model,
-        rollout.alias,
-        rollout.stable,
-        rollout.candidate,
-    )
+    rollout = _change("promote", model, alias, reason)
+    _report(rollout, "promoted: v{stable} → v{candidate}", as_json)
 
 
 @rollout_app.command("abort")
@@ -213,21 +194,8 @@ def rollout_abort(
     as_json: JsonFlag = False,
 ) -> None:
     """End the rollout and send all traffic back to the stable version."""
-    from shipyard.rollouts import service
-
-    with open_registry(changes=True) as registry:
-        rollout = service.abort(registry, model, alias=alias, reason=reason)
-    if as_json:
-        render.emit_json(rollout.to_dict())
-        return
-    render.message(
-        "rollout {} aborted ({}): {}@{} stays on v{}, all traffic goes to it",
-        rollout.id,
-        rollout.reason,
-        rollout.model,
-        rollout.alias,
-        rollout.stable,
-    )
+    rollout = _change("abort", model, alias, reason)
+    _report(rollout, "aborted ({reason}): it stays on v{stable}, all traffic goes to it", as_json)
 
 
 @rollout_app.command("history")
@@ -316,18 +284,28 @@ def rollout_run(
         )
 
 
+def _change(action: str, model: str, alias: str, reason: str) -> Rollout:
+    """Pause, resume, promote or abort the rollout of ``model@alias``."""
+    from shipyard.rollouts import service
+
+    with open_registry(changes=True) as registry:
+        changed: Rollout = getattr(service, action)(registry, model, alias=alias, reason=reason)
+    return changed
+
+
 def _report(rollout: Rollout, what: str, as_json: bool) -> None:
+    """Print ``rollout`` as JSON, or as one line: ``what`` may name the step, share, versions and reason."""
     if as_json:
         render.emit_json(rollout.to_dict())
         return
-    render.message(
-        f"rollout {{}} of {{}}@{{}} {what}",
-        rollout.id,
-        rollout.model,
-        rollout.alias,
-        rollout.step_index + 1,
-        _share(rollout),
+    said = what.format(
+        step=rollout.step_index + 1,
+        share=_share(rollout),
+        stable=rollout.stable,
+        candidate=rollout.candidate,
+        reason=rollout.reason,
     )
+    render.message("rollout {} of {}@{} {}", rollout.id, rollout.model, rollout.alias, said)
 
 
 def _share(rollout: Rollout) -> str:

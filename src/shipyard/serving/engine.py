@@ -163,8 +163,15 @@ class ModelSlot:
         if self.contract is None:
             return [(index, job.frame) for index, job in enumerate(jobs)]
         groups: dict[tuple[tuple[str, ...], bool], list[int]] = {}
+        # Requests decoded alike share one column Index object: its names are read once, not per request
+        # (iterating pandas' Arrow-backed labels costs more than a small request's validation).
+        names: dict[int, tuple[str, ...]] = {}
         for index, job in enumerate(jobs):
-            groups.setdefault((tuple(map(str, job.frame.columns)), job.text_input), []).append(index)
+            columns = job.frame.columns
+            named = names.get(id(columns))
+            if named is None:
+                named = names[id(columns)] = tuple(map(str, columns))
+            groups.setdefault((named, job.text_input), []).append(index)
         accepted: list[tuple[int, pd.DataFrame]] = []
         for (_, text_input), members in groups.items():
             frames = [jobs[i].frame for i in members]

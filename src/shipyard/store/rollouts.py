@@ -56,25 +56,6 @@ class RolloutRecord:
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "model": self.model,
-            "alias": self.alias,
-            "strategy": self.strategy,
-            "stable": self.stable,
-            "candidate": self.candidate,
-            "state": self.state,
-            "step_index": self.step_index,
-            "candidate_share": self.candidate_share,
-            "plan": self.plan,
-            "reason": self.reason,
-            "started_at": self.started_at.isoformat(),
-            "started_by": self.started_by,
-            "updated_at": self.updated_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-        }
-
 
 @dataclass(frozen=True)
 class RolloutStep:
