@@ -17,15 +17,7 @@ from shipyard.rollouts import RolloutPlan, advance
 from shipyard.rollouts import service as rollouts
 from shipyard.rollouts.controller import Transition, step_clock
 from shipyard.store.rollouts import RolloutRepository
-from tests.models import classification_frame, tiny_classifier
-from tests.rollouts.traffic import answered, failed, write
-
-
-def _fraud(registry: Registry) -> None:
-    frame, _ = classification_frame()
-    for seed in range(2):
-        registry.register("fraud", tiny_classifier(seed), reference=frame)
-    registry.set_alias("fraud", "production", 1)
+from tests.rollouts.traffic import answered, failed, fraud_versions, write
 
 
 def _plan(**keys: object) -> RolloutPlan:
@@ -62,7 +54,7 @@ def test_two_controllers_analysing_one_step_at_once_record_one_analysis(
     registry: Registry, registry_url: str, workspace: Path, tmp_path: Path, verdict: str
 ) -> None:
     """A pass takes one step (not two), a failure under failure_limit waits once: one analysis either way."""
-    _fraud(registry)
+    fraud_versions(registry, 2)
     log_url = str(tmp_path / "logs")
     # error_rate may fail twice before it aborts, so a failed analysis leaves the rollout running.
     checks = {"error_rate": {"failure_limit": 2}}
@@ -96,7 +88,7 @@ def test_two_controllers_analysing_one_step_at_once_record_one_analysis(
 def test_an_analysis_is_recorded_only_after_the_analyses_its_controller_saw(registry: Registry) -> None:
     """The store's rule under the controllers: (rollout, step, number of analyses before) is kept once, and
     never for a step the rollout has left."""
-    _fraud(registry)
+    fraud_versions(registry, 2)
     started = rollouts.start(registry, _plan())
     repository = RolloutRepository(registry.db, "controller")
     analysis = {"verdict": "not_enough_data", "results": [], "figures": {}}

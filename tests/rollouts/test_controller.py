@@ -16,16 +16,8 @@ from shipyard.rollouts import RolloutPlan, advance
 from shipyard.rollouts import service as rollouts
 from shipyard.rollouts.analysis import Analysis, CheckResult
 from shipyard.rollouts.controller import StepClock, decide, next_analysis_at, step_clock
-from tests.models import classification_frame, tiny_classifier
 from tests.receivers import webhook_receiver
-from tests.rollouts.traffic import answered, failed, shadows, write
-
-
-def _fraud(registry: Registry) -> None:
-    frame, _ = classification_frame()
-    for seed in range(3):
-        registry.register("fraud", tiny_classifier(seed), reference=frame)
-    registry.set_alias("fraud", "production", 1)
+from tests.rollouts.traffic import answered, failed, fraud_versions, shadows, write
 
 
 def _plan(**keys: object) -> RolloutPlan:
@@ -51,7 +43,7 @@ def _good_traffic(url: str, at: datetime, *, candidate_arm: str = "canary", coun
 
 
 def test_a_good_canary_walks_its_steps_and_promotes(registry: Registry, log_url: str) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan(), reason="v2 is better")
     log = PredictionLog(log_url)
     shares = []
@@ -75,7 +67,7 @@ def test_at_its_last_step_a_canary_is_judged_against_stable_from_just_before_the
     registry: Registry, log_url: str
 ) -> None:
     """At 100% stable answers nothing, as on a real server: its figures come from as long before the step."""
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan(steps=[50, 100]))
     log = PredictionLog(log_url)
     at = _entered(registry, started.id)
@@ -93,7 +85,7 @@ def test_at_its_last_step_a_canary_is_judged_against_stable_from_just_before_the
 def test_a_canary_that_errors_more_is_aborted_with_the_check_named(
     registry: Registry, log_url: str, workspace: Path
 ) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     with webhook_receiver() as receiver:
         (workspace / "shipyard.toml").write_text(
             '[alerts]\ndefault_channels = ["ops"]\n'
@@ -123,7 +115,7 @@ def test_a_canary_that_errors_more_is_aborted_with_the_check_named(
 def test_a_check_under_its_failure_limit_waits_and_then_judges_only_new_traffic(
     registry: Registry, log_url: str
 ) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan(checks={"error_rate": {"failure_limit": 2}}))
     at = _entered(registry, started.id)
     log = PredictionLog(log_url)
@@ -144,7 +136,7 @@ def test_a_check_under_its_failure_limit_waits_and_then_judges_only_new_traffic(
 
 
 def test_no_traffic_waits_then_fails_with_not_enough_data(registry: Registry, log_url: str) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     at = _entered(registry, started.id)
     log = PredictionLog(log_url)
@@ -160,7 +152,7 @@ def test_no_traffic_waits_then_fails_with_not_enough_data(registry: Registry, lo
 
 
 def test_a_paused_rollout_holds_its_step(registry: Registry, log_url: str) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     at = _entered(registry, started.id)
     _good_traffic(log_url, at + timedelta(milliseconds=100))
@@ -173,7 +165,7 @@ def test_a_paused_rollout_holds_its_step(registry: Registry, log_url: str) -> No
 def test_a_restarted_controller_continues_at_the_stored_step(
     registry: Registry, log_url: str, workspace: Path, registry_url: str
 ) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     at = _entered(registry, started.id)
     _good_traffic(log_url, at + timedelta(milliseconds=100))
@@ -187,7 +179,7 @@ def test_a_restarted_controller_continues_at_the_stored_step(
 
 
 def test_an_alias_moved_by_hand_stops_the_rollout(registry: Registry, log_url: str) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     registry.set_alias("fraud", "production", 3, reason="hotfix")
     [stopped] = advance(registry, PredictionLog(log_url))
@@ -199,7 +191,7 @@ def test_an_alias_moved_by_hand_stops_the_rollout(registry: Registry, log_url: s
 def test_an_ab_test_ends_with_a_verdict_once_each_arm_has_its_sample(
     registry: Registry, log_url: str
 ) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan(strategy="ab", steps=[50], interval=600, sample_size=25))
     at = _entered(registry, started.id)
     log = PredictionLog(log_url)
@@ -214,7 +206,7 @@ def test_an_ab_test_ends_with_a_verdict_once_each_arm_has_its_sample(
 
 
 def test_an_ab_test_that_fails_a_check_is_aborted(registry: Registry, log_url: str) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     plan = _plan(
         strategy="ab", steps=[50], interval=600, sample_size=25, checks={"error_rate": {"failure_limit": 3}}
     )
@@ -234,7 +226,7 @@ def test_an_ab_test_that_fails_a_check_is_aborted(registry: Registry, log_url: s
 def test_a_shadow_is_judged_on_agreement(
     registry: Registry, log_url: str, flip: bool, action: str, state: str
 ) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan(strategy="shadow", to=3))
     at = _entered(registry, started.id) + timedelta(milliseconds=100)
     stable = answered(30, version=1, arm="stable", at=at)
@@ -249,7 +241,7 @@ def test_a_shadow_is_judged_on_agreement(
 
 
 def test_a_blue_green_switch_is_held_then_promoted(registry: Registry, log_url: str) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     before = datetime.now(UTC) - timedelta(seconds=1)
     write(log_url, answered(30, version=1, arm="stable", at=before))  # stable's figures: before the switch
     started = rollouts.start(registry, _plan(strategy="blue_green", hold=2))

@@ -19,6 +19,7 @@ from shipyard.rollouts.routing import Split
 from shipyard.store.rollouts import RolloutRepository
 from shipyard.training import train
 from tests.models import classification_frame, tiny_classifier, transactions
+from tests.rollouts.traffic import fraud_versions
 
 
 class Exploding:
@@ -28,19 +29,12 @@ class Exploding:
         raise ValueError("the model exploded")
 
 
-def _fraud(registry: Registry, versions: int = 3) -> None:
-    frame, _ = classification_frame()
-    for seed in range(versions):
-        registry.register("fraud", tiny_classifier(seed), reference=frame)
-    registry.set_alias("fraud", "production", 1)
-
-
 def _plan(candidate: int = 2, **keys: object) -> RolloutPlan:
     return RolloutPlan.from_dict({"to": candidate, **keys}, model="fraud")
 
 
 def test_start_records_a_canary_at_its_first_step_and_servers_read_its_split(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     rollout = rollouts.start(registry, _plan(routing_key="header:X-Customer-Id"), reason="v2 is better")
     assert (rollout.state, rollout.stable, rollout.candidate, rollout.candidate_share) == (
         "running",
@@ -67,14 +61,14 @@ def test_start_records_a_canary_at_its_first_step_and_servers_read_its_split(reg
 
 
 def test_a_shadow_rollout_mirrors_everything_and_answers_nothing(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     rollout = rollouts.start(registry, {"model": "fraud", "to": 3, "strategy": "shadow"})
     split = rollout.split()
     assert split is not None and split.shadow and split.candidate_share == 0.0 and split.candidate == 3
 
 
 def test_start_refuses_what_cannot_roll_out_and_records_nothing(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     with pytest.raises(NotFound, match="version 9"):
         rollouts.start(registry, _plan(9))
     with pytest.raises(NotFound, match="alias 'canary'.*shipyard alias set fraud@canary <version>"):
@@ -107,7 +101,7 @@ def test_a_candidate_that_fails_to_predict_is_refused_before_any_traffic_moves(r
 
 
 def test_a_candidate_that_fails_to_load_is_refused(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     candidate = registry.get_version("fraud", 2)
     stored = Path(registry.artifacts.object_path(candidate.artifact_sha256))
     stored.write_bytes(b"not the model that was registered")
@@ -117,7 +111,7 @@ def test_a_candidate_that_fails_to_load_is_refused(registry: Registry) -> None:
 
 
 def test_a_second_rollout_on_the_alias_is_refused_naming_the_first(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     first = rollouts.start(registry, _plan(2))
     with pytest.raises(
         Conflict,
@@ -128,7 +122,7 @@ def test_a_second_rollout_on_the_alias_is_refused_naming_the_first(registry: Reg
 
 
 def test_two_concurrent_starts_on_one_alias_leave_one_rollout(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     barrier = threading.Barrier(2)
     outcomes: list[object] = []
 
@@ -151,7 +145,7 @@ def test_two_concurrent_starts_on_one_alias_leave_one_rollout(registry: Registry
 
 
 def test_pause_and_resume_hold_and_release_the_current_step(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     paused = rollouts.pause(registry, "fraud", reason="checking a dashboard")
     assert (paused.state, paused.reason) == ("paused", "checking a dashboard")
@@ -170,7 +164,7 @@ def test_pause_and_resume_hold_and_release_the_current_step(registry: Registry) 
 
 
 def test_promote_moves_the_alias_to_the_candidate_and_ends_the_rollout(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     promoted = rollouts.promote(registry, "fraud", reason="looks good")
     assert (promoted.state, promoted.candidate_share) == ("promoted", 1.0) and promoted.ended_at is not None
@@ -186,7 +180,7 @@ def test_promote_moves_the_alias_to_the_candidate_and_ends_the_rollout(registry:
 
 
 def test_abort_sends_everything_back_to_stable_and_says_why(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     rollouts.start(registry, _plan())
     aborted = rollouts.abort(registry, "fraud", reason="p99 doubled")
     assert (aborted.state, aborted.candidate_share, aborted.reason) == ("aborted", 0.0, "p99 doubled")
@@ -199,7 +193,7 @@ def test_abort_sends_everything_back_to_stable_and_says_why(registry: Registry) 
 
 
 def test_an_alias_moved_by_hand_stops_the_rollout_with_the_reason(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     registry.set_alias("fraud", "production", 3, reason="hotfix")
     assert rollouts.active_split(registry, "fraud") is None  # the alias wins at once
@@ -214,7 +208,7 @@ def test_an_alias_moved_by_hand_stops_the_rollout_with_the_reason(registry: Regi
 
 
 def test_a_promotion_interrupted_after_the_alias_moved_is_settled_as_promoted(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     started = rollouts.start(registry, _plan())
     registry.set_alias("fraud", "production", 2, action="promote", reason=f"rollout {started.id} promoted v2")
     [settled] = rollouts.reconcile(registry, model="fraud")
@@ -222,7 +216,7 @@ def test_a_promotion_interrupted_after_the_alias_moved_is_settled_as_promoted(re
 
 
 def test_pause_after_a_hand_move_says_there_is_no_active_rollout(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     rollouts.start(registry, _plan())
     registry.delete_alias("fraud", "production")
     with pytest.raises(NotFound, match="fraud@production has no active rollout"):
@@ -232,7 +226,7 @@ def test_pause_after_a_hand_move_says_there_is_no_active_rollout(registry: Regis
 
 
 def test_history_lists_each_rollout_with_its_steps_and_analyses(registry: Registry) -> None:
-    _fraud(registry)
+    fraud_versions(registry)
     first = rollouts.start(registry, _plan())
     repository = RolloutRepository(registry.db, "controller")
     repository.record_analysis(first.id, 0, {"verdict": "pass", "results": []})

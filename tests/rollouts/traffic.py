@@ -9,11 +9,21 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from shipyard import Registry
 from shipyard.predictions import LogWriter, PredictionRecord
 from shipyard.predictions.events import FailedRequest
+from tests.models import classification_frame, tiny_classifier
 from tests.predictions.conftest import record
 
 SHADOW = "-shadow"
+
+
+def fraud_versions(registry: Registry, versions: int = 3) -> None:
+    """``versions`` versions of a tiny fraud classifier (seeds 0, 1, …), fraud@production on version 1."""
+    frame, _ = classification_frame()
+    for seed in range(versions):
+        registry.register("fraud", tiny_classifier(seed), reference=frame)
+    registry.set_alias("fraud", "production", 1)
 
 
 def answered(
