@@ -50,6 +50,7 @@ LAYERS: dict[str, set[str]] = {
         "examples",
         "rollouts",
         "rollout_runner",
+        "retraining",
     },
     "interfaces": {"cli", "server", "__main__", "__init__"},
 }
