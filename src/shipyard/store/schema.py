@@ -435,6 +435,30 @@ class RolloutRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class RetrainRunRow(Base):
+    """One retraining run of a model: what triggered it, the step it reached, and how it ended.
+
+    At most one run per model is running; ``begin`` checks that (and the cooldown) under the model's write
+    lock, and records a trigger that arrives meanwhile as ``coalesced`` into the running one.
+    """
+
+    __tablename__ = "retrain_runs"
+    __table_args__ = (Index("ix_retrain_runs_model_state", "model", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    trigger: Mapped[str] = mapped_column(String(16))  # manual, schedule, alert, labels
+    trigger_detail: Mapped[dict[str, Any]] = mapped_column()  # the alert event, the label count, …
+    state: Mapped[str] = mapped_column(String(16))  # running, succeeded, failed, skipped, coalesced
+    step: Mapped[str] = mapped_column(String(16))  # the step reached (or that failed): data, train, gate, …
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column()  # data versions, rows, candidate, gate, rollout
+    started_at: Mapped[datetime]
+    started_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
 class RolloutStepRow(Base):
     """One step a rollout entered: the candidate's share of live traffic from ``at`` on."""
 
