@@ -1,9 +1,11 @@
-"""``shipyard data``: version tables (CSV, Parquet) and inspect their contract and profile."""
+"""``shipyard data``: version tables (CSV, Parquet, or the labelled prediction log) and inspect their contract
+and profile."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,6 +13,7 @@ from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
 from shipyard.contracts import Contract
 from shipyard.datasets import describe_type_breaks
+from shipyard.datasets.from_log import LOG_COLUMNS
 
 data_app = typer.Typer(help="Version datasets: stored once under their content hash.", no_args_is_help=True)
 
@@ -46,6 +49,90 @@ def data_add(
         render.message("[yellow]warning:[/] {}", sentence)
     for column in version.notes.get("all_null_columns", []):
         render.message("[yellow]warning:[/] column {} is empty in every row; it has no type", column)
+
+
+@data_app.command("from-log")
+def data_from_log(
+    model: Annotated[str, typer.Argument(help="The model whose logged predictions become rows.")],
+    since: Annotated[str, typer.Option("--from", help="Start (ISO time, UTC), included.")],
+    until: Annotated[str, typer.Option("--to", help="End (ISO time, UTC, or 'now'), left out.")],
+    labelled: Annotated[
+        bool,
+        typer.Option("--labelled/--all", help="Only rows with a late label (default), or every row."),
+    ] = True,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", help="Label column name (default: the model's training target, else label)."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Dataset name (default: MODEL-labelled, or MODEL-logged)."),
+    ] = None,
+    versions: Annotated[
+        list[int] | None,
+        typer.Option("--version", help="Only this model version (repeat for several; default: all)."),
+    ] = None,
+    reason: ReasonOption = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Store a model's logged inputs, joined with their late labels, as a dataset version with lineage."""
+    from shipyard.cli.monitor import parse_time
+    from shipyard.datasets import dataset_from_log
+    from shipyard.predictions import PredictionLog
+
+    start, end = parse_time(since), parse_time(until)
+    with open_registry(changes=True) as registry:
+        version = dataset_from_log(
+            registry,
+            PredictionLog(registry.settings.log_url),
+            model,
+            start=start,
+            end=end,
+            labelled=labelled,
+            target=target,
+            name=name,
+            versions=versions or None,
+            reason=reason,
+        )
+    if as_json:
+        render.emit_json(version.to_dict())
+        return
+    lineage: dict[str, Any] = version.notes.get("lineage", {})
+    labels = lineage.get("labels", {})
+    verb = "added" if version.created else "already stored as"
+    render.message(
+        "{} [bold]{}[/]: {} rows × {} columns, sha256 {}…",
+        verb,
+        version.ref,
+        f"{version.rows:,}",
+        version.columns,
+        version.sha256[:12],
+    )
+    render.pairs(
+        "lineage",
+        [
+            ("source", f"{lineage.get('source')} of {lineage.get('model')}"),
+            ("window", f"{lineage.get('window', {}).get('start')} … {lineage.get('window', {}).get('end')}"),
+            ("model versions", ", ".join(map(str, lineage.get("versions", [])))),
+            ("log segments", len(lineage.get("segments", []))),
+            ("label column", lineage.get("target")),
+            ("labelled rows", labels.get("labelled_rows")),
+            ("unlabelled rows", _unlabelled(labels)),
+            ("shadow rows left out", lineage.get("shadow_rows_left_out")),
+        ],
+    )
+    render.message(
+        "train on it with: data.dataset = {}, data.exclude = {}",
+        json.dumps(version.ref),
+        json.dumps(list(LOG_COLUMNS)),
+    )
+
+
+def _unlabelled(labels: dict[str, Any]) -> str:
+    count = labels.get("unlabelled_rows", 0)
+    return f"{count} (left out)" if "unlabelled_rows_left_out" in labels else f"{count} (kept, label empty)"
 
 
 @data_app.command("list")

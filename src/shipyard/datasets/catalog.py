@@ -38,11 +38,22 @@ class DatasetCatalog:
         self.actor = actor
         self._store = DatasetRepository(db, actor)
 
-    def add(self, name: str, data: Any, *, format: str | None = None, reason: str = "") -> DatasetVersion:
+    def add(
+        self,
+        name: str,
+        data: Any,
+        *,
+        format: str | None = None,
+        reason: str = "",
+        source: str | None = None,
+        notes: dict[str, Any] | None = None,
+    ) -> DatasetVersion:
         """Store ``data`` (a CSV/Parquet path, a DataFrame or a pyarrow Table) as a version of ``name``.
 
-        Identical content under the same name returns the existing version (``created`` is False). The
-        caller's file is read once, into scratch space; the contract and profile are computed from it.
+        Identical content under the same name returns the existing version (``created`` is False), with the
+        source and notes it was first stored with. The caller's file is read once, into scratch space; the
+        contract and profile are computed from it. ``source`` replaces the default (the file's name, or the
+        table's type) and ``notes`` (such as ``{"lineage": …}``) join the notes computed from the table.
         """
         validate_name(name, "dataset name")
         with tempfile.TemporaryDirectory(prefix="shipyard-data-") as scratch:
@@ -55,18 +66,18 @@ class DatasetCatalog:
                 table_format = detect_format(source_path, format)
                 local = Path(scratch) / f"data.{table_format}"
                 shutil.copyfile(source_path, local)
-                source = source_path.name
+                default_source = source_path.name
             else:
                 table_format = "parquet"
                 local = Path(scratch) / "data.parquet"
                 write_parquet(as_frame(data), local)
-                source = f"<{type(data).__name__}>"
+                default_source = f"<{type(data).__name__}>"
             sha256 = _sha256(local)
             existing = self._store.find(name, sha256)
             if existing is not None:
                 return replace(existing, created=False)
             frame = read_table(local, table_format)
-            contract, profile, notes = describe_table(frame, csv=table_format == "csv")
+            contract, profile, computed = describe_table(frame, csv=table_format == "csv")
             artifact = self.artifacts.put_file(local)
 
         new = NewDatasetVersion(
@@ -77,8 +88,8 @@ class DatasetCatalog:
             columns=frame.shape[1],
             contract=contract,
             profile=profile,
-            source=source,
-            notes=notes,
+            source=default_source if source is None else source,
+            notes={**computed, **(notes or {})},
         )
         return self._store.add(name, new, reason=reason)
 
