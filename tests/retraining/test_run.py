@@ -1,0 +1,126 @@
+"""Whole retraining runs on a real registry (SQLite and PostgreSQL) with real training: fresh data, the
+champion's contract, a challenger trained on it, the gate against the champion, then a rollout; and each
+way a run stops before production is touched."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shipyard import Registry, rollouts
+from shipyard.retraining import RetrainPolicy, policy_from_dict
+from shipyard.retraining.service import run_retraining
+from shipyard.training.trainer import train
+from tests.models import transactions
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+SPEC: dict[str, Any] = {
+    "model": "fraud",
+    "seed": 3,
+    "data": {"dataset": "history", "target": "fraud", "exclude": ["day", "customer", "ts"]},
+    "estimator": {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 300}},
+    "cv": {"folds": 3},
+    "evaluation": {"holdout": 0.25},
+}
+
+
+def stamped(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with a ``ts`` column spread over the ten days before NOW."""
+    seconds = np.linspace(0, 10 * 86400 - 1, len(frame))
+    return frame.assign(ts=[NOW - timedelta(days=10) + timedelta(seconds=float(s)) for s in seconds])
+
+
+@pytest.fixture
+def champion(registry: Registry) -> Registry:
+    """fraud/1 at fraud@production, trained on labels that carry no signal; the workspace's spec file."""
+    history = transactions(seed=0)
+    history["fraud"] = np.random.default_rng(9).permutation(history["fraud"].to_numpy())
+    registry.datasets.add("history", stamped(history))
+    result = train(SPEC, registry=registry, progress=False)
+    assert result.version is not None
+    registry.set_alias("fraud", "production", result.version.version)
+    (registry.settings.home / "spec.toml").write_text(_toml(SPEC), encoding="utf-8")
+    return registry
+
+
+def _toml(spec: dict[str, Any]) -> str:
+    lines = [f"model = {json.dumps(spec['model'])}", f"seed = {spec['seed']}"]
+    for table in ("data", "estimator", "cv", "evaluation"):
+        lines.append(f"[{table}]")
+        for key, value in spec[table].items():
+            if isinstance(value, dict):
+                inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            else:
+                lines.append(f"{'class' if key == 'class' else key} = {json.dumps(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def policy(**changes: object) -> RetrainPolicy:
+    section: dict[str, Any] = {
+        "spec": "spec.toml",
+        "window": "30d",
+        "data": {"source": "dataset", "name": "fresh", "time_column": "ts"},
+        "rollout": {"strategy": "canary", "steps": [20, 100], "interval": "10m"},
+        "guards": {"min_rows": 100, "cooldown": "1h"},
+        **changes,
+    }
+    return policy_from_dict("fraud", section)
+
+
+def test_a_run_trains_on_fresh_data_gates_and_starts_a_rollout(champion: Registry) -> None:
+    champion.datasets.add("fresh", stamped(transactions(seed=1)))
+    run = run_retraining(champion, policy(), trigger="alert", detail={"rule": "fraud-drift"}, now=NOW)
+    assert run.state == "succeeded", run.reason
+    assert (run.step, run.trigger, run.trigger_detail) == ("rollout", "alert", {"rule": "fraud-drift"})
+    assert run.details["candidate"] == "fraud/2" and run.details["rows"] == 600
+    assert run.details["dataset"] == "fraud-retrain/1" and run.details["gate"]["passed"] is True
+    (rollout,) = rollouts.status(champion, "fraud")
+    assert (rollout.id, rollout.candidate, rollout.state) == (run.details["rollout"], 2, "running")
+    assert champion.resolve("fraud@production").version == 1  # the rollout moves it, step by step
+    training = champion.resolve("fraud/2").training or {}
+    assert training["report"]["datasets"]["data"] == "fraud-retrain/1"  # its lineage
+    again = run_retraining(champion, policy(), now=NOW + timedelta(minutes=5))
+    assert again.state == "skipped" and "cooldown" in again.reason
+
+
+def test_fresh_data_that_breaks_the_contract_trains_nothing(champion: Registry) -> None:
+    champion.datasets.add("fresh", stamped(transactions(seed=1)).drop(columns=["channel"]))
+    run = run_retraining(champion, policy(), now=NOW)
+    assert (run.state, run.step) == ("failed", "data")
+    assert "data failed: the fresh data has no column(s) channel that fraud/1 takes" in run.reason
+    assert [version.version for version in champion.list_versions("fraud")] == [1]
+
+
+def test_too_few_fresh_rows_stop_the_run(champion: Registry) -> None:
+    champion.datasets.add("fresh", stamped(transactions(seed=1)))
+    run = run_retraining(champion, policy(window="1d"), now=NOW)
+    assert (run.state, run.step) == ("failed", "data")
+    assert "holds 60 fresh rows; the policy needs at least 100 (guards.min_rows)" in run.reason
+
+
+def test_a_challenger_that_loses_its_gate_leaves_production_alone(champion: Registry) -> None:
+    champion.datasets.add("fresh", stamped(transactions(seed=1)))
+    gates = '[gates.fraud.production]\nmetrics = { roc_auc = ">= 0.99" }\n'  # more than it can reach
+    (champion.settings.home / "shipyard.toml").write_text(gates, encoding="utf-8")
+    run = run_retraining(champion, policy(), now=NOW)
+    assert (run.state, run.step) == ("failed", "gate")
+    assert "gate failed: fraud/2" in run.reason and run.details["gate"]["passed"] is False
+    assert champion.resolve("fraud@production").version == 1 and rollouts.history(champion, "fraud") == []
+
+
+def test_a_trainer_that_raises_fails_the_run_and_the_next_trigger_runs(champion: Registry) -> None:
+    champion.datasets.add("fresh", stamped(transactions(seed=1)))
+    broken = {**SPEC, "estimator": {**SPEC["estimator"], "params": {"max_iter": -5}}}
+    (champion.settings.home / "spec.toml").write_text(_toml(broken), encoding="utf-8")
+    run = run_retraining(champion, policy(guards={"cooldown": "0s", "min_rows": 100}), now=NOW)
+    assert (run.state, run.step) == ("failed", "train") and "max_iter" in run.reason
+    (champion.settings.home / "spec.toml").write_text(_toml(SPEC), encoding="utf-8")
+    registered = policy(guards={"cooldown": "0s"}, then="register", rollout={})
+    retried = run_retraining(champion, registered, now=NOW)
+    assert (retried.state, retried.step) == ("succeeded", "register"), retried.reason
