@@ -4,12 +4,10 @@ way a run stops before production is touched."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from shipyard import Registry, rollouts
@@ -17,22 +15,7 @@ from shipyard.retraining import RetrainPolicy, policy_from_dict
 from shipyard.retraining.service import run_retraining
 from shipyard.training.trainer import train
 from tests.models import transactions
-
-NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-SPEC: dict[str, Any] = {
-    "model": "fraud",
-    "seed": 3,
-    "data": {"dataset": "history", "target": "fraud", "exclude": ["day", "customer", "ts"]},
-    "estimator": {"class": "sklearn.linear_model.LogisticRegression", "params": {"max_iter": 300}},
-    "cv": {"folds": 3},
-    "evaluation": {"holdout": 0.25},
-}
-
-
-def stamped(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with a ``ts`` column spread over the ten days before NOW."""
-    seconds = np.linspace(0, 10 * 86400 - 1, len(frame))
-    return frame.assign(ts=[NOW - timedelta(days=10) + timedelta(seconds=float(s)) for s in seconds])
+from tests.retraining.workspace import NOW, SPEC, spec_toml, stamped
 
 
 @pytest.fixture
@@ -44,21 +27,8 @@ def champion(registry: Registry) -> Registry:
     result = train(SPEC, registry=registry, progress=False)
     assert result.version is not None
     registry.set_alias("fraud", "production", result.version.version)
-    (registry.settings.home / "spec.toml").write_text(_toml(SPEC), encoding="utf-8")
+    (registry.settings.home / "spec.toml").write_text(spec_toml(SPEC), encoding="utf-8")
     return registry
-
-
-def _toml(spec: dict[str, Any]) -> str:
-    lines = [f"model = {json.dumps(spec['model'])}", f"seed = {spec['seed']}"]
-    for table in ("data", "estimator", "cv", "evaluation"):
-        lines.append(f"[{table}]")
-        for key, value in spec[table].items():
-            if isinstance(value, dict):
-                inner = ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items())
-                lines.append(f"{key} = {{ {inner} }}")
-            else:
-                lines.append(f"{'class' if key == 'class' else key} = {json.dumps(value)}")
-    return "\n".join(lines) + "\n"
 
 
 def policy(**changes: object) -> RetrainPolicy:
@@ -117,10 +87,10 @@ def test_a_challenger_that_loses_its_gate_leaves_production_alone(champion: Regi
 def test_a_trainer_that_raises_fails_the_run_and_the_next_trigger_runs(champion: Registry) -> None:
     champion.datasets.add("fresh", stamped(transactions(seed=1)))
     broken = {**SPEC, "estimator": {**SPEC["estimator"], "params": {"max_iter": -5}}}
-    (champion.settings.home / "spec.toml").write_text(_toml(broken), encoding="utf-8")
+    (champion.settings.home / "spec.toml").write_text(spec_toml(broken), encoding="utf-8")
     run = run_retraining(champion, policy(guards={"cooldown": "0s", "min_rows": 100}), now=NOW)
     assert (run.state, run.step) == ("failed", "train") and "max_iter" in run.reason
-    (champion.settings.home / "spec.toml").write_text(_toml(SPEC), encoding="utf-8")
+    (champion.settings.home / "spec.toml").write_text(spec_toml(SPEC), encoding="utf-8")
     registered = policy(guards={"cooldown": "0s"}, then="register", rollout={})
     retried = run_retraining(champion, registered, now=NOW)
     assert (retried.state, retried.step) == ("succeeded", "register"), retried.reason

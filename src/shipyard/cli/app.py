@@ -20,6 +20,7 @@ from shipyard.cli.logs import feedback_app, logs_app
 from shipyard.cli.monitor import monitor_app, report_app
 from shipyard.cli.profile import profile_app
 from shipyard.cli.registry import alias_app, audit_command, models_app, register_command, rollback_command
+from shipyard.cli.retrain import retrain_app
 from shipyard.cli.rollout import rollout_app
 from shipyard.cli.schedule import schedule_app, scheduler_command
 from shipyard.cli.serve import serve_command
@@ -49,6 +50,7 @@ app.add_typer(profile_app, name="profile")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(runs_app, name="runs")
 app.add_typer(rollout_app, name="rollout")
+app.add_typer(retrain_app, name="retrain")
 app.command("score")(score_command)
 app.add_typer(schedule_app, name="schedule")
 app.command("scheduler")(scheduler_command)

@@ -1,0 +1,99 @@
+"""``shipyard retrain``: run a model's retraining policy now, and list its past runs.
+
+A thin layer over ``shipyard.retraining``: the policy is ``[retraining.<model>]`` in shipyard.toml, and
+every decision (cooldown, one run at a time, each step) is the service's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from shipyard.cli import render
+from shipyard.cli.common import JsonFlag, open_registry
+
+if TYPE_CHECKING:
+    from shipyard.store.retrain_runs import RetrainRunRecord
+
+retrain_app = typer.Typer(
+    help="Retraining: train on fresh data, gate against the champion, roll out; on demand or by trigger.",
+    no_args_is_help=True,
+)
+
+
+@retrain_app.command("run")
+def retrain_run(
+    model: Annotated[str, typer.Argument(help="The model whose [retraining.<model>] policy runs.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Run the model's retraining policy once, now; exit 1 when the run fails."""
+    from shipyard.retraining import load_policy
+    from shipyard.retraining.service import run_retraining
+
+    with open_registry(changes=True) as registry:
+        policy = load_policy(registry.settings, model)
+        run = run_retraining(registry, policy, trigger="manual")
+    if as_json:
+        render.emit_json(_as_dict(run))
+    else:
+        render.message(
+            "retraining run {} of {}: {} at step {}: {}", run.id, run.model, run.state, run.step, run.reason
+        )
+    if run.state == "failed":
+        raise typer.Exit(1)
+
+
+@retrain_app.command("history")
+def retrain_history(
+    model: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs, newest first.", min=1)] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Past retraining runs, newest first: trigger, data, candidate, gate, rollout, how each ended."""
+    from shipyard.store.retrain_runs import RetrainRunRepository
+
+    with open_registry() as registry:
+        runs = RetrainRunRepository(registry.db, registry.actor).history(model, limit=limit)
+    if as_json:
+        render.emit_json([_as_dict(run) for run in runs])
+        return
+    render.table(
+        None,
+        [
+            *("id", "model", "trigger", "state", "step", "data", "candidate", "rollout"),
+            *("started", "seconds", "reason"),
+        ],
+        [
+            (
+                run.id,
+                run.model,
+                run.trigger,
+                run.state,
+                run.step,
+                run.details.get("dataset"),
+                run.details.get("candidate"),
+                run.details.get("rollout"),
+                run.started_at,
+                f"{(run.ended_at - run.started_at).total_seconds():.1f}" if run.ended_at else None,
+                run.reason,
+            )
+            for run in runs
+        ],
+    )
+
+
+def _as_dict(run: RetrainRunRecord) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "model": run.model,
+        "trigger": run.trigger,
+        "trigger_detail": run.trigger_detail,
+        "state": run.state,
+        "step": run.step,
+        "reason": run.reason,
+        "details": run.details,
+        "started_at": run.started_at.isoformat(),
+        "started_by": run.started_by,
+        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
+    }
