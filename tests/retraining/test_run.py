@@ -4,6 +4,10 @@ way a run stops before production is touched."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +17,7 @@ import pytest
 from shipyard import Registry, rollouts
 from shipyard.retraining import RetrainPolicy, policy_from_dict
 from shipyard.retraining.service import run_retraining
+from shipyard.store.retrain_runs import RetrainRunRepository
 from shipyard.training.trainer import train
 from tests.models import transactions
 from tests.retraining.workspace import NOW, SPEC, spec_toml, stamped
@@ -94,3 +99,33 @@ def test_a_trainer_that_raises_fails_the_run_and_the_next_trigger_runs(champion:
     registered = policy(guards={"cooldown": "0s"}, then="register", rollout={})
     retried = run_retraining(champion, registered, now=NOW)
     assert (retried.state, retried.step) == ("succeeded", "register"), retried.reason
+
+
+KILLED_RUN = """
+import os, signal
+from shipyard import Registry
+from shipyard.store.retrain_runs import RetrainRunRepository
+with Registry() as registry:
+    runs = RetrainRunRepository(registry.db, "retrainer")
+    runs.begin("fraud", "schedule", owner={"host": os.uname().nodename, "pid": os.getpid()})
+    os.kill(os.getpid(), signal.SIGKILL)  # killed mid-run: its row still says running
+"""
+
+
+def test_a_run_whose_process_was_killed_is_ended_and_the_next_trigger_runs(champion: Registry) -> None:
+    champion.datasets.add("fresh", stamped(transactions(seed=1)))
+    settings = champion.settings
+    environment = {
+        **os.environ,
+        "SHIPYARD_HOME": str(settings.home),
+        "SHIPYARD_REGISTRY_URL": settings.registry_url,
+        "SHIPYARD_ARTIFACTS_URL": settings.artifacts_url,
+    }
+    killed = subprocess.run([sys.executable, "-c", KILLED_RUN], env=environment, check=False, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    (abandoned,) = RetrainRunRepository(champion.db, "tester").history("fraud")
+    assert abandoned.state == "running"
+    run = run_retraining(champion, policy(then="register", rollout={}), now=NOW)
+    assert run.state == "succeeded", run.reason
+    ended = RetrainRunRepository(champion.db, "tester").get(abandoned.id)
+    assert ended.state == "interrupted" and ended.reason.startswith("interrupted at step start: its process")

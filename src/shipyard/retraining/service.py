@@ -3,18 +3,25 @@ the challenger on it, gate it against the champion on the challenger's fresh hol
 promote it or only register it, as the policy says.
 
 Each trigger is recorded first (``store.retrain_runs``): a model has one run at a time, a trigger arriving
-meanwhile is coalesced into it, and one within the cooldown is skipped. Each step is recorded as the run
-reaches it, with what it produced (the dataset version, the candidate version, the gate report, the
+meanwhile is coalesced into it, and one within the cooldown is skipped. A run whose process was killed
+(or, on another machine, that has recorded no step for a day) is ended as interrupted by the next
+trigger, so it never blocks the runs after it. Each step is recorded as the run reaches it, with what it
+produced (the dataset version, the candidate version, the gate report, the
 rollout). A step that fails ends the run as failed, naming the step and the reason; production is only
 touched by the last step, so a failed run leaves it as it was.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
+
+import psutil
 
 from shipyard.contracts import Contract
 from shipyard.errors import InvalidInput, ShipyardError
@@ -30,6 +37,8 @@ from shipyard.training.trainer import train
 
 #: At most this share of the fresh rows may break the champion's contract; more, and the feed is broken.
 MAX_INVALID_SHARE = 0.01
+#: A running run on another machine with no step recorded for this long is taken for lost.
+SILENT_FOR = timedelta(hours=24)
 
 
 @dataclass
@@ -60,7 +69,15 @@ def run_retraining(
     """Run ``policy`` once for ``trigger``; the run as recorded (succeeded, failed, skipped or coalesced)."""
     at = now or datetime.now(UTC)
     runs = RetrainRunRepository(registry.db, registry.actor)
-    record = runs.begin(policy.model, trigger, detail=detail, cooldown=policy.guards.cooldown, now=at)
+    record = runs.begin(
+        policy.model,
+        trigger,
+        detail=detail,
+        cooldown=policy.guards.cooldown,
+        now=at,
+        owner={"host": socket.gethostname(), "pid": os.getpid()},
+        gone=partial(_gone, now=at),
+    )
     if record.state != "running":
         return record
     run = _Run(registry, policy, record, runs)
@@ -80,6 +97,23 @@ def run_retraining(
         except Exception as error:  # the trainer's or a library's own error: the run must still end
             return runs.finish(record.id, "failed", f"{step} failed: {type(error).__name__}: {error}")
     return runs.finish(record.id, "succeeded", outcome)
+
+
+def _gone(run: RetrainRunRecord, *, now: datetime) -> str | None:
+    """Why ``run``'s process is gone (killed on this machine, or silent too long elsewhere), or None."""
+    owner = run.details.get("owner") or {}
+    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
+        pid = owner["pid"]
+        try:
+            started = datetime.fromtimestamp(psutil.Process(pid).create_time(), UTC)
+        except psutil.NoSuchProcess:
+            return f"its process {pid} on {owner['host']} is gone"
+        if started > run.started_at:  # the number was given to a newer process
+            return f"its process {pid} on {owner['host']} is gone"
+        return None
+    if now - run.updated_at > SILENT_FOR:
+        return f"no step recorded since {run.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+    return None
 
 
 def _gather(run: _Run, log: PredictionLog, now: datetime) -> str:

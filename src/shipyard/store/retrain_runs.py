@@ -10,6 +10,7 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,9 +24,11 @@ from shipyard.store.database import Database
 from shipyard.store.models import lock_model
 from shipyard.store.schema import RetrainRunRow
 
-#: running: working through its steps; succeeded, failed: ended; skipped: in the cooldown, nothing ran;
-#: coalesced: another run of the model was running, so this trigger joined it.
-RUN_STATES = ("running", "succeeded", "failed", "skipped", "coalesced")
+#: running: working through its steps; succeeded, failed: ended; interrupted: its process was killed or
+#: lost; skipped: in the cooldown, nothing ran; coalesced: another run of the model was running, so this
+#: trigger joined it. Only succeeded and failed runs start a cooldown.
+RUN_STATES = ("running", "succeeded", "failed", "interrupted", "skipped", "coalesced")
+_VERBS = {"succeeded": "succeed", "failed": "fail", "interrupted": "interrupt"}
 TRIGGERS = ("manual", "schedule", "alert", "labels")
 
 
@@ -62,16 +65,24 @@ class RetrainRunRepository:
         detail: dict[str, Any] | None = None,
         cooldown: timedelta = timedelta(0),
         now: datetime | None = None,
+        owner: dict[str, Any] | None = None,
+        gone: Callable[[RetrainRunRecord], str | None] | None = None,
     ) -> RetrainRunRecord:
         """Record a trigger of ``model``'s retraining: a ``running`` run, or ``coalesced`` into the run
         already running, or ``skipped`` within ``cooldown`` of the last run's start. NotFound for a model
-        the registry does not hold."""
+        the registry does not hold.
+
+        ``owner`` (the process doing the run) is kept in the run's details. ``gone(run)`` says why a
+        running run's process is gone (killed, its machine lost), or None while it lives: such a run is
+        ended as interrupted first, so a killed run never blocks the runs after it."""
         if trigger not in TRIGGERS:
             raise ValueError(f"unknown trigger {trigger!r}; one of {', '.join(TRIGGERS)}")
         at = now or datetime.now(UTC)
 
         def work(session: Session) -> RetrainRunRecord:
             lock_model(session, model)
+            if gone is not None:
+                self._end_abandoned(session, model, gone)
             state, reason = _admission(session, model, cooldown, at)
             row = RetrainRunRow(
                 model=model,
@@ -80,7 +91,7 @@ class RetrainRunRepository:
                 state=state,
                 step="start",
                 reason=reason,
-                details={},
+                details={"owner": owner} if owner and state == "running" else {},
                 started_at=at,
                 started_by=self.actor,
                 updated_at=at,
@@ -101,6 +112,17 @@ class RetrainRunRepository:
             return _record(row)
 
         return self.db.write(work)
+
+    def _end_abandoned(
+        self, session: Session, model: str, gone: Callable[[RetrainRunRecord], str | None]
+    ) -> None:
+        """End the model's running run as interrupted when ``gone`` says its process is gone."""
+        for row in session.execute(
+            select(RetrainRunRow).where(RetrainRunRow.model == model, RetrainRunRow.state == "running")
+        ).scalars():
+            why = gone(_record(row))
+            if why is not None:
+                _end(session, row, "interrupted", f"interrupted at step {row.step}: {why}", self.actor)
 
     def step(self, run_id: int, step: str, details: dict[str, Any] | None = None) -> RetrainRunRecord:
         """Mark a running run as having reached ``step``, adding ``details`` to what it recorded."""
@@ -123,19 +145,8 @@ class RetrainRunRepository:
 
         def work(session: Session) -> RetrainRunRecord:
             row = _running(session, run_id)
-            now = datetime.now(UTC)
-            row.state, row.reason, row.updated_at, row.ended_at = state, reason, now, now
             row.details = {**row.details, **(details or {})}
-            record_audit(
-                session,
-                actor=self.actor,
-                action=f"retrain.{'succeed' if state == 'succeeded' else 'fail'}",
-                model=row.model,
-                target=row.model,
-                before={"run": row.id, "step": row.step},
-                after={"state": state, **row.details},
-                reason=reason,
-            )
+            _end(session, row, state, reason, self.actor)
             return _record(row)
 
         return self.db.write(work)
@@ -152,6 +163,21 @@ class RetrainRunRepository:
                 query = query.where(RetrainRunRow.model == model)
             rows = session.execute(query.order_by(RetrainRunRow.id.desc()).limit(limit)).scalars()
             return [_record(row) for row in rows]
+
+
+def _end(session: Session, row: RetrainRunRow, state: str, reason: str, actor: str) -> None:
+    now = datetime.now(UTC)
+    row.state, row.reason, row.updated_at, row.ended_at = state, reason, now, now
+    record_audit(
+        session,
+        actor=actor,
+        action=f"retrain.{_VERBS[state]}",
+        model=row.model,
+        target=row.model,
+        before={"run": row.id, "step": row.step},
+        after={"state": state, **row.details},
+        reason=reason,
+    )
 
 
 def _admission(session: Session, model: str, cooldown: timedelta, at: datetime) -> tuple[str, str]:
