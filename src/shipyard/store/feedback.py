@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.store.database import Database
@@ -127,6 +127,17 @@ class FeedbackRepository:
             if end is not None:
                 query = query.where(FeedbackRow.predicted_at < end)
             return [(identifier, label, at) for identifier, label, at in session.execute(query)]
+
+    def count_received(self, model: str, since: datetime | None = None) -> int:
+        """How many of ``model``'s labels arrived (or were corrected) after ``since``."""
+        with self.db.reading() as session:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return 0
+            query = select(func.count()).select_from(FeedbackRow).where(FeedbackRow.model_id == row.id)
+            if since is not None:
+                query = query.where(FeedbackRow.received_at > since)
+            return int(session.execute(query).scalar_one())
 
     def all_labels(self) -> list[StoredLabel]:
         """Every stored label."""
