@@ -51,6 +51,7 @@ LAYERS: dict[str, set[str]] = {
         "rollouts",
         "rollout_runner",
         "retraining",
+        "retrain_runner",
     },
     "interfaces": {"cli", "server", "__main__", "__init__"},
 }

@@ -12,6 +12,7 @@ import pytest
 
 from shipyard import Registry
 from shipyard.cli import main
+from shipyard.store.feedback import FeedbackRepository, NewLabel
 from shipyard.training.trainer import train
 from tests.models import transactions
 from tests.retraining.workspace import SPEC, spec_toml, stamped
@@ -75,3 +76,24 @@ def test_a_failed_run_exits_1_and_says_which_step(home: Path, capsys: pytest.Cap
 def test_a_model_without_a_policy_is_named(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["retrain", "run", "frud"]) != 0
     assert "retraining policy for model 'frud' not found" in capsys.readouterr().err
+
+
+def test_watch_runs_the_policy_when_its_labels_trigger_comes_due(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    labelled = POLICY + "triggers = { new_labels = 3 }\n"
+    (home / "shipyard.toml").write_text(labelled, encoding="utf-8")
+    assert main(["retrain", "watch", "--once"]) == 0
+    assert "no retraining trigger is due" in capsys.readouterr().out
+    with Registry(home=home) as registry:
+        labels = {f"id-{n}": NewLabel("fraud", 1, datetime.now(UTC), "1") for n in range(3)}
+        FeedbackRepository(registry.db).store(labels, source="test", received_at=datetime.now(UTC))
+    assert main(["retrain", "watch", "--once", "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert (run["trigger"], run["trigger_detail"], run["state"]) == (
+        "labels",
+        {"new_labels": 3, "threshold": 3},
+        "succeeded",
+    )
+    assert main(["retrain", "watch", "--once"]) == 0  # those labels were acted on
+    assert "no retraining trigger is due" in capsys.readouterr().out

@@ -44,6 +44,42 @@ def retrain_run(
         raise typer.Exit(1)
 
 
+@retrain_app.command("watch")
+def retrain_watch(
+    once: Annotated[bool, typer.Option("--once", help="One look at the triggers, then exit.")] = False,
+    interval: Annotated[
+        float, typer.Option("--interval", help="Seconds between two looks at the triggers.", min=1.0)
+    ] = 60.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run each policy's due triggers (its schedule, a named alert firing, enough new labels) as they come;
+    the runs train in this process."""
+    from shipyard.retrain_runner import RetrainRunner, RetrainRunnerConfig
+
+    with open_registry(changes=True) as registry:
+        runner = RetrainRunner(registry.settings, RetrainRunnerConfig(interval))
+    if not once:
+        render.message("watching the retraining triggers every {} s; Ctrl-C to stop", f"{interval:g}")
+        runner.run()
+        return
+    done = runner.run_once()
+    if as_json:
+        render.emit_json([_as_dict(run) for run in done])
+        return
+    if not done:
+        render.message("no retraining trigger is due")
+    for run in done:
+        render.message(
+            "retraining run {} of {} ({}): {} at step {}: {}",
+            run.id,
+            run.model,
+            run.trigger,
+            run.state,
+            run.step,
+            run.reason,
+        )
+
+
 @retrain_app.command("history")
 def retrain_history(
     model: Annotated[str | None, typer.Argument(help="Only this model.")] = None,

@@ -8,6 +8,7 @@ from shipyard.retraining.policy import (
     RetrainPolicy,
     SqlSource,
     Triggers,
+    load_policies,
     load_policy,
     policy_from_dict,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "RetrainPolicy",
     "SqlSource",
     "Triggers",
+    "load_policies",
     "load_policy",
     "policy_from_dict",
 ]

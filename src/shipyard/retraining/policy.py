@@ -161,18 +161,30 @@ def policy_from_dict(model: str, section: Mapping[str, Any], *, where: str = "")
 def load_policy(settings: Settings, model: str) -> RetrainPolicy:
     """``[retraining.<model>]`` from the workspace's shipyard.toml; NotFound (with the closest model that
     has one) when it declares none."""
+    sections = _sections(settings)
+    if model not in sections:
+        within = f"{CONFIG_FILE} ([retraining.<model>])"
+        raise not_found("retraining policy for model", model, within=within, candidates=sections)
+    return policy_from_dict(model, sections[model], where=f"[retraining.{model}] in {CONFIG_FILE}")
+
+
+def load_policies(settings: Settings) -> list[RetrainPolicy]:
+    """Every model's policy declared in the workspace's shipyard.toml, in the order declared."""
+    return [
+        policy_from_dict(model, section, where=f"[retraining.{model}] in {CONFIG_FILE}")
+        for model, section in _sections(settings).items()
+    ]
+
+
+def _sections(settings: Settings) -> dict[str, Any]:
     path = settings.home / CONFIG_FILE
-    document: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            document = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInput(f"{path.name} is not valid TOML: {exc}") from None
-    policies = document.get("retraining") or {}
-    if model not in policies:
-        within = f"{path.name} ([retraining.<model>])"
-        raise not_found("retraining policy for model", model, within=within, candidates=policies)
-    return policy_from_dict(model, policies[model], where=f"[retraining.{model}] in {path.name}")
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not valid TOML: {exc}") from None
+    return dict(document.get("retraining") or {})
 
 
 def _problems(error: ValidationError) -> str:
