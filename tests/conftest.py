@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from shipyard import Registry
+from tests.receivers import WebhookReceiver, webhook_receiver
 
 POSTGRES_ENV = "SHIPYARD_TEST_POSTGRES_URL"
 
@@ -87,3 +88,10 @@ def registry(workspace: Path, registry_url: str) -> Iterator[Registry]:
     """A registry on a fresh database (SQLite and PostgreSQL) with a local artifact store."""
     with Registry(home=workspace, registry_url=registry_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A real HTTP server on 127.0.0.1 recording every POST (alert channels' webhooks)."""
+    with webhook_receiver() as receiver:
+        yield receiver

@@ -13,17 +13,11 @@ from sklearn.linear_model import LogisticRegression
 from shipyard import Registry
 from shipyard.monitoring.series import save_window
 from shipyard.monitoring.windows import FeatureQuality, WindowResult
-from tests.receivers import MailReceiver, WebhookReceiver, mail_receiver, webhook_receiver
+from tests.receivers import MailReceiver, WebhookReceiver, mail_receiver
 
 HOUR = timedelta(hours=1)
 #: Monitoring windows in these tests start here; evaluations happen some minutes into a window.
 T0 = datetime(2026, 11, 26, 8, tzinfo=UTC)
-
-
-@pytest.fixture
-def webhook() -> Iterator[WebhookReceiver]:
-    with webhook_receiver() as receiver:
-        yield receiver
 
 
 @pytest.fixture

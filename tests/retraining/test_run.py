@@ -4,6 +4,7 @@ way a run stops before production is touched."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,7 +20,9 @@ from shipyard.retraining import RetrainPolicy, policy_from_dict
 from shipyard.retraining.service import run_retraining
 from shipyard.store.retrain_runs import RetrainRunRepository
 from shipyard.training.trainer import train
+from tests.alerts.conftest import hook_channel
 from tests.models import transactions
+from tests.receivers import WebhookReceiver
 from tests.retraining.workspace import NOW, SPEC, spec_toml, stamped
 
 
@@ -129,3 +132,14 @@ def test_a_run_whose_process_was_killed_is_ended_and_the_next_trigger_runs(champ
     assert run.state == "succeeded", run.reason
     ended = RetrainRunRepository(champion.db, "tester").get(abandoned.id)
     assert ended.state == "interrupted" and ended.reason.startswith("interrupted at step start: its process")
+
+
+def test_a_failed_run_tells_the_alert_channels_why(champion: Registry, webhook: WebhookReceiver) -> None:
+    (champion.settings.home / "shipyard.toml").write_text(hook_channel(webhook), encoding="utf-8")
+    champion.datasets.add("fresh", stamped(transactions(seed=1)).drop(columns=["channel"]))
+    run = run_retraining(champion, policy(), trigger="alert", now=NOW)
+    (sent,) = [json.loads(item.body) for item in webhook.received]
+    summary, facts = sent["summary"], sent["alert"]
+    assert sent["status"] == "firing" and f"retraining run {run.id} of fraud (alert) failed" in summary
+    assert "no column(s) channel" in summary and "production is unchanged" in summary
+    assert (facts["rule"], facts["step"], facts["run"]) == ("retraining", "data", run.id)

@@ -7,12 +7,14 @@ meanwhile is coalesced into it, and one within the cooldown is skipped. A run wh
 (or, on another machine, that has recorded no step for a day) is ended as interrupted by the next
 trigger, so it never blocks the runs after it. Each step is recorded as the run reaches it, with what it
 produced (the dataset version, the candidate version, the gate report, the
-rollout). A step that fails ends the run as failed, naming the step and the reason; production is only
-touched by the last step, so a failed run leaves it as it was.
+rollout). A step that fails ends the run as failed, naming the step and the reason, and the workspace's
+alert channels are told; production is only touched by the last step, so a failed run leaves it as it
+was.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -23,6 +25,7 @@ from typing import Any
 
 import psutil
 
+from shipyard.alerts import Notification, notify
 from shipyard.contracts import Contract
 from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.gates.runner import check_gate, promote
@@ -35,6 +38,7 @@ from shipyard.store.retrain_runs import RetrainRunRecord, RetrainRunRepository
 from shipyard.training.spec import TrainSpec
 from shipyard.training.trainer import train
 
+log = logging.getLogger("shipyard.retraining")
 #: At most this share of the fresh rows may break the champion's contract; more, and the feed is broken.
 MAX_INVALID_SHARE = 0.01
 #: A running run on another machine with no step recorded for this long is taken for lost.
@@ -93,10 +97,34 @@ def run_retraining(
         try:
             outcome = work()
         except ShipyardError as error:
-            return runs.finish(record.id, "failed", f"{step} failed: {error}")
+            return _failed(registry, runs.finish(record.id, "failed", f"{step} failed: {error}"))
         except Exception as error:  # the trainer's or a library's own error: the run must still end
-            return runs.finish(record.id, "failed", f"{step} failed: {type(error).__name__}: {error}")
+            why = f"{step} failed: {type(error).__name__}: {error}"
+            return _failed(registry, runs.finish(record.id, "failed", why))
     return runs.finish(record.id, "succeeded", outcome)
+
+
+def _failed(registry: Registry, run: RetrainRunRecord) -> RetrainRunRecord:
+    """Tell the workspace's alert channels why a run failed; a broken channel setup is only logged."""
+    summary = (
+        f"retraining run {run.id} of {run.model} ({run.trigger}) failed: {run.reason}; "
+        "production is unchanged"
+    )
+    facts = {
+        "rule": "retraining",
+        "model": run.model,
+        "run": run.id,
+        "trigger": run.trigger,
+        "step": run.step,
+        "severity": "warning",
+        "details": {key: value for key, value in run.details.items() if key != "owner"},
+        "sent_at": datetime.now(UTC).isoformat(),
+    }
+    try:
+        notify(registry, Notification("firing", summary, facts))
+    except ShipyardError as error:  # e.g. an [alerts] table that does not parse: the run's record stands
+        log.error("retraining run %s failed, but its notification could not be sent: %s", run.id, error)
+    return run
 
 
 def _gone(run: RetrainRunRecord, *, now: datetime) -> str | None:
