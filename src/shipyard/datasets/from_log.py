@@ -273,9 +273,13 @@ def _with_labels(
     repository = FeedbackRepository(db)
     for version in sorted(rows["version"].unique()):
         stored = repository.labels_of(model, int(version), *window)
-        labels.update((identifier, json.loads(label)) for identifier, label, _ in stored)
+        # A million labels hold a handful of distinct values: each JSON text is decoded once.
+        texts = [label for _, label, _ in stored]
+        decoded = {text: json.loads(text) for text in set(texts)}
+        identifiers = [identifier for identifier, _, _ in stored]
+        labels.update(zip(identifiers, map(decoded.__getitem__, texts), strict=True))
     found = rows["prediction_id"].map(labels.get)
-    has_label = rows["prediction_id"].isin(labels.keys())
+    has_label = _has_label(rows["prediction_id"], labels)
     counts = {"labelled_rows": int(has_label.sum()), "unlabelled_rows": int((~has_label).sum())}
     if labelled and not has_label.any():
         raise NotFound(
@@ -288,6 +292,14 @@ def _with_labels(
         counts["unlabelled_rows_left_out"] = counts["unlabelled_rows"]
     rows[target] = rows[target].infer_objects()  # labels come as JSON values: ints, floats, text, booleans
     return rows, counts
+
+
+def _has_label(identifiers: pd.Series, labels: dict[str, Any]) -> pd.Series:
+    """Which rows have a label (a null label counts): an Arrow hash lookup, where ``Series.isin`` on the
+    Arrow-backed ids walks them in Python (7 s for a million)."""
+    known = pa.array(list(labels), pa.string())
+    mask = pc.is_in(pa.array(identifiers, pa.string()), value_set=known)
+    return pd.Series(mask.to_numpy(zero_copy_only=False), index=identifiers.index, dtype=bool)
 
 
 def _nothing_logged(log: PredictionLog, model: str, start: datetime, end: datetime) -> str:
