@@ -15,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.process import BaseProcess
 
 from shipyard.config import Settings
 from shipyard.predictions import PredictionLog
@@ -22,7 +23,7 @@ from shipyard.registry import Registry
 from shipyard.retraining import load_policies
 from shipyard.retraining.service import run_retraining
 from shipyard.retraining.triggers import due, gather_signals
-from shipyard.sidecars import run_every
+from shipyard.sidecars import run_every, start_sidecar
 from shipyard.store.retrain_runs import RetrainRunRecord
 
 log = logging.getLogger("shipyard.retraining")
@@ -67,3 +68,13 @@ class RetrainRunner:
             parent=parent,
             name="retraining",
         )
+
+
+def start_retrain_process(settings: Settings, config: RetrainRunnerConfig) -> BaseProcess:
+    """The runner in a daemon process of its own (it ends with the server that started it); a run trains
+    there, never in a worker."""
+    return start_sidecar(_run_in_process, settings, config, name="shipyard-retraining")
+
+
+def _run_in_process(settings: Settings, config: RetrainRunnerConfig, parent: int) -> None:
+    RetrainRunner(settings, config).run(parent=parent)

@@ -42,6 +42,16 @@ RolloutsFlag = Annotated[
         help="Run the rollout controller beside the server: it advances, promotes and aborts rollouts.",
     ),
 ]
+RetrainFlag = Annotated[
+    bool,
+    typer.Option(
+        "--retrain/--no-retrain",
+        help="Watch the retraining triggers beside the server (when shipyard.toml declares policies).",
+    ),
+]
+RetrainIntervalOption = Annotated[
+    float, typer.Option("--retrain-interval", help="Seconds between looks at retraining triggers.", min=1.0)
+]
 RolloutIntervalOption = Annotated[
     float, typer.Option("--rollout-interval", help="Seconds between rollout controller passes.", min=0.5)
 ]
@@ -87,6 +97,8 @@ def serve_command(
     ] = False,
     rollouts: RolloutsFlag = True,
     rollout_interval: RolloutIntervalOption = 5.0,
+    retrain: RetrainFlag = True,
+    retrain_interval: RetrainIntervalOption = 60.0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
@@ -112,6 +124,8 @@ def serve_command(
         scheduler=scheduler,
         rollouts=rollouts,
         rollout_interval=rollout_interval,
+        retrain=retrain,
+        retrain_interval=retrain_interval,
         log_level=log_level,
     )
     plan = plan_server(references, options, settings=load_settings(state.home))

@@ -28,6 +28,7 @@ from shipyard.config import Settings, load_settings
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.series import parse_window
 from shipyard.registry import ModelVersion, Registry
+from shipyard.retraining import load_policies
 from shipyard.server.config import ENV_VARIABLE, ServeConfig, read_token_file
 from shipyard.threads import one_native_thread_per_process
 
@@ -71,6 +72,10 @@ class ServeOptions:
     rollouts: bool = True
     #: Seconds between two passes of the rollout controller.
     rollout_interval: float = 5.0
+    #: Watch the retraining triggers beside the server, when the workspace declares [retraining.<model>].
+    retrain: bool = True
+    #: Seconds between two looks at the retraining triggers.
+    retrain_interval: float = 60.0
     log_level: str = "info"
 
 
@@ -85,6 +90,8 @@ class ServerPlan:
     config: ServeConfig
     window: timedelta
     alerting: AlertsConfig | None
+    #: The models whose retraining triggers are watched beside the server (their policies checked).
+    retraining: tuple[str, ...] = ()
 
     def describe(self) -> list[str]:
         """What starting this plan does, one line each, for people."""
@@ -105,6 +112,9 @@ class ServerPlan:
             lines.append(f"alerting with {rules} rule(s) through {', '.join(channels) or 'no channel'}")
         if options.rollouts:
             lines.append(f"advancing rollouts every {options.rollout_interval:g} s")
+        if self.retraining:
+            watched, every = ", ".join(self.retraining), f"{options.retrain_interval:g}"
+            lines.append(f"watching the retraining triggers of {watched} every {every} s")
         if options.scheduler:
             lines.append("running the schedules beside the server")
         return lines
@@ -141,7 +151,8 @@ def plan_server(
         log_predictions=options.log_predictions,
         monitor_window_seconds=int(window.total_seconds()),
     )
-    return ServerPlan(references, versions, options, settings, config, window, alerting)
+    retraining = tuple(policy.model for policy in load_policies(settings)) if options.retrain else ()
+    return ServerPlan(references, versions, options, settings, config, window, alerting, retraining)
 
 
 def _token_of(options: ServeOptions) -> str | None:
@@ -203,7 +214,8 @@ def run_server(plan: ServerPlan) -> None:
 
 
 def _start_sidecars(plan: ServerPlan) -> None:
-    """The monitoring runner, the rollout runner and the scheduler, as daemons that end with this process."""
+    """The monitoring, rollout and retraining runners and the scheduler, as daemons that end with this
+    process."""
     if plan.monitoring:
         from shipyard.monitor_runner import RunnerConfig, start_runner_process
 
@@ -218,6 +230,10 @@ def _start_sidecars(plan: ServerPlan) -> None:
         from shipyard.rollout_runner import RolloutRunnerConfig, start_rollout_process
 
         start_rollout_process(plan.settings, RolloutRunnerConfig(plan.options.rollout_interval))
+    if plan.retraining:
+        from shipyard.retrain_runner import RetrainRunnerConfig, start_retrain_process
+
+        start_retrain_process(plan.settings, RetrainRunnerConfig(plan.options.retrain_interval))
     if plan.options.scheduler:
         from shipyard.scheduling import start_scheduler_process
 
