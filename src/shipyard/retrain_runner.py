@@ -33,14 +33,18 @@ log = logging.getLogger("shipyard.retraining")
 class RetrainRunnerConfig:
     #: Seconds between two looks at the triggers.
     interval_seconds: float = 60.0
+    #: When watching began: triggers before it (a cron time, an alert, labels) are not acted on. A server
+    #: sets it as it starts, before it serves, so labels sent while this process starts up still count.
+    since: datetime | None = None
 
 
 class RetrainRunner:
     def __init__(self, settings: Settings, config: RetrainRunnerConfig | None = None) -> None:
         self.settings = settings
         self.config = config or RetrainRunnerConfig()
-        #: Schedules count from here: a cron time before the runner started is not caught up on.
-        self.watching_since = datetime.now(UTC) - timedelta(seconds=self.config.interval_seconds)
+        self.watching_since = self.config.since or (
+            datetime.now(UTC) - timedelta(seconds=self.config.interval_seconds)
+        )
 
     def run_once(self, now: datetime | None = None) -> list[RetrainRunRecord]:
         """One look at every policy's triggers; the runs started (or coalesced, or skipped), each logged."""

@@ -7,15 +7,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from shipyard import Registry
 from shipyard.cli import main
 from shipyard.store.feedback import FeedbackRepository, NewLabel
-from shipyard.training.trainer import train
-from tests.models import transactions
-from tests.retraining.workspace import SPEC, spec_toml, stamped
+from tests.retraining.workspace import champion_workspace
 
 POLICY = """
 [retraining.fraud]
@@ -33,18 +30,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "ws"
     monkeypatch.setenv("SHIPYARD_HOME", str(home))
     monkeypatch.setenv("COLUMNS", "250")
-    now = datetime.now(UTC)
-    with Registry(home=home) as registry:
-        history = transactions(seed=0)
-        history["fraud"] = np.random.default_rng(9).permutation(history["fraud"].to_numpy())
-        registry.datasets.add("history", stamped(history, now))
-        registry.datasets.add("fresh", stamped(transactions(seed=1), now))
-        result = train(SPEC, registry=registry, progress=False)
-        assert result.version is not None
-        registry.set_alias("fraud", "production", 1)
-    (home / "spec.toml").write_text(spec_toml(SPEC), encoding="utf-8")
-    (home / "shipyard.toml").write_text(POLICY, encoding="utf-8")
-    return home
+    return champion_workspace(home, POLICY, now=datetime.now(UTC))
 
 
 def test_a_run_on_demand_starts_a_rollout_and_history_shows_it(

@@ -8,14 +8,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from shipyard import Registry, rollouts
 from shipyard.store.retrain_runs import RetrainRunRecord, RetrainRunRepository
-from shipyard.training.trainer import train
 from tests.models import transactions
-from tests.retraining.workspace import SPEC, spec_toml, stamped
+from tests.retraining.workspace import champion_workspace
 from tests.serving.conftest import start_server, stop_server
 
 POLICY = """
@@ -31,18 +29,7 @@ guards = { min_rows = 100, cooldown = "1h" }
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    home = tmp_path / "ws"
-    now = datetime.now(UTC)
-    with Registry(home=home) as registry:
-        history = transactions(seed=0)
-        history["fraud"] = np.random.default_rng(9).permutation(history["fraud"].to_numpy())
-        registry.datasets.add("history", stamped(history, now))
-        registry.datasets.add("fresh", stamped(transactions(seed=1), now))
-        train(SPEC, registry=registry, progress=False)
-        registry.set_alias("fraud", "production", 1)
-    (home / "spec.toml").write_text(spec_toml(SPEC), encoding="utf-8")
-    (home / "shipyard.toml").write_text(POLICY, encoding="utf-8")
-    return home
+    return champion_workspace(tmp_path / "ws", POLICY, now=datetime.now(UTC))
 
 
 def finished_runs(home: Path) -> list[RetrainRunRecord]:

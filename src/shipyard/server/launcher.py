@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from shipyard.alerts import AlertsConfig, load_alerts
@@ -233,7 +233,8 @@ def _start_sidecars(plan: ServerPlan) -> None:
     if plan.retraining:
         from shipyard.retrain_runner import RetrainRunnerConfig, start_retrain_process
 
-        start_retrain_process(plan.settings, RetrainRunnerConfig(plan.options.retrain_interval))
+        watching = RetrainRunnerConfig(plan.options.retrain_interval, since=datetime.now(UTC))
+        start_retrain_process(plan.settings, watching)
     if plan.options.scheduler:
         from shipyard.scheduling import start_scheduler_process
 
