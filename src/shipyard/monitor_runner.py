@@ -26,7 +26,7 @@ from shipyard.monitoring.series import logged_versions, run_monitors, window_sta
 from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog, compact, expire
 from shipyard.registry import Registry
-from shipyard.sidecars import run_every, start_sidecar
+from shipyard.sidecars import run_every, start_runner
 
 log = logging.getLogger("shipyard.monitoring")
 
@@ -96,8 +96,4 @@ class MonitorRunner:
 
 def start_runner_process(settings: Settings, config: RunnerConfig) -> BaseProcess:
     """The runner in a daemon process of its own (it ends with the server that started it)."""
-    return start_sidecar(_run_in_process, settings, config, name="shipyard-monitor")
-
-
-def _run_in_process(settings: Settings, config: RunnerConfig, parent: int) -> None:
-    MonitorRunner(settings, config).run(parent=parent)
+    return start_runner(MonitorRunner, settings, config, name="shipyard-monitor")

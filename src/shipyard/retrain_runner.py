@@ -23,7 +23,7 @@ from shipyard.registry import Registry
 from shipyard.retraining import load_policies
 from shipyard.retraining.service import run_retraining
 from shipyard.retraining.triggers import due, gather_signals
-from shipyard.sidecars import run_every, start_sidecar
+from shipyard.sidecars import run_every, start_runner
 from shipyard.store.retrain_runs import RetrainRunRecord
 
 log = logging.getLogger("shipyard.retraining")
@@ -77,8 +77,4 @@ class RetrainRunner:
 def start_retrain_process(settings: Settings, config: RetrainRunnerConfig) -> BaseProcess:
     """The runner in a daemon process of its own (it ends with the server that started it); a run trains
     there, never in a worker."""
-    return start_sidecar(_run_in_process, settings, config, name="shipyard-retraining")
-
-
-def _run_in_process(settings: Settings, config: RetrainRunnerConfig, parent: int) -> None:
-    RetrainRunner(settings, config).run(parent=parent)
+    return start_runner(RetrainRunner, settings, config, name="shipyard-retraining")

@@ -21,7 +21,7 @@ from shipyard.config import Settings
 from shipyard.predictions import PredictionLog
 from shipyard.registry import Registry
 from shipyard.rollouts import Transition, advance
-from shipyard.sidecars import run_every, start_sidecar
+from shipyard.sidecars import run_every, start_runner
 
 log = logging.getLogger("shipyard.rollouts")
 
@@ -68,8 +68,4 @@ class RolloutRunner:
 
 def start_rollout_process(settings: Settings, config: RolloutRunnerConfig) -> BaseProcess:
     """The runner in a daemon process of its own (it ends with the server that started it)."""
-    return start_sidecar(_run_in_process, settings, config, name="shipyard-rollouts")
-
-
-def _run_in_process(settings: Settings, config: RolloutRunnerConfig, parent: int) -> None:
-    RolloutRunner(settings, config).run(parent=parent)
+    return start_runner(RolloutRunner, settings, config, name="shipyard-rollouts")

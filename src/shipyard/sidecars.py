@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Protocol
 
 from shipyard.errors import ShipyardError
 
@@ -26,6 +26,24 @@ def start_sidecar(target: Callable[..., None], *args: Any, name: str) -> BasePro
     )
     process.start()
     return process
+
+
+class Runner(Protocol):
+    """A sidecar's work: built from the workspace's settings and its config, then ``run`` until told to stop
+    or until ``parent`` is gone."""
+
+    def __init__(self, settings: Any, config: Any) -> None: ...
+
+    def run(self, stop: threading.Event | None = None, *, parent: int | None = None) -> None: ...
+
+
+def start_runner(runner: type[Runner], settings: Any, config: Any, *, name: str) -> BaseProcess:
+    """``runner(settings, config).run(...)`` in a daemon process of its own, ending with this process."""
+    return start_sidecar(_run_runner, runner, settings, config, name=name)
+
+
+def _run_runner(runner: type[Runner], settings: Any, config: Any, parent: int) -> None:
+    runner(settings, config).run(parent=parent)
 
 
 def parent_gone(parent: int | None) -> bool:
