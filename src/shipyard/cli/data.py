@@ -12,7 +12,7 @@ import typer
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
 from shipyard.contracts import Contract
-from shipyard.datasets import describe_type_breaks
+from shipyard.datasets import DatasetVersion, describe_type_breaks
 from shipyard.datasets.from_log import LOG_COLUMNS
 
 data_app = typer.Typer(help="Version datasets: stored once under their content hash.", no_args_is_help=True)
@@ -36,15 +36,7 @@ def data_add(
     if as_json:
         render.emit_json(version.to_dict())
         return
-    verb = "added" if version.created else "already stored as"
-    render.message(
-        "{} [bold]{}[/]: {} rows × {} columns, sha256 {}…",
-        verb,
-        version.ref,
-        f"{version.rows:,}",
-        version.columns,
-        version.sha256[:12],
-    )
+    _say_stored(version)
     for sentence in describe_type_breaks(version.notes):
         render.message("[yellow]warning:[/] {}", sentence)
     for column in version.notes.get("all_null_columns", []):
@@ -101,15 +93,7 @@ def data_from_log(
         return
     lineage: dict[str, Any] = version.notes.get("lineage", {})
     labels = lineage.get("labels", {})
-    verb = "added" if version.created else "already stored as"
-    render.message(
-        "{} [bold]{}[/]: {} rows × {} columns, sha256 {}…",
-        verb,
-        version.ref,
-        f"{version.rows:,}",
-        version.columns,
-        version.sha256[:12],
-    )
+    _say_stored(version)
     render.pairs(
         "lineage",
         [
@@ -215,3 +199,16 @@ def contract_table(contract: Contract, *, title: str | None = None) -> None:
         title, ["column", "type", "nullable", "required", "observed", "enforced", "categories", ""], rows
     )
     render.message("extra columns: {}", contract.extra_columns)
+
+
+def _say_stored(version: DatasetVersion) -> None:
+    """One line: the version added (or already stored), its shape and hash."""
+    verb = "added" if version.created else "already stored as"
+    render.message(
+        "{} [bold]{}[/]: {} rows × {} columns, sha256 {}…",
+        verb,
+        version.ref,
+        f"{version.rows:,}",
+        version.columns,
+        version.sha256[:12],
+    )
