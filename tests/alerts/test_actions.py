@@ -12,6 +12,7 @@ import pytest
 from shipyard import Registry
 from shipyard.alerts import AlertEvaluator, alert_history, load_alerts
 from shipyard.config import CONFIG_FILE
+from shipyard.errors import ConfigurationError
 from tests.alerts.conftest import T0, record_window, register_fraud
 from tests.models import transactions
 
@@ -97,6 +98,8 @@ def test_a_retrain_action_starts_a_training_job_that_registers_a_version(workspa
         [fired] = AlertEvaluator(registry, load_alerts(registry.settings, registry)).evaluate(T0 + MINUTE)
         [started] = fired.actions
         assert started.status == "done" and started.detail.startswith("started process")
+        assert "shipyard train train.toml" in started.detail
+        assert "the new version is only registered: add a [retraining.fraud] policy" in started.detail
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and len(registry.list_versions("fraud")) < 3:
             time.sleep(0.5)
@@ -105,6 +108,39 @@ def test_a_retrain_action_starts_a_training_job_that_registers_a_version(workspa
     with Registry(home=workspace) as registry:
         newest = registry.audit(model="fraud")[-1]
     assert newest.reason.startswith("alert slow fired")
+
+
+RETRAIN_WITHOUT_SPEC = ROLLBACK_RULE.replace('{ type = "rollback" }', '{ type = "retrain" }')
+
+
+def test_a_retrain_action_with_neither_a_policy_nor_a_spec_is_refused_when_loaded(registry: Registry) -> None:
+    register_fraud(registry)
+    (registry.settings.home / CONFIG_FILE).write_text(RETRAIN_WITHOUT_SPEC, encoding="utf-8")
+    with pytest.raises(ConfigurationError) as refused:
+        load_alerts(registry.settings, registry)
+    message = str(refused.value)
+    assert "alert rule 'slow'" in message and "fraud has no retraining policy" in message
+    assert "add a [retraining.fraud] policy to shipyard.toml" in message
+    assert "or give the action spec = 'train.toml' (the new version is only registered)" in message
+
+    every_model = RETRAIN_WITHOUT_SPEC.replace('"fraud@production"', '"*"')
+    (registry.settings.home / CONFIG_FILE).write_text(every_model, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match=r"add a \[retraining.<model>\] policy"):
+        load_alerts(registry.settings, registry)
+
+
+def test_a_retrain_action_on_every_model_fails_for_a_model_without_a_policy(registry: Registry) -> None:
+    """Another model's policy lets a rule on ``*`` load; the model that fired has none, so nothing starts."""
+    register_fraud(registry)
+    other = '[retraining.churn]\nspec = "churn.toml"\ndata = { source = "log" }\n'
+    every_model = RETRAIN_WITHOUT_SPEC.replace('"fraud@production"', '"*"')
+    (registry.settings.home / CONFIG_FILE).write_text(other + every_model, encoding="utf-8")
+    record_window(registry, T0, version=2, health={"latency_p99_ms": 900.0})
+    [fired] = AlertEvaluator(registry, load_alerts(registry.settings, registry)).evaluate(T0 + MINUTE)
+    [failed] = fired.actions
+    assert failed.status == "failed"
+    assert failed.detail.startswith("fraud has no retraining policy and the action no spec: add a [retrain")
+    assert not (registry.settings.home / "jobs").exists()
 
 
 def test_one_incident_firing_two_rules_rolls_back_once(registry: Registry) -> None:

@@ -195,7 +195,9 @@ class AlertEvaluator:
                 f"cooldown: the last {action.type} of {outcome.model} was at "
                 f"{last.isoformat()}, less than {duration_label(rule.cooldown)} ago",
             )
-        result = run_action(self.registry, action, rule, outcome.model, outcome.version, reason, now)
+        result = run_action(
+            self.registry, action, rule, outcome.model, outcome.version, reason, now, outcome.event_id
+        )
         log.warning("alert %s: %s %s — %s", rule.name, action.type, result.status, result.detail)
         return result
 

@@ -24,7 +24,7 @@ In the workspace's ``shipyard.toml`` (or the file the ``alerts_file`` setting na
     severity = "warning"              # info, warning or critical
     labels = { team = "risk" }
     channels = ["ops", "email"]
-    actions = [{ type = "rollback" }, { type = "retrain", spec = "train.toml" }]
+    actions = [{ type = "rollback" }, { type = "retrain" }]   # retrain: runs [retraining.<model>]
     cooldown = "1h"                   # one action per rule and model at most this often
 
     [alerts.channels.ops]
@@ -46,6 +46,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shipyard.alerts.retrain_policies import declared_policies, retrain_fixes
 from shipyard.config import CONFIG_FILE, Settings
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError, not_found
@@ -71,14 +72,9 @@ class ActionConfig(_Strict):
     type: Literal["rollback", "retrain"]
     #: rollback: the alias to move back (default: the alias the rule's model selector names).
     alias: str | None = None
-    #: retrain: the training spec to run (``shipyard train SPEC``), relative to the workspace.
+    #: retrain without a ``[retraining.<model>]`` policy: the training spec to run (``shipyard train SPEC``,
+    #: relative to the workspace), whose result is only registered. With a policy, the policy runs instead.
     spec: str | None = None
-
-    @model_validator(mode="after")
-    def _complete(self) -> ActionConfig:
-        if self.type == "retrain" and not self.spec:
-            raise ValueError("a retrain action needs spec = 'path/to/train.toml'")
-        return self
 
 
 class RuleConfig(_Strict):
@@ -515,6 +511,8 @@ def _checked(
     for action in config.actions:
         if action.type == "rollback" and action.alias is None and "@" not in config.model:
             raise fail("a rollback needs an alias: model = 'fraud@production', or alias = 'production'")
+        if action.type == "retrain" and not action.spec:
+            _check_retrain_policy(config.model, registry.settings, fail)
     try:
         window = parse_duration(config.window, what="window", minimum=timedelta(minutes=1))
         relative_to = (
@@ -603,6 +601,22 @@ def _check_model(config: RuleConfig, registry: Registry, fail: Callable[[str], C
         columns = _columns_of(version, config.figure)
         if columns and config.column not in columns:
             raise fail(f"{version.ref} has no column {config.column!r}; columns: {', '.join(columns)}")
+
+
+def _check_retrain_policy(
+    selector: str, settings: Settings, fail: Callable[[str], ConfigurationError]
+) -> None:
+    """A retrain action without a spec runs the model's retraining policy, so the model must declare one.
+    A rule on every model (``*``) is checked when it fires, unless no model declares a policy at all."""
+    declared = declared_policies(settings)
+    if selector == "*":
+        if not declared:
+            fixes = retrain_fixes("<model>")
+            raise fail(f"a retrain action without a spec runs the model's retraining policy: {fixes}")
+        return
+    model = ModelRef.parse(selector).model
+    if model not in declared:
+        raise fail(f"{model} has no retraining policy for its retrain action to run: {retrain_fixes(model)}")
 
 
 def _columns_of(version: ModelVersion, figure: str) -> list[str]:

@@ -12,6 +12,7 @@ import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, open_registry
+from shipyard.errors import InvalidInput
 
 if TYPE_CHECKING:
     from shipyard.store.retrain_runs import RetrainRunRecord
@@ -25,15 +26,33 @@ retrain_app = typer.Typer(
 @retrain_app.command("run")
 def retrain_run(
     model: Annotated[str, typer.Argument(help="The model whose [retraining.<model>] policy runs.")],
+    trigger: Annotated[
+        str,
+        typer.Option(
+            "--trigger",
+            help="What started the run, as its history records it: manual, or alert (with --rule; an alert "
+            "rule's retrain action passes both).",
+        ),
+    ] = "manual",
+    rule: Annotated[
+        str | None, typer.Option("--rule", help="With --trigger alert: the alert rule that fired.")
+    ] = None,
+    event: Annotated[
+        int | None,
+        typer.Option(
+            "--event", help="With --trigger alert: its alert event (shipyard alerts history).", min=1
+        ),
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run the model's retraining policy once, now; exit 1 when the run fails."""
     from shipyard.retraining import load_policy
     from shipyard.retraining.service import run_retraining
 
+    detail = _trigger_detail(trigger, rule, event)
     with open_registry(changes=True) as registry:
         policy = load_policy(registry.settings, model)
-        run = run_retraining(registry, policy, trigger="manual")
+        run = run_retraining(registry, policy, trigger=trigger, detail=detail)
     if as_json:
         render.emit_json(_as_dict(run))
     else:
@@ -104,7 +123,7 @@ def retrain_history(
             (
                 run.id,
                 run.model,
-                run.trigger,
+                _trigger_label(run),
                 run.state,
                 run.step,
                 run.details.get("dataset"),
@@ -117,6 +136,28 @@ def retrain_history(
             for run in runs
         ],
     )
+
+
+def _trigger_detail(trigger: str, rule: str | None, event: int | None) -> dict[str, Any]:
+    """What the run's history records about its trigger: for an alert, the rule and event that fired."""
+    if trigger == "alert":
+        if not rule:
+            raise InvalidInput("--trigger alert needs --rule NAME, the alert rule that fired")
+        return {"rule": rule, **({"event": event} if event is not None else {})}
+    if trigger != "manual":
+        raise InvalidInput(
+            f"--trigger is manual or alert, not {trigger!r}; schedules and labels start runs through "
+            "'shipyard retrain watch'"
+        )
+    if rule is not None or event is not None:
+        raise InvalidInput("--rule and --event name the alert that started a run; add --trigger alert")
+    return {}
+
+
+def _trigger_label(run: RetrainRunRecord) -> str:
+    """The trigger as the history table shows it: an alert run names its rule."""
+    rule = run.trigger_detail.get("rule")
+    return f"{run.trigger} {rule}" if run.trigger == "alert" and rule else run.trigger
 
 
 def _as_dict(run: RetrainRunRecord) -> dict[str, Any]:
