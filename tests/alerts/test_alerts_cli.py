@@ -131,6 +131,11 @@ def test_rules_added_from_the_shell_are_kept_in_the_database_and_checked(
     assert main(["alerts", "add", "bad", "-f", "health.error_rate"]) == 7
     assert "one condition" in capsys.readouterr().err
     assert main(["alerts", "add", "bad", "-f", "health.error_rate", "--above", "1", "--action", "page"]) == 2
+    capsys.readouterr()
+    # A bare retrain action runs the model's retraining policy, which this workspace does not declare.
+    retrain = ["-f", "health.error_rate", "--model", "fraud@production", "--above", "1", "--action", "retrain"]
+    assert main(["alerts", "add", "retrain", *retrain]) != 0
+    assert "fraud has no retraining policy for its retrain action to run" in capsys.readouterr().err
 
     assert main(["alerts", "remove", "busy"]) == 0
     assert main(["alerts", "remove", "busy"]) == 3

@@ -99,7 +99,11 @@ def alerts_add(
     ] = None,
     actions: Annotated[
         list[str] | None,
-        typer.Option("--action", help="rollback, rollback:ALIAS or retrain:SPEC (repeatable)."),
+        typer.Option(
+            "--action",
+            help="rollback, rollback:ALIAS, retrain (runs the model's retraining policy) or retrain:SPEC "
+            "(repeatable).",
+        ),
     ] = None,
     cooldown: Annotated[str, typer.Option("--cooldown", help="At most one action this often.")] = "1h",
     repeat: Annotated[
@@ -359,9 +363,9 @@ def _action(text: str) -> dict[str, str]:
     kind, _, argument = text.partition(":")
     if kind == "rollback":
         return {"type": "rollback", **({"alias": argument} if argument else {})}
-    if kind == "retrain" and argument:
-        return {"type": "retrain", "spec": argument}
-    raise InvalidInput(f"an action is rollback, rollback:ALIAS or retrain:SPEC, got {text!r}")
+    if kind == "retrain":
+        return {"type": "retrain", **({"spec": argument} if argument else {})}
+    raise InvalidInput(f"an action is rollback, rollback:ALIAS, retrain or retrain:SPEC, got {text!r}")
 
 
 def _label(text: str) -> tuple[str, str]:
