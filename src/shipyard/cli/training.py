@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -12,6 +12,7 @@ from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
 
 if TYPE_CHECKING:  # training imports scikit-learn's model selection: only load it for these commands
     from shipyard.training import TrainingReport
+    from shipyard.training.trainer import Placement
 
 
 def register_training_commands(app: typer.Typer) -> None:
@@ -28,6 +29,20 @@ def train_command(
         Path | None,
         typer.Option("--ref-file", help="Write the registered version (e.g. fraud/4) to this file."),
     ] = None,
+    on: Annotated[
+        str,
+        typer.Option(
+            "--on", help="local, or ray: fit as a task of a Ray cluster (this process reads and registers)."
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str,
+        typer.Option(
+            "--ray-address",
+            help="The Ray cluster for --on ray (ray://head:10001); default: the ray_address setting, else a "
+            "local Ray.",
+        ),
+    ] = "",
     reason: ReasonOption = "",
     as_json: JsonFlag = False,
 ) -> None:
@@ -35,7 +50,15 @@ def train_command(
     from shipyard.training import train
 
     with open_registry(changes=True) as registry:
-        result = train(spec, registry=registry, register=not no_register, progress=not as_json, reason=reason)
+        result = train(
+            spec,
+            registry=registry,
+            register=not no_register,
+            progress=not as_json,
+            reason=reason,
+            on=cast("Placement", on),  # train() refuses anything else, naming the choices
+            ray_address=ray_address,
+        )
     if ref_file is not None and result.version is not None:
         ref_file.write_text(result.version.ref + "\n", encoding="utf-8")
     if as_json:
@@ -45,10 +68,15 @@ def train_command(
                 "dataset": result.dataset.ref,
                 "holdout": result.holdout.ref,
                 "report": result.report.to_dict(),
+                "ran_on": result.ran_on,
             }
         )
         return
     show_report(result.report)
+    if result.ran_on.get("engine") == "ray":
+        render.message(
+            "fitted on Ray: host {}, process {}", result.ran_on.get("host"), result.ran_on.get("pid")
+        )
     if result.version is not None:
         render.message("registered [bold]{}[/] with its contract, profile and lineage", result.version.ref)
     else:

@@ -9,6 +9,7 @@
     #  or { source = "sql", url = "postgresql://…", query = "select … where ts >= :start and ts < :end" }
     then = "rollout"                     # or "promote" (after the gate), or "register" (a person decides)
     rollout = { strategy = "canary", steps = [10, 50, 100], interval = "10m" }
+    training = { on = "ray", address = "ray://head:10001" }   # default: on = "local", in the run's process
 
     [retraining.fraud.triggers]
     schedule = "0 3 * * *"               # cron, in UTC
@@ -109,6 +110,21 @@ class Guards(_Strict):
         return parse_duration(value, what="cooldown") if isinstance(value, str) else value
 
 
+class TrainingPlace(_Strict):
+    """Where the challenger is fitted: in the run's own process, or as a task of a Ray cluster."""
+
+    on: Literal["local", "ray"] = "local"
+    address: str = Field(
+        "", description="the Ray cluster (ray://head:10001); empty: the ray_address setting, else a local Ray"
+    )
+
+    @model_validator(mode="after")
+    def _address_needs_ray(self) -> TrainingPlace:
+        if self.address and self.on != "ray":
+            raise ValueError(f'a Ray address is given but on = "{self.on}"; set on = "ray"')
+        return self
+
+
 class RetrainPolicy(_Strict):
     """One model's retraining: what to train, on which data, when, under which guards, and what follows."""
 
@@ -121,6 +137,7 @@ class RetrainPolicy(_Strict):
     guards: Guards = Guards()
     then: Then = "rollout"
     rollout: dict[str, Any] = Field(default_factory=dict, description="a rollout plan's keys")
+    training: TrainingPlace = TrainingPlace()
 
     @field_validator("window", mode="before")
     @classmethod
@@ -207,6 +224,7 @@ def _closest(location: tuple[int | str, ...]) -> str:
         "": RetrainPolicy,
         "triggers": Triggers,
         "guards": Guards,
+        "training": TrainingPlace,
         "log": LogSource,
         "dataset": DatasetSource,
         "sql": SqlSource,

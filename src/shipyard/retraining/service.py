@@ -193,15 +193,20 @@ def _train(run: _Run) -> str:
             "exclude": sorted({*spec.data.exclude, *run.fresh.exclude}),
         }
     )
+    place = run.policy.training
     result = train(
         spec.model_copy(update={"data": data}),
         registry=run.registry,
         progress=False,
         reason=f"retraining run {run.record.id} ({run.record.trigger})",
+        on=place.on,
+        ray_address=place.address,
     )
     assert result.version is not None
     run.candidate = result.version
-    run.reached("train", candidate=result.version.ref, metrics=dict(result.version.metrics))
+    run.reached(
+        "train", candidate=result.version.ref, metrics=dict(result.version.metrics), ran_on=result.ran_on
+    )
     return f"trained {result.version.ref}"
 
 

@@ -8,8 +8,10 @@ spec, the full report and lineage pointing at the dataset versions it was traine
 
 from __future__ import annotations
 
+import os
+import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,7 +33,8 @@ from shipyard.training.report import FoldResult, SliceResult, TrainingReport
 from shipyard.training.spec import TrainSpec
 from shipyard.training.splits import cross_validation_folds, holdout_split
 
-#: Columns added to the reference profile for the model's output (monitoring compares them for drift).
+#: Where the fit runs: in this process, or as a task of a Ray cluster (``shipyard.training.ray_fit``).
+Placement = Literal["local", "ray"]
 _MAX_CLASSES_INFERRED = 20
 _SLICE_BINS = 4
 _SHOWN = 5
@@ -49,6 +52,7 @@ class TrainingResult:
     dataset: DatasetVersion
     holdout: DatasetVersion
     version: ModelVersion | None
+    ran_on: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,26 +71,55 @@ def train(
     register: bool = True,
     progress: bool = True,
     reason: str = "",
+    on: Placement = "local",
+    ray_address: str = "",
 ) -> TrainingResult:
-    """Train, evaluate and (by default) register the model a spec declares. See ``TrainSpec``."""
+    """Train, evaluate and (by default) register the model a spec declares. See ``TrainSpec``.
+
+    ``on="ray"`` fits on the Ray cluster at ``ray_address`` (default: the workspace's ``ray_address``
+    setting; a local Ray when both are empty); this process still reads the data and registers, and the
+    version's ``training["ran_on"]`` says where the fit ran.
+    """
+    if on not in ("local", "ray"):
+        raise InvalidInput(f"cannot train on {on!r}; choose 'local' or 'ray'")
     loaded = TrainSpec.load(spec)
     own = registry is None
     active = registry if registry is not None else Registry()
     try:
-        return _run(loaded, active, register=register, progress=progress, reason=reason)
+        where = _Where(on, ray_address or active.settings.ray_address)
+        return _run(loaded, active, register=register, progress=progress, reason=reason, where=where)
     finally:
         if own:
             active.close()
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where the fit runs; everything before and after it (data, checks, registering) runs here."""
+
+    on: Placement
+    ray_address: str
+
+    def fit(
+        self, spec: TrainSpec, plan: _Plan, split: _Split, *, progress: bool
+    ) -> tuple[_Fitted, dict[str, Any]]:
+        """The fit, here or as a Ray task, and where it ran."""
+        if self.on == "ray":
+            from shipyard.training.ray_fit import run_on_ray
+
+            return run_on_ray(_fit_quietly, spec, plan, split, address=self.ray_address)
+        here = {"engine": "local", "host": socket.gethostname(), "pid": os.getpid()}
+        return _fit(spec, plan, split, progress=progress), here
+
+
 def _run(
-    spec: TrainSpec, registry: Registry, *, register: bool, progress: bool, reason: str
+    spec: TrainSpec, registry: Registry, *, register: bool, progress: bool, reason: str, where: _Where
 ) -> TrainingResult:
     dataset = _dataset(registry, spec)
     frame = registry.datasets.load(dataset).reset_index(drop=True)
     plan = _plan(spec, frame, dataset)
     split = _split(spec, plan, frame)
-    fitted = _fit(spec, plan, split, progress=progress)
+    fitted, ran_on = where.fit(spec, plan, split, progress=progress)
     evaluation = _evaluate(spec, plan, split, fitted)
     holdout_version = registry.datasets.add(
         f"{dataset.name}.holdout", split.holdout, reason="training hold-out"
@@ -104,7 +137,7 @@ def _run(
             tags=spec.tags,
             input_schema=split.contract.to_dict(),
             profile=profile.to_dict(),
-            training={"spec": spec.to_dict(), "report": report.to_dict()},
+            training={"spec": spec.to_dict(), "report": report.to_dict(), "ran_on": ran_on},
             datasets={"data": dataset.sha256, "holdout": holdout_version.sha256},
             seed=spec.seed,
         )
@@ -117,7 +150,7 @@ def _run(
             reason=reason or "trained from spec",
         )
     return TrainingResult(
-        spec, report, fitted.final, split.contract, profile, dataset, holdout_version, version
+        spec, report, fitted.final, split.contract, profile, dataset, holdout_version, version, ran_on
     )
 
 
@@ -215,6 +248,11 @@ def _fit(spec: TrainSpec, plan: _Plan, split: _Split, *, progress: bool) -> _Fit
     return _Fitted(
         folds, out_of_fold, final, predicted, proba, fit_seconds, predict_ms_per_row, single_row_ms
     )
+
+
+def _fit_quietly(spec: TrainSpec, plan: _Plan, split: _Split) -> _Fitted:
+    """``_fit`` on a Ray worker, whose output nobody watches: no progress bar."""
+    return _fit(spec, plan, split, progress=False)
 
 
 @dataclass(frozen=True)
