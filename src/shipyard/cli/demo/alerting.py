@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ from shipyard.alerts import AlertEvaluator, Outcome, load_alerts
 from shipyard.alerts.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from shipyard.cli import render
 from shipyard.cli.demo.traffic import FEATURES, log_request, make_transactions
+from shipyard.config import CONFIG_FILE
 from shipyard.registry import Registry
 
 SECRET = "demo-secret"
@@ -56,6 +58,13 @@ class SlowFraud:
     def predict(self, data: pd.DataFrame) -> np.ndarray:
         time.sleep(SLOW_SECONDS)
         return np.zeros(len(data), dtype=np.int64)
+
+
+def point_channel_at(registry: Registry, url: str) -> None:
+    """Point the workspace's incident webhook channel at ``url`` (an earlier chapter's receiver is gone)."""
+    config = registry.settings.home / CONFIG_FILE
+    text = config.read_text(encoding="utf-8")
+    config.write_text(re.sub(r'url = "http://127\.0\.0\.1:\d+/incidents"', f'url = "{url}"', text))
 
 
 @contextlib.contextmanager
@@ -113,7 +122,7 @@ def alerting_story(registry: Registry, start: datetime, step: Callable[..., None
             len(config.rules),
         )
         fired = evaluator.evaluate(start + hour + timedelta(minutes=50))
-        _show(fired)
+        show_outcomes(fired)
         names = {outcome.rule for outcome in fired if outcome.after == "firing"}
         if not {"fraud:dataset-drift", "fraud:accuracy-drop"} <= names:
             raise AssertionError(f"the drift and accuracy alerts did not fire: {sorted(names)}")
@@ -140,7 +149,7 @@ def alerting_story(registry: Registry, start: datetime, step: Callable[..., None
             hour,
         )
         outcomes = evaluator.evaluate(moment + timedelta(minutes=10))
-        _show(outcomes)
+        show_outcomes(outcomes)
         back = registry.resolve("fraud@production")
         render.message("fraud@production is back on {} (was {})", back.ref, slow.ref)
         if back.version != healthy.version:
@@ -162,7 +171,8 @@ def _serve_slowly(registry: Registry, reference: str, at: datetime, writer: Any)
     return latencies
 
 
-def _show(outcomes: list[Outcome]) -> None:
+def show_outcomes(outcomes: list[Outcome]) -> None:
+    """The outcomes of an evaluation as a table: each rule's change, value and actions."""
     render.table(
         None,
         ["rule", "model", "change", "value", "actions"],

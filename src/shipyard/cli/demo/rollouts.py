@@ -16,11 +16,11 @@ its first analysis by ``error_rate``), the same pipeline with the lookup taken o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -30,9 +30,11 @@ from sklearn.base import clone
 
 from shipyard import rollouts
 from shipyard.cli import render
-from shipyard.cli.demo.alerting import incident_webhook
+from shipyard.cli.demo.alerting import incident_webhook, point_channel_at
 from shipyard.cli.demo.traffic import FEATURES, SEED, make_transactions
 from shipyard.errors import ShipyardError
+from shipyard.ids import prediction_id
+from shipyard.monitoring import attach_labels
 from shipyard.predictions import LogWriter, PredictionLog
 from shipyard.registry import ModelVersion, Registry
 from shipyard.rollouts.controller import Transition, step_clock
@@ -73,9 +75,7 @@ def rollouts_story(registry: Registry, step: Callable[..., None]) -> dict[str, R
     """Steps 14 to 17: a faulty canary aborted, its fix promoted, a refit passed in the shadow, and the
     history; ``step`` prints a step's numbered heading. Returns the three rollouts as they ended."""
     with incident_webhook() as url:  # the alerting chapter's receiver is gone: point the channel at a new one
-        config = registry.settings.home / "shipyard.toml"
-        text = config.read_text(encoding="utf-8")
-        config.write_text(re.sub(r'url = "http://127\.0\.0\.1:\d+/incidents"', f'url = "{url}"', text))
+        point_channel_at(registry, url)
         engine_log = logging.getLogger("shipyard.serving")
         level = engine_log.level
         engine_log.setLevel(logging.CRITICAL)  # the faulty candidate's tracebacks: the analysis tells it
@@ -89,16 +89,7 @@ def rollouts_story(registry: Registry, step: Callable[..., None]) -> dict[str, R
 
 
 async def _story(registry: Registry, step: Callable[..., None]) -> dict[str, Rollout]:
-    writer = LogWriter(registry.settings.log_url, flush_seconds=3600)
-    engine = Engine(  # as 'shipyard serve' builds each worker's engine
-        registry,
-        ["fraud@production"],
-        trust=True,  # the lookup candidates are Python objects this demo registered just now
-        split_source=functools.partial(rollouts.active_split, registry),
-    )
-    server = _Server(engine, PredictionRecorder(engine, writer), writer, registry.settings.log_url)
-    await engine.refresh()
-    try:
+    async with serving(registry) as server:
         pipeline = registry.load_model("fraud@production").native
         faulty = registry.register(
             "fraud", LookupFraud(pipeline, FAULTY_ABOVE), description="a currency lookup with a unit bug"
@@ -111,7 +102,7 @@ async def _story(registry: Registry, step: Callable[..., None]) -> dict[str, Rol
             faulty.ref,
             f"{FAULTY_ABOVE:g}",
         )
-        aborted = await server.roll(registry, faulty, {}, "demo: the currency lookup")
+        aborted = await server.roll(faulty, {}, "demo: the currency lookup")
         fixed = registry.register(
             "fraud",
             pipeline,
@@ -119,33 +110,66 @@ async def _story(registry: Registry, step: Callable[..., None]) -> dict[str, Rol
             reference=make_transactions()[FEATURES],
         )
         step(15, "a canary of {} (the lookup taken out) walks 5 → 25 → 50 → 100%:", fixed.ref)
-        promoted = await server.roll(registry, fixed, {}, "demo: the lookup taken out")
+        promoted = await server.roll(fixed, {}, "demo: the lookup taken out")
         move = registry.alias_history("fraud", "production")[-1]
         render.message("fraud@production → v{}, alias history: {}", move.version, move.reason)
         refit = _refit(registry, pipeline, max_iter=170)
         step(16, "{} (170 boosting iterations instead of 150) runs in the shadow of production:", refit.ref)
-        passed = await server.roll(registry, refit, {"strategy": "shadow"}, "demo: does the refit agree?")
+        passed = await server.roll(refit, {"strategy": "shadow"}, "demo: does the refit agree?")
+    return {"aborted": aborted, "promoted": promoted, "passed": passed}
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    registry: Registry, rows: pd.DataFrame | None = None, requests_at: dict[float, int] | None = None
+) -> AsyncIterator[_Server]:
+    """One server worker (its engine and recorder) answering ``rows`` (by default calm transactions with
+    no labels), ``requests_at[share]`` requests per step; closed, its log flushed, on the way out."""
+    writer = LogWriter(registry.settings.log_url, flush_seconds=3600)
+    engine = Engine(  # as 'shipyard serve' builds each worker's engine
+        registry,
+        ["fraud@production"],
+        trust=True,  # the lookup candidates are Python objects this demo registered just now
+        split_source=functools.partial(rollouts.active_split, registry),
+    )
+    server = _Server(
+        engine,
+        PredictionRecorder(engine, writer),
+        writer,
+        registry,
+        make_transactions(20_000, seed=SEED + 400)[FEATURES] if rows is None else rows,
+        requests_at or REQUESTS_AT,
+    )
+    await engine.refresh()
+    try:
+        yield server
     finally:
         await engine.close()
         writer.close()
-    return {"aborted": aborted, "promoted": promoted, "passed": passed}
 
 
 class _Server:
     """One server worker's engine and recorder, sending a step's traffic through them, and the controller
     judging each step as of one interval after it began."""
 
-    def __init__(self, engine: Engine, recorder: PredictionRecorder, writer: LogWriter, log_url: str) -> None:
-        self.engine, self.recorder, self.writer = engine, recorder, writer
-        self.log = PredictionLog(log_url)
-        self.rows = make_transactions(20_000, seed=SEED + 400)[FEATURES]
-        self.offset = 0
+    def __init__(
+        self,
+        engine: Engine,
+        recorder: PredictionRecorder,
+        writer: LogWriter,
+        registry: Registry,
+        rows: pd.DataFrame,
+        requests_at: dict[float, int],
+    ) -> None:
+        self.engine, self.recorder, self.writer, self.registry = engine, recorder, writer, registry
+        self.log = PredictionLog(registry.settings.log_url)
+        self.rows, self.requests_at, self.offset = rows, requests_at, 0
+        #: ``(prediction id, label)`` of the answered rows, when ``rows`` holds the truth (a ``fraud``
+        #: column): the labels that come back late, attached before the controller judges a step.
+        self.truth: list[tuple[str, int]] = []
 
-    async def roll(
-        self, registry: Registry, candidate: ModelVersion, plan: dict[str, Any], reason: str
-    ) -> Rollout:
-        """Start a rollout of ``candidate`` (10-minute steps) and serve each step until the controller ends
-        it; the rollout as it ended."""
+    async def roll(self, candidate: ModelVersion, plan: dict[str, Any], reason: str) -> Rollout:
+        """Start a rollout of ``candidate`` (10-minute steps) and serve it until the controller ends it."""
         keys = {
             "model": "fraud",
             "to": candidate.version,
@@ -154,19 +178,25 @@ class _Server:
             "checks": {"latency_p99": {"enabled": False}},
             **plan,
         }
-        current = rollouts.start(registry, keys, reason=reason, trust=True)
+        return await self.follow(rollouts.start(self.registry, keys, reason=reason, trust=True))
+
+    async def follow(self, current: Rollout) -> Rollout:
+        """Serve each step of ``current`` until the controller ends it; the rollout as it ended."""
         now = current.started_at
         while current.active:
             await self.engine.refresh()  # what every worker does: follow the alias and the rollout's split
             self.warm()
-            arms = await self.serve(REQUESTS_AT[current.candidate_share])
+            arms = await self.serve(self.requests_at[current.candidate_share])
             self.writer.flush()  # what a worker's writer does every few seconds
+            if self.truth:  # the step's labels come back before it is judged
+                attach_labels(self.registry, self.log, self.truth, source="demo", settle_seconds=0)
+                self.truth.clear()
             # The controller's clock: one interval after the step began, or after its last analysis.
             now = max(step_clock(current).running_since, now) + timedelta(seconds=current.plan.interval)
-            for moved in rollouts.advance(registry, self.log, now=now):
+            for moved in rollouts.advance(self.registry, self.log, now=now):
                 if moved.rollout_id == current.id:
                     _show(moved, arms, current)
-            current = get(registry, current.id)
+            current = get(self.registry, current.id)
         await self.engine.refresh()
         return current
 
@@ -196,7 +226,8 @@ class _Server:
     async def request(self) -> list[str]:
         if self.offset + ROWS_PER_REQUEST > len(self.rows):
             self.offset = 0
-        frame = self.rows.iloc[self.offset : self.offset + ROWS_PER_REQUEST].reset_index(drop=True)
+        rows = self.rows.iloc[self.offset : self.offset + ROWS_PER_REQUEST].reset_index(drop=True)
+        frame = rows[FEATURES]
         customer = f"customer-{self.offset // ROWS_PER_REQUEST}"  # its X-Customer-Id header
         self.offset += ROWS_PER_REQUEST
         call = InferenceCall(model="fraud", protocol="native", rows=len(frame))
@@ -208,6 +239,10 @@ class _Server:
             self.recorder.failed(call, error, error.http_status)
             return [f"{call.arm} failed"]
         self.recorder.answered(call, DecodedRequest(frame), result)
+        if "fraud" in rows.columns:
+            self.truth += [
+                (prediction_id(call.request_id, row), int(label)) for row, label in enumerate(rows["fraud"])
+            ]
         if result.shadow is None:
             return [result.arm]
         await asyncio.wait([result.shadow])  # the copy is logged when it is answered
@@ -231,7 +266,11 @@ def _refit(registry: Registry, pipeline: Any, **params: Any) -> ModelVersion:
 
 
 #: The checks whose figures each outcome prints (a failed check is always printed).
-_SHOWN = {"step": ("error_rate",), "promote": ("error_rate",), "pass": ("agreement", "score_difference")}
+_SHOWN = {
+    "step": ("error_rate", "accuracy"),
+    "promote": ("error_rate", "accuracy"),
+    "pass": ("agreement", "score_difference"),
+}
 
 
 def _show(transition: Transition, arms: Counter[str], rollout: Rollout) -> None:

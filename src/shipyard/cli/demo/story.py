@@ -10,7 +10,10 @@ fraud pattern changes; labels arrive late, and the monitors flag exactly the two
 accuracy drop. The alerting chapter (``shipyard.cli.demo.alerting``) follows: those findings fire alerts to a
 webhook, and a slow model that slipped into production is rolled back by its latency alert. The rollouts
 chapter (``shipyard.cli.demo.rollouts``) ends it: a faulty canary is aborted by analysis, its fix walks its
-steps to production, and a refit passes a shadow run. Later capabilities extend this same story.
+steps to production, and a refit passes a shadow run. The retraining chapter
+(``shipyard.cli.demo.retraining``) closes the loop: the world drifts for good, the drift alert starts a
+retraining run on the labelled log, the retrained version passes its gate and a canary judged by the late
+labels, and accuracy comes back.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from shipyard.cli import render
 from shipyard.cli.demo.alerting import alerting_story
+from shipyard.cli.demo.retraining import retraining_story
 from shipyard.cli.demo.rollouts import rollouts_story
-from shipyard.cli.demo.traffic import FEATURES, SEED, log_request, make_transactions
+from shipyard.cli.demo.traffic import FEATURES, SEED, make_drifted, make_transactions, replay
 from shipyard.cli.gates import show_gate_report
 from shipyard.cli.training import show_report
 from shipyard.config import Settings
@@ -75,17 +78,13 @@ def _monitoring_story(registry: Registry) -> datetime:
     hour = timedelta(hours=1)
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 3 * hour
     calm = make_transactions(3000, seed=SEED + 100)
-    drifted = make_transactions(3000, seed=SEED + 200)
-    drifted["amount"] *= 3
-    drifted["channel"] = np.where(np.arange(len(drifted)) % 5 == 0, drifted["channel"], "web")
-    # The fraud pattern changed too: now it is large app and pos payments, whatever the hour.
-    drifted["fraud"] = ((drifted["channel"] != "web") & (drifted["amount"] > 150)).astype(int)
+    drifted = make_drifted(3000, seed=SEED + 200)
 
     version = registry.resolve("fraud@production")
     writer = LogWriter(registry.settings.log_url, flush_seconds=3600)
     ids = [
-        _replay(registry, version.ref, calm, start + timedelta(minutes=5), writer),
-        _replay(registry, version.ref, drifted, start + hour + timedelta(minutes=5), writer),
+        replay(registry, version.ref, calm, start + timedelta(minutes=5), writer),
+        replay(registry, version.ref, drifted, start + hour + timedelta(minutes=5), writer),
     ]
     writer.close()
     _announce_step(
@@ -132,19 +131,7 @@ def _monitoring_story(registry: Registry) -> datetime:
     return start
 
 
-def _replay(registry: Registry, reference: str, frame: pd.DataFrame, at: Any, writer: Any) -> list[str]:
-    """Predict ``frame`` in requests of 10 rows as the server would, logging each at ``at``; the ids."""
-    version = registry.resolve(reference)
-    model = registry.load_model(reference)
-    ids: list[str] = []
-    for start in range(0, len(frame), 10):
-        rows = frame.iloc[start : start + 10][FEATURES].reset_index(drop=True)
-        labels, probabilities = model.predict_with_proba(rows)
-        ids += log_request(writer, version, rows, labels, probabilities, at, 0.002)
-    return ids
-
-
-def _fresh_workspace(directory: Path) -> Path:
+def fresh_workspace(directory: Path) -> Path:
     directory = directory.resolve()
     if directory.exists():
         if not (directory / _MARKER).exists() and any(directory.iterdir()):
@@ -175,6 +162,7 @@ def run_demo(directory: Path) -> None:
         start = _monitoring_story(registry)
         alerting_story(registry, start, _announce_step)
         rollouts_story(registry, _announce_step)
+        retraining_story(registry, _announce_step)
     render.message(
         "\ndone. Explore it with: shipyard --home {} models show fraud@production --card", settings.home
     )
@@ -182,7 +170,7 @@ def run_demo(directory: Path) -> None:
 
 def _prepare_workspace(directory: Path) -> Settings:
     """Step 1: a fresh workspace with the demo's gate policy appended to its configuration."""
-    workspace = _fresh_workspace(directory)
+    workspace = fresh_workspace(directory)
     settings = init_workspace(workspace / ".shipyard", exist_ok=True)
     config = settings.home / "shipyard.toml"
     config.write_text(config.read_text(encoding="utf-8") + textwrap.dedent(_POLICY), encoding="utf-8")

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from shipyard.registry import ModelVersion
+from shipyard.registry import ModelVersion, Registry
 
 SEED = 7
 FEATURES = ["amount", "hour", "channel", "account_age_days"]
@@ -38,6 +38,27 @@ def make_transactions(rows: int = 6000, seed: int = SEED) -> pd.DataFrame:
             "fraud": fraud.astype(int),
         }
     )
+
+
+def make_drifted(rows: int, seed: int) -> pd.DataFrame:
+    """Transactions after the world changed: amounts triple, web takes four payments in five, and the fraud
+    pattern is new: large app and pos payments, whatever the hour."""
+    drifted = make_transactions(rows, seed=seed)
+    drifted["amount"] *= 3
+    drifted["channel"] = np.where(np.arange(len(drifted)) % 5 == 0, drifted["channel"], "web")
+    drifted["fraud"] = ((drifted["channel"] != "web") & (drifted["amount"] > 150)).astype(int)
+    return drifted
+
+
+def make_changed(rows: int, seed: int) -> pd.DataFrame:
+    """The world as it changes for good in the retraining chapter: the drifted amounts and channels, and
+    fraud is large payments in the app or at a till whatever the hour, and on the web at night (3% of the
+    labels wrong, as in life)."""
+    changed = make_drifted(rows, seed)
+    risky = (changed["amount"] > 150) & ((changed["channel"] != "web") | (changed["hour"] < 6))
+    flipped = np.random.default_rng(seed + 1).random(rows) < 0.03
+    changed["fraud"] = (risky ^ flipped).astype(int)
+    return changed
 
 
 def log_request(
@@ -68,3 +89,15 @@ def log_request(
     )
     writer.submit(record)
     return record.prediction_ids
+
+
+def replay(registry: Registry, reference: str, frame: pd.DataFrame, at: Any, writer: Any) -> list[str]:
+    """Predict ``frame`` in requests of 10 rows as the server would, logging each at ``at``; the ids."""
+    version = registry.resolve(reference)
+    model = registry.load_model(reference)
+    ids: list[str] = []
+    for start in range(0, len(frame), 10):
+        rows = frame.iloc[start : start + 10][FEATURES].reset_index(drop=True)
+        labels, probabilities = model.predict_with_proba(rows)
+        ids += log_request(writer, version, rows, labels, probabilities, at, 0.002)
+    return ids
