@@ -41,7 +41,9 @@ class _SettingsModel(BaseModel):
         "", description="TOML file with the [alerts] rules and channels (default: this file)"
     )
     ray_address: str = Field(
-        "", description="Ray cluster for 'shipyard score --engine ray' (empty: a local Ray instance)"
+        "",
+        description="Ray cluster for 'shipyard score --engine ray' and training on Ray (empty: a local Ray "
+        "instance started for the job)",
     )
     log_url: str = Field("logs", description="prediction log root (a path, file:// or s3://)")
     log_flush_seconds: float = Field(
