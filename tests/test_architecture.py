@@ -52,6 +52,7 @@ LAYERS: dict[str, set[str]] = {
         "rollout_runner",
         "retraining",
         "retrain_runner",
+        "access",
     },
     "interfaces": {"cli", "server", "__main__", "__init__"},
 }

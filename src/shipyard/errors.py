@@ -17,6 +17,8 @@ a whole payload.
     ├── Conflict                       4   409
     ├── IntegrityError                 5   500
     ├── Unauthorized                   6   403
+    │   ├── Unauthenticated            6   401  no, unknown, expired or revoked credentials
+    │   └── Forbidden                  6   403  the user's role is too low for the action
     ├── ConfigurationError             7   500
     │   └── MissingDependency          7   500
     ├── Unavailable                    9   503
@@ -244,3 +246,16 @@ def not_found(
     else:
         hint = ""
     return NotFound(f"{kind} {name!r} not found{where}{hint}")
+
+
+class Unauthenticated(Unauthorized):
+    """No credentials, or ones shipyard does not accept (unknown, expired, revoked, a disabled user); the
+    message says which and how to get valid ones."""
+
+    http_status = 401
+
+
+class Forbidden(Unauthorized):
+    """The caller is known but its role is too low for the action; the message names the role needed."""
+
+    http_status = 403

@@ -34,7 +34,7 @@ from shipyard.errors import ConfigurationError, MissingDependency, Unavailable
 
 T = TypeVar("T")
 
-HEAD_REVISION = "0011_retrain_runs"
+HEAD_REVISION = "0012_access"
 _MIGRATION_LOCK_KEY = 0x5D1B_A4D  # advisory lock id on PostgreSQL: "shipyard migrations"
 _RETRIES = 12
 #: Seconds a new PostgreSQL connection may take before the database counts as unreachable.

@@ -483,3 +483,45 @@ class RolloutAnalysisRow(Base):
     verdict: Mapped[str] = mapped_column(String(32))
     analysis: Mapped[dict[str, Any]] = mapped_column()
     at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """A person or a robot (CI) who may use the management API and the dashboard, with one role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # viewer, operator, admin
+    # "scrypt$n$r$p$salt$hash"; NULL for a user who signs in with API tokens only.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class ApiTokenRow(Base):
+    """An API token: its public id and the SHA-256 of its secret, never the secret itself."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class SessionRow(Base):
+    """A dashboard session, keyed by the SHA-256 of its cookie's secret."""
+
+    __tablename__ = "sessions"
+
+    secret_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
