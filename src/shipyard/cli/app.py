@@ -9,6 +9,7 @@ import typer
 
 from shipyard.cicd import CiKind, check_ci_target, write_ci
 from shipyard.cli import render
+from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.alerts import alerts_app
 from shipyard.cli.batch import runs_app, score_command
 from shipyard.cli.common import JsonFlag, state
@@ -51,6 +52,8 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(runs_app, name="runs")
 app.add_typer(rollout_app, name="rollout")
 app.add_typer(retrain_app, name="retrain")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
 app.command("score")(score_command)
 app.add_typer(schedule_app, name="schedule")
 app.command("scheduler")(scheduler_command)
