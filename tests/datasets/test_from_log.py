@@ -19,6 +19,7 @@ from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring import attach_labels
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
 from shipyard.registry import VersionMetadata
+from shipyard.store.feedback import FeedbackRepository, NewLabel
 from tests.predictions.conftest import record
 
 START = datetime(2026, 11, 30, 10, tzinfo=UTC)
@@ -268,3 +269,47 @@ def test_an_input_named_like_a_column_the_log_adds_is_refused(registry: Registry
     log = _log(registry, replace(item, inputs=item.inputs.rename(columns={"hour": "version"})))
     with pytest.raises(InvalidInput, match="input column\\(s\\) 'version' have the name of a column"):
         dataset_from_log(registry, log, "fraud", start=START, end=END, labelled=False)
+
+
+def test_a_prediction_logged_twice_keeps_its_earliest_answer(registry: Registry) -> None:
+    """A replay logged later, or at the same time with another answer, never replaces the first row."""
+    _register(registry)
+    item = record(3, at=START + timedelta(minutes=5), seed=11)
+    earlier = replace(item, prediction_ids=item.prediction_ids[:1], inputs=item.inputs.iloc[:1])
+    earlier = replace(earlier, at=START + timedelta(minutes=1), predictions=np.array([7]), probabilities=None)
+    same_time = replace(item, predictions=item.predictions + 10)  # replayed with other answers
+    log = _log(registry, item, same_time, earlier)
+    version = dataset_from_log(registry, log, "fraud", start=START, end=END, labelled=False)
+    rows = registry.datasets.load(version)
+    assert rows["prediction_id"].tolist() == item.prediction_ids
+    assert rows["_prediction"].tolist() == [7, *item.predictions[1:]]
+    assert rows["timestamp"].iloc[0] == pd.Timestamp(START + timedelta(minutes=1))
+    assert version.notes["lineage"]["duplicate_rows_left_out"] == 4
+
+
+@pytest.mark.parametrize(
+    ("stored", "expected"),
+    [
+        (["1", "0"], [1, 0, None]),
+        (["true", "false"], [True, False, None]),
+        (['"churn"', '"stay"'], ["churn", "stay", None]),
+        (["2.5", "1"], [2.5, 1.0, None]),
+    ],
+)
+def test_each_label_keeps_its_json_value_and_a_row_without_one_is_empty(
+    registry: Registry, stored: list[str], expected: list[object]
+) -> None:
+    _register(registry)
+    item = record(3, at=START + timedelta(minutes=1), seed=12)
+    log = _log(registry, item)
+    labels = {
+        identifier: NewLabel("fraud", 1, item.at, text)
+        for identifier, text in zip(item.prediction_ids, stored, strict=False)
+    }
+    FeedbackRepository(registry.db).store(labels, source="test", received_at=END)
+    everything = registry.datasets.load(
+        dataset_from_log(registry, log, "fraud", start=START, end=END, labelled=False)
+    )
+    assert [None if pd.isna(label) else label for label in everything["label"]] == expected
+    labelled = registry.datasets.load(dataset_from_log(registry, log, "fraud", start=START, end=END))
+    assert labelled["label"].tolist() == expected[:2]

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -224,10 +225,24 @@ def _rows(tables: list[pa.Table]) -> tuple[pd.DataFrame, int]:
         columns = {name: inputs.field(name) for name in order}
         meta = {name: table[name] for name in ("prediction_id", "timestamp", "version")}
         frames.append(pa.table({**columns, **meta, PREDICTION_COLUMN: table["prediction"]}))
-    combined = pa.concat_tables(frames, promote_options="permissive").to_pandas()
-    combined = combined.sort_values(["timestamp", "prediction_id"], kind="stable")
-    unique = combined.drop_duplicates("prediction_id", keep="first").reset_index(drop=True)
-    return unique, len(combined) - len(unique)
+    combined = pa.concat_tables(frames, promote_options="permissive")
+    # Sorted and de-duplicated in Arrow: pandas took five times as long to factorise the million ids.
+    combined = combined.take(
+        pc.sort_indices(combined, [("timestamp", "ascending"), ("prediction_id", "ascending")])
+    )
+    unique = combined.filter(_first_of_each_id(combined["prediction_id"].combine_chunks()))
+    return unique.to_pandas(), len(combined) - len(unique)
+
+
+def _first_of_each_id(identifiers: pa.Array) -> pa.Array:
+    """Which rows hold the first occurrence of their id: a stable sort by id puts the occurrences of an id
+    side by side in row order, and every one after the first is left out."""
+    by_id = pc.sort_indices(identifiers)  # stable
+    grouped = identifiers.take(by_id)
+    repeated = pc.equal(grouped.slice(1), grouped.slice(0, len(grouped) - 1))
+    keep = np.ones(len(identifiers), dtype=bool)
+    keep[pc.filter(by_id.slice(1), repeated).to_numpy()] = False
+    return pa.array(keep)
 
 
 def _check_names(inputs: list[str]) -> None:
@@ -269,17 +284,7 @@ def _with_labels(
             f"the target {target!r} is already a column of the logged rows; name the label column "
             "otherwise (CLI: --target NAME)"
         )
-    labels: dict[str, Any] = {}
-    repository = FeedbackRepository(db)
-    for version in sorted(rows["version"].unique()):
-        stored = repository.labels_of(model, int(version), *window)
-        # A million labels hold a handful of distinct values: each JSON text is decoded once.
-        texts = [label for _, label, _ in stored]
-        decoded = {text: json.loads(text) for text in set(texts)}
-        identifiers = [identifier for identifier, _, _ in stored]
-        labels.update(zip(identifiers, map(decoded.__getitem__, texts), strict=True))
-    found = rows["prediction_id"].map(labels.get)
-    has_label = _has_label(rows["prediction_id"], labels)
+    found, has_label = _joined_labels(FeedbackRepository(db), model, rows, window)
     counts = {"labelled_rows": int(has_label.sum()), "unlabelled_rows": int((~has_label).sum())}
     if labelled and not has_label.any():
         raise NotFound(
@@ -294,12 +299,32 @@ def _with_labels(
     return rows, counts
 
 
-def _has_label(identifiers: pd.Series, labels: dict[str, Any]) -> pd.Series:
-    """Which rows have a label (a null label counts): an Arrow hash lookup, where ``Series.isin`` on the
-    Arrow-backed ids walks them in Python (7 s for a million)."""
-    known = pa.array(list(labels), pa.string())
-    mask = pc.is_in(pa.array(identifiers, pa.string()), value_set=known)
-    return pd.Series(mask.to_numpy(zero_copy_only=False), index=identifiers.index, dtype=bool)
+def _joined_labels(
+    repository: FeedbackRepository, model: str, rows: pd.DataFrame, window: tuple[datetime, datetime]
+) -> tuple[pd.Series, pd.Series]:
+    """Each row's label (decoded from JSON, None where it has none) and which rows have one.
+
+    Vectorised for a million rows: the rows' ids are looked up among the labels' ids in one hash lookup
+    (pandas' index: a third of the time of Arrow's ``index_in``), and a million labels hold a handful of
+    distinct texts, each decoded once. The labels come out as ``Series.map`` gave them (the same values, the
+    same dtype), so the stored bytes do not change.
+    """
+    identifiers: list[str] = []
+    texts: list[str] = []
+    for version in sorted(rows["version"].unique()):
+        stored = repository.label_columns(model, int(version), *window)
+        identifiers += stored.prediction_ids
+        texts += stored.labels
+    # Ids are unique among labels (one label per prediction), as the index lookup requires.
+    position = pd.Index(pa.array(identifiers, pa.string()).to_pandas()).get_indexer(rows["prediction_id"])
+    encoded = pa.array(texts, pa.string()).dictionary_encode()
+    distinct = encoded.dictionary.to_pylist()
+    decoded = np.empty(len(distinct) + 1, dtype=object)  # the last one, None, for rows without a label
+    for index, text in enumerate(distinct):
+        decoded[index] = json.loads(text)
+    codes = np.append(encoded.indices.to_numpy(), len(distinct))  # position -1 (no label) takes the last
+    found = pd.Series(decoded[codes[position]], index=rows.index).infer_objects()
+    return found, pd.Series(position >= 0, index=rows.index, dtype=bool)
 
 
 def _nothing_logged(log: PredictionLog, model: str, start: datetime, end: datetime) -> str:

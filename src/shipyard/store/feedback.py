@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, NamedTuple, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from shipyard.store.database import Database
@@ -21,6 +21,7 @@ from shipyard.store.sequences import select_named
 __all__ = [
     "PREDICTION_ID_LENGTH",
     "FeedbackRepository",
+    "LabelColumns",
     "NewLabel",
     "StoreReport",
     "StoreResult",
@@ -52,6 +53,13 @@ class NewLabel(NamedTuple):
     version: int
     predicted_at: datetime
     label: str
+
+
+class LabelColumns(NamedTuple):
+    """A version's labels as two columns, ``labels[i]`` (JSON text) belonging to ``prediction_ids[i]``."""
+
+    prediction_ids: list[str]
+    labels: list[str]
 
 
 @dataclass(frozen=True)
@@ -120,13 +128,32 @@ class FeedbackRepository:
             if row is None:
                 return []
             query = select(FeedbackRow.prediction_id, FeedbackRow.label, FeedbackRow.predicted_at).where(
-                FeedbackRow.model_id == row.id, FeedbackRow.version == version
+                *_in_window(row.id, version, start, end)
             )
-            if start is not None:
-                query = query.where(FeedbackRow.predicted_at >= start)
-            if end is not None:
-                query = query.where(FeedbackRow.predicted_at < end)
             return [(identifier, label, at) for identifier, label, at in session.execute(query)]
+
+    def label_columns(
+        self, model: str, version: int, start: datetime | None = None, end: datetime | None = None
+    ) -> LabelColumns:
+        """The ids and labels (as JSON) of a version's labels in ``[start, end)``, as columns: what joining
+        labels to logged rows needs (a million in about a quarter of ``labels_of``'s time).
+
+        The rows come straight off the driver's cursor in one fetch: ids and labels are text, which
+        SQLAlchemy would pass through unchanged, and building its result row per label was most of the time;
+        ``predicted_at``, which the join does not need, is not read (nor converted to a datetime)."""
+        with self.db.reading() as session:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return LabelColumns([], [])
+            query = select(FeedbackRow.prediction_id, FeedbackRow.label).where(
+                *_in_window(row.id, version, start, end)
+            )
+            result = session.connection().execute(query)
+            try:
+                rows = result.cursor.fetchall()
+            finally:
+                result.close()
+        return LabelColumns([identifier for identifier, _ in rows], [label for _, label in rows])
 
     def count_received(self, model: str, since: datetime | None = None) -> int:
         """How many of ``model``'s labels arrived (or were corrected) after ``since``."""
@@ -154,6 +181,18 @@ class FeedbackRepository:
                 ).join(ModelRow, ModelRow.id == FeedbackRow.model_id)
             ).all()
         return [StoredLabel(*row) for row in rows]
+
+
+def _in_window(
+    model_id: int, version: int, start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """The conditions of one version's labels for predictions in ``[start, end)`` (an index covers them)."""
+    conditions = [FeedbackRow.model_id == model_id, FeedbackRow.version == version]
+    if start is not None:
+        conditions.append(FeedbackRow.predicted_at >= start)
+    if end is not None:
+        conditions.append(FeedbackRow.predicted_at < end)
+    return conditions
 
 
 def _stored_labels(session: Session, identifiers: list[str]) -> dict[str, str]:
