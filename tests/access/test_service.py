@@ -67,7 +67,8 @@ def test_require_names_the_role_needed_and_the_role_held() -> None:
 def test_a_password_signs_in_and_every_wrong_answer_gets_the_same_message(access: AccessService) -> None:
     assert access.check_password("alice", PASSWORD) == Principal("alice", Role.ADMIN, "session")
     messages = set()
-    for name, password in [("alice", "wrong password"), ("nobody", PASSWORD), ("bob", PASSWORD)]:
+    attempts = [("alice", "wrong password"), ("nobody", PASSWORD), ("bob", PASSWORD), ("alice", "x" * 10**6)]
+    for name, password in attempts:
         with pytest.raises(Unauthenticated) as refused:
             access.check_password(name, password)
         messages.add(str(refused.value))

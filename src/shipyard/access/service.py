@@ -174,6 +174,8 @@ class AccessService:
     def check_password(self, name: str, password: str) -> Principal:
         """The principal of a user signing in with a password. Unauthenticated with the same message for an
         unknown user, a wrong password and a user without one, after the same scrypt work."""
+        if len(password) > passwords.MAX_LENGTH:  # no user has one this long: refuse without the work
+            raise Unauthenticated(_WRONG_PASSWORD)
         record = self._users.find(name)
         if not passwords.verify_password(password, record.password_hash if record else None):
             raise Unauthenticated(_WRONG_PASSWORD)
