@@ -140,6 +140,20 @@ swagger-ui:
 		.swagger-ui/package/LICENSE .swagger-ui/package/NOTICE src/shipyard/server/swagger_ui/
 	rm -rf .swagger-ui
 
+# Plotly's basic bundle (scatter, bar, pie), which draws the dashboard's charts, ships inside the package
+# (server/dashboard/static, with its licence): pages never fetch from a CDN. This refreshes it from the
+# plotly.js-basic-dist-min package (npm) at the version named here, and notes that version beside it.
+PLOTLY_VERSION := 4.1.2
+PLOTLY_STATIC := src/shipyard/server/dashboard/static
+.PHONY: vendor-plotly
+vendor-plotly:
+	rm -rf .plotly && mkdir .plotly
+	cd .plotly && npm pack --silent plotly.js-basic-dist-min@$(PLOTLY_VERSION) && tar xzf plotly.js-basic-dist-min-*.tgz
+	cp .plotly/package/plotly-basic.min.js $(PLOTLY_STATIC)/plotly-basic.min.js
+	cp .plotly/package/LICENSE $(PLOTLY_STATIC)/plotly-LICENSE.txt
+	sed -i 's/plotly.js-basic-dist-min [0-9][0-9.]*/plotly.js-basic-dist-min $(PLOTLY_VERSION)/' $(PLOTLY_STATIC)/README
+	rm -rf .plotly
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-workspace
 
