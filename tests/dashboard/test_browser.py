@@ -4,18 +4,12 @@ charts from the package's own JavaScript, fetches nothing from another host, and
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import uvicorn
 from playwright.sync_api import Page, Request
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
@@ -24,8 +18,8 @@ from starlette.routing import Mount, Route
 
 from shipyard.server.dashboard import STATIC_PATH, charts, static_files
 from shipyard.server.dashboard.templates import environment
+from tests.dashboard.live import serving
 from tests.dashboard.monitored import Monitored
-from tests.serving.conftest import free_port
 
 HOSTILE = "</script><script>window.pwned = 1</script>"
 PAGE = environment().from_string(
@@ -55,24 +49,6 @@ def dashboard_app(monitored: Monitored) -> Starlette:
         return HTMLResponse(page)
 
     return Starlette(routes=[Route("/", home), Mount(STATIC_PATH, app=static_files())])
-
-
-@contextmanager
-def serving(app: Starlette) -> Iterator[str]:
-    """``app`` served by uvicorn on 127.0.0.1 (a free port) in a thread; yields its URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=asyncio.run, args=(server.serve(),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "the dashboard's test server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_charts_render_in_chromium_from_this_server_only(page: Page, monitored: Monitored) -> None:
