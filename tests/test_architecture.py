@@ -54,7 +54,7 @@ LAYERS: dict[str, set[str]] = {
         "retrain_runner",
         "access",
     },
-    "interfaces": {"cli", "server", "__main__", "__init__"},
+    "interfaces": {"cli", "server", "client", "__main__", "__init__"},
 }
 RANK = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}

@@ -14,6 +14,7 @@ from shipyard.cli.alerts import alerts_app
 from shipyard.cli.batch import runs_app, score_command
 from shipyard.cli.common import JsonFlag, state
 from shipyard.cli.contract import contract_app
+from shipyard.cli.control import server_command
 from shipyard.cli.data import data_app
 from shipyard.cli.examples import example_command
 from shipyard.cli.gates import gate_app, promote_command
@@ -59,6 +60,7 @@ app.add_typer(schedule_app, name="schedule")
 app.command("scheduler")(scheduler_command)
 app.command("promote")(promote_command)
 app.command("serve")(serve_command)
+app.command("server")(server_command)
 register_training_commands(app)
 
 

@@ -54,7 +54,7 @@ def retrain_run(
         policy = load_policy(registry.settings, model)
         run = run_retraining(registry, policy, trigger=trigger, detail=detail)
     if as_json:
-        render.emit_json(_as_dict(run))
+        render.emit_json(run.to_dict())
     else:
         render.message(
             "retraining run {} of {}: {} at step {}: {}", run.id, run.model, run.state, run.step, run.reason
@@ -83,7 +83,7 @@ def retrain_watch(
         return
     done = runner.run_once()
     if as_json:
-        render.emit_json([_as_dict(run) for run in done])
+        render.emit_json([run.to_dict() for run in done])
         return
     if not done:
         render.message("no retraining trigger is due")
@@ -111,7 +111,7 @@ def retrain_history(
     with open_registry() as registry:
         runs = RetrainRunRepository(registry.db, registry.actor).history(model, limit=limit)
     if as_json:
-        render.emit_json([_as_dict(run) for run in runs])
+        render.emit_json([run.to_dict() for run in runs])
         return
     render.table(
         None,
@@ -158,19 +158,3 @@ def _trigger_label(run: RetrainRunRecord) -> str:
     """The trigger as the history table shows it: an alert run names its rule."""
     rule = run.trigger_detail.get("rule")
     return f"{run.trigger} {rule}" if run.trigger == "alert" and rule else run.trigger
-
-
-def _as_dict(run: RetrainRunRecord) -> dict[str, Any]:
-    return {
-        "id": run.id,
-        "model": run.model,
-        "trigger": run.trigger,
-        "trigger_detail": run.trigger_detail,
-        "state": run.state,
-        "step": run.step,
-        "reason": run.reason,
-        "details": run.details,
-        "started_at": run.started_at.isoformat(),
-        "started_by": run.started_by,
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-    }

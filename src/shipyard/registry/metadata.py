@@ -26,7 +26,8 @@ class VersionMetadata:
     ``input_schema`` is the data contract (``Contract.to_dict()``), ``profile`` the reference profile,
     ``training`` the spec and report of the run that made it, ``datasets`` maps a role ("train") to the
     sha256 of the data the model saw, ``seed`` the random seed, and ``code_dir`` the git checkout whose
-    commit is recorded (default: the working directory).
+    commit is recorded (default: the working directory). ``lineage`` is the record ``code_dir`` would give,
+    captured on another machine: a remote client's, whose checkout the server cannot see.
     """
 
     metrics: Mapping[str, float] = field(default_factory=dict)
@@ -38,6 +39,7 @@ class VersionMetadata:
     datasets: Mapping[str, str] = field(default_factory=dict)
     seed: int | None = None
     code_dir: str | Path | None = None
+    lineage: Mapping[str, Any] | None = None
 
     def cleaned(self) -> VersionMetadata:
         """A copy in the stored form (finite float metrics, JSON params, text tags); raises InvalidInput
@@ -55,6 +57,7 @@ class VersionMetadata:
             datasets=dict(self.datasets or {}),
             seed=self.seed,
             code_dir=self.code_dir,
+            lineage=_plain_dict(self.lineage),
         )
 
 

@@ -40,17 +40,31 @@ class Registry:
     and applying migrations as needed); pass ``home=`` or setting overrides to open another."""
 
     def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None, **overrides: Any):
-        self.settings = settings if settings is not None else load_settings(home, **overrides)
-        self.db = Database(self.settings.registry_url, busy_timeout=self.settings.busy_timeout)
-        self.artifacts = ArtifactStore(self.settings.artifacts_url)
-        self.actor = self.settings.actor
+        settings = settings if settings is not None else load_settings(home, **overrides)
+        database = Database(settings.registry_url, busy_timeout=settings.busy_timeout)
+        self._bind(settings, database, ArtifactStore(settings.artifacts_url), owns_database=True)
+
+    def _bind(
+        self, settings: Settings, db: Database, artifacts: ArtifactStore, *, owns_database: bool
+    ) -> None:
+        self.settings, self.db, self.artifacts, self.actor = settings, db, artifacts, settings.actor
+        self._owns_database = owns_database
         self.datasets = DatasetCatalog(self.db, self.artifacts, self.actor)
         self._models = ModelRepository(self.db, self.actor)
         self._aliases = AliasRepository(self.db, self.actor)
         self._audit_log = AuditLog(self.db)
 
+    def acting_as(self, actor: str) -> Registry:
+        """This registry with every change audited as ``actor`` (a server's signed-in user), sharing its
+        database connections; closing it leaves them open for the registry it came from."""
+        view = Registry.__new__(Registry)
+        settings = dataclasses.replace(self.settings, actor=actor)
+        view._bind(settings, self.db, self.artifacts, owns_database=False)
+        return view
+
     def close(self) -> None:
-        self.db.dispose()
+        if self._owns_database:
+            self.db.dispose()
 
     def __enter__(self) -> Registry:
         return self
@@ -294,14 +308,18 @@ class Registry:
 
 
 def _new_version(stored: StoredModel, metadata: VersionMetadata, description: str, actor: str) -> NewVersion:
-    """The version row to write: the stored model, its cleaned metadata, and the lineage captured now."""
-    lineage = lineage_capture.capture(
-        actor=actor,
-        code_dir=Path(metadata.code_dir) if metadata.code_dir is not None else None,
-        datasets=metadata.datasets,
-        seed=metadata.seed,
-        extra_packages=stored.flavor_metadata.get("packages", ()),
-    )
+    """The version row to write: the stored model, its cleaned metadata, and the lineage captured now (or
+    where the model was made, by a remote client; the actor is always the one this registry knows)."""
+    if metadata.lineage is not None:
+        lineage = {**metadata.lineage, "registered_by": actor}
+    else:
+        lineage = lineage_capture.capture(
+            actor=actor,
+            code_dir=Path(metadata.code_dir) if metadata.code_dir is not None else None,
+            datasets=metadata.datasets,
+            seed=metadata.seed,
+            extra_packages=stored.flavor_metadata.get("packages", ()),
+        )
     return NewVersion(
         flavor=stored.flavor,
         flavor_metadata=stored.flavor_metadata,

@@ -50,6 +50,17 @@ class AliasChange:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AliasChange:
+        """The record ``to_dict`` wrote (what the management API answers)."""
+        fields = {key: data[key] for key in ("model", "alias", "action", "actor", "reason")}
+        return cls(
+            **fields,
+            previous_version=data["previous_version"],
+            version=data["version"],
+            at=datetime.fromisoformat(data["at"]),
+        )
+
 
 class AliasRepository:
     """Aliases of the models in one metadata database; moves are stamped with ``actor``."""

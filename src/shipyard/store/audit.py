@@ -41,6 +41,12 @@ class AuditEvent:
             "reason": self.reason,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditEvent:
+        """The record ``to_dict`` wrote (what the management API answers)."""
+        fields = {key: data[key] for key in ("id", "actor", "action", "model", "target", "before", "after")}
+        return cls(**fields, at=datetime.fromisoformat(data["at"]), reason=data["reason"])
+
 
 def record_audit(
     session: Session,

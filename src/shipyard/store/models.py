@@ -50,6 +50,20 @@ class RegisteredModel:
             "updated_at": self.updated_at.isoformat(),
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RegisteredModel:
+        """The record ``to_dict`` wrote (what the management API answers)."""
+        return cls(
+            name=data["name"],
+            description=data["description"],
+            tags=dict(data["tags"]),
+            latest_version=data["latest_version"],
+            aliases={alias: int(version) for alias, version in data["aliases"].items()},
+            created_at=datetime.fromisoformat(data["created_at"]),
+            created_by=data["created_by"],
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+        )
+
 
 @dataclass(frozen=True)
 class ModelVersion:
@@ -100,6 +114,30 @@ class ModelVersion:
             "created_at": self.created_at.isoformat(),
             "created_by": self.created_by,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelVersion:
+        """The record ``to_dict`` wrote (what the management API answers)."""
+        return cls(
+            model=data["model"],
+            version=int(data["version"]),
+            flavor=data["flavor"],
+            flavor_metadata=dict(data["flavor_metadata"]),
+            artifact_sha256=data["artifact"]["sha256"],
+            artifact_size=int(data["artifact"]["size"]),
+            info=ModelDescription.from_dict(data["info"]),
+            input_schema=data["input_schema"],
+            metrics=dict(data["metrics"]),
+            params=dict(data["params"]),
+            tags=dict(data["tags"]),
+            description=data["description"],
+            lineage=dict(data["lineage"]),
+            created_at=datetime.fromisoformat(data["created_at"]),
+            created_by=data["created_by"],
+            aliases=tuple(data["aliases"]),
+            profile=data["profile"],
+            training=data["training"],
+        )
 
 
 @dataclass(frozen=True)

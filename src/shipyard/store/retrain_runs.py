@@ -49,6 +49,22 @@ class RetrainRunRecord:
     updated_at: datetime
     ended_at: datetime | None
 
+    def to_dict(self) -> dict[str, Any]:
+        """The run as JSON-ready values (times as ISO 8601), as the CLI and the management API show it."""
+        return {
+            "id": self.id,
+            "model": self.model,
+            "trigger": self.trigger,
+            "trigger_detail": self.trigger_detail,
+            "state": self.state,
+            "step": self.step,
+            "reason": self.reason,
+            "details": self.details,
+            "started_at": self.started_at.isoformat(),
+            "started_by": self.started_by,
+            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
+        }
+
 
 class RetrainRunRepository:
     """The retraining runs of one metadata database; changes are stamped with ``actor``."""
