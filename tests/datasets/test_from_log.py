@@ -85,6 +85,7 @@ def test_labelled_rows_are_the_logged_inputs_with_their_latest_label(
     ]
     assert rows["prediction_id"].tolist() == [*first.prediction_ids[:2], second.prediction_ids[0]]
     assert rows["label"].tolist() == [0, 1, 0]  # the correction won
+    assert rows["label"].dtype == np.int64  # integer labels stay integers once the unlabelled rows are out
     assert rows["amount"].tolist() == [*first.inputs["amount"][:2], second.inputs["amount"][0]]
     assert rows["channel"].tolist() == [*first.inputs["channel"][:2], second.inputs["channel"][0]]
     assert rows["_prediction"].tolist() == [*first.predictions[:2], second.predictions[0]]
