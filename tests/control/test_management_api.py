@@ -3,6 +3,7 @@ bad call is told, and that the audit trail names the person who acted."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -11,7 +12,7 @@ import pytest
 from shipyard import Registry
 from shipyard.access import AccessService, Role
 from shipyard.server.control.run import decide_auth, is_loopback
-from tests.control.conftest import ControlPlane
+from tests.control.conftest import ControlPlane, start_control_plane, stop
 
 
 def test_every_call_but_health_needs_a_token(control: ControlPlane) -> None:
@@ -119,3 +120,34 @@ def test_auth_is_on_off_loopback_and_cannot_be_turned_off_there() -> None:
     assert decide_auth("0.0.0.0", None) is True
     with pytest.raises(Exception, match="without auth"):
         decide_auth("0.0.0.0", False)
+
+
+def test_a_body_past_the_upload_limit_is_refused_before_it_is_stored(control: ControlPlane) -> None:
+    url, process = start_control_plane(control.home, "--max-upload-mb", "1")
+    try:
+        headers = {"authorization": f"Bearer {control.tokens['operator']}"}
+        big = b"0" * (1024 * 1024 + 1)
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            declared = client.post("/api/v1/models/huge/versions", files={"file": ("model.skops", big)})
+            assert declared.status_code == 413
+            assert "this server accepts at most 1,048,576" in declared.json()["error"]["message"]
+
+            def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+                yield (
+                    b'--abc\r\nContent-Disposition: form-data; name="file"; filename="model.skops"\r\n'
+                    b"Content-Type: application/octet-stream\r\n\r\n"
+                )
+                for _ in range(3):
+                    yield b"x" * 512 * 1024
+
+            streamed = client.post(
+                "/api/v1/models/huge/versions",
+                content=chunks(),
+                headers={"content-type": "multipart/form-data; boundary=abc"},
+            )
+            assert streamed.status_code == 413 and "over 1,048,576 bytes" in streamed.text
+            assert client.get("/api/v1/models").status_code == 200
+    finally:
+        stop(process)
+    with Registry(home=control.home) as registry:
+        assert "huge" not in {model.name for model in registry.list_models()}

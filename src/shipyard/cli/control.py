@@ -20,6 +20,10 @@ def server_command(
             "turned off on a network address).",
         ),
     ] = None,
+    max_upload_mb: Annotated[
+        int,
+        typer.Option("--max-upload-mb", help="The largest upload accepted, in MiB.", min=1),
+    ] = 1024,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the control plane: the management API over this workspace's registry, rollouts, monitors,
@@ -28,5 +32,11 @@ def server_command(
     from shipyard.server.control.run import run_control_server
 
     run_control_server(
-        load_settings(state.home), host=host, port=port, auth=auth, log_level=log_level, announce=typer.echo
+        load_settings(state.home),
+        host=host,
+        port=port,
+        auth=auth,
+        max_upload_mb=max_upload_mb,
+        log_level=log_level,
+        announce=typer.echo,
     )

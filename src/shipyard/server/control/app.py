@@ -16,11 +16,14 @@ from shipyard.config import Settings
 from shipyard.errors import ShipyardError, Unauthenticated
 from shipyard.registry import Registry
 from shipyard.server.control import access_routes, operations_routes, registry_routes
+from shipyard.server.control.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from shipyard.server.dashboard import STATIC_PATH, pages, static_files
 from shipyard.server.dashboard.templates import render
 
 
-def create_control_app(settings: Settings, *, auth: bool) -> FastAPI:
+def create_control_app(
+    settings: Settings, *, auth: bool, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
     """The control plane of the workspace ``settings`` names; ``auth`` off makes every caller the
     workspace's own user with the admin role (for a server on loopback only)."""
     registry = Registry(settings)
@@ -49,6 +52,7 @@ def create_control_app(settings: Settings, *, auth: bool) -> FastAPI:
     app.include_router(pages.router)
     app.mount(STATIC_PATH, static_files(), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # Plotly's 1.2 MB travel as 0.4 MB
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_api_route("/health", _health, methods=["GET"], summary="Liveness: the server answers")
     app.add_exception_handler(ShipyardError, _failure)  # type: ignore[arg-type]
     return app

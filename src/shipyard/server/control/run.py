@@ -10,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
+from shipyard.access import AccessService
 from shipyard.config import Settings
 from shipyard.errors import ConfigurationError
+from shipyard.server.control.limits import DEFAULT_MAX_BODY_BYTES
 
 
 def is_loopback(host: str) -> bool:
@@ -42,6 +44,7 @@ def run_control_server(
     host: str = "127.0.0.1",
     port: int = 5000,
     auth: bool | None = None,
+    max_upload_mb: int = DEFAULT_MAX_BODY_BYTES // (1024 * 1024),
     log_level: str = "info",
     announce: Callable[[str], None] = print,
 ) -> None:
@@ -51,12 +54,17 @@ def run_control_server(
     from shipyard.server.control.app import create_control_app
 
     protected = decide_auth(host, auth)
+    app = create_control_app(settings, auth=protected, max_body_bytes=max_upload_mb * 1024 * 1024)
     announce(
         f"shipyard control plane for {settings.home} on http://{host}:{port} "
         + ("(auth on: every call needs a token or a session)" if protected else "(auth off: loopback only)")
     )
+    if protected and not AccessService(app.state.registry.db, settings.actor).list_users():
+        announce(
+            "no user can sign in yet: create one with 'shipyard users add NAME --role admin --password-stdin'"
+        )
     uvicorn.run(
-        create_control_app(settings, auth=protected),
+        app,
         host=host,
         port=port,
         log_level=log_level,
