@@ -100,13 +100,12 @@ async def docs(request: Request) -> Response:
 async def asset(request: Request) -> Response:
     name, media_type = ASSETS[request.url.path]
     # Swagger UI's files change only with the installed package: a browser may keep them for a day.
-    return FileResponse(
-        _swagger_ui_folder() / name, media_type=media_type, headers={"cache-control": "max-age=86400"}
-    )
+    return FileResponse(asset_path(name), media_type=media_type, headers={"cache-control": "max-age=86400"})
 
 
-def _swagger_ui_folder() -> Path:
-    return Path(str(importlib.resources.files("shipyard.server") / "swagger_ui"))
+def asset_path(name: str) -> Path:
+    """Where one of Swagger UI's shipped files is (the control plane's ``/api/docs`` serves them too)."""
+    return Path(str(importlib.resources.files("shipyard.server") / "swagger_ui")) / name
 
 
 ROUTES = [

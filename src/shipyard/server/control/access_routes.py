@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from shipyard.access import AccessService, Principal, Role, require
 from shipyard.durations import parse_duration
 from shipyard.registry import Registry
-from shipyard.server.control.identity import caller, needs
+from shipyard.server.control.identity import caller, needs, signed_in
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 Admin = Annotated[Registry, Depends(needs(Role.ADMIN, "managing users"))]
 Anyone = Annotated[Registry, Depends(needs(Role.VIEWER, "managing your own tokens"))]
-Caller = Annotated[Principal, Depends(caller)]
+Caller = Annotated[Principal, Depends(signed_in)]
 
 
 class _Body(BaseModel):

@@ -15,7 +15,7 @@ from shipyard._version import __version__
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError, Unauthenticated
 from shipyard.registry import Registry
-from shipyard.server.control import access_routes, operations_routes, registry_routes
+from shipyard.server.control import access_routes, api_docs, operations_routes, registry_routes
 from shipyard.server.control.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
 from shipyard.server.dashboard import STATIC_PATH, pages, static_files
 from shipyard.server.dashboard.templates import render
@@ -39,7 +39,7 @@ def create_control_app(
         title="shipyard control plane",
         version=__version__,
         description="Models, versions, aliases, rollouts, monitors, alerts and audit of one workspace.",
-        docs_url=None,  # FastAPI's page fetches its scripts from a CDN; nothing here may
+        docs_url=None,  # FastAPI's own page fetches Swagger UI from a CDN: /api/docs serves the shipped copy
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -54,6 +54,7 @@ def create_control_app(
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # Plotly's 1.2 MB travel as 0.4 MB
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_api_route("/health", _health, methods=["GET"], summary="Liveness: the server answers")
+    api_docs.add_routes(app)
     app.add_exception_handler(ShipyardError, _failure)  # type: ignore[arg-type]
     return app
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipyard.access import AccessService, Principal, Role, check_csrf, require
 from shipyard.access.credentials import csrf_token_of
@@ -28,6 +29,10 @@ SESSION_COOKIE = "shipyard_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Declares the bearer scheme in the OpenAPI document (so /api/docs has an Authorize button); the token
+#: itself is read by ``caller``, which also takes a session cookie.
+_BEARER = HTTPBearer(auto_error=False, description="an API token: shipyard tokens create --user NAME")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
 
 
 def registry_of(request: Request) -> Registry:
@@ -91,11 +96,11 @@ async def check_browser_change(request: Request, principal: Principal) -> None:
     check_csrf(request.state.session_secret, token)
 
 
-def needs(role: Role, action: str) -> Callable[[Request], Awaitable[Registry]]:
+def needs(role: Role, action: str) -> Callable[..., Awaitable[Registry]]:
     """A dependency: the registry acting as the caller, once the caller's role allows ``action`` (and a
     browser's change carries its CSRF token)."""
 
-    async def dependency(request: Request) -> Registry:
+    async def dependency(request: Request, _: Bearer) -> Registry:
         principal = caller(request)
         require(principal, role, action)
         await check_browser_change(request, principal)
@@ -103,6 +108,11 @@ def needs(role: Role, action: str) -> Callable[[Request], Awaitable[Registry]]:
         return registry if principal.via == "local" else registry.acting_as(principal.user)
 
     return dependency
+
+
+def signed_in(request: Request, _: Bearer) -> Principal:
+    """A dependency: whoever the token or session names (any role)."""
+    return caller(request)
 
 
 #: The registry for a read: any signed-in user (a viewer or more) may read.
