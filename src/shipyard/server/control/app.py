@@ -17,7 +17,7 @@ from shipyard.errors import ShipyardError, Unauthenticated
 from shipyard.registry import Registry
 from shipyard.server.control import access_routes, api_docs, operations_routes, registry_routes
 from shipyard.server.control.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
-from shipyard.server.dashboard import STATIC_PATH, pages, static_files
+from shipyard.server.dashboard import STATIC_PATH, operations_pages, pages, static_files
 from shipyard.server.dashboard.templates import render
 
 
@@ -50,6 +50,7 @@ def create_control_app(
     app.include_router(operations_routes.router)
     app.include_router(access_routes.router)
     app.include_router(pages.router)
+    app.include_router(operations_pages.router)
     app.mount(STATIC_PATH, static_files(), name="static")
     app.add_middleware(GZipMiddleware, minimum_size=1024)  # Plotly's 1.2 MB travel as 0.4 MB
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shipyard.access import AccessService, Role
+from shipyard.durations import parse_duration
 from shipyard.errors import InvalidInput, Unauthenticated
 from shipyard.monitoring.series import stored_windows
 from shipyard.registry import Registry
@@ -35,6 +36,8 @@ from shipyard.server.dashboard.templates import render
 
 router = APIRouter(include_in_schema=False)
 Operator = Annotated[Registry, Depends(needs(Role.OPERATOR, "rollback"))]
+#: The accuracy figures the model page draws (those a model has): a few lines a person can read, not all.
+SHOWN_ACCURACY = ("accuracy", "roc_auc", "rmse", "mae")
 #: How far back the model page's charts reach by default, and at most.
 DEFAULT_DAYS, MAX_DAYS = 7, 90
 
@@ -158,7 +161,7 @@ def model_page(
         "resources": charts.resources_figure(windows),
         "drift": charts.drift_figure(windows),
         "quality": charts.quality_figure(windows),
-        "accuracy": charts.accuracy_figure(windows),
+        "accuracy": charts.accuracy_figure(windows, metrics=SHOWN_ACCURACY),
     }
     history = list(reversed(registry.alias_history(name)))[:20]
     return page(
@@ -178,9 +181,16 @@ def model_page(
 
 
 @router.get("/models/{name}/versions/{version}")
-def version_page(request: Request, name: str, version: int, registry: Reader) -> HTMLResponse:
+def version_page(
+    request: Request, name: str, version: int, registry: Reader, window: str = "1h"
+) -> HTMLResponse:
+    """A version's card, metrics, contract, lineage and parameters, and its features' distributions in
+    training against its newest monitored ``window`` with traffic."""
+    from shipyard.server.dashboard.feature_distributions import feature_distributions
+
     found = registry.get_version(name, version)
-    return page(request, "version.html", active="Models", version=found)
+    distributions = feature_distributions(registry, found, _window(window))
+    return page(request, "version.html", active="Models", version=found, distributions=distributions)
 
 
 @router.get("/models/{name}/aliases/{alias}/rollback")
@@ -199,8 +209,6 @@ def rollback(name: str, alias: str, registry: Operator, reason: Annotated[str, F
 
 
 def _window(text: str) -> timedelta:
-    from shipyard.durations import parse_duration
-
     try:
         return parse_duration(text, what="window", minimum=timedelta(minutes=1))
     except InvalidInput:
