@@ -1,4 +1,7 @@
-"""``shipyard alerts``: the rules, the alerts they raised, their history, silences and test notifications."""
+"""``shipyard alerts``: the rules, the alerts they raised, their history, silences and test notifications.
+
+With ``SHIPYARD_URL`` set, ``list``, ``history``, ``silence``, ``silences`` and ``unsilence`` go through that
+server; the rest read the workspace's rule files or evaluate there, so they run where it is."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, open_registry
+from shipyard.cli.common import JsonFlag, open_registry, remote_operations
 from shipyard.cli.monitor import parse_time
 from shipyard.errors import InvalidInput
 
@@ -154,8 +157,13 @@ def alerts_list(
     """The alerts pending or firing now."""
     from shipyard.alerts import current_alerts
 
-    with open_registry() as registry:
-        alerts = current_alerts(registry, include_inactive=every)
+    server = remote_operations()
+    if server is not None:
+        with server:
+            alerts = server.current_alerts(include_inactive=every)
+    else:
+        with open_registry() as registry:
+            alerts = current_alerts(registry, include_inactive=every)
     if as_json:
         render.emit_json(alerts)
         return
@@ -191,8 +199,13 @@ def alerts_history(
     """Transitions and notifications, newest first, with every delivery and action."""
     from shipyard.alerts import alert_history
 
-    with open_registry() as registry:
-        events = alert_history(registry, rule=rule, model=model, last=last)
+    server = remote_operations()
+    if server is not None:
+        with server:
+            events = server.alert_history(rule=rule, model=model, last=last)
+    else:
+        with open_registry() as registry:
+            events = alert_history(registry, rule=rule, model=model, last=last)
     if as_json:
         render.emit_json(events)
         return
@@ -282,14 +295,20 @@ def alerts_silence(
     }  # fmt: skip
     if labels:
         matchers["labels"] = dict(_label(text) for text in labels)
-    now = datetime.now(UTC)
-    with open_registry(changes=True) as registry:
-        row = silence(registry, matchers, now, now + parse_duration(duration, what="--for"), comment=comment)
-        ends_at = row.ends_at.isoformat()
+    now, length = datetime.now(UTC), parse_duration(duration, what="--for")
+    server = remote_operations(changes=True)
+    if server is not None:
+        with server:
+            created = server.silence(matchers, duration, comment=comment)
+        silence_id, ends_at = created["id"], created["ends_at"]
+    else:
+        with open_registry(changes=True) as registry:
+            row = silence(registry, matchers, now, now + length, comment=comment)
+        silence_id, ends_at = row.id, row.ends_at.isoformat()
     if as_json:
-        render.emit_json({"id": row.id, "matchers": matchers, "ends_at": ends_at, "comment": comment})
+        render.emit_json({"id": silence_id, "matchers": matchers, "ends_at": ends_at, "comment": comment})
         return
-    render.message("silence {} holds back {} until {}", row.id, matchers, ends_at[:19])
+    render.message("silence {} holds back {} until {}", silence_id, matchers, ends_at[:19])
 
 
 @alerts_app.command("silences")
@@ -300,8 +319,13 @@ def alerts_silences(
     """The silences in force (with --all, also those that ended)."""
     from shipyard.alerts import silences
 
-    with open_registry() as registry:
-        found = silences(registry, include_ended=every)
+    server = remote_operations()
+    if server is not None:
+        with server:
+            found = server.silences(include_ended=every)
+    else:
+        with open_registry() as registry:
+            found = silences(registry, include_ended=every)
     if as_json:
         render.emit_json(found)
         return
@@ -317,8 +341,13 @@ def alerts_unsilence(silence_id: Annotated[int, typer.Argument(help="The silence
     """End a silence now."""
     from shipyard.alerts import unsilence
 
-    with open_registry(changes=True) as registry:
-        unsilence(registry, silence_id)
+    server = remote_operations(changes=True)
+    if server is not None:
+        with server:
+            server.unsilence(silence_id)
+    else:
+        with open_registry(changes=True) as registry:
+            unsilence(registry, silence_id)
     render.message("silence {} ended", silence_id)
 
 

@@ -1,22 +1,25 @@
 """``shipyard gate check`` and ``shipyard promote``: CI-friendly gates with meaningful exit codes.
 
 ``gate check`` exits 0 when every check passes, 1 when a check failed, 2 when the gate could not run at all
-(unknown version, no evaluation data, a policy naming unknown metrics or columns).
+(unknown version, no evaluation data, a policy naming unknown metrics or columns). With ``SHIPYARD_URL`` set,
+``promote`` gates on that server, by its policy and data, and prints the report it answers; ``gate check``
+runs where the workspace is.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
-from shipyard.errors import GateError, GateFailed, ShipyardError
+from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, remote, require_workspace
+from shipyard.errors import GateError, GateFailed, InvalidInput, ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.gates import GateReport
+    from shipyard.registry import AliasChange
 
 gate_app = typer.Typer(
     help="Promotion gates: the checks a version must pass to reach an alias.", no_args_is_help=True
@@ -63,6 +66,7 @@ def gate_check(
     """Run the gate without moving anything; exit 0 pass, 1 a check failed, 2 the gate could not run."""
     from shipyard.gates import check_gate
 
+    require_workspace()  # the gate scores the evaluation data, which is where the workspace is
     try:
         with open_registry() as registry:
             report = check_gate(registry, reference, to, policy_file=policy_file)
@@ -89,13 +93,10 @@ def promote_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Run the gate and move the alias only when every check passes."""
-    from shipyard.gates import GateReport, promote
+    from shipyard.gates import GateReport
 
     try:
-        with open_registry(changes=True) as registry:
-            report, change = promote(
-                registry, reference, to, force=force, reason=reason, policy_file=policy_file
-            )
+        report, change = _promote(reference, to, force=force, reason=reason, policy_file=policy_file)
     except GateFailed as exc:  # show what failed, and why, before the one-line error and exit code 1
         if isinstance(exc.report, GateReport):
             _show_refusal(exc.report, as_json=as_json)
@@ -107,6 +108,31 @@ def promote_command(
     before = f"v{change.previous_version}" if change.previous_version else "(unset)"
     verb = "FORCED" if change.action == "promote.forced" else "promoted"
     render.message("{}: {}@{} {} → v{}", verb, change.model, change.alias, before, change.version)
+
+
+def _promote(
+    reference: str, to: str, *, force: bool, reason: str, policy_file: Path | None
+) -> tuple[GateReport, AliasChange]:
+    """Gate and move here, or on the server ``SHIPYARD_URL`` names: it gates by its own workspace's policy
+    and data, and answers the report (a refusal carries it too)."""
+    from shipyard.gates import GateReport, promote
+
+    server = remote(changes=True)
+    if server is None:
+        with open_registry(changes=True) as registry:
+            return promote(registry, reference, to, force=force, reason=reason, policy_file=policy_file)
+    if policy_file is not None:
+        raise InvalidInput(
+            "--policy reads a file on this machine, but the server gates by its own workspace's policy "
+            "(its shipyard.toml); drop --policy, or unset SHIPYARD_URL to gate in a workspace here"
+        )
+    try:
+        with server:
+            gate, change = server.promote(reference, to, force=force, reason=reason)
+    except GateFailed as refusal:
+        report: Any = refusal.report
+        raise GateFailed(str(refusal), GateReport.from_dict(report) if report else None) from None
+    return GateReport.from_dict(gate), change
 
 
 def _show_refusal(report: GateReport, *, as_json: bool) -> None:

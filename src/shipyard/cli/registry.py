@@ -1,6 +1,8 @@
 """The registry's commands: ``models``, ``register``, ``alias``, ``rollback`` and ``audit``.
 
-Each parses its arguments, calls one ``Registry`` method, and prints; the rules live in the registry.
+Each parses its arguments, calls one ``Registry`` method, and prints; the rules live in the registry. With
+``SHIPYARD_URL`` set, all but ``models describe|export`` and ``alias delete`` call the same method of the
+server's registry (``RemoteRegistry``) and print its answer alike.
 """
 
 from __future__ import annotations
@@ -9,16 +11,19 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
+from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, open_registry_or_remote, remote
 from shipyard.datasets import read_contract
 from shipyard.errors import InvalidInput
 from shipyard.refs import ModelRef
-from shipyard.registry import AliasChange, ModelVersion, VersionMetadata, render_model_card
+from shipyard.registry import AliasChange, ModelVersion, Registry, VersionMetadata, render_model_card
+
+if TYPE_CHECKING:
+    from shipyard.client import RemoteRegistry
 
 models_app = typer.Typer(help="List and inspect registered models and versions.", no_args_is_help=True)
 alias_app = typer.Typer(help="Point aliases (production, staging, …) at versions.", no_args_is_help=True)
@@ -28,7 +33,7 @@ alias_app = typer.Typer(help="Point aliases (production, staging, …) at versio
 @models_app.command("list")
 def models_list(as_json: JsonFlag = False) -> None:
     """List registered models with their latest version and aliases."""
-    with open_registry() as registry:
+    with open_registry_or_remote() as registry:
         models = registry.list_models()
     if as_json:
         render.emit_json([model.to_dict() for model in models])
@@ -51,7 +56,7 @@ def models_show(
 ) -> None:
     """Show a model and its versions, or one version in detail."""
     parsed = ModelRef.parse(reference)
-    with open_registry() as registry:
+    with open_registry_or_remote() as registry:
         if parsed.version is None and parsed.alias is None and not card:
             model = registry.get_model(parsed.model)
             versions = registry.list_versions(parsed.model)
@@ -72,9 +77,7 @@ def models_show(
             )
             return
         version = registry.resolve(parsed)
-        from shipyard.gates import gate_runs  # gates load scikit-learn's metrics: only when needed
-
-        runs = gate_runs(registry, version.ref)
+        runs = _gate_runs(registry, version.ref)
     if card:
         text = render_model_card(version)
         if as_json:
@@ -150,6 +153,14 @@ def models_export(
     render.message(
         "wrote {} ({} format, {} bytes) to {}", version.ref, version.flavor, version.artifact_size, written
     )
+
+
+def _gate_runs(registry: Registry | RemoteRegistry, ref: str) -> list[dict[str, Any]]:
+    if not isinstance(registry, Registry):
+        return registry.gate_runs(ref)
+    from shipyard.gates import gate_runs  # gates load scikit-learn's metrics: only when needed
+
+    return gate_runs(registry, ref)
 
 
 def _print_version(version: ModelVersion) -> None:
@@ -276,17 +287,24 @@ def register_command(
         datasets=_key_values(dataset, "dataset"),
         seed=seed,
     )
-    with open_registry(changes=True) as registry:
-        version = registry.register(
-            name,
-            path=model_file,
-            flavor=flavor,
-            description=text,
-            metadata=metadata,
-            reference=reference,
-            trust=trust,
-            reason=reason,
-        )
+    server = remote(changes=True)
+    if server is not None:
+        if trust:
+            raise InvalidInput(
+                "--trust allows a format that can run code on load; a server never loads one, so register "
+                "it in the workspace itself (unset SHIPYARD_URL there) or save it as sklearn/onnx/…"
+            )
+        with server:
+            version = server.register(
+                name, path=model_file, flavor=flavor, description=text, metadata=metadata,
+                reference=reference, reason=reason,
+            )  # fmt: skip
+    else:
+        with open_registry(changes=True) as registry:
+            version = registry.register(
+                name, path=model_file, flavor=flavor, description=text, metadata=metadata,
+                reference=reference, trust=trust, reason=reason,
+            )  # fmt: skip
     if as_json:
         render.emit_json(version.to_dict())
         return
@@ -345,7 +363,7 @@ def alias_set(
 ) -> None:
     """Create or move an alias."""
     name, alias = _alias_ref(reference)
-    with open_registry(changes=True) as registry:
+    with open_registry_or_remote(changes=True) as registry:
         change = registry.set_alias(name, alias, version, reason=reason)
     _report_change(change, as_json)
 
@@ -358,7 +376,7 @@ def alias_delete(
 ) -> None:
     """Delete an alias (a rollback restores it)."""
     name, alias = _alias_ref(reference)
-    with open_registry(changes=True) as registry:
+    with open_registry(changes=True) as registry:  # the server has no route to delete an alias yet
         change = registry.delete_alias(name, alias, reason=reason)
     _report_change(change, as_json)
 
@@ -370,7 +388,7 @@ def alias_history(
 ) -> None:
     """Show every move of a model's aliases, oldest first."""
     parsed = ModelRef.parse(reference)
-    with open_registry() as registry:
+    with open_registry_or_remote() as registry:
         changes = registry.alias_history(parsed.model, parsed.alias)
     if as_json:
         render.emit_json([change.to_dict() for change in changes])
@@ -389,7 +407,7 @@ def rollback_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Move an alias back to the version it pointed at before its last move."""
-    with open_registry(changes=True) as registry:
+    with open_registry_or_remote(changes=True) as registry:
         change = registry.rollback(reference, to=to, reason=reason)
     _report_change(change, as_json)
 
@@ -406,7 +424,7 @@ def audit_command(
 ) -> None:
     """Show the audit trail: who changed what, when, from what to what, and why."""
     when = since.replace(tzinfo=UTC) if since is not None and since.tzinfo is None else since
-    with open_registry() as registry:
+    with open_registry_or_remote() as registry:
         events = registry.audit(model=model, action=action, since=when, limit=limit)
     if as_json:
         render.emit_json([event.to_dict() for event in events])

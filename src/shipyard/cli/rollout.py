@@ -2,18 +2,20 @@
 the controller that advances them (``run``) without a server.
 
 A thin layer over ``shipyard.rollouts``: the plan comes from ``[rollouts.<model>]`` in shipyard.toml (or
-``--plan FILE``) with the options given here on top, and every decision is the service's.
+``--plan FILE``) with the options given here on top, and every decision is the service's. With
+``SHIPYARD_URL`` set, ``status``, ``history``, ``pause``, ``resume``, ``promote`` and ``abort`` go through
+that server; ``start`` and ``run`` need the workspace itself.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
+from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, remote_operations
 
 if TYPE_CHECKING:
     from shipyard.rollouts import Rollout
@@ -109,8 +111,13 @@ def rollout_status(
     """The active rollouts (running or paused)."""
     from shipyard.rollouts import service
 
-    with open_registry() as registry:
-        rollouts = service.status(registry, model, alias=alias)
+    server = remote_operations()
+    if server is not None:
+        with server:
+            rollouts = server.rollout_status(model, alias=alias)
+    else:
+        with open_registry() as registry:
+            rollouts = service.status(registry, model, alias=alias)
     if as_json:
         render.emit_json([rollout.to_dict() for rollout in rollouts])
         return
@@ -207,8 +214,13 @@ def rollout_history(
     """Past and current rollouts, newest first, with the steps they took and their analyses."""
     from shipyard.rollouts import service
 
-    with open_registry() as registry:
-        rollouts = service.history(registry, model, limit=limit)
+    server = remote_operations()
+    if server is not None:
+        with server:
+            rollouts = server.rollout_history(model, limit=limit)
+    else:
+        with open_registry() as registry:
+            rollouts = service.history(registry, model, limit=limit)
     if as_json:
         render.emit_json([rollout.to_dict() for rollout in rollouts])
         return
@@ -284,10 +296,16 @@ def rollout_run(
         )
 
 
-def _change(action: str, model: str, alias: str, reason: str) -> Rollout:
-    """Pause, resume, promote or abort the rollout of ``model@alias``."""
+def _change(
+    action: Literal["pause", "resume", "abort", "promote"], model: str, alias: str, reason: str
+) -> Rollout:
+    """Pause, resume, promote or abort the rollout of ``model@alias``, here or on the server."""
     from shipyard.rollouts import service
 
+    server = remote_operations(changes=True)
+    if server is not None:
+        with server:
+            return server.change_rollout(action, model, alias=alias, reason=reason)
     with open_registry(changes=True) as registry:
         changed: Rollout = getattr(service, action)(registry, model, alias=alias, reason=reason)
     return changed

@@ -14,14 +14,15 @@ import dataclasses
 import json
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 
 from shipyard import errors
-from shipyard.errors import InvalidInput, ShipyardError, Unavailable
+from shipyard.client.transport import ApiClient
+from shipyard.errors import InvalidInput
 from shipyard.flavors import flavor_for_object, get_flavor
 from shipyard.refs import ModelRef
 from shipyard.registry import AliasChange, AuditEvent, ModelVersion, RegisteredModel, VersionMetadata
@@ -39,22 +40,8 @@ def open_remote(url: str | None = None, token: str | None = None) -> RemoteRegis
     return RemoteRegistry(address, token if token is not None else os.environ.get(TOKEN_VARIABLE))
 
 
-class RemoteRegistry:
+class RemoteRegistry(ApiClient):
     """The registry of the workspace a ``shipyard server`` at ``url`` serves."""
-
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0) -> None:
-        self.url = url.rstrip("/")
-        headers = {"authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=f"{self.url}/api/v1", headers=headers, timeout=timeout)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> RemoteRegistry:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- models and versions ---------------------------------------------------------------------------
     def list_models(self) -> list[RegisteredModel]:
@@ -136,49 +123,39 @@ class RemoteRegistry:
     def promote(
         self, ref: str, to: str, *, force: bool = False, reason: str = ""
     ) -> tuple[dict[str, Any], AliasChange]:
-        """Gate ``ref`` for the alias ``to`` on the server and move it if it passes: (gate report, move)."""
+        """Gate ``ref`` for the alias ``to`` on the server and move it if it passes: (gate report, move).
+        A refusal is ``GateFailed`` whose ``report`` is the gate report's dict."""
         version = self.resolve(ref)
         body = {"version": version.version, "force": force, "reason": reason}
         answer = self._call("POST", f"/models/{version.model}/aliases/{to}/promote", json=body)
         return answer["gate"], AliasChange.from_dict(answer["change"])
 
-    def alias_history(self, name: str, alias: str) -> list[AliasChange]:
-        moves = self._call("GET", f"/models/{name}/aliases/{alias}/history")
-        return [AliasChange.from_dict(item) for item in moves]
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        """Every move of the model's aliases (or of one alias), oldest first."""
+        path = f"/models/{name}/aliases/{alias}/history" if alias else f"/models/{name}/alias-history"
+        return [AliasChange.from_dict(item) for item in self._call("GET", path)]
+
+    def gate_runs(self, ref: str | ModelRef) -> list[dict[str, Any]]:
+        """Every gate run of a version, oldest first, as ``shipyard.gates.gate_runs`` gives them."""
+        version = self.resolve(ref)
+        runs: list[dict[str, Any]] = self._call(
+            "GET", f"/models/{version.model}/versions/{version.version}/gate-runs"
+        )
+        return runs
 
     def audit(
-        self, *, model: str | None = None, action: str | None = None, limit: int = 100
+        self,
+        *,
+        model: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
     ) -> list[AuditEvent]:
-        params = {key: value for key, value in (("model", model), ("action", action)) if value}
-        events = self._call("GET", "/audit", params={**params, "limit": limit})
-        return [AuditEvent.from_dict(item) for item in events]
-
-    # -- transport -------------------------------------------------------------------------------------
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as error:
-            raise Unavailable(f"cannot reach the shipyard server at {self.url}: {error}") from None
-        if response.is_success:
-            return response.json() if response.content else None
-        raise _error_of(response)
-
-
-def _error_of(response: httpx.Response) -> ShipyardError:
-    """The server's error as the shipyard error class it names (its own message), or a plain one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ShipyardError(f"the server answered {response.status_code}: {response.text[:200]}")
-    if "detail" in body:  # a request the API's own validation refused
-        problems = "; ".join(
-            f"{'.'.join(map(str, item.get('loc', ())))}: {item.get('msg')}" for item in body["detail"]
-        )
-        return InvalidInput(f"the server refused the request: {problems}")
-    error = body.get("error") or {}
-    kind = getattr(errors, str(error.get("type")), None)
-    cls = kind if isinstance(kind, type) and issubclass(kind, ShipyardError) else ShipyardError
-    return cls(error.get("message") or f"the server answered {response.status_code}")
+        params: dict[str, Any] = {"limit": limit}
+        for key, value in (("model", model), ("action", action), ("since", since)):
+            if value:
+                params[key] = value.isoformat() if isinstance(value, datetime) else value
+        return [AuditEvent.from_dict(item) for item in self._call("GET", "/audit", params=params)]
 
 
 def _recorded_metadata(metadata: VersionMetadata) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Models, versions, aliases and the audit trail over HTTP: the registry's Python API, one route each.
 
 Reads need any role; rolling an alias back needs an operator; moving an alias (promote through the gate,
-or set by hand) needs an admin. Bodies are validated by pydantic, so a wrong type is a 422 naming the
-field, and every registry error keeps its own status and message.
+or set by hand) needs an admin. A promotion the gate refuses answers 409 with the gate report beside
+the error. Bodies are validated by pydantic, so a wrong type is a 422 naming the field, and every registry
+error keeps its own status and message.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard.access import Role
-from shipyard.errors import InvalidInput
-from shipyard.gates import promote
+from shipyard.errors import GateFailed, InvalidInput
+from shipyard.gates import GateReport, gate_runs, promote
 from shipyard.registry import Registry, VersionMetadata
 from shipyard.server.control.identity import Reader, needs
 
@@ -120,6 +122,18 @@ def get_version(name: str, version: int, registry: Reader) -> dict[str, Any]:
     return registry.get_version(name, version).to_dict()
 
 
+@router.get(
+    "/models/{name}/versions/{version}/gate-runs", summary="Every gate run of a version, oldest first"
+)
+def version_gate_runs(name: str, version: int, registry: Reader) -> list[dict[str, Any]]:
+    return gate_runs(registry, f"{name}/{version}")
+
+
+@router.get("/models/{name}/alias-history", summary="Every move of the model's aliases, oldest first")
+def model_alias_history(name: str, registry: Reader) -> list[dict[str, Any]]:
+    return [change.to_dict() for change in registry.alias_history(name)]
+
+
 @router.get("/models/{name}/aliases/{alias}", summary="The version an alias points at")
 def resolve_alias(name: str, alias: str, registry: Reader) -> dict[str, Any]:
     return registry.resolve(f"{name}@{alias}").to_dict()
@@ -130,9 +144,20 @@ def alias_history(name: str, alias: str, registry: Reader) -> list[dict[str, Any
     return [change.to_dict() for change in registry.alias_history(name, alias)]
 
 
-@router.post("/models/{name}/aliases/{alias}/promote", summary="Gate a version and move the alias to it")
-def promote_version(name: str, alias: str, body: Promotion, registry: Admin) -> dict[str, Any]:
-    report, change = promote(registry, f"{name}/{body.version}", alias, force=body.force, reason=body.reason)
+@router.post(
+    "/models/{name}/aliases/{alias}/promote",
+    summary="Gate a version and move the alias to it",
+    responses={409: {"description": "The gate refused it: the error, and the gate report under 'gate'"}},
+)
+def promote_version(name: str, alias: str, body: Promotion, registry: Admin) -> Any:
+    try:
+        report, change = promote(
+            registry, f"{name}/{body.version}", alias, force=body.force, reason=body.reason
+        )
+    except GateFailed as refusal:  # the caller is owed the report that says which checks failed
+        error = {"type": type(refusal).__name__, "message": str(refusal)}
+        gate = refusal.report.to_dict() if isinstance(refusal.report, GateReport) else None
+        return JSONResponse({"error": error, "gate": gate}, status_code=refusal.http_status)
     return {"change": change.to_dict(), "gate": report.to_dict()}
 
 
