@@ -13,9 +13,11 @@ data yet" instead of showing an empty frame. Windows without data stay in the se
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Literal
 
 from shipyard.errors import InvalidInput, not_found
@@ -415,7 +417,14 @@ def _named(name: str, version: int, several: bool) -> str:
 
 
 def _when(window: StoredWindow) -> str:
-    return window.start.strftime(_TIME_FORMAT)
+    return _time_text(window.start)
+
+
+@functools.lru_cache(maxsize=16384)
+def _time_text(moment: datetime) -> str:
+    """``moment`` as Plotly reads it, formatted once: a month of hourly windows repeats each start in every
+    trace of every chart, and ``strftime`` was a tenth of a model page's time (bench/control_plane.py)."""
+    return moment.strftime(_TIME_FORMAT)
 
 
 def _number(value: Any) -> float | None:

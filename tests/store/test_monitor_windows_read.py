@@ -1,0 +1,77 @@
+"""Reading stored window reports back (their JSON decoded with orjson) on SQLite and PostgreSQL: the same
+reports, the same order and filters, and a SQLite report holding a NaN still reads."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from shipyard import Registry
+from shipyard.store.monitor_series import MonitorSeriesRepository
+
+HOUR = timedelta(hours=1)
+START = datetime(2026, 11, 25, 10, tzinfo=UTC)
+
+
+def _registered(registry: Registry) -> MonitorSeriesRepository:
+    features = np.random.default_rng(0).normal(size=(30, 2))
+    registry.register("fraud", LogisticRegression().fit(features, np.arange(30) % 2))
+    return MonitorSeriesRepository(registry.db)
+
+
+def _save(repository: MonitorSeriesRepository, version: int, hour: int, report: dict[str, object]) -> None:
+    start = START + hour * HOUR
+    saved = repository.save_window(
+        model="fraud",
+        version=version,
+        window_seconds=3600,
+        start=start,
+        end=start + HOUR,
+        report=report,
+        figures=[("rows", "", 1.0)],
+        computed_at=start + HOUR,
+    )
+    assert saved
+
+
+def test_reports_read_back_whole_in_order_with_their_filters(registry: Registry) -> None:
+    repository = _registered(registry)
+    report = {
+        "rows": 10,
+        "sampled": False,
+        "drift": {"columns": [{"column": "montant é", "p_value": 0.031, "scores": {"psi": 0.2}}]},
+        "accuracy": {"roc_auc": None},
+        "notes": ["<b>text</b> & more"],
+        "big": 2**53 + 1,
+    }
+    for hour in (2, 0, 1):
+        _save(repository, 1, hour, {**report, "hour": hour})
+    _save(repository, 2, 1, {**report, "hour": 1, "version": 2})
+
+    stored = repository.windows("fraud", 3600)
+    assert [(window.start, window.version) for window in stored] == [
+        (START, 1),
+        (START + HOUR, 1),
+        (START + HOUR, 2),
+        (START + 2 * HOUR, 1),
+    ]
+    assert stored[0].report == {**report, "hour": 0} and stored[0].end == START + HOUR
+    assert stored[0].start.tzinfo is not None
+    assert [w.report["hour"] for w in repository.windows("fraud", 3600, version=1, last=2)] == [1, 2]
+    middle = repository.windows("fraud", 3600, start=START + HOUR, end=START + 2 * HOUR)
+    assert [(w.version, w.report["hour"]) for w in middle] == [(1, 1), (2, 1)]
+    assert repository.windows("fraud", 60) == [] and repository.windows("nope", 3600) == []
+
+
+def test_a_sqlite_report_holding_nan_still_reads(registry: Registry) -> None:
+    if registry.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses NaN in JSON when the window is saved")
+    repository = _registered(registry)
+    _save(repository, 1, 0, {"health": {"latency_p99_ms": float("nan"), "cpu_percent": 3.0}})
+    (window,) = repository.windows("fraud", 3600)
+    assert math.isnan(window.report["health"]["latency_p99_ms"])
+    assert window.report["health"]["cpu_percent"] == 3.0
