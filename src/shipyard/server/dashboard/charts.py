@@ -116,8 +116,9 @@ def drift_figure(
     traces: list[dict[str, Any]] = []
     for index, name in enumerate(names):
         traces += _lines(windows, [(name, _drift_score(key, name, score))], colours=(index,))
+    groups = _by_version(windows)
     for trace in traces:
-        _mark_drift(trace, windows, key, score)
+        _mark_drift(trace, groups, key, score)
     thresholds = sorted(
         {
             _threshold(column, score)
@@ -369,11 +370,11 @@ def _drift_score(key: str, name: str, score: str) -> ValueOf:
     return value_of
 
 
-def _mark_drift(trace: dict[str, Any], windows: Sequence[StoredWindow], key: str, score: str) -> None:
+def _mark_drift(trace: dict[str, Any], groups: dict[int, list[StoredWindow]], key: str, score: str) -> None:
     """Crosses where the window's verdict (by the column's deciding method) was drift, and the verdict in
-    the hover text."""
+    the hover text; ``groups`` are the windows by version (``_by_version``), grouped once per figure."""
     name, version = trace["meta"]["series"], trace["meta"]["version"]
-    group = _by_version(windows)[version]
+    group = groups[version]
     verdicts = [_verdict(window, key, name) for window in group]
     trace["marker"] = {
         "size": [9 if drifted else 5 for drifted, _ in verdicts],
