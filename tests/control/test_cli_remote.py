@@ -150,6 +150,9 @@ def test_an_operator_rolls_back_a_viewer_is_refused_and_the_audit_names_who(
     assert (code, out) == locally(*audit)[:2]
     [event] = json.loads(remotely("viewer", *audit[:3], "--action", "alias.rollback", "--json")[1])
     assert (event["actor"], event["reason"]) == ("operator-user", "bad canary")
+    assert remotely("operator", "alias", "delete", "rollback-model@production")[0] == Unauthorized.exit_code
+    code, out, _ = remotely("admin", "alias", "delete", "rollback-model@production", "-r", "retired")
+    assert code == 0 and "rollback-model@production: v1 → (deleted)" in out
 
 
 def test_promote_prints_the_servers_gate_report_and_a_refusal_exits_as_locally(
@@ -223,6 +226,10 @@ def test_a_workspace_command_refuses_and_says_where_it_runs(cli: Cli, tmp_path: 
         ("rollout start", "fraud", "--to", "3"),
         ("gate check", "fraud/3", "--to", "production"),
         ("models export", "fraud/1", str(tmp_path / "model.skops")),
+        ("serve", "fraud@production"),
+        ("server",),
+        ("init", str(tmp_path / "new")),
+        ("config",),
     ):
         code, out, err = remotely("admin", *command[0].split(), *command[1:])
         said = " ".join(err.split())

@@ -103,7 +103,7 @@ def test_the_openapi_document_describes_every_route(control: ControlPlane) -> No
         document = anonymous.get("/openapi.json").json()
     paths = document["paths"]
     assert {"/api/v1/models", "/api/v1/models/{name}/aliases/{alias}/rollback", "/api/v1/audit"} <= set(paths)
-    assert set(paths["/api/v1/models/{name}/aliases/{alias}"]) == {"get", "put"}
+    assert set(paths["/api/v1/models/{name}/aliases/{alias}"]) == {"delete", "get", "put"}
     rollback = paths["/api/v1/models/{name}/aliases/{alias}/rollback"]["post"]
     assert rollback["summary"] and "requestBody" in rollback
 

@@ -12,7 +12,7 @@ from shipyard.cli import render
 from shipyard.cli.access import tokens_app, users_app
 from shipyard.cli.alerts import alerts_app
 from shipyard.cli.batch import runs_app, score_command
-from shipyard.cli.common import JsonFlag, state
+from shipyard.cli.common import JsonFlag, require_workspace, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.control import server_command
 from shipyard.cli.data import data_app
@@ -117,6 +117,7 @@ def init(
     force_ci: Annotated[bool, typer.Option("--force-ci", help="Replace an existing CI file.")] = False,
 ) -> None:
     """Create a workspace with its shipyard.toml, database and artifact store; with --ci, a CI file too."""
+    require_workspace()
     if ci is None and (spec is not None or alias is not None or project_dir is not None or force_ci):
         raise InvalidInput("--spec, --alias, --project-dir and --force-ci only apply with --ci github|gitlab")
     ci_spec, ci_alias, ci_root = spec or "spec.toml", alias or "production", project_dir or Path.cwd()
@@ -141,6 +142,7 @@ def init(
 @app.command()
 def config(as_json: JsonFlag = False) -> None:
     """Print the effective settings and where each one came from."""
+    require_workspace()
     settings = load_settings(state.home)
     values = settings.as_dict()
     if as_json:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli.common import state
+from shipyard.cli.common import require_workspace, state
 
 
 def server_command(
@@ -31,6 +31,7 @@ def server_command(
     from shipyard.config import load_settings
     from shipyard.server.control.run import run_control_server
 
+    require_workspace()
     run_control_server(
         load_settings(state.home),
         host=host,

@@ -376,7 +376,7 @@ def alias_delete(
 ) -> None:
     """Delete an alias (a rollback restores it)."""
     name, alias = _alias_ref(reference)
-    with open_registry(changes=True) as registry:  # the server has no route to delete an alias yet
+    with open_registry_or_remote(changes=True) as registry:
         change = registry.delete_alias(name, alias, reason=reason)
     _report_change(change, as_json)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import state
+from shipyard.cli.common import require_workspace, state
 
 TokenFileOption = Annotated[
     Path | None,
@@ -105,6 +105,7 @@ def serve_command(
     from shipyard.config import load_settings
     from shipyard.server import ServeOptions, plan_server, run_server
 
+    require_workspace()
     options = ServeOptions(
         host=host,
         port=port,

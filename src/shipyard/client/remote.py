@@ -130,6 +130,11 @@ class RemoteRegistry(ApiClient):
         answer = self._call("POST", f"/models/{version.model}/aliases/{to}/promote", json=body)
         return answer["gate"], AliasChange.from_dict(answer["change"])
 
+    def delete_alias(self, name: str, alias: str, *, reason: str = "") -> AliasChange:
+        return AliasChange.from_dict(
+            self._call("DELETE", f"/models/{name}/aliases/{alias}", params={"reason": reason})
+        )
+
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         """Every move of the model's aliases (or of one alias), oldest first."""
         path = f"/models/{name}/aliases/{alias}/history" if alias else f"/models/{name}/alias-history"

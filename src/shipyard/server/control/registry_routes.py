@@ -166,6 +166,11 @@ def set_alias(name: str, alias: str, body: AliasMove, registry: Admin) -> dict[s
     return registry.set_alias(name, alias, body.version, reason=body.reason).to_dict()
 
 
+@router.delete("/models/{name}/aliases/{alias}", summary="Delete an alias (a rollback restores it)")
+def delete_alias(name: str, alias: str, registry: Admin, reason: str = "") -> dict[str, Any]:
+    return registry.delete_alias(name, alias, reason=reason).to_dict()
+
+
 @router.post("/models/{name}/aliases/{alias}/rollback", summary="Move an alias back (or to a version)")
 def rollback(name: str, alias: str, body: Rollback, registry: Operator) -> dict[str, Any]:
     return registry.rollback(f"{name}@{alias}", to=body.to, reason=body.reason).to_dict()
