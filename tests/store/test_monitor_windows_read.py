@@ -62,6 +62,10 @@ def test_reports_read_back_whole_in_order_with_their_filters(registry: Registry)
     assert stored[0].report == {**report, "hour": 0} and stored[0].end == START + HOUR
     assert stored[0].start.tzinfo is not None
     assert [w.report["hour"] for w in repository.windows("fraud", 3600, version=1, last=2)] == [1, 2]
+    newest = repository.windows("fraud", 3600, last=3)  # ties on the start: the lower version first
+    assert [(w.version, w.report["hour"]) for w in newest] == [(1, 1), (2, 1), (1, 2)]
+    before = repository.windows("fraud", 3600, end=START + 2 * HOUR, last=2)
+    assert [(w.version, w.report["hour"]) for w in before] == [(1, 1), (2, 1)]
     middle = repository.windows("fraud", 3600, start=START + HOUR, end=START + 2 * HOUR)
     assert [(w.version, w.report["hour"]) for w in middle] == [(1, 1), (2, 1)]
     assert repository.windows("fraud", 60) == [] and repository.windows("nope", 3600) == []

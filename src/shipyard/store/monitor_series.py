@@ -122,25 +122,25 @@ class MonitorSeriesRepository:
             row = select_named(session, ModelRow, model)
             if row is None:
                 return []
+            window = MonitorWindowRow
+            chosen: list[ColumnElement[bool]] = [
+                window.model_id == row.id,
+                window.window_seconds == window_seconds,
+            ]
+            if version is not None:
+                chosen.append(window.version == version)
+            if start is not None:
+                chosen.append(window.window_start >= start)
+            if end is not None:
+                chosen.append(window.window_start < end)
+            if last is not None:  # the newest N picked by id, so the sort never carries whole reports
+                newest = select(window.id).where(*chosen).order_by(window.window_start.desc(), window.version)
+                chosen = [window.id.in_(newest.limit(last))]
             # The columns, not the entity, and the report as its JSON text decoded with orjson: a month of
             # hourly windows is 720 reports, and entities plus the standard json decoder cost most of a
             # model page's time (bench/control_plane.py).
-            report_text = cast(MonitorWindowRow.report, Text)
-            query = select(
-                MonitorWindowRow.version,
-                MonitorWindowRow.window_start,
-                MonitorWindowRow.window_end,
-                report_text,
-            ).where(MonitorWindowRow.model_id == row.id, MonitorWindowRow.window_seconds == window_seconds)
-            if version is not None:
-                query = query.where(MonitorWindowRow.version == version)
-            if start is not None:
-                query = query.where(MonitorWindowRow.window_start >= start)
-            if end is not None:
-                query = query.where(MonitorWindowRow.window_start < end)
-            query = query.order_by(MonitorWindowRow.window_start.desc(), MonitorWindowRow.version)
-            if last is not None:
-                query = query.limit(last)
+            report_text = cast(window.report, Text)
+            query = select(window.version, window.window_start, window.window_end, report_text).where(*chosen)
             found = [
                 StoredWindow(version, start_, end_, _report_of(text))
                 for version, start_, end_, text in session.execute(query)

@@ -111,19 +111,19 @@ def drift_figure(
         raise InvalidInput(
             f"drift score {score!r} is not drawn over time; use one of {', '.join(DRIFT_SCORES)}"
         )
-    key = "output_drift" if outputs else "drift"
-    names = _drift_columns(windows, key, score)
+    columns = _columns_by_report(windows, "output_drift" if outputs else "drift")
+    names = _drift_columns(columns, score)
     traces: list[dict[str, Any]] = []
     for index, name in enumerate(names):
-        traces += _lines(windows, [(name, _drift_score(key, name, score))], colours=(index,))
+        traces += _lines(windows, [(name, _drift_score(columns, name, score))], colours=(index,))
     groups = _by_version(windows)
     for trace in traces:
-        _mark_drift(trace, groups, key, score)
+        _mark_drift(trace, groups, columns, score)
     thresholds = sorted(
         {
             _threshold(column, score)
-            for window in windows
-            for column in _columns(window, key)
+            for found in columns.values()
+            for column in found.values()
             if score in (column.get("scores") or {})
         }
     )
@@ -345,37 +345,49 @@ def _health(name: str) -> ValueOf:
     return lambda report: (report.get("health") or {}).get(name)
 
 
-def _columns(window: StoredWindow, key: str) -> list[dict[str, Any]]:
-    drift = window.report.get(key) or {}
-    return [column for column in drift.get("columns") or [] if not column.get("no_data")]
+#: Each window's drift columns with data, by name, keyed by ``id`` of the window's report.
+_ColumnsByReport = dict[int, dict[str, dict[str, Any]]]
 
 
-def _drift_columns(windows: Sequence[StoredWindow], key: str, score: str) -> list[str]:
+def _columns_by_report(windows: Sequence[StoredWindow], key: str) -> _ColumnsByReport:
+    """The drift columns (``key``: ``drift`` or ``output_drift``) of every window, indexed once per figure:
+    a month of hourly windows asks for each column of each window several times."""
+    indexed: _ColumnsByReport = {}
+    for window in windows:
+        found: dict[str, dict[str, Any]] = {}
+        for column in (window.report.get(key) or {}).get("columns") or []:
+            if not column.get("no_data"):
+                found.setdefault(column.get("column"), column)
+        indexed[id(window.report)] = found
+    return indexed
+
+
+def _drift_columns(columns: _ColumnsByReport, score: str) -> list[str]:
     """The columns that have ``score`` in some window, in the order the reports list them."""
     names: dict[str, None] = {}
-    for window in windows:
-        for column in _columns(window, key):
+    for found in columns.values():
+        for name, column in found.items():
             if score in (column.get("scores") or {}):
-                names[column["column"]] = None
+                names[name] = None
     return list(names)
 
 
-def _drift_score(key: str, name: str, score: str) -> ValueOf:
+def _drift_score(columns: _ColumnsByReport, name: str, score: str) -> ValueOf:
     def value_of(report: dict[str, Any]) -> Any:
-        for column in (report.get(key) or {}).get("columns") or []:
-            if column.get("column") == name and not column.get("no_data"):
-                return (column.get("scores") or {}).get(score)
-        return None
+        column = columns[id(report)].get(name)
+        return None if column is None else (column.get("scores") or {}).get(score)
 
     return value_of
 
 
-def _mark_drift(trace: dict[str, Any], groups: dict[int, list[StoredWindow]], key: str, score: str) -> None:
+def _mark_drift(
+    trace: dict[str, Any], groups: dict[int, list[StoredWindow]], columns: _ColumnsByReport, score: str
+) -> None:
     """Crosses where the window's verdict (by the column's deciding method) was drift, and the verdict in
     the hover text; ``groups`` are the windows by version (``_by_version``), grouped once per figure."""
     name, version = trace["meta"]["series"], trace["meta"]["version"]
     group = groups[version]
-    verdicts = [_verdict(window, key, name) for window in group]
+    verdicts = [_verdict(columns[id(window.report)].get(name)) for window in group]
     trace["marker"] = {
         "size": [9 if drifted else 5 for drifted, _ in verdicts],
         "symbol": [_DRIFTED if drifted else _CALM for drifted, _ in verdicts],
@@ -384,9 +396,9 @@ def _mark_drift(trace: dict[str, Any], groups: dict[int, list[StoredWindow]], ke
     trace["hovertemplate"] = f"%{{y:.3g}} {score} · %{{text}}"
 
 
-def _verdict(window: StoredWindow, key: str, name: str) -> tuple[bool, str]:
-    """Whether a column drifted in a window, and the deciding method's figure against its threshold."""
-    column = next((c for c in _columns(window, key) if c.get("column") == name), None)
+def _verdict(column: dict[str, Any] | None) -> tuple[bool, str]:
+    """Whether a column (None: no data in that window) drifted, and the deciding method's figure against
+    its threshold."""
     if column is None:
         return False, "no data"
     method, threshold = column.get("method"), column.get("threshold")
