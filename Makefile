@@ -8,7 +8,7 @@ PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= auto
 
-.PHONY: install demo test reliability lint typecheck unit kserve-client browser bench bench-serving-deps bench-drift-deps lock clean
+.PHONY: install demo test reliability lint typecheck unit kserve-client browser bench bench-serving-deps bench-drift-deps bench-control-plane lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -119,6 +119,13 @@ bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(BIN)/python bench/prediction_log.py
 	$(BIN)/python bench/feedback.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/control_plane.py
+
+# The control plane (shipyard server on 127.0.0.1): dashboard pages, alias resolution over HTTP and remote
+# registration on a workspace of 50 models and 30 days of windows. BENCH_ARGS passes options, e.g.
+# BENCH_ARGS='--database-url postgresql://postgres@127.0.0.1:5432/test'.
+bench-control-plane: install
+	$(BIN)/python bench/control_plane.py $(BENCH_ARGS)
 
 # Re-resolve the pins from pyproject.toml in a throw-away venv (run after changing dependencies).
 lock:
