@@ -70,15 +70,13 @@ run measured that page at 235 ms median and 455 ms p95 (SQLite, while other work
 Reading the 720 stored reports as ORM entities decoded by the standard json module took about half of it;
 they are now read as plain columns and decoded with orjson, the newest window is found without sorting
 whole reports, and the charts format each window's start once and index each window's drift columns once
-(the figures are unchanged). What is left, measured in process on the same workspace: (1) a full garbage
-collection of the server's heap (about 150 ms, most of it the imported libraries) lands on roughly one
-request in six, which is the whole gap between the median and the p95; `gc.freeze()` once the server has
-started takes p95 from 292 to 138 ms; (2) the figures' JSON (`templates.figure_json`: `json.dumps` then
-`str.translate`, about 30 ms for the page's 775 KB) takes 1.5 ms with `orjson.dumps` and five
-`str.replace` calls, median 122 → 96 ms; with both, 92 ms median and 106 ms p95. On PostgreSQL an alias
-resolve costs several database round trips (the token and its user, then the alias), so it stays above
-5 ms there while `Registry.resolve` alone takes about 3 ms.
-"""
+(the figures are unchanged). A full garbage collection of the server's heap (about 150 ms, most of it the
+imported libraries) landed on one request in six, the whole gap between median and p95: the server now
+calls `gc.freeze()` once it has started. The figures' JSON (`templates.figure_json`, 775 KB on that page)
+is written with orjson (30 ms → about 1.5 ms). An alias resolve over HTTP is one joined read of the token
+and its user (plain columns, no ORM objects), the alias's own reads, and the HTTP stack; on PostgreSQL each
+read is a network round trip (`Registry.resolve` alone takes about 3 ms there), so it stays above 5 ms
+there; a short-lived authentication cache would trade revocation's immediacy for it, and is not made."""
 
 
 # -- the workspace -----------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -195,16 +196,19 @@ class TokenRepository:
 
     def get(self, token_id: str) -> tuple[TokenRecord, UserRecord] | None:
         """The token with this public id and its user, or None."""
+        # Every API call asks this: plain columns in one joined read, no ORM objects to build.
+        token, owner = ApiTokenRow.__table__, UserRow.__table__
         with self.db.reading() as session:
             found = session.execute(
-                select(ApiTokenRow, UserRow)
-                .join(UserRow, UserRow.id == ApiTokenRow.user_id)
-                .where(ApiTokenRow.id == token_id)
+                select(*token.columns, *(column.label(f"owner_{column.name}") for column in owner.columns))
+                .select_from(token.join(owner, owner.c.id == token.c.user_id))
+                .where(token.c.id == token_id)
             ).one_or_none()
-            if found is None:
-                return None
-            token, owner = found
-            return _token(token, owner.name), _user(owner)
+        if found is None:
+            return None
+        values = found._mapping
+        user = {column.name: values[f"owner_{column.name}"] for column in owner.columns}
+        return _token(SimpleNamespace(**values), user["name"]), _user(SimpleNamespace(**user))
 
     def all(self, user: str | None = None) -> list[TokenRecord]:
         """Every token (of one user), oldest first; NotFound for an unknown user."""
@@ -360,7 +364,7 @@ def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat()
 
 
-def _user(row: UserRow) -> UserRecord:
+def _user(row: UserRow | SimpleNamespace) -> UserRecord:
     return UserRecord(
         name=row.name,
         role=row.role,
@@ -371,7 +375,7 @@ def _user(row: UserRow) -> UserRecord:
     )
 
 
-def _token(row: ApiTokenRow, user: str) -> TokenRecord:
+def _token(row: ApiTokenRow | SimpleNamespace, user: str) -> TokenRecord:
     return TokenRecord(
         id=row.id,
         user=user,

