@@ -133,7 +133,8 @@ def test_rules_added_from_the_shell_are_kept_in_the_database_and_checked(
     assert main(["alerts", "add", "bad", "-f", "health.error_rate", "--above", "1", "--action", "page"]) == 2
     capsys.readouterr()
     # A bare retrain action runs the model's retraining policy, which this workspace does not declare.
-    retrain = ["-f", "health.error_rate", "--model", "fraud@production", "--above", "1", "--action", "retrain"]
+    retrain = ["-f", "health.error_rate", "--model", "fraud@production", "--above", "1"]
+    retrain += ["--action", "retrain"]
     assert main(["alerts", "add", "retrain", *retrain]) != 0
     assert "fraud has no retraining policy for its retrain action to run" in capsys.readouterr().err
 

@@ -74,9 +74,8 @@ def fill_workspace(home: Path) -> None:
         registry.set_alias("fraud", "production", 2, reason="second")
 
 
-@pytest.fixture(scope="session")
-def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    home = tmp_path_factory.mktemp("control") / "ws"
+def control_plane(home: Path) -> ControlPlane:
+    """``fill_workspace`` at ``home``, a user with a token per role, and ``shipyard server --auth`` on it."""
     fill_workspace(home)
     tokens = {}
     with Registry(home=home, actor="tests") as registry:
@@ -86,5 +85,11 @@ def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
             access.create_user(name, role, password=f"{name}-password")
             tokens[role.label] = access.issue_token(name, "tests").secret
     url, process = start_control_plane(home, "--auth")
-    yield ControlPlane(url, home, process, tokens)
-    stop(process)
+    return ControlPlane(url, home, process, tokens)
+
+
+@pytest.fixture(scope="session")
+def control(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    running = control_plane(tmp_path_factory.mktemp("control") / "ws")
+    yield running
+    stop(running.process)

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from shipyard import Registry
-from shipyard.access import AccessService, Role
 from shipyard.cli import main
 from shipyard.errors import ConfigurationError, GateFailed, Unauthorized
 from shipyard.flavors import get_flavor
-from tests.control.conftest import ControlPlane, fill_workspace, start_control_plane, stop
+from tests.control.conftest import ControlPlane, control_plane, stop
 from tests.models import classification_frame, tiny_classifier
 
 Outcome = tuple[int, str, str]  # exit code, stdout, stderr
@@ -26,18 +25,11 @@ Outcome = tuple[int, str, str]  # exit code, stdout, stderr
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    """``fraud`` v1-v3 with production on v2, and a user with a token per role."""
-    home = tmp_path_factory.mktemp("cli-remote") / "ws"
-    fill_workspace(home)
-    tokens = {}
-    with Registry(home=home, actor="tests") as registry:
-        access = AccessService(registry.db, registry.actor)
-        for role in (Role.VIEWER, Role.OPERATOR, Role.ADMIN):
-            access.create_user(f"{role.label}-user", role, password=f"{role.label}-user-password")
-            tokens[role.label] = access.issue_token(f"{role.label}-user", "tests").secret
-    url, process = start_control_plane(home, "--auth")
-    yield ControlPlane(url, home, process, tokens)
-    stop(process)
+    """A server of its own (``fraud`` v1-v3 with production on v2, a user with a token per role): the
+    commands here change what the shared one's tests count."""
+    running = control_plane(tmp_path_factory.mktemp("cli-remote") / "ws")
+    yield running
+    stop(running.process)
 
 
 @dataclass

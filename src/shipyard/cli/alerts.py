@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, open_registry, remote_operations
+from shipyard.cli.common import JsonFlag, open_registry, remote_operations, server_or_workspace
 from shipyard.cli.monitor import parse_time
 from shipyard.errors import InvalidInput
 
@@ -157,13 +157,10 @@ def alerts_list(
     """The alerts pending or firing now."""
     from shipyard.alerts import current_alerts
 
-    server = remote_operations()
-    if server is not None:
-        with server:
-            alerts = server.current_alerts(include_inactive=every)
-    else:
-        with open_registry() as registry:
-            alerts = current_alerts(registry, include_inactive=every)
+    alerts = server_or_workspace(
+        lambda server: server.current_alerts(include_inactive=every),
+        lambda registry: current_alerts(registry, include_inactive=every),
+    )
     if as_json:
         render.emit_json(alerts)
         return
@@ -199,13 +196,10 @@ def alerts_history(
     """Transitions and notifications, newest first, with every delivery and action."""
     from shipyard.alerts import alert_history
 
-    server = remote_operations()
-    if server is not None:
-        with server:
-            events = server.alert_history(rule=rule, model=model, last=last)
-    else:
-        with open_registry() as registry:
-            events = alert_history(registry, rule=rule, model=model, last=last)
+    events = server_or_workspace(
+        lambda server: server.alert_history(rule=rule, model=model, last=last),
+        lambda registry: alert_history(registry, rule=rule, model=model, last=last),
+    )
     if as_json:
         render.emit_json(events)
         return
@@ -319,13 +313,10 @@ def alerts_silences(
     """The silences in force (with --all, also those that ended)."""
     from shipyard.alerts import silences
 
-    server = remote_operations()
-    if server is not None:
-        with server:
-            found = server.silences(include_ended=every)
-    else:
-        with open_registry() as registry:
-            found = silences(registry, include_ended=every)
+    found = server_or_workspace(
+        lambda server: server.silences(include_ended=every),
+        lambda registry: silences(registry, include_ended=every),
+    )
     if as_json:
         render.emit_json(found)
         return
@@ -341,13 +332,11 @@ def alerts_unsilence(silence_id: Annotated[int, typer.Argument(help="The silence
     """End a silence now."""
     from shipyard.alerts import unsilence
 
-    server = remote_operations(changes=True)
-    if server is not None:
-        with server:
-            server.unsilence(silence_id)
-    else:
-        with open_registry(changes=True) as registry:
-            unsilence(registry, silence_id)
+    server_or_workspace(
+        lambda server: server.unsilence(silence_id),
+        lambda registry: unsilence(registry, silence_id),
+        changes=True,
+    )
     render.message("silence {} ended", silence_id)
 
 

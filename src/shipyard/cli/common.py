@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 #: The environment variables that point the CLI at a server (read by ``shipyard.client`` too).
 URL_VARIABLE = "SHIPYARD_URL"
 TOKEN_VARIABLE = "SHIPYARD_TOKEN"
+Client = TypeVar("Client")
+Answer = TypeVar("Answer")
 
 
 @dataclass
@@ -84,26 +87,41 @@ def server_url() -> str | None:
 def remote(*, changes: bool = False) -> RemoteRegistry | None:
     """The registry of the server ``SHIPYARD_URL`` names (with ``SHIPYARD_TOKEN``), or None without one.
     A command that ``changes`` it names the server on stderr, as ``open_registry`` names the workspace."""
-    url = server_url()
-    if url is None:
-        return None
     from shipyard.client import RemoteRegistry
 
-    if changes:
-        sys.stderr.write(f"server: {url}\n")
-    return RemoteRegistry(url, os.environ.get(TOKEN_VARIABLE) or None)
+    return _server_client(RemoteRegistry, changes)
 
 
 def remote_operations(*, changes: bool = False) -> RemoteOperations | None:
     """Rollouts, alerts and retraining runs of the server ``SHIPYARD_URL`` names, or None without one."""
+    from shipyard.client import RemoteOperations
+
+    return _server_client(RemoteOperations, changes)
+
+
+def _server_client(client: Callable[[str, str | None], Client], changes: bool) -> Client | None:
     url = server_url()
     if url is None:
         return None
-    from shipyard.client import RemoteOperations
-
     if changes:
         sys.stderr.write(f"server: {url}\n")
-    return RemoteOperations(url, os.environ.get(TOKEN_VARIABLE) or None)
+    return client(url, os.environ.get(TOKEN_VARIABLE) or None)
+
+
+def server_or_workspace(
+    on_server: Callable[[RemoteOperations], Answer],
+    here: Callable[[Registry], Answer],
+    *,
+    changes: bool = False,
+) -> Answer:
+    """What the server answers (``on_server``) when ``SHIPYARD_URL`` is set, else what the workspace does
+    (``here``): one command, both places, the same result."""
+    server = remote_operations(changes=changes)
+    if server is not None:
+        with server:
+            return on_server(server)
+    with open_registry(changes=changes) as registry:
+        return here(registry)
 
 
 def open_registry_or_remote(*, changes: bool = False) -> Registry | RemoteRegistry:

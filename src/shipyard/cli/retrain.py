@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, open_registry, remote_operations
+from shipyard.cli.common import JsonFlag, open_registry, server_or_workspace
 from shipyard.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -108,13 +108,10 @@ def retrain_history(
     """Past retraining runs, newest first: trigger, data, candidate, gate, rollout, how each ended."""
     from shipyard.store.retrain_runs import RetrainRunRepository
 
-    server = remote_operations()
-    if server is not None:
-        with server:
-            runs = server.retrain_history(model, limit=limit)
-    else:
-        with open_registry() as registry:
-            runs = RetrainRunRepository(registry.db, registry.actor).history(model, limit=limit)
+    runs = server_or_workspace(
+        lambda server: server.retrain_history(model, limit=limit),
+        lambda registry: RetrainRunRepository(registry.db, registry.actor).history(model, limit=limit),
+    )
     if as_json:
         render.emit_json([run.to_dict() for run in runs])
         return

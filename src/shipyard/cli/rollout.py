@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 
 from shipyard.cli import render
-from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, remote_operations
+from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, server_or_workspace
 
 if TYPE_CHECKING:
+    from shipyard.registry import Registry
     from shipyard.rollouts import Rollout
 
 rollout_app = typer.Typer(
@@ -111,13 +112,10 @@ def rollout_status(
     """The active rollouts (running or paused)."""
     from shipyard.rollouts import service
 
-    server = remote_operations()
-    if server is not None:
-        with server:
-            rollouts = server.rollout_status(model, alias=alias)
-    else:
-        with open_registry() as registry:
-            rollouts = service.status(registry, model, alias=alias)
+    rollouts = server_or_workspace(
+        lambda server: server.rollout_status(model, alias=alias),
+        lambda registry: service.status(registry, model, alias=alias),
+    )
     if as_json:
         render.emit_json([rollout.to_dict() for rollout in rollouts])
         return
@@ -214,13 +212,10 @@ def rollout_history(
     """Past and current rollouts, newest first, with the steps they took and their analyses."""
     from shipyard.rollouts import service
 
-    server = remote_operations()
-    if server is not None:
-        with server:
-            rollouts = server.rollout_history(model, limit=limit)
-    else:
-        with open_registry() as registry:
-            rollouts = service.history(registry, model, limit=limit)
+    rollouts = server_or_workspace(
+        lambda server: server.rollout_history(model, limit=limit),
+        lambda registry: service.history(registry, model, limit=limit),
+    )
     if as_json:
         render.emit_json([rollout.to_dict() for rollout in rollouts])
         return
@@ -302,13 +297,13 @@ def _change(
     """Pause, resume, promote or abort the rollout of ``model@alias``, here or on the server."""
     from shipyard.rollouts import service
 
-    server = remote_operations(changes=True)
-    if server is not None:
-        with server:
-            return server.change_rollout(action, model, alias=alias, reason=reason)
-    with open_registry(changes=True) as registry:
+    def here(registry: Registry) -> Rollout:
         changed: Rollout = getattr(service, action)(registry, model, alias=alias, reason=reason)
-    return changed
+        return changed
+
+    return server_or_workspace(
+        lambda server: server.change_rollout(action, model, alias=alias, reason=reason), here, changes=True
+    )
 
 
 def _report(rollout: Rollout, what: str, as_json: bool) -> None:
