@@ -27,9 +27,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """The system's Chromium, headless, started once per test process."""
+    """The system's Chromium, headless, started once per test module. Not once per process: Playwright's
+    sync API keeps an event loop running in this thread while it is open, and a test of another module
+    that calls ``asyncio.run`` in the same worker would then fail."""
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("no chromium on PATH: run `make browser` (it installs Debian's chromium package)")
