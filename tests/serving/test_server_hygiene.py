@@ -31,9 +31,15 @@ DOCS = Path(__file__).parents[2] / "docs" / "serving.md"
 
 
 def _request_series(client: httpx.Client) -> list[str]:
-    """The request metrics' lines (the monitors' figures come from the database and may appear meanwhile)."""
+    """The series labelled by model: what a request names. Not the monitors' figures (read from the
+    database, they may appear meanwhile) nor the background ones (a worker's first log flush adds its
+    series whenever it comes)."""
     text = client.get("/metrics").text
-    return [line for line in text.splitlines() if line.startswith("shipyard_") and "monitor" not in line]
+    return [
+        line
+        for line in text.splitlines()
+        if line.startswith("shipyard_") and "model=" in line and "monitor" not in line
+    ]
 
 
 def _unknown_model_requests(client: httpx.Client, names: list[str]) -> None:
