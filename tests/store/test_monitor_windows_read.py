@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
-import pytest
 from sklearn.linear_model import LogisticRegression
 
 from shipyard import Registry
@@ -71,11 +71,11 @@ def test_reports_read_back_whole_in_order_with_their_filters(registry: Registry)
     assert repository.windows("fraud", 60) == [] and repository.windows("nope", 3600) == []
 
 
-def test_a_sqlite_report_holding_nan_still_reads(registry: Registry) -> None:
-    if registry.db.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL refuses NaN in JSON when the window is saved")
-    repository = _registered(registry)
-    _save(repository, 1, 0, {"health": {"latency_p99_ms": float("nan"), "cpu_percent": 3.0}})
-    (window,) = repository.windows("fraud", 3600)
+def test_a_sqlite_report_holding_nan_still_reads(workspace: Path) -> None:
+    """SQLite only: PostgreSQL refuses NaN in JSON when the window is saved, so it never holds one."""
+    with Registry(home=workspace) as registry:
+        repository = _registered(registry)
+        _save(repository, 1, 0, {"health": {"latency_p99_ms": float("nan"), "cpu_percent": 3.0}})
+        (window,) = repository.windows("fraud", 3600)
     assert math.isnan(window.report["health"]["latency_p99_ms"])
     assert window.report["health"]["cpu_percent"] == 3.0
