@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shipyard.access import AccessService, Principal, Role, check_csrf, require
@@ -101,7 +102,7 @@ def needs(role: Role, action: str) -> Callable[..., Awaitable[Registry]]:
     browser's change carries its CSRF token)."""
 
     async def dependency(request: Request, _: Bearer) -> Registry:
-        principal = caller(request)
+        principal = await run_in_threadpool(caller, request)  # a database read: off the event loop
         require(principal, role, action)
         await check_browser_change(request, principal)
         registry = registry_of(request)

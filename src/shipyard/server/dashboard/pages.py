@@ -32,6 +32,7 @@ from shipyard.server.control.identity import (
     registry_of,
 )
 from shipyard.server.dashboard import charts
+from shipyard.server.dashboard.feature_distributions import feature_distributions
 from shipyard.server.dashboard.templates import render
 
 router = APIRouter(include_in_schema=False)
@@ -186,8 +187,6 @@ def version_page(
 ) -> HTMLResponse:
     """A version's card, metrics, contract, lineage and parameters, and its features' distributions in
     training against its newest monitored ``window`` with traffic."""
-    from shipyard.server.dashboard.feature_distributions import feature_distributions
-
     found = registry.get_version(name, version)
     distributions = feature_distributions(registry, found, _window(window))
     return page(request, "version.html", active="Models", version=found, distributions=distributions)
