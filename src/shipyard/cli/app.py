@@ -16,6 +16,7 @@ from shipyard.cli.common import JsonFlag, require_workspace, state
 from shipyard.cli.contract import contract_app
 from shipyard.cli.control import server_command
 from shipyard.cli.data import data_app
+from shipyard.cli.doctor import doctor_command
 from shipyard.cli.examples import example_command
 from shipyard.cli.gates import gate_app, promote_command
 from shipyard.cli.logs import feedback_app, logs_app
@@ -61,6 +62,7 @@ app.command("scheduler")(scheduler_command)
 app.command("promote")(promote_command)
 app.command("serve")(serve_command)
 app.command("server")(server_command)
+app.command("doctor")(doctor_command)
 register_training_commands(app)
 
 
