@@ -52,6 +52,10 @@ from shipyard.serving.results import Arm, PredictionResult, ShadowAnswer
 log = logging.getLogger("shipyard.serving")
 #: After a candidate failed to load or warm, how long before a refresh tries it again.
 _CANDIDATE_RETRY_SECONDS = 30.0
+#: After the version a reference names failed to load or warm (its artifact missing or corrupt, its format
+#: unloadable), how long before a refresh tries it again: each try re-reads and re-hashes the whole artifact,
+#: and logs the failure, so once a second would be a steady cost on a broken version that can wait.
+LOAD_RETRY_SECONDS = 10.0
 
 #: Before ``split_source`` was first read: unequal to every split, None included.
 _UNREAD = object()
@@ -205,6 +209,14 @@ class ModelSlot:
         return accepted
 
 
+def _recent_failure(served: ServedModel, version: int) -> str | None:
+    """Why ``version`` failed to load for ``served``, if it did less than the back-off ago."""
+    failure = served.load_failure
+    if failure is None or failure[0] != version or time.monotonic() - failure[1] >= LOAD_RETRY_SECONDS:
+        return None
+    return failure[2]
+
+
 def _batch_reporter(
     name: str, on_batch: Callable[[str, int, BatchStats], None] | None
 ) -> Callable[[BatchStats], None] | None:
@@ -252,6 +264,8 @@ class ServedModel:
     ignored_split: Split | None = None
     #: The candidate that last failed to load: ``(rollout id, version, when, message)``.
     candidate_failure: tuple[str, int, float, str] | None = None
+    #: The version ``ref`` names that last failed to load: ``(version, when, message)``.
+    load_failure: tuple[int, float, str] | None = None
     #: The split ``split_source`` last gave that is in force (``_UNREAD`` before the first read): routing
     #: follows the source's changes, so a split set directly with ``set_split`` lasts until the next change.
     followed_split: object = _UNREAD
@@ -561,25 +575,29 @@ class Engine:
             return
         if served.current is not None and served.current.version.version == target.version:
             served.last_error = None  # resolved and served: an earlier failure (the database away) is over
+            served.load_failure = None
             return
         if served.candidate is not None and served.candidate.version.version == target.version:
             slot = served.candidate  # promoted: the warm candidate takes over, nothing to load
         else:
+            failure = _recent_failure(served, target.version)
+            if failure is not None:  # tried moments ago: say why again, try after the back-off
+                served.last_error = failure
+                return
             try:
                 slot = await asyncio.to_thread(self._load, served.name, target)
             except Exception as error:
                 served.last_error = f"{target.ref} failed to load or warm: {error}"
-                log.error(
-                    "%s; %s keeps serving",
-                    served.last_error,
-                    served.current.version.ref if served.current else "nothing",
-                )
+                served.load_failure = (target.version, time.monotonic(), served.last_error)
+                current = served.current
+                keeps = f"{current.version.ref} keeps serving" if current else "nothing is served"
+                log.error("%s; %s (next try in %g s)", served.last_error, keeps, LOAD_RETRY_SECONDS)
                 return
         old, leaving = served.current, served.candidate
         # The switch: new requests go to the new version from here on. A rollout from the old version is
         # over (promoted, or the alias moved by hand): its split goes with it.
         served.current, served.candidate, served.split = slot, None, None
-        served.last_error = None
+        served.last_error, served.load_failure = None, None
         served.swaps += 1
         log.info("%s now serves %s", served.ref, target.ref)
         for draining in (old, leaving):
