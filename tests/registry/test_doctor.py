@@ -4,7 +4,10 @@ meant to find, found and explained with what to do, and a healthy workspace pass
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import socket
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -352,3 +355,23 @@ def test_doctor_runs_where_the_workspace_is_not_through_a_server(
     monkeypatch.setenv("SHIPYARD_URL", "http://127.0.0.1:9")
     code, output = doctor(capsys)
     assert code == 7 and "'shipyard doctor' runs where the workspace's database and artifacts are" in output
+
+
+def test_the_documented_commands_run_on_a_healthy_workspace(tmp_path: Path) -> None:
+    """docs/reliability.md's doctor commands, run as written (exit code 0 on a healthy workspace)."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text(encoding="utf-8")
+    section = page[page.index("## Checking a workspace: `shipyard doctor`") :]
+    start = section.index("```bash\n") + len("```bash\n")
+    block = section[start : section.index("```", start)]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(commands) == 4 and all(command.startswith("shipyard doctor") for command in commands)
+    home = tmp_path / "ws"
+    with Registry(home=home) as registry:
+        registry.register("fraud", tiny_classifier())
+        registry.set_alias("fraud", "production", 1)
+    environment = {**os.environ, "SHIPYARD_HOME": str(home)}
+    for line in commands:
+        argv = [sys.executable, "-m", "shipyard", *shlex.split(line)[1:]]
+        done = subprocess.run(argv, env=environment, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, f"{line}: {done.stdout}{done.stderr}"
+    assert json.loads(done.stdout)["ok"] is True  # the last one is --json

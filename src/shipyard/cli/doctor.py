@@ -19,7 +19,7 @@ PROBLEM_EXIT = 1
 def doctor_command(
     models: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Examine only this model (repeat for several)."),
+        typer.Option("--model", "-m", metavar="NAME", help="Examine only this model (repeat for several)."),
     ] = None,
     load: Annotated[
         bool,
