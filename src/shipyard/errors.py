@@ -35,7 +35,7 @@ a whole payload.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 
@@ -246,6 +246,19 @@ def not_found(
     else:
         hint = ""
     return NotFound(f"{kind} {name!r} not found{where}{hint}")
+
+
+def refuse_unknown_keys(data: Mapping[Any, Any], known: Sequence[str], where: str) -> None:
+    """InvalidInput for the first key of a settings table (TOML) that is not ``known``, naming the closest."""
+    for key in data:
+        if key not in known:
+            raise InvalidInput(f"{where} has an unknown key {str(key)[:60]!r}{closest_hint(str(key), known)}")
+
+
+def closest_hint(name: str, known: Sequence[str]) -> str:
+    """'; did you mean X?' for a mistyped name, or the known names when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
 
 
 class Unauthenticated(Unauthorized):

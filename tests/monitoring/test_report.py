@@ -187,8 +187,8 @@ def test_the_html_report_is_small_self_contained_and_draws_its_charts_in_a_brows
     assert all(chart["marks"] > 0 for chart in charts if "labels arrived" not in chart["title"]), charts
     assert "drift verdict per window (hover a cell for its scores)" in names
     grid = next(chart for chart in charts if chart["title"].startswith("drift verdict"))
-    # the legend's 4 keys, then per row (the dataset, 3 features): 5 calm windows as one, the drift, 2 calm
-    assert grid["marks"] == 4 + 4 * 3
+    # the legend's 5 keys, then per row (the dataset, 3 features): 5 calm windows as one, the drift, 2 calm
+    assert grid["marks"] == 5 + 4 * 3
     calm = (one_window_drifts.start + HOUR * (DRIFTING_HOUR - 1)).strftime("%Y-%m-%d %H:%M")
     assert any(text.startswith("hour: no drift in the 5 windows from ") for text in checked["hover"])
     assert any(text.endswith(f" to {calm}") for text in checked["hover"])

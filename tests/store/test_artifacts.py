@@ -56,12 +56,8 @@ def test_unknown_scheme_is_a_clear_configuration_error(tmp_path: Path) -> None:
         ArtifactStore("nosuchscheme://bucket/x")
 
 
-def test_s3_without_its_extra_names_the_extra(tmp_path: Path) -> None:
-    pytest.importorskip("sqlalchemy")
-    try:
-        import s3fs  # noqa: F401
-    except ImportError:
-        with pytest.raises(MissingDependency, match=r"shipyard\[s3\]"):
-            ArtifactStore("s3://bucket/prefix")
-    else:
-        pytest.skip("s3fs is installed; the missing-extra message cannot be shown")
+def test_a_cloud_scheme_without_its_extra_names_the_extra() -> None:
+    # The dev install has the s3 extra (its tests run against a real S3-compatible server); Google Cloud
+    # Storage's driver stays out of it, so its message is the one a user without an extra meets.
+    with pytest.raises(MissingDependency, match=r"shipyard\[gcs\]"):
+        ArtifactStore("gs://bucket/prefix")

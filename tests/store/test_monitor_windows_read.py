@@ -1,9 +1,11 @@
 """Reading stored window reports back (their JSON decoded with orjson) on SQLite and PostgreSQL: the same
-reports, the same order and filters, and a SQLite report holding a NaN still reads."""
+reports, the same order and filters; a NaN is stored as null, and a SQLite report an older shipyard wrote
+with a bare NaN still reads."""
 
 from __future__ import annotations
 
 import math
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,11 +73,26 @@ def test_reports_read_back_whole_in_order_with_their_filters(registry: Registry)
     assert repository.windows("fraud", 60) == [] and repository.windows("nope", 3600) == []
 
 
-def test_a_sqlite_report_holding_nan_still_reads(workspace: Path) -> None:
-    """SQLite only: PostgreSQL refuses NaN in JSON when the window is saved, so it never holds one."""
+def test_a_report_holding_nan_saves_it_as_null(registry: Registry) -> None:
+    """PostgreSQL's JSON has no NaN: a report holding one is stored with null there and in SQLite alike."""
+    repository = _registered(registry)
+    _save(repository, 1, 0, {"health": {"latency_p99_ms": float("nan"), "cpu_percent": 3.0}})
+    (window,) = repository.windows("fraud", 3600)
+    assert window.report["health"] == {"latency_p99_ms": None, "cpu_percent": 3.0}
+
+
+def test_a_sqlite_report_an_older_shipyard_wrote_with_nan_still_reads(workspace: Path) -> None:
+    """SQLite only: shipyard once wrote reports with the standard encoder, which writes NaN as a bare word."""
     with Registry(home=workspace) as registry:
         repository = _registered(registry)
-        _save(repository, 1, 0, {"health": {"latency_p99_ms": float("nan"), "cpu_percent": 3.0}})
-        (window,) = repository.windows("fraud", 3600)
+        _save(repository, 1, 0, {"health": {"latency_p99_ms": 1.0, "cpu_percent": 3.0}})
+        database = registry.settings.registry_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "UPDATE monitor_windows SET report = ?",
+            ('{"health": {"latency_p99_ms": NaN, "cpu_percent": 3.0}}',),
+        )
+    with Registry(home=workspace) as registry:
+        (window,) = MonitorSeriesRepository(registry.db).windows("fraud", 3600)
     assert math.isnan(window.report["health"]["latency_p99_ms"])
     assert window.report["health"]["cpu_percent"] == 3.0

@@ -39,11 +39,17 @@ WIDTH, HEIGHT = 760, 300
 _CHAR = 6.5  # average width of a character at the charts' 11px font, for layout estimates
 _LEFT, _RIGHT = 58, 16
 
-Verdict = Literal["drift", "calm", "no data", "not computed"]
-_RUN_LABELS = {"calm": "no drift", "no data": "no data", "not computed": "drift not computed"}
+Verdict = Literal["drift", "calm", "not enough data", "no data", "not computed"]
+_RUN_LABELS = {
+    "calm": "no drift",
+    "not enough data": "not enough data",
+    "no data": "no data",
+    "not computed": "drift not computed",
+}
 _VERDICT_COLOURS: dict[str, str] = {
     "drift": "#d62728",
     "calm": "#b7dfb0",
+    "not enough data": "#e3dcc2",
     "no data": "#f0f0f0",
     "not computed": "#c8c8c8",
 }

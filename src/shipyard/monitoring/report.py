@@ -13,6 +13,7 @@ anywhere, offline, and weighs kilobytes.
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ from shipyard.registry import ModelVersion, Registry
 from shipyard.stats import NumericLayout
 from shipyard.stats.drift import ColumnDrift
 
-VerdictName = Literal["dataset drift", "feature drift", "no drift", "no data", "not computed"]
+VerdictName = Literal[
+    "dataset drift", "feature drift", "no drift", "not enough data", "no data", "not computed"
+]
 _TESTS = ("ks", "chi_square")  # methods decided by a p-value (low = drift); the others by a distance
 _SHOWN_WINDOWS = 5  # drifted windows named in the headline; the table lists every one
 
@@ -42,7 +45,7 @@ class WindowVerdict:
     rows: int
     drifted_columns: list[str]
     drifted_share: float | None
-    reason: str | None = None  # why drift was not computed
+    reason: str | None = None  # why drift was not computed, or why there is no verdict
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,7 +59,7 @@ class WindowVerdict:
         }
 
 
-@dataclass(frozen=True)
+@dataclass
 class DriftReport:
     version: ModelVersion
     start: datetime
@@ -67,7 +70,7 @@ class DriftReport:
     #: Every row of the range as one window: its distributions, and a figure that dilutes short drifts.
     pooled: WindowResult
 
-    @property
+    @functools.cached_property
     def verdicts(self) -> list[WindowVerdict]:
         return [window_verdict(result) for result in self.windows]
 
@@ -83,7 +86,11 @@ class DriftReport:
         return lines
 
     def to_dict(self) -> dict[str, Any]:
+        """The report for machines. Windows without data are listed as runs (start, end, how many), not one
+        by one: a year of hourly windows with a few busy hours stays a small document."""
         verdicts = self.verdicts
+        busy = [(result, verdict) for result, verdict in zip(self.windows, verdicts, strict=True)]
+        busy = [(result, verdict) for result, verdict in busy if not result.no_data]
         return {
             "model": self.version.model,
             "version": self.version.version,
@@ -93,18 +100,31 @@ class DriftReport:
             "headline": self.headline(),
             "verdicts": {
                 "windows": len(verdicts),
-                "windows_with_data": sum(v.verdict != "no data" for v in verdicts),
+                "windows_with_data": len(busy),
                 "dataset_drift_windows": [v.to_dict() for v in verdicts if v.verdict == "dataset drift"],
                 "drifting_windows_per_feature": _feature_counts(verdicts),
-                "per_window": [v.to_dict() for v in verdicts],
+                "per_window": [verdict.to_dict() for _, verdict in busy],
+                "no_data": _quiet_runs(self.windows),
             },
-            "windows": [result.to_dict() for result in self.windows],
+            "windows": [result.to_dict() for result, _ in busy],
             "pooled": {
                 "description": "every row of the range compared with the reference as one window",
                 **self.pooled.to_dict(),
             },
             "distributions": _distributions(self),
         }
+
+
+def _quiet_runs(windows: list[WindowResult]) -> list[dict[str, Any]]:
+    """Each run of consecutive windows without data: its first start, last end and length."""
+    runs = []
+    for quiet, group in itertools.groupby(windows, key=lambda result: result.no_data):
+        if quiet:
+            run = list(group)
+            runs.append(
+                {"start": run[0].start.isoformat(), "end": run[-1].end.isoformat(), "windows": len(run)}
+            )
+    return runs
 
 
 def build_drift_report(
@@ -117,12 +137,18 @@ def build_drift_report(
 
 
 def window_verdict(result: WindowResult) -> WindowVerdict:
-    """A window's drift verdict; one without requests is "no data", one without a drift result says why."""
+    """A window's drift verdict; one without requests is "no data", one without a drift result says why, and
+    one with too few rows for a verdict says how many it had and needs."""
     drift = result.drift
+    reason = None
     if result.no_data:
         verdict: VerdictName = "no data"
     elif drift is None:
         verdict = "not computed"
+        reason = str(missing_drift(result.to_dict()))
+    elif drift.insufficient:
+        verdict = "not enough data"
+        reason = result.insufficient.get("dataset_drift")
     elif drift.drifted:
         verdict = "dataset drift"
     else:
@@ -134,7 +160,7 @@ def window_verdict(result: WindowResult) -> WindowVerdict:
         result.rows,
         drift.drifted_columns if drift else [],
         drift.drifted_share if drift else None,
-        str(missing_drift(result.to_dict())) if verdict == "not computed" else None,
+        reason,
     )
 
 
@@ -167,22 +193,31 @@ def missing_drift(window: dict[str, Any]) -> MissingDrift | None:
 
 def _windows_line(verdicts: list[WindowVerdict], length: str) -> str:
     with_data = [v for v in verdicts if v.verdict != "no data"]
-    count, empty = len(with_data), len(verdicts) - len(with_data)
     if not with_data:
         return f"No data: none of the {len(verdicts)} windows ({length}) logged a request."
-    scope = f"({length}; {empty} more without data)" if empty else f"({length})"
+    few = [v for v in with_data if v.verdict == "not enough data"]
+    judged = [v for v in with_data if v.verdict != "not enough data"]
+    empty = len(verdicts) - len(with_data)
+    asides = [f"{len(few)} more with too few rows for a verdict"] if few and judged else []
+    asides += [f"{empty} more without data"] if empty else []
+    scope = f"({'; '.join([length, *asides])})"
+    if not judged:
+        busiest = max(few, key=lambda v: v.rows)
+        every = "the one window" if len(few) == 1 else f"any of the {len(few)} windows"
+        return f"No drift verdict in {every} {scope}: {busiest.reason or 'not enough data'} at the busiest."
+    count = len(judged)
     every = "the one window" if count == 1 else f"any of the {count} windows"
-    drifted = [v for v in with_data if v.verdict == "dataset drift"]
+    drifted = [v for v in judged if v.verdict == "dataset drift"]
     if drifted:
         named = "; ".join(
             f"{_when(v.start)} ({', '.join(v.drifted_columns)})" for v in drifted[:_SHOWN_WINDOWS]
         )
         more = f"; and {len(drifted) - _SHOWN_WINDOWS} more" if len(drifted) > _SHOWN_WINDOWS else ""
         return f"Dataset drift in {len(drifted)} of {count} windows {scope}: {named}{more}."
-    unknown = [v for v in with_data if v.verdict == "not computed"]
+    unknown = [v for v in judged if v.verdict == "not computed"]
     if len(unknown) == count:
         return f"Drift not computed in {every} {scope}: {unknown[0].reason}."
-    some = [v for v in with_data if v.verdict == "feature drift"]
+    some = [v for v in judged if v.verdict == "feature drift"]
     if some:
         return f"No dataset drift in {every} {scope}; some features drift in {len(some)} of them."
     return f"No drift in {every} {scope}."
@@ -331,7 +366,7 @@ def _verdict_chart(report: DriftReport) -> str:
 
 def _dataset_cell(verdict: WindowVerdict) -> Cell:
     when = _when(verdict.start)
-    if verdict.verdict in ("no data", "not computed"):
+    if verdict.verdict in ("no data", "not computed", "not enough data"):
         return Cell(verdict.verdict, f"{when}: {verdict.reason or 'no request logged'}")
     share = f"{verdict.drifted_share:.0%} of features drift" if verdict.drifted_share is not None else ""
     state: Literal["drift", "calm"] = "drift" if verdict.verdict == "dataset drift" else "calm"
@@ -345,6 +380,12 @@ def _feature_cell(result: WindowResult, name: str) -> Cell:
         return Cell("no data", f"{name}, {when}: no data")
     if column is None:
         return Cell("not computed", f"{name}, {when}: drift not computed")
+    if column.insufficient:
+        needs = result.minimums.drift
+        return Cell(
+            "not enough data",
+            f"{name}, {when}: not enough data ({column.current_count} values, needs {needs})",
+        )
     return Cell("drift" if column.drifted else "calm", f"{name}, {when}: {_column_text(column)}")
 
 

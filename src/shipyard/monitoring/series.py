@@ -16,24 +16,31 @@ under ``output_drift.`` for the outputs; ``quality.<figure>`` per feature; ``acc
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.monitoring.windows import WindowResult, monitor_window
+from shipyard.monitoring.policy import load_monitoring_policy
+from shipyard.monitoring.windows import Sources, WindowResult, empty_window, monitor_window
 from shipyard.predictions import PredictionLog
+from shipyard.predictions.segments import FAILURES, USAGE
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats.drift import DatasetDrift, DriftOptions
-from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow
+from shipyard.store.feedback import FeedbackRepository
+from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow, WindowToSave
 
 __all__ = [
     "StoredWindow",
+    "check_window_count",
     "latest_points",
     "logged_versions",
+    "monitor_range",
     "parse_window",
     "run_monitors",
     "save_window",
+    "save_windows",
     "series",
     "stored_windows",
     "window_label",
@@ -76,15 +83,115 @@ def run_monitors(
     options: DriftOptions | None = None,
 ) -> list[WindowResult]:
     """Monitor every window of ``[start, end)`` for each version, store each, and return them."""
+    return list(monitor_range(registry, log, versions, start, end, window, options))
+
+
+def monitor_range(
+    registry: Registry,
+    log: PredictionLog,
+    versions: list[ModelVersion],
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    options: DriftOptions | None = None,
+) -> Iterator[WindowResult]:
+    """Monitor every window of ``[start, end)`` for each version, storing them a batch at a time and
+    yielding each once stored; memory holds one batch, however long the range.
+
+    The cost follows the data, not the calendar: the log's folders say which hours hold anything of a
+    version, only the windows over those hours are read, and the rest are "no data" without a read. Each
+    model's ``[monitoring]`` policy (shipyard.toml) gives the rows a verdict needs and the most windows a
+    range may hold; a longer range is refused before any work, with a window that fits.
+    """
     if end <= start:
         raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
-    results = []
+    policies = {
+        model: load_monitoring_policy(registry.settings, model) for model in {v.model for v in versions}
+    }
+    for policy in policies.values():
+        check_window_count(start, end, window, policy.max_windows)
     for version in versions:
-        for moment in window_starts(start, end, window):
-            result = monitor_window(registry, log, version, moment, moment + window, options)
-            save_window(registry, result, window)
-            results.append(result)
-    return results
+        minimums = policies[version.model].min_rows
+        pending: list[WindowResult] = []
+        for moment, sources in _plan(registry, log, version, start, end, window):
+            if sources is None:
+                result = empty_window(version, moment, moment + window, minimums)
+            else:
+                result = monitor_window(
+                    registry, log, version, moment, moment + window, options, minimums, sources
+                )
+            pending.append(result)
+            if len(pending) >= _SAVE_BATCH:
+                save_windows(registry, pending, window)
+                yield from pending
+                pending = []
+        save_windows(registry, pending, window)
+        yield from pending
+
+
+def _plan(
+    registry: Registry,
+    log: PredictionLog,
+    version: ModelVersion,
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+) -> Iterator[tuple[datetime, Sources | None]]:
+    """Each window of the range, with the sources worth reading in it (None: nothing was logged there),
+    from one listing of the log's folders per stream and one lookup of the labels for the whole range."""
+    first, last = window_start_of(start, window), window_start_of(end - _INSTANT, window) + window
+    hours = log.hours_by_stream(version.model, version.version, first, last)
+    held = {stream: _windows_with_data(found, window) for stream, found in hours.items()}
+    labelled = FeedbackRepository(registry.db).has_labels(version.model, version.version, first, last)
+    for moment in window_starts(start, end, window):
+        if not any(moment in windows for windows in held.values()):
+            yield moment, None
+        else:
+            yield moment, Sources(moment in held[FAILURES], moment in held[USAGE], labelled)
+
+
+#: Windows stored per transaction by ``monitor_range``.
+_SAVE_BATCH = 200
+_INSTANT = timedelta(microseconds=1)
+#: What ``check_window_count`` suggests instead of a window too small for the range, smallest first.
+_WIDER_WINDOWS = tuple(parse_window(text) for text in ("1h", "6h", "1d", "7d", "30d"))
+
+
+def check_window_count(start: datetime, end: datetime, window: timedelta, max_windows: int) -> int:
+    """The number of windows of ``[start, end)``; InvalidInput, naming a window that fits, when more than
+    ``max_windows``."""
+    count = _window_count(start, end, window)
+    if count <= max_windows:
+        return count
+    wider = next(
+        (w for w in _WIDER_WINDOWS if w > window and _window_count(start, end, w) <= max_windows), None
+    )
+    advice = f"use --window {window_label(wider)} or a shorter range" if wider else "use a shorter range"
+    length = window_label(window)
+    raise InvalidInput(
+        f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC holds {count:,} windows of {length}, "
+        f"more than the {max_windows:,} one run computes: {advice} (or raise [monitoring] max_windows in "
+        "shipyard.toml)"
+    )
+
+
+def _window_count(start: datetime, end: datetime, window: timedelta) -> int:
+    first = window_start_of(start, window)
+    return -(-int((end - first).total_seconds()) // int(window.total_seconds()))
+
+
+def _windows_with_data(hours: list[datetime], window: timedelta) -> set[datetime]:
+    """The starts of the windows overlapping any of these hours."""
+    starts: set[datetime] = set()
+    for hour in hours:
+        moment = window_start_of(hour, window)
+        while moment < hour + _HOUR:
+            starts.add(moment)
+            moment += window
+    return starts
+
+
+_HOUR = timedelta(hours=1)
 
 
 def logged_versions(registry: Registry, log: PredictionLog, reference: str) -> list[ModelVersion]:
@@ -99,18 +206,24 @@ def logged_versions(registry: Registry, log: PredictionLog, reference: str) -> l
 
 def save_window(registry: Registry, result: WindowResult, window: timedelta) -> None:
     """Store a window's report and figures, replacing what was stored for that window."""
-    saved = MonitorSeriesRepository(registry.db).save_window(
-        model=result.model,
-        version=result.version,
-        window_seconds=int(window.total_seconds()),
-        start=result.start,
-        end=result.end,
-        report=result.to_dict(),
-        figures=_figures(result),
-        computed_at=datetime.now(UTC),
-    )
-    if not saved:
-        raise NotFound(f"model {result.model!r} is not registered")
+    save_windows(registry, [result], window)
+
+
+def save_windows(registry: Registry, results: list[WindowResult], window: timedelta) -> None:
+    """Store windows' reports and figures in one transaction, replacing what was stored for them."""
+    computed_at = datetime.now(UTC)
+    repository = MonitorSeriesRepository(registry.db)
+    for (model, version), group in itertools.groupby(results, key=lambda r: (r.model, r.version)):
+        windows = [WindowToSave(r.start, r.end, r.to_dict(), list(_figures(r))) for r in group]
+        saved = repository.save_windows(
+            model=model,
+            version=version,
+            window_seconds=int(window.total_seconds()),
+            windows=windows,
+            computed_at=computed_at,
+        )
+        if not saved:
+            raise NotFound(f"model {model!r} is not registered")
 
 
 def stored_windows(
@@ -154,6 +267,18 @@ def latest_points(
 
 
 def _figures(result: WindowResult) -> Iterator[tuple[str, str, float | None]]:
+    """The window's figures as stored for alerts and charts; a figure whose verdict the window has too few
+    rows for is None, so no alert fires or resolves on it (the report still shows its value). A window
+    without data keeps its counts (zeros, what a "traffic stopped" rule reads) and none of its empty figures:
+    a year of quiet hours is a few rows each, not a row per figure."""
+    figures = _all_figures(result)
+    if result.no_data:
+        return (figure for figure in figures if figure[2] is not None)
+    return figures
+
+
+def _all_figures(result: WindowResult) -> Iterator[tuple[str, str, float | None]]:
+    withheld = result.insufficient
     yield "rows", "", float(result.rows)
     yield "requests", "", float(result.requests)
     yield "estimated_requests", "", result.estimated_requests
@@ -165,26 +290,32 @@ def _figures(result: WindowResult) -> Iterator[tuple[str, str, float | None]]:
     yield from _drift_figures("output_drift", result.output_drift)
     for feature, quality in result.quality.items():
         for name, value in quality.to_dict().items():
-            yield f"quality.{name}", feature, value
+            judged = "quality" not in withheld or name in _COUNTED_WITHOUT_MINIMUM
+            yield f"quality.{name}", feature, value if judged else None
     for name, value in result.accuracy.items():
-        yield f"accuracy.{name}", "", value
+        yield f"accuracy.{name}", "", None if "accuracy" in withheld else value
     for name, value in result.health.items():
         yield f"health.{name}", "", value
+
+
+#: Quality figures that count refusals, not shares of a sample: a single rejected row is a fact.
+_COUNTED_WITHOUT_MINIMUM = ("rejected_rows", "rejected_share")
 
 
 def _drift_figures(prefix: str, drift: DatasetDrift | None) -> Iterator[tuple[str, str, float | None]]:
     if drift is None:
         return
     yield f"{prefix}.share", "", drift.drifted_share
-    yield f"{prefix}.dataset", "", float(drift.drifted)
+    yield f"{prefix}.dataset", "", None if drift.insufficient else float(drift.drifted)
     for column in drift.columns:
         if column.no_data:
             continue
-        yield f"{prefix}.drifted", column.column, float(column.drifted)
+        judged = not column.insufficient
+        yield f"{prefix}.drifted", column.column, float(column.drifted) if judged else None
         # One of the two, by the deciding method: each figure keeps one meaning at every window size.
         if column.p_value is not None:
-            yield f"{prefix}.p_value", column.column, column.p_value
+            yield f"{prefix}.p_value", column.column, column.p_value if judged else None
         if column.distance is not None:
-            yield f"{prefix}.distance", column.column, column.distance
+            yield f"{prefix}.distance", column.column, column.distance if judged else None
         for name, value in column.scores.items():
-            yield f"{prefix}.{name}", column.column, value
+            yield f"{prefix}.{name}", column.column, value if judged else None

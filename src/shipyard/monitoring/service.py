@@ -87,13 +87,7 @@ def usage_figures(
     """
     tables = list(log.usage(model, version, start, end))
     if not tables:
-        return {
-            "cpu_percent": None,
-            "memory_bytes": None,
-            "memory_peak_bytes": None,
-            "processes": 0.0,
-            "log_dropped_rows": 0.0,
-        }
+        return no_usage()
     table = pa.concat_tables(tables, promote_options="permissive")
     order = pc.sort_indices(table, sort_keys=[("timestamp", "ascending")])
     table = table.take(order)
@@ -120,6 +114,17 @@ def usage_figures(
         "memory_peak_bytes": peak,
         "processes": float(len(by_process)),
         "log_dropped_rows": _total(table, "log_dropped_rows"),
+    }
+
+
+def no_usage() -> dict[str, float | None]:
+    """The usage figures of a window without a sample."""
+    return {
+        "cpu_percent": None,
+        "memory_bytes": None,
+        "memory_peak_bytes": None,
+        "processes": 0.0,
+        "log_dropped_rows": 0.0,
     }
 
 

@@ -17,6 +17,10 @@ merged sketches:
 
 A window without requests is "no data": every figure that needs rows is None and nothing divides by zero.
 A window where every request was refused has data: its rejections.
+
+A window with too few rows for a kind of verdict (``MinimumRows``: drift, dataset drift, quality, accuracy)
+still computes its figures, but says "not enough data (n rows, needs m)" in ``insufficient`` and gives no
+verdict: no feature drifts, and the figures stored for alerts are None.
 """
 
 from __future__ import annotations
@@ -33,13 +37,13 @@ import pyarrow.compute as pc
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.contract_quality import ContractCounts
 from shipyard.monitoring.feedback import labels_for
-from shipyard.monitoring.service import FailureCounts, count_failures, usage_figures
+from shipyard.monitoring.policy import MinimumRows
+from shipyard.monitoring.service import FailureCounts, count_failures, no_usage, usage_figures
 from shipyard.predictions import PredictionLog
 from shipyard.predictions.records import OUTPUT_COLUMNS, PREDICTION_COLUMN, SCORE_COLUMN
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats import NumericLayout, NumericSketch, Profile, ProfileLayout
 from shipyard.stats.drift import DatasetDrift, DriftOptions, compare
-from shipyard.training.metrics import compute_metrics, resolve_metrics
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,10 @@ class WindowResult:
     labelled_rows: int = 0
     health: dict[str, float | None] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The rows each kind of verdict needs, and per kind below its minimum (drift, dataset_drift,
+    #: output_drift, quality, accuracy) why there is no verdict: "not enough data (4 rows, needs 100)".
+    minimums: MinimumRows = field(default_factory=MinimumRows)
+    insufficient: dict[str, str] = field(default_factory=dict)
     #: The window's feature profile and the reference's, in the same layout (for reports; not stored).
     profile: Profile | None = field(default=None, repr=False)
     reference_profile: Profile | None = field(default=None, repr=False)
@@ -105,7 +113,20 @@ class WindowResult:
             "labelled_rows": self.labelled_rows,
             "health": dict(self.health),
             "notes": list(self.notes),
+            "min_rows": self.minimums.to_dict(),
+            "not_enough_data": dict(self.insufficient),
         }
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Which of a window's other sources may hold anything. A caller that already knows one holds nothing
+    (``monitor_range`` lists the log's folders and counts the labels once for a whole range) saves a listing
+    or a query per window."""
+
+    failures: bool = True
+    usage: bool = True
+    labels: bool = True
 
 
 def monitor_window(
@@ -115,79 +136,168 @@ def monitor_window(
     start: datetime,
     end: datetime,
     options: DriftOptions | None = None,
+    minimums: MinimumRows | None = None,
+    sources: Sources = Sources(),
 ) -> WindowResult:
-    """Monitor ``version`` over the predictions it answered in ``[start, end)``."""
+    """Monitor ``version`` over the predictions it answered in ``[start, end)``; a kind of verdict needs
+    ``minimums`` rows (default: ``MinimumRows()``)."""
     if end <= start:
         raise InvalidInput(f"a window ends after it starts; got {start.isoformat()} to {end.isoformat()}")
-    result = WindowResult(version.model, version.version, start, end)
+    result = WindowResult(version.model, version.version, start, end, minimums=minimums or MinimumRows())
     reference = Profile.from_dict(version.profile) if version.profile else None
-    features = _features(version, reference)
     if reference is None:
-        result.notes.append(f"{version.ref} has no reference profile: drift is not computed")
-    feature_layout = _sub_layout(reference, features)
-    counts = ContractCounts.for_version(None if reference else version.input_schema, features)
-    output_layout = _sub_layout(
-        reference, [c for c in OUTPUT_COLUMNS if reference and c in reference.layout.columns]
-    )
-
-    window: Profile | None = None
-    outputs: Profile | None = None
-    out_of_range = dict.fromkeys(features, 0)
-    latencies: list[np.ndarray] = []
-    batch_sizes: list[np.ndarray] = []
-    requests: set[str] = set()
-    weights = row_weights = 0.0
+        result.notes.append(_no_profile(version))
     # Only the labelled predictions are kept for accuracy: memory follows the labels, not the window.
-    truth = {pid: label for pid, label, _ in labels_for(registry, version.model, version.version, start, end)}
-    labelled_ids = pa.array(list(truth), pa.string())
-    predictions: list[pa.Table] = []
-    for table in log.batches(version.model, version.version, start, end):
-        result.rows += table.num_rows
-        inputs = counts.counted(_flat_inputs(table))  # quality from the contract, without a profile
-        window = _add_inputs(window, inputs, feature_layout, reference, out_of_range)
-        if output_layout is not None:
-            part = Profile.build(_outputs(table, output_layout, version), output_layout)
-            outputs = part if outputs is None else outputs.merge(part)
-        first_rows = _first_row_of_each_request(table)
-        requests.update(first_rows["request_id"].to_pylist())
-        latencies.append(first_rows["latency_ms"].to_numpy(zero_copy_only=False))
-        if "batch_rows" in first_rows.column_names:
-            batch_sizes.append(first_rows["batch_rows"].to_numpy(zero_copy_only=False))
-        rates = first_rows["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
-        weights += float(np.sum(1.0 / np.maximum(rates, 1e-9)))
-        row_rates = table["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
-        row_weights += float(np.sum(1.0 / np.maximum(row_rates, 1e-9)))
-        result.sampled = result.sampled or bool(np.any(rates < 1))
-        if truth:
-            mask = pc.is_in(table["prediction_id"], value_set=labelled_ids)
-            predictions.append(table.filter(mask).select(["prediction_id", "prediction", "probabilities"]))
-
-    result.requests = len(requests)
-    result.estimated_requests = round(weights, 3)
-    failures = count_failures(log, version.model, version.version, start, end)
+    labels = labels_for(registry, version.model, version.version, start, end) if sources.labels else []
+    tally = _Tally(version, reference, {pid: label for pid, label, _ in labels})
+    for table in log.batches(version.model, version.version, start, end, _READ_COLUMNS):
+        tally.add(table)
+    result.rows, result.requests = tally.rows, len(tally.requests)
+    result.estimated_requests, result.sampled = round(tally.weights, 3), tally.sampled
+    failures = (
+        count_failures(log, version.model, version.version, start, end)
+        if sources.failures
+        else FailureCounts()
+    )
     result.failed_requests = round(failures.requests, 3)
     result.failures = {kind: round(count, 3) for kind, count in sorted(failures.by_kind.items())}
-    result.health = {
-        **_health(result, latencies, batch_sizes, failures),
-        **usage_figures(log, version.model, version.version, start, end),
-    }
+    usage = usage_figures(log, version.model, version.version, start, end) if sources.usage else no_usage()
+    result.health = {**_health(result, tally.latencies, tally.batch_sizes, failures), **usage}
     if result.no_data:
-        result.notes.append("no data: no request was logged in this window")
+        result.notes.append(_NO_DATA)
         return result
-    sub_reference = _sub_profile(reference, feature_layout) if reference and feature_layout else None
-    result.quality = counts.fill(
-        _quality(features, sub_reference, window, out_of_range, failures, row_weights)
-    )
-    if sub_reference is not None and window is not None and feature_layout is not None:
-        result.drift = compare(sub_reference, window, _rules_for(options, feature_layout))
-        result.profile, result.reference_profile = window, sub_reference
-    if reference is not None and outputs is not None and output_layout is not None:
-        result.output_drift = compare(
-            _sub_profile(reference, output_layout), outputs, _rules_for(options, output_layout)
-        )
-    if predictions:
-        _accuracy(version, result, truth, pa.concat_tables(predictions, promote_options="permissive"))
+    _judge(result, tally, reference, failures, options)
     return result
+
+
+#: The logged columns a window reads (not the model, version, protocol or arm its folder already says).
+_READ_COLUMNS = [
+    "prediction_id",
+    "request_id",
+    "timestamp",
+    "latency_ms",
+    "batch_rows",
+    "sample_rate",
+    "inputs",
+    "prediction",
+    "probabilities",
+]
+
+
+class _Tally:
+    """What a window's rows add up to, one row group at a time: sketches and counts, never the rows."""
+
+    def __init__(self, version: ModelVersion, reference: Profile | None, truth: dict[str, Any]) -> None:
+        self.version, self.reference, self.truth = version, reference, truth
+        self.features = _features(version, reference)
+        self.feature_layout = _sub_layout(reference, self.features)
+        self.counts = ContractCounts.for_version(None if reference else version.input_schema, self.features)
+        self.output_layout = _sub_layout(
+            reference, [c for c in OUTPUT_COLUMNS if reference and c in reference.layout.columns]
+        )
+        self.window: Profile | None = None
+        self.outputs: Profile | None = None
+        self.out_of_range = dict.fromkeys(self.features, 0)
+        self.latencies: list[np.ndarray] = []
+        self.batch_sizes: list[np.ndarray] = []
+        self.requests: set[str] = set()
+        self.rows, self.weights, self.row_weights, self.sampled = 0, 0.0, 0.0, False
+        self.labelled_ids = pa.array(list(truth), pa.string())
+        self.predictions: list[pa.Table] = []
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        inputs = self.counts.counted(_flat_inputs(table))  # quality from the contract, without a profile
+        self.window = _add_inputs(self.window, inputs, self.feature_layout, self.reference, self.out_of_range)
+        if self.output_layout is not None:
+            part = Profile.build(_outputs(table, self.output_layout, self.version), self.output_layout)
+            self.outputs = part if self.outputs is None else self.outputs.merge(part)
+        first_rows = _first_row_of_each_request(table)
+        self.requests.update(first_rows["request_id"].to_pylist())
+        self.latencies.append(first_rows["latency_ms"].to_numpy(zero_copy_only=False))
+        if "batch_rows" in first_rows.column_names:
+            self.batch_sizes.append(first_rows["batch_rows"].to_numpy(zero_copy_only=False))
+        rates = first_rows["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
+        self.weights += float(np.sum(1.0 / np.maximum(rates, 1e-9)))
+        row_rates = table["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
+        self.row_weights += float(np.sum(1.0 / np.maximum(row_rates, 1e-9)))
+        self.sampled = self.sampled or bool(np.any(rates < 1))
+        if self.truth:
+            mask = pc.is_in(table["prediction_id"], value_set=self.labelled_ids)
+            self.predictions.append(
+                table.filter(mask).select(["prediction_id", "prediction", "probabilities"])
+            )
+
+
+def _judge(
+    result: WindowResult,
+    tally: _Tally,
+    reference: Profile | None,
+    failures: FailureCounts,
+    options: DriftOptions | None,
+) -> None:
+    """Quality, drift and accuracy of a window with data, and which verdicts it has too few rows for."""
+    layout, window = tally.feature_layout, tally.window
+    sub_reference = _sub_profile(reference, layout) if reference and layout else None
+    result.quality = tally.counts.fill(
+        _quality(tally.features, sub_reference, window, tally.out_of_range, failures, tally.row_weights)
+    )
+    if sub_reference is not None and window is not None and layout is not None:
+        result.drift = compare(sub_reference, window, _rules_for(options, layout, result.minimums))
+        result.profile, result.reference_profile = window, sub_reference
+    if reference is not None and tally.outputs is not None and tally.output_layout is not None:
+        output_options = _rules_for(options, tally.output_layout, result.minimums)
+        output_reference = _sub_profile(reference, tally.output_layout)
+        result.output_drift = compare(output_reference, tally.outputs, output_options)
+    if tally.predictions:
+        labelled = pa.concat_tables(tally.predictions, promote_options="permissive")
+        _accuracy(tally.version, result, tally.truth, labelled)
+    result.insufficient = _shortfalls(result)
+
+
+def empty_window(
+    version: ModelVersion, start: datetime, end: datetime, minimums: MinimumRows | None = None
+) -> WindowResult:
+    """What ``monitor_window`` finds in a window where nothing of the version was logged, known without
+    reading the log (``PredictionLog.active_hours`` says which windows hold nothing)."""
+    result = WindowResult(version.model, version.version, start, end, minimums=minimums or MinimumRows())
+    if not version.profile:
+        result.notes.append(_no_profile(version))
+    result.health = {**_health(result, [], [], FailureCounts()), **no_usage()}
+    result.notes.append(_NO_DATA)
+    return result
+
+
+_NO_DATA = "no data: no request was logged in this window"
+
+
+def _no_profile(version: ModelVersion) -> str:
+    return f"{version.ref} has no reference profile: drift is not computed"
+
+
+def _shortfalls(result: WindowResult) -> dict[str, str]:
+    """Why each kind of verdict the window has too few rows for is withheld."""
+    least = result.minimums
+    found: dict[str, str] = {}
+    for kind, drift in (("drift", result.drift), ("output_drift", result.output_drift)):
+        few = [column for column in drift.columns if column.insufficient] if drift else []
+        if few and result.rows < least.drift:
+            found[kind] = not_enough(result.rows, least.drift)
+        elif few:
+            names = ", ".join(column.column for column in few)
+            found[kind] = f"not enough data in {names} (fewer than {least.drift} values)"
+    if result.drift is not None and result.drift.insufficient:
+        found["dataset_drift"] = not_enough(result.rows, least.dataset_drift)
+    if result.quality and result.rows < least.quality:
+        found["quality"] = not_enough(result.rows, least.quality)
+    if result.accuracy and result.labelled_rows < least.accuracy:
+        found["accuracy"] = not_enough(result.labelled_rows, least.accuracy, "labelled rows")
+    return found
+
+
+def not_enough(have: int, need: int, unit: str = "rows") -> str:
+    """How a withheld verdict reads, wherever it is shown."""
+    return f"not enough data ({have:,} {unit}, needs {need:,})"
 
 
 def _add_inputs(
@@ -228,12 +338,11 @@ def _sub_profile(reference: Profile, layout: ProfileLayout) -> Profile:
     return Profile(layout, {name: reference.columns[name] for name in layout.columns}, reference.rows)
 
 
-def _rules_for(options: DriftOptions | None, layout: ProfileLayout) -> DriftOptions | None:
-    """The drift options, with only the column rules that concern these columns."""
-    if options is None:
-        return None
+def _rules_for(options: DriftOptions | None, layout: ProfileLayout, least: MinimumRows) -> DriftOptions:
+    """The drift options, with only the column rules that concern these columns and the window's minimums."""
+    options = options or DriftOptions()
     rules = {name: rule for name, rule in options.columns.items() if name in layout.columns}
-    return DriftOptions(options.small_window, options.drift_share, rules)
+    return DriftOptions(options.small_window, options.drift_share, rules, least.drift, least.dataset_drift)
 
 
 def _flat_inputs(table: pa.Table) -> pa.Table:
@@ -260,12 +369,10 @@ def _positive_probability(table: pa.Table, version: ModelVersion) -> pa.Array:
 
 def _first_row_of_each_request(table: pa.Table) -> pa.Table:
     """One row per request: a request's rows share its latency, id and sampling rate."""
-    ids = table["prediction_id"].to_pylist()
-    keep = [index for index, pid in enumerate(ids) if pid.endswith("-0")]
     columns = [
         c for c in ("request_id", "latency_ms", "batch_rows", "sample_rate") if c in table.column_names
     ]
-    return table.select(columns).take(pa.array(keep, pa.int64()))
+    return table.select(columns).filter(pc.ends_with(table["prediction_id"], "-0"))
 
 
 def _count_out_of_range(inputs: pa.Table, reference: Profile | None, counts: dict[str, int]) -> None:
@@ -358,6 +465,8 @@ def _accuracy(
             f"{version.ref} is neither a classifier nor a regressor: accuracy is not computed"
         )
         return
+    from shipyard.training.metrics import compute_metrics, resolve_metrics  # scikit-learn: 2 s to import
+
     y_true = np.asarray([truth[pid] for pid in ids])
     y_pred = np.asarray(predicted["prediction"].to_pylist())
     classes = list(version.info.classes or [])

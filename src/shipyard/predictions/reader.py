@@ -70,6 +70,14 @@ class PredictionLog:
                 found.extend(store.segments(name, number, start, end))
         return found
 
+    def hours_by_stream(
+        self, model: str, version: int, start: datetime, end: datetime
+    ) -> dict[str, list[datetime]]:
+        """Per stream (``predictions``, ``failures``, ``usage``), the hours overlapping ``[start, end)`` that
+        hold anything of this version, oldest first: the only hours a monitor has to read. Found by listing
+        folders, never by opening a segment."""
+        return {store.stream: store.hours(model, version, start, end) for store in self.stores}
+
     def batches(
         self,
         model: str | None = None,

@@ -90,17 +90,31 @@ class SegmentStore:
         found = _names(self.fs, f"{self.base}/{model}")
         return sorted(number for number in map(whole_number, found) if number is not None)
 
-    def hours(self, model: str, version: int) -> list[datetime]:
-        """Every hour with a folder for this model version, oldest first."""
+    def hours(
+        self, model: str, version: int, start: datetime | None = None, end: datetime | None = None
+    ) -> list[datetime]:
+        """Every hour with a folder for this model version (overlapping ``[start, end)`` when given), oldest
+        first. Only the day folders of the range are listed: a window lists its own day, not every day the log
+        has ever held; a long range lists which days exist first."""
         base = f"{self.base}/{model}/{version}"
+        if start is not None and end is not None and end - start <= _LIST_DAYS_DIRECTLY:
+            days = [f"{day:%Y-%m-%d}" for day in _days(start, end)]  # a window: no listing of every day
+        else:
+            days = _names(self.fs, base)
+        first_day = None if start is None else hour_of(start).replace(hour=0)
         hours = []
-        for day in _names(self.fs, base):
+        for day in days:
+            try:
+                midnight = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+            except ValueError:
+                continue  # not one of ours
+            if (first_day is not None and midnight < first_day) or (end is not None and midnight >= end):
+                continue
             for hour in _names(self.fs, f"{base}/{day}"):
-                try:
-                    hours.append(datetime.strptime(f"{day} {hour}", "%Y-%m-%d %H").replace(tzinfo=UTC))
-                except ValueError:
-                    continue  # not one of ours
-        return sorted(hours)
+                if len(hour) == 2 and hour.isdigit() and int(hour) < 24:
+                    hours.append(midnight.replace(hour=int(hour)))
+        chosen = [hour for hour in hours if _overlaps(hour, start, end)]
+        return sorted(chosen)
 
     # -- writing -------------------------------------------------------------------------------------------
     def write(
@@ -140,9 +154,7 @@ class SegmentStore:
         naming it; every other segment still counts.
         """
         found: list[Segment] = []
-        for hour in self.hours(model, version):
-            if (start is not None and hour + HOUR <= start) or (end is not None and hour >= end):
-                continue
+        for hour in self.hours(model, version, start, end):
             found.extend(self.hour_contents(model, version, hour)[0])
         return found
 
@@ -222,6 +234,24 @@ class SegmentStore:
             self.fs.rm(folder, recursive=True)
         except FileNotFoundError:
             return
+
+
+#: A range this short lists the folders of its own days; a longer one lists which days exist first.
+_LIST_DAYS_DIRECTLY = timedelta(days=2)
+
+
+def _days(start: datetime, end: datetime) -> list[datetime]:
+    """The UTC days ``[start, end)`` touches."""
+    day = hour_of(start).replace(hour=0)
+    days = []
+    while day < end:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _overlaps(hour: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or hour + HOUR > start) and (end is None or hour < end)
 
 
 def hour_of(moment: datetime) -> datetime:

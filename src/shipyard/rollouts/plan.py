@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any, Literal, get_args
 
 from shipyard.durations import parse_duration
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, closest_hint, refuse_unknown_keys
 from shipyard.numerals import whole_number
 from shipyard.refs import validate_alias, validate_name
 from shipyard.rollouts.verdict import DEFAULT_CONFIDENCE, check_confidence
@@ -138,7 +138,7 @@ class Check:
 
     def __post_init__(self) -> None:
         if self.name not in CHECK_STRATEGIES:
-            raise InvalidInput(f"unknown check {self.name[:60]!r}{_hint(self.name, CHECKS)}")
+            raise InvalidInput(f"unknown check {self.name[:60]!r}{closest_hint(self.name, CHECKS)}")
         threshold = self.threshold
         if (
             isinstance(threshold, bool)
@@ -202,7 +202,7 @@ class RolloutPlan:
         validate_alias(self.alias)
         if self.strategy not in STRATEGIES:
             raise InvalidInput(
-                f"unknown strategy {str(self.strategy)[:40]!r}{_hint(str(self.strategy), STRATEGIES)}"
+                f"unknown strategy {str(self.strategy)[:40]!r}{closest_hint(str(self.strategy), STRATEGIES)}"
             )
         _require_whole(self.candidate, "candidate version", minimum=1)
         steps = tuple(self.steps) if self.steps else DEFAULT_STEPS[self.strategy]
@@ -264,7 +264,7 @@ class RolloutPlan:
     def _from_dict(cls, data: Mapping[str, Any], *, model: str | None) -> RolloutPlan:
         if not isinstance(data, Mapping):
             raise InvalidInput(f"a rollout plan is a table of settings, got {type(data).__name__}")
-        _refuse_unknown(data, _KEYS, "rollout plan")
+        refuse_unknown_keys(data, _KEYS, "rollout plan")
         if "to" in data and "candidate" in data and data["to"] != data["candidate"]:
             raise InvalidInput(
                 "rollout plan gives both 'to' and 'candidate'; they are the same key, give one"
@@ -337,7 +337,7 @@ def plan_from_layers(
     changes the strategy without giving steps, the declared steps (meant for the other strategy) are
     dropped and the new strategy's defaults apply."""
     overrides = {key: value for key, value in given.items() if value is not None}
-    _refuse_unknown(overrides, _KEYS, "rollout plan")
+    refuse_unknown_keys(overrides, _KEYS, "rollout plan")
     base = dict(declared)
     changed = "strategy" in overrides and overrides["strategy"] != base.get("strategy", "canary")
     if changed and "steps" not in overrides:
@@ -427,10 +427,10 @@ def _parse_checks(value: object, strategy: str) -> tuple[Check, ...]:
     merged: dict[str, Check | None] = dict(defaults)
     for name, settings in value.items():
         if name not in CHECK_STRATEGIES:
-            raise InvalidInput(f"unknown check {str(name)[:60]!r}{_hint(str(name), CHECKS)}")
+            raise InvalidInput(f"unknown check {str(name)[:60]!r}{closest_hint(str(name), CHECKS)}")
         if not isinstance(settings, Mapping):
             raise InvalidInput(f"check {name!r} is a table with threshold and failure_limit")
-        _refuse_unknown(settings, _CHECK_KEYS, f"check {name!r}")
+        refuse_unknown_keys(settings, _CHECK_KEYS, f"check {name!r}")
         if settings.get("enabled", True) is False:
             merged[name] = None
             continue
@@ -448,17 +448,6 @@ def _parse_checks(value: object, strategy: str) -> tuple[Check, ...]:
             ),
         )
     return tuple(check for check in merged.values() if check is not None)
-
-
-def _refuse_unknown(data: Mapping[Any, Any], known: tuple[str, ...], where: str) -> None:
-    for key in data:
-        if key not in known:
-            raise InvalidInput(f"{where} has an unknown key {str(key)[:60]!r}{_hint(str(key), known)}")
-
-
-def _hint(name: str, known: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, known, n=1)
-    return f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(known)})"
 
 
 def _whole(value: object, what: str, *, shown: str | None = None) -> int:

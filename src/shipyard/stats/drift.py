@@ -40,12 +40,18 @@ How each is computed from bins:
 
 A column with no non-null value in the window (or in the reference) gets ``no_data`` instead of a verdict,
 and does not count towards the dataset's share: an empty window is never "drift" and never a division by 0.
+
+A handful of rows is not evidence either: four copies of one request differ from any reference, and a test
+says so. ``min_rows`` is the fewest non-null values a column needs for a verdict, ``min_dataset_rows`` the
+fewest rows the window needs for a dataset verdict. Below them the scores are still computed and reported,
+marked ``insufficient``; the column never drifts and the dataset's share and verdict are withheld. Both are 0
+here (every window is judged); monitoring sets them per model (``shipyard.monitoring.policy``).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -83,10 +89,15 @@ class DriftOptions:
     small_window: int = 1000
     drift_share: float = 0.5
     columns: dict[str, ColumnRule] = field(default_factory=dict)
+    #: The fewest non-null values a column needs for a verdict, and rows a window needs for a dataset one.
+    min_rows: int = 0
+    min_dataset_rows: int = 0
 
     def __post_init__(self) -> None:
         if not 0 < self.drift_share <= 1:
             raise InvalidInput(f"drift_share must be in (0, 1], got {self.drift_share}")
+        if self.min_rows < 0 or self.min_dataset_rows < 0:
+            raise InvalidInput("min_rows and min_dataset_rows are counts of rows, 0 or more")
         for name, rule in self.columns.items():
             if rule.method is not None and rule.method not in DEFAULT_THRESHOLDS:
                 raise InvalidInput(
@@ -115,6 +126,8 @@ class ColumnDrift:
     reference_count: int
     current_count: int
     no_data: bool = False
+    #: Too few values in the window to judge (``min_rows``): the scores are shown, the column never drifts.
+    insufficient: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +142,7 @@ class ColumnDrift:
             "reference_count": self.reference_count,
             "current_count": self.current_count,
             "no_data": self.no_data,
+            "insufficient": self.insufficient,
         }
 
 
@@ -136,10 +150,18 @@ class ColumnDrift:
 class DatasetDrift:
     columns: list[ColumnDrift]
     drift_share: float
+    #: The window's rows, and the fewest a dataset verdict needs (0: every window is judged).
+    rows: int = 0
+    min_rows: int = 0
+
+    @property
+    def insufficient(self) -> bool:
+        """Too few rows for a dataset verdict: no share, never "drifted"."""
+        return self.rows < self.min_rows
 
     @property
     def judged(self) -> list[ColumnDrift]:
-        return [column for column in self.columns if not column.no_data]
+        return [column for column in self.columns if not column.no_data and not column.insufficient]
 
     @property
     def drifted_columns(self) -> list[str]:
@@ -147,9 +169,9 @@ class DatasetDrift:
 
     @property
     def drifted_share(self) -> float | None:
-        """Share of the columns with data that drift; None when no column has data."""
+        """Share of the judged columns that drift; None when none is judged or the window has too few rows."""
         judged = self.judged
-        return len(self.drifted_columns) / len(judged) if judged else None
+        return len(self.drifted_columns) / len(judged) if judged and not self.insufficient else None
 
     @property
     def drifted(self) -> bool:
@@ -162,6 +184,9 @@ class DatasetDrift:
             "drifted_share": self.drifted_share,
             "drift_share": self.drift_share,
             "drifted_columns": self.drifted_columns,
+            "rows": self.rows,
+            "min_rows": self.min_rows,
+            "insufficient": self.insufficient,
             "columns": [column.to_dict() for column in self.columns],
         }
 
@@ -186,7 +211,15 @@ def compare(reference: Profile, current: Profile, options: DriftOptions | None =
         else:
             assert isinstance(mine, CategoricalSketch) and isinstance(theirs, CategoricalSketch)
             results.append(_categorical(name, mine, theirs, rule, options.small_window))
-    return DatasetDrift(results, options.drift_share)
+    judged = [_enough(result, options.min_rows) for result in results]
+    return DatasetDrift(judged, options.drift_share, current.rows, options.min_dataset_rows)
+
+
+def _enough(result: ColumnDrift, min_rows: int) -> ColumnDrift:
+    """The column's result, its verdict withheld when the window holds fewer than ``min_rows`` values."""
+    if result.no_data or result.current_count >= min_rows:
+        return result
+    return replace(result, drifted=False, insufficient=True)
 
 
 def _numeric(

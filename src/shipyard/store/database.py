@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
@@ -70,7 +72,9 @@ class Database:
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.url, connect_args={"timeout": self._busy_timeout})
+            engine = create_engine(
+                self.url, connect_args={"timeout": self._busy_timeout}, json_serializer=json_text
+            )
             busy_ms = int(self._busy_timeout * 1000)
 
             @event.listens_for(engine, "connect")
@@ -93,7 +97,12 @@ class Database:
         connect_args = {} if "connect_timeout" in self.url.query else {"connect_timeout": CONNECT_TIMEOUT}
         try:
             return create_engine(
-                self.url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args
+                self.url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                connect_args=connect_args,
+                json_serializer=json_text,
             )
         except ModuleNotFoundError as exc:
             raise MissingDependency("psycopg", "postgres", "a PostgreSQL registry") from exc
@@ -234,3 +243,13 @@ def _transient(exc: DBAPIError) -> bool:
         return True
     code = getattr(exc.orig, "sqlstate", None)
     return code in {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def json_text(document: Any) -> str:
+    """A JSON column's text: orjson, several times faster than the standard encoder on the large documents
+    (monitoring reports) stored here; a NaN or infinity becomes null, which PostgreSQL's JSON accepts. A
+    value orjson cannot write (an integer beyond 64 bits, a set) takes the standard encoder, as before."""
+    try:
+        return orjson.dumps(document, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(document)

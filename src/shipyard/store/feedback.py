@@ -132,6 +132,15 @@ class FeedbackRepository:
             )
             return [(identifier, label, at) for identifier, label, at in session.execute(query)]
 
+    def has_labels(self, model: str, version: int, start: datetime, end: datetime) -> bool:
+        """Whether any of a version's predictions in ``[start, end)`` has a label (one indexed lookup)."""
+        with self.db.reading() as session:
+            row = select_named(session, ModelRow, model)
+            if row is None:
+                return False
+            query = select(FeedbackRow.prediction_id).where(*_in_window(row.id, version, start, end)).limit(1)
+            return session.execute(query).first() is not None
+
     def label_columns(
         self, model: str, version: int, start: datetime | None = None, end: datetime | None = None
     ) -> LabelColumns:

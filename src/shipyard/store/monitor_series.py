@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from typing import cast as typed
 
 import orjson
-from sqlalchemy import ColumnElement, Text, cast, delete, func, select
+from sqlalchemy import ColumnElement, Table, Text, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from shipyard.store.database import Database
@@ -33,6 +34,16 @@ class StoredWindow:
     start: datetime
     end: datetime
     report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WindowToSave:
+    """One window's report and figures ``(metric, column, value)``, as ``save_windows`` stores them."""
+
+    start: datetime
+    end: datetime
+    report: dict[str, Any]
+    figures: list[tuple[str, str, float | None]]
 
 
 @dataclass(frozen=True)
@@ -65,44 +76,83 @@ class MonitorSeriesRepository:
     ) -> bool:
         """Replace the stored window (report and figures) of this version; False when the model is not
         registered."""
-        figures = list(figures)
+        window = WindowToSave(start, end, report, list(figures))
+        return self.save_windows(
+            model=model,
+            version=version,
+            window_seconds=window_seconds,
+            windows=[window],
+            computed_at=computed_at,
+        )
+
+    def save_windows(
+        self,
+        *,
+        model: str,
+        version: int,
+        window_seconds: int,
+        windows: list[WindowToSave],
+        computed_at: datetime,
+    ) -> bool:
+        """Replace the stored windows (reports and figures) of this version in one transaction, with one bulk
+        insert each for the reports and the figures; False when the model is not registered.
+
+        A long range is stored a batch at a time (``shipyard.monitoring.series``): a year of hourly windows
+        costs a few dozen statements, not tens of thousands."""
+        if not windows:
+            return True
 
         def work(session: Session) -> bool:
             row = select_named(session, ModelRow, model)
             if row is None:
                 return False
-            session.execute(
-                delete(MonitorWindowRow).where(
-                    MonitorWindowRow.model_id == row.id,
-                    MonitorWindowRow.version == version,
-                    MonitorWindowRow.window_seconds == window_seconds,
-                    MonitorWindowRow.window_start == start,
+            same = (
+                MonitorWindowRow.model_id == row.id,
+                MonitorWindowRow.version == version,
+                MonitorWindowRow.window_seconds == window_seconds,
+            )
+            starts = [window.start for window in windows]
+            session.execute(delete(MonitorWindowRow).where(*same, MonitorWindowRow.window_start.in_(starts)))
+            reports = [
+                {
+                    "model_id": row.id,
+                    "version": version,
+                    "window_seconds": window_seconds,
+                    "window_start": window.start,
+                    "window_end": window.end,
+                    "report": window.report,
+                    "computed_at": computed_at,
+                }
+                for window in windows
+            ]
+            # Core inserts of the tables (not the entities), then the new ids read back by start: one
+            # multi-row statement per batch of rows, where the ORM's path (or RETURNING in parameter order,
+            # on SQLite) ran one statement per window.
+            windows_table = typed(Table, MonitorWindowRow.__table__)
+            session.execute(insert(windows_table), reports)
+            stored = session.execute(
+                select(MonitorWindowRow.window_start, MonitorWindowRow.id).where(
+                    *same, MonitorWindowRow.window_start.in_(starts)
                 )
             )
-            stored = MonitorWindowRow(
-                model_id=row.id,
-                version=version,
-                window_seconds=window_seconds,
-                window_start=start,
-                window_end=end,
-                report=report,
-                computed_at=computed_at,
-            )
-            session.add(stored)
-            session.flush()
-            session.add_all(
-                MonitorPointRow(
-                    window_id=stored.id,
-                    model_id=row.id,
-                    version=version,
-                    window_seconds=window_seconds,
-                    window_start=start,
-                    metric=metric,
-                    column=column,
-                    value=value,
-                )
-                for metric, column, value in figures
-            )
+            id_of = {start: window_id for start, window_id in stored}
+            ids = [id_of[window.start] for window in windows]
+            points = [
+                {
+                    "window_id": window_id,
+                    "model_id": row.id,
+                    "version": version,
+                    "window_seconds": window_seconds,
+                    "window_start": window.start,
+                    "metric": metric,
+                    "column": column,
+                    "value": value,
+                }
+                for window_id, window in zip(ids, windows, strict=True)
+                for metric, column, value in window.figures
+            ]
+            if points:
+                session.execute(insert(typed(Table, MonitorPointRow.__table__)), points)
             return True
 
         return self.db.write(work)
