@@ -13,7 +13,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from shipyard import Registry
-from shipyard.store.monitor_series import MonitorSeriesRepository
+from shipyard.store.monitor_series import MonitorSeriesRepository, WindowToSave
 
 HOUR = timedelta(hours=1)
 START = datetime(2026, 11, 25, 10, tzinfo=UTC)
@@ -96,3 +96,35 @@ def test_a_sqlite_report_an_older_shipyard_wrote_with_nan_still_reads(workspace:
         (window,) = MonitorSeriesRepository(registry.db).windows("fraud", 3600)
     assert math.isnan(window.report["health"]["latency_p99_ms"])
     assert window.report["health"]["cpu_percent"] == 3.0
+
+
+def test_a_batch_of_windows_is_saved_each_with_its_own_figures_and_saved_again_in_place(
+    registry: Registry,
+) -> None:
+    repository = _registered(registry)
+
+    def batch(hours: range, offset: float) -> None:
+        windows = [
+            WindowToSave(START + h * HOUR, START + (h + 1) * HOUR, {"hour": h}, [("rows", "", h + offset)])
+            for h in hours
+        ]
+        assert repository.save_windows(
+            model="fraud", version=1, window_seconds=3600, windows=windows, computed_at=START
+        )
+
+    batch(range(0, 300), 0.0)
+    batch(range(250, 260), 0.5)  # again, in place: each window keeps one report and one figure
+    stored = repository.windows("fraud", 3600)
+    assert len(stored) == 300 and [w.report["hour"] for w in stored] == list(range(300))
+    rows = repository.series("fraud", "rows", 3600)
+    assert [value for _, _, value in rows] == [h + (0.5 if 250 <= h < 260 else 0.0) for h in range(300)]
+    assert repository.save_windows(
+        model="nope", version=1, window_seconds=3600, windows=[], computed_at=START
+    )
+    assert not repository.save_windows(
+        model="nope",
+        version=1,
+        window_seconds=3600,
+        windows=[WindowToSave(START, START, {}, [])],
+        computed_at=START,
+    )

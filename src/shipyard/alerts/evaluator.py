@@ -131,9 +131,11 @@ class AlertEvaluator:
         moved = []
         selected, left = self._targets(rule, now)
         for model, version in sorted(selected | left):
-            observed = self._observe(rule, model, version, now) if (model, version) in selected else {}
+            observed, held = (
+                self._observe(rule, model, version, now) if (model, version) in selected else ({}, set())
+            )
 
-            decide = partial(_step_each_alert, rule, model, version, observed, now)
+            decide = partial(_step_each_alert, rule, model, version, observed, held, now)
             for step, event_id in self.alerts.update(rule.name, model, version, now, decide):
                 moved.append((Outcome.of(step, event_id), step.notification))
         return moved
@@ -158,14 +160,20 @@ class AlertEvaluator:
         )
         return selected, still_open - selected
 
-    def _observe(self, rule: Rule, model: str, version: int, now: datetime) -> dict[str, Observation]:
-        """The newest fresh value of the rule's figure for each column (``""`` for the whole window)."""
+    def _observe(
+        self, rule: Rule, model: str, version: int, now: datetime
+    ) -> tuple[dict[str, Observation], set[str]]:
+        """The newest fresh value of the rule's figure for each column (``""`` for the whole window), and the
+        columns held where they are: the newest fresh window had too few rows to judge them, which says
+        nothing either way, so their alerts neither fire nor resolve on it."""
         relative_to = rule.condition.relative_to
         newest = self.series.newest_figure(
             model, version, rule.figure, int(rule.window.total_seconds()), until=now, means_over=relative_to
         )
-        if newest is None or newest.window_start <= now - 2 * rule.window:
-            return {}
+        stale = now - 2 * rule.window
+        held = set(newest.withheld) if newest and newest.withheld_at and newest.withheld_at > stale else set()
+        if newest is None or newest.window_start <= stale:
+            return {}, held
         observed = {}
         for column, value in newest.values:
             if rule.column not in ("*", column):
@@ -175,7 +183,7 @@ class AlertEvaluator:
             if relative_to is not None:
                 tested = (value - baseline) / abs(baseline) if value is not None and baseline else None
             observed[column] = Observation(value, tested, newest.window_start, baseline)
-        return observed
+        return observed, held
 
     # -- side effects after the commit ---------------------------------------------------------------------
     def _deliver(self, rule: Rule, notification: Notification) -> list[Delivery]:
@@ -220,11 +228,13 @@ def _step_each_alert(
     model: str,
     version: int,
     observed: dict[str, Observation],
+    held: set[str],
     now: datetime,
     states: dict[str, AlertRecord],
     silences: list[Silence],
 ) -> list[AlertStep]:
-    """Move every alert of ``rule`` on this version: each column observed now or with a stored state."""
+    """Move every alert of ``rule`` on this version: each column observed now or with a stored state, except
+    the ``held`` ones (too few rows to judge them just now)."""
     steps = (
         next_alert_state(
             states.get(column),
@@ -236,6 +246,6 @@ def _step_each_alert(
             column=column,
             silenced_by=matching_silence(silences, rule, model, version, column),
         )
-        for column in sorted(set(observed) | set(states))
+        for column in sorted((set(observed) | set(states)) - held)
     )
     return [step for step in steps if step is not None]

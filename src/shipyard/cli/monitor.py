@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -103,28 +104,16 @@ def parse_time(text: str) -> datetime:
 
 
 def print_windows(reports: list[dict[str, Any]]) -> None:
-    rows = []
-    for report in reports:
-        drift = report.get("drift") or {}
-        accuracy = report.get("accuracy") or {}
-        health = report.get("health") or {}
-        main_metric = next((name for name in ("accuracy", "rmse") if accuracy.get(name) is not None), None)
-        rows.append(
-            (
-                report["start"][:16].replace("T", " "),
-                report["version"],
-                "no data" if report["no_data"] else report["rows"],
-                report["requests"],
-                _drifted_features(report),
-                _number(drift.get("drifted_share")),
-                f"{main_metric} {_number(accuracy[main_metric])} ({report['labelled_rows']} labelled)"
-                if main_metric
-                else "—",
-                _number(health.get("latency_p95_ms")),
-                _number(health.get("error_rate")),
-                _number(health.get("rejected_rate")),
-            )
-        )
+    """A row per window; a run of windows without data (a quiet night, a year before the first request)
+    shares one row."""
+    rows: list[tuple[Any, ...]] = []
+    for (version, quiet), group in itertools.groupby(reports, key=lambda r: (r["version"], r["no_data"])):
+        run = list(group)
+        if quiet and len(run) > 1:
+            span = f"{_when(run[0]['start'])} to {_when(run[-1]['start'])} ({len(run):,} windows)"
+            rows.append((span, version, "no data", 0, "—", "—", "—", "—", "—", "—"))
+            continue
+        rows.extend(_window_row(report) for report in run)
     render.table(
         None,
         [
@@ -143,11 +132,44 @@ def print_windows(reports: list[dict[str, Any]]) -> None:
     )
 
 
+def _window_row(report: dict[str, Any]) -> tuple[Any, ...]:
+    drift = report.get("drift") or {}
+    accuracy = report.get("accuracy") or {}
+    health = report.get("health") or {}
+    few = report.get("not_enough_data") or {}
+    main_metric = next((name for name in ("accuracy", "rmse") if accuracy.get(name) is not None), None)
+    if main_metric is None:
+        shown = "—"
+    elif "accuracy" in few:
+        shown = f"{main_metric} {_number(accuracy[main_metric])} ({few['accuracy']})"
+    else:
+        shown = f"{main_metric} {_number(accuracy[main_metric])} ({report['labelled_rows']} labelled)"
+    return (
+        _when(report["start"]),
+        report["version"],
+        "no data" if report["no_data"] else report["rows"],
+        report["requests"],
+        _drifted_features(report),
+        _number(drift.get("drifted_share")),
+        shown,
+        _number(health.get("latency_p95_ms")),
+        _number(health.get("error_rate")),
+        _number(health.get("rejected_rate")),
+    )
+
+
+def _when(iso: str) -> str:
+    return iso[:16].replace("T", " ")
+
+
 def _drifted_features(report: dict[str, Any]) -> str:
     """The drifted features, "—" for none (or no data), or "n/a" with the reason drift was not computed."""
     from shipyard.monitoring.report import missing_drift
 
     drift = report.get("drift")
+    few = (report.get("not_enough_data") or {}).get("drift")
+    if drift is not None and few and not drift.get("drifted_columns"):
+        return few
     if drift is not None:
         return ", ".join(drift.get("drifted_columns") or []) or "—"
     missing = missing_drift(report)

@@ -54,6 +54,10 @@ class NewestFigure:
     window_start: datetime
     values: list[tuple[str, float | None]]
     means: dict[str, float]
+    #: The columns whose figure the newest window that has it at all stores as None (a verdict that window
+    #: had too few rows for), and that window's start; None when it holds every value.
+    withheld: frozenset[str] = frozenset()
+    withheld_at: datetime | None = None
 
 
 class MonitorSeriesRepository:
@@ -295,7 +299,8 @@ class MonitorSeriesRepository:
         any (None without one); with ``means_over``, each column's mean over that long before it.
 
         A window without a value (one just begun, or begun while the server was down) says nothing yet: the
-        window before it still answers, until it is too old for the caller."""
+        window before it still answers, until it is too old for the caller. The columns the newest window
+        stores as None are named in ``withheld``: that window had too few rows to judge them."""
         with self.db.reading() as session:
             model_id = session.execute(select(ModelRow.id).where(ModelRow.name == model)).scalar_one_or_none()
             if model_id is None:
@@ -305,21 +310,33 @@ class MonitorSeriesRepository:
                 MonitorPointRow.version == version,
                 MonitorPointRow.window_seconds == window_seconds,
                 MonitorPointRow.metric == metric,
+                MonitorPointRow.window_start <= until,
+            )
+            latest = session.execute(select(func.max(MonitorPointRow.window_start)).where(*series)).scalar()
+            if latest is None:
+                return None
+            withheld = frozenset(
+                session.execute(
+                    select(MonitorPointRow.column).where(
+                        *series, MonitorPointRow.window_start == latest, MonitorPointRow.value.is_(None)
+                    )
+                ).scalars()
             )
             newest = session.execute(
                 select(func.max(MonitorPointRow.window_start)).where(
-                    *series, MonitorPointRow.window_start <= until, MonitorPointRow.value.is_not(None)
+                    *series, MonitorPointRow.value.is_not(None)
                 )
             ).scalar_one_or_none()
             if newest is None:
-                return None
+                return NewestFigure(latest, [], {}, withheld, latest)
             values = session.execute(
                 select(MonitorPointRow.column, MonitorPointRow.value).where(
                     *series, MonitorPointRow.window_start == newest
                 )
             ).all()
             means = {} if means_over is None else _means(session, series, newest - means_over, newest)
-        return NewestFigure(newest, [(column, value) for column, value in values], means)
+        held_at = latest if withheld else None
+        return NewestFigure(newest, [(column, value) for column, value in values], means, withheld, held_at)
 
 
 def _means(
