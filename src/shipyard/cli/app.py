@@ -27,6 +27,7 @@ from shipyard.cli.retrain import retrain_app
 from shipyard.cli.rollout import rollout_app
 from shipyard.cli.schedule import schedule_app, scheduler_command
 from shipyard.cli.serve import serve_command
+from shipyard.cli.team import init_team, migrate_workspace_command
 from shipyard.cli.training import register_training_commands
 from shipyard.config import load_settings
 from shipyard.errors import InvalidInput
@@ -63,6 +64,7 @@ app.command("promote")(promote_command)
 app.command("serve")(serve_command)
 app.command("server")(server_command)
 app.command("doctor")(doctor_command)
+app.command("migrate-workspace")(migrate_workspace_command)
 register_training_commands(app)
 
 
@@ -100,6 +102,25 @@ def init(
         typer.Argument(help="Workspace directory (default: --home, $SHIPYARD_HOME, ./.shipyard)."),
     ] = None,
     exist_ok: Annotated[bool, typer.Option("--exist-ok", help="Reuse an existing workspace.")] = False,
+    team: Annotated[
+        bool, typer.Option("--team", help="Point the workspace at shared services: --db, --artifacts, --log.")
+    ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="URL", help="With --team: the database (postgresql+psycopg://…)."),
+    ] = None,
+    artifacts: Annotated[
+        str | None,
+        typer.Option(
+            "--artifacts", metavar="URL", help="With --team: the artifact store (s3://bucket/prefix)."
+        ),
+    ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log", metavar="URL", help="With --team: the prediction log (default: <artifacts>/logs)."
+        ),
+    ] = None,
     ci: Annotated[
         CiKind | None,
         typer.Option("--ci", help="Also write a CI pipeline that trains, gates and promotes on main."),
@@ -118,19 +139,25 @@ def init(
     ] = None,
     force_ci: Annotated[bool, typer.Option("--force-ci", help="Replace an existing CI file.")] = False,
 ) -> None:
-    """Create a workspace with its shipyard.toml, database and artifact store; with --ci, a CI file too."""
+    """Create a workspace with its shipyard.toml, database and artifact store; with --team, one that uses
+    shared services (checked first, database migrated); with --ci, a CI file too."""
     require_workspace()
+    if not team and (db is not None or artifacts is not None or log is not None):
+        raise InvalidInput("--db, --artifacts and --log only apply with --team")
     if ci is None and (spec is not None or alias is not None or project_dir is not None or force_ci):
         raise InvalidInput("--spec, --alias, --project-dir and --force-ci only apply with --ci github|gitlab")
     ci_spec, ci_alias, ci_root = spec or "spec.toml", alias or "production", project_dir or Path.cwd()
     if ci is not None:  # refuse a bad spec or alias, or an existing CI file, before creating anything
         check_ci_target(ci, ci_root, spec=ci_spec, alias=ci_alias, overwrite=force_ci)
-    settings = init_workspace(directory or state.home, exist_ok=exist_ok)
-    Registry(settings).close()  # creates the database and applies migrations now, not on first use
-    render.message("workspace ready at {}", settings.home)
-    render.message("  settings:  {}", settings.home / "shipyard.toml")
-    render.message("  registry:  {}", settings.registry_url)
-    render.message("  artifacts: {}", settings.artifacts_url)
+    if team:
+        init_team(directory or state.home, db=db, artifacts=artifacts, log=log, exist_ok=exist_ok)
+    else:
+        settings = init_workspace(directory or state.home, exist_ok=exist_ok)
+        Registry(settings).close()  # creates the database and applies migrations now, not on first use
+        render.message("workspace ready at {}", settings.home)
+        render.message("  settings:  {}", settings.home / "shipyard.toml")
+        render.message("  registry:  {}", settings.registry_url)
+        render.message("  artifacts: {}", settings.artifacts_url)
     if ci is None:
         return
     written = write_ci(ci, ci_root, spec=ci_spec, alias=ci_alias, overwrite=force_ci)
