@@ -69,6 +69,20 @@ reliability: install
 	SHIPYARD_TEST_POSTGRES_URL="$${SHIPYARD_TEST_POSTGRES_URL:-$$(tools/local_postgres.sh)}" \
 		SHIPYARD_RELIABILITY=long $(BIN)/pytest -n 2 tests/reliability --durations=15
 
+# The container image built from the Dockerfile and run for real: each role from the image (serve answers
+# a prediction and stops cleanly on SIGTERM, server is the control plane with auth on, scheduler runs).
+# Minutes long and needs a container engine, so not part of `make test`. Where no container registry
+# answers, build the base from Debian's packages first: PYTHON_IMAGE="$(tools/debian_python_image.sh)".
+# CONTAINER_OPTIONS reach every build and run (a sandbox may need '--runtime runc' or lower ulimits).
+CONTAINER ?= docker
+PYTHON_IMAGE ?= python:3.11-slim-bookworm
+CONTAINER_OPTIONS ?=
+.PHONY: image-check
+image-check: install
+	SHIPYARD_TEST_CONTAINER="$(CONTAINER)" SHIPYARD_TEST_PYTHON_IMAGE="$(PYTHON_IMAGE)" \
+		SHIPYARD_TEST_CONTAINER_OPTIONS="$(CONTAINER_OPTIONS)" $(BIN)/pytest -p no:cacheprovider \
+		tests/deploy/image_check.py --durations=5
+
 # The baseline (MLflow) lives in its own venv: it pins packages differently from shipyard.
 MLFLOW_VENV := bench/.venv-mlflow
 $(MLFLOW_VENV)/bin/python:
