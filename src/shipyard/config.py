@@ -58,9 +58,65 @@ class _SettingsModel(BaseModel):
     log_usage_seconds: float = Field(
         5.0, gt=0, le=3600, description="how often servers log their processes' CPU time and memory"
     )
+    s3_endpoint_url: str = Field(
+        "", description="S3-compatible endpoint of s3:// URLs (empty: $AWS_ENDPOINT_URL, else AWS itself)"
+    )
+    s3_region: str = Field("", description="region of s3:// buckets (empty: $AWS_DEFAULT_REGION or ~/.aws)")
+    s3_access_key_id: str = Field(
+        "", description="access key of s3:// URLs (empty: the AWS variables, profile or instance role)"
+    )
+    s3_secret_access_key: str = Field(
+        "", description="its secret; set it as $SHIPYARD_S3_SECRET_ACCESS_KEY rather than in a file"
+    )
+    s3_connect_timeout: float = Field(3.0, gt=0, le=300, description="seconds to open a connection to S3")
+    s3_read_timeout: float = Field(
+        10.0, gt=0, le=3600, description="seconds an S3 request may wait for an answer before it is retried"
+    )
+    s3_max_attempts: int = Field(
+        3, ge=1, le=10, description="tries per S3 request before shipyard reports the store unavailable"
+    )
 
 
 FIELDS = tuple(_SettingsModel.model_fields)
+_HIDDEN = "(set)"  # what `shipyard config` shows for a secret
+
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    """How ``s3://`` URLs are reached: endpoint, region, credentials and how long to keep trying.
+
+    Empty values leave the choice to botocore, which reads the standard AWS variables and files. The two
+    ``*_source`` strings say where the endpoint and credentials come from, for messages; never the secret.
+    """
+
+    endpoint_url: str = ""
+    region: str = ""
+    access_key_id: str = ""
+    secret_access_key: str = field(default="", repr=False)
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_attempts: int = 3
+    endpoint_source: str = ""
+    credentials_source: str = ""
+
+
+class StorageURL(str):
+    """A storage URL (``s3://bucket/prefix``, ``file:///…``) carrying the object-store settings to open it.
+
+    It is the URL string itself, so it goes wherever a URL goes (``PredictionLog(settings.log_url)``, a batch
+    plan) and every store opened from a workspace's settings reaches its bucket with the workspace's endpoint
+    and credentials, without each caller passing them along.
+    """
+
+    object_store: ObjectStoreSettings
+
+    def __new__(cls, url: str, object_store: ObjectStoreSettings) -> StorageURL:
+        made = super().__new__(cls, url)
+        made.object_store = object_store
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (StorageURL, (str(self), self.object_store))
 
 
 @dataclass(frozen=True)
@@ -80,6 +136,7 @@ class Settings:
     log_retention_days: float = 30.0
     log_sample_rate: float = 1.0
     log_usage_seconds: float = 5.0
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,6 +154,13 @@ class Settings:
             "log_retention_days": self.log_retention_days,
             "log_sample_rate": self.log_sample_rate,
             "log_usage_seconds": self.log_usage_seconds,
+            "s3_endpoint_url": self.object_store.endpoint_url,
+            "s3_region": self.object_store.region,
+            "s3_access_key_id": self.object_store.access_key_id,
+            "s3_secret_access_key": _HIDDEN if self.object_store.secret_access_key else "",
+            "s3_connect_timeout": self.object_store.connect_timeout,
+            "s3_read_timeout": self.object_store.read_timeout,
+            "s3_max_attempts": self.object_store.max_attempts,
         }
 
 
@@ -163,21 +227,63 @@ def load_settings(
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigurationError(f"invalid settings: {problems}") from None
 
+    object_store = _object_store(model, sources, env)
     return Settings(
         home=root,
         registry_url=_resolve_database_url(model.registry_url, root),
-        artifacts_url=_resolve_storage_url(model.artifacts_url, root),
+        artifacts_url=StorageURL(_resolve_storage_url(model.artifacts_url, root), object_store),
         actor=model.actor or _os_user(),
         busy_timeout=model.busy_timeout,
         gates_file=str(_resolve_path(model.gates_file, root)) if model.gates_file else "",
         alerts_file=str(_resolve_path(model.alerts_file, root)) if model.alerts_file else "",
         ray_address=model.ray_address,
-        log_url=_resolve_storage_url(model.log_url, root),
+        log_url=StorageURL(_resolve_storage_url(model.log_url, root), object_store),
         log_flush_seconds=model.log_flush_seconds,
         log_retention_days=model.log_retention_days,
         log_sample_rate=model.log_sample_rate,
         log_usage_seconds=model.log_usage_seconds,
+        object_store=object_store,
         sources=sources,
+    )
+
+
+def _object_store(
+    model: _SettingsModel, sources: Mapping[str, str], env: Mapping[str, str]
+) -> ObjectStoreSettings:
+    """The s3_* settings, and where the endpoint and the credentials really come from (for messages)."""
+    if bool(model.s3_access_key_id) != bool(model.s3_secret_access_key):
+        given, missing = (
+            ("s3_access_key_id", "s3_secret_access_key")
+            if model.s3_access_key_id
+            else ("s3_secret_access_key", "s3_access_key_id")
+        )
+        raise ConfigurationError(
+            f"{given} is set (from {sources[given]}) but {missing} is not: set both "
+            f"(${ENV_PREFIX}{missing.upper()}), or neither to use the AWS variables"
+        )
+    if model.s3_endpoint_url:
+        endpoint = f"s3_endpoint_url from {sources['s3_endpoint_url']}"
+    else:
+        variable = next((name for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL") if env.get(name)), "")
+        endpoint = f"${variable}" if variable else ""
+    if model.s3_access_key_id:
+        credentials = f"s3_access_key_id and s3_secret_access_key from {sources['s3_access_key_id']}"
+    elif env.get("AWS_ACCESS_KEY_ID"):
+        credentials = "$AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY"
+    elif env.get("AWS_PROFILE"):
+        credentials = f"the AWS profile named by $AWS_PROFILE ({env['AWS_PROFILE']!r})"
+    else:
+        credentials = ""  # botocore's default chain: shared files, an instance role
+    return ObjectStoreSettings(
+        endpoint_url=model.s3_endpoint_url,
+        region=model.s3_region,
+        access_key_id=model.s3_access_key_id,
+        secret_access_key=model.s3_secret_access_key,
+        connect_timeout=model.s3_connect_timeout,
+        read_timeout=model.s3_read_timeout,
+        max_attempts=model.s3_max_attempts,
+        endpoint_source=endpoint,
+        credentials_source=credentials,
     )
 
 

@@ -61,6 +61,13 @@ def test_config_prints_effective_settings_and_their_sources(
         "log_retention_days": 30.0,
         "log_sample_rate": 1.0,
         "log_usage_seconds": 5.0,
+        "s3_endpoint_url": "",
+        "s3_region": "",
+        "s3_access_key_id": "",
+        "s3_secret_access_key": "",
+        "s3_connect_timeout": 3.0,
+        "s3_read_timeout": 10.0,
+        "s3_max_attempts": 3,
     }
     assert main(["config"]) == 0
     table = capsys.readouterr().out

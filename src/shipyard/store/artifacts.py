@@ -2,8 +2,10 @@
 
 An artifact is stored once under its sha256 (``objects/ab/cdef…``), so identical models share bytes and a
 stored object can never be silently replaced. Writes are atomic: on a local disk bytes go to a temporary
-file that is renamed into place; object stores (``s3://``) publish a key in one PUT, which is atomic there.
-Every read re-hashes what it copies out and raises ``IntegrityError`` when the bytes differ.
+file that is renamed into place; on an object store (``s3://``) they stream up as a multipart upload, which
+the store shows under its key only once completed, and which is aborted if the copy fails or the file
+changed since it was hashed. Every read streams the bytes, re-hashes them and raises ``IntegrityError`` when
+they differ from what the registry recorded.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import BinaryIO
 from fsspec.implementations.local import LocalFileSystem
 
 from shipyard.errors import IntegrityError
-from shipyard.store.filesystems import open_filesystem
+from shipyard.store.filesystems import named_failures, open_filesystem
+from shipyard.store.object_stores import PART_SIZE
 
 _CHUNK = 1 << 20
 
@@ -52,35 +55,51 @@ class ArtifactStore:
 
     def put_file(self, path: Path) -> ArtifactInfo:
         """Store the file's bytes (once per distinct content) and return their hash and size."""
+        if self._local:
+            return self._put_local(path)
+        sha256, size = _hash_file(path)
+        if not self.exists(sha256):
+            self._upload(path, ArtifactInfo(sha256, size))
+        return ArtifactInfo(sha256, size)
+
+    def _put_local(self, path: Path) -> ArtifactInfo:
         digest = hashlib.sha256()
         size = 0
-        if self._local:
-            temporary = Path(self.root, "tmp", f"{uuid.uuid4().hex}.part")
-            try:
-                with open(path, "rb") as source, open(temporary, "wb") as target:
-                    while chunk := source.read(_CHUNK):
-                        digest.update(chunk)
-                        size += len(chunk)
-                        target.write(chunk)
-                    target.flush()
-                    os.fsync(target.fileno())
-                sha256 = digest.hexdigest()
-                final = Path(self.object_path(sha256))
-                if final.exists() and final.stat().st_size == size:
-                    return ArtifactInfo(sha256, size)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temporary, final)  # atomic on one filesystem: readers see all bytes or none
+        temporary = Path(self.root, "tmp", f"{uuid.uuid4().hex}.part")
+        try:
+            with open(path, "rb") as source, open(temporary, "wb") as target:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    target.write(chunk)
+                target.flush()
+                os.fsync(target.fileno())
+            sha256 = digest.hexdigest()
+            final = Path(self.object_path(sha256))
+            if final.exists() and final.stat().st_size == size:
                 return ArtifactInfo(sha256, size)
-            finally:
-                temporary.unlink(missing_ok=True)
-        with open(path, "rb") as source:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, final)  # atomic on one filesystem: readers see all bytes or none
+            return ArtifactInfo(sha256, size)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _upload(self, path: Path, expected: ArtifactInfo) -> None:
+        """Stream the file up in parts, hashing again on the way: if it changed since it was hashed, the
+        upload is aborted and nothing appears under the key, which must only ever hold those bytes."""
+        digest = hashlib.sha256()
+        size = 0
+        key = self.object_path(expected.sha256)
+        with named_failures(self.fs, key), open(path, "rb") as source, self.fs.open(key, "wb") as target:
             while chunk := source.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
-        sha256 = digest.hexdigest()
-        if not self.exists(sha256):
-            self.fs.put_file(str(path), self.object_path(sha256))
-        return ArtifactInfo(sha256, size)
+                target.write(chunk)
+            if (digest.hexdigest(), size) != (expected.sha256, expected.size):
+                raise IntegrityError(
+                    f"{path} changed while it was being stored ({expected.size} bytes when hashed, {size} "
+                    "when uploaded); nothing was stored: store it again once it is no longer being written"
+                )
 
     def fetch(self, info: ArtifactInfo, destination: Path, *, owner: str) -> Path:
         """Copy the object to ``destination``, verifying size and hash; ``owner`` names it in errors."""
@@ -100,13 +119,13 @@ class ArtifactStore:
         digest = hashlib.sha256()
         size = 0
         try:
-            source: BinaryIO = self.fs.open(self.object_path(info.sha256), "rb")
+            source: BinaryIO = self.fs.open(self.object_path(info.sha256), "rb", block_size=PART_SIZE)
         except FileNotFoundError:
             raise IntegrityError(
                 f"the artifact of {owner} (sha256 {info.sha256[:12]}…) is missing from {self.url}; "
                 "restore the artifact store from a backup"
             ) from None
-        with source:
+        with named_failures(self.fs, self.object_path(info.sha256)), source:
             while chunk := source.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -126,3 +145,13 @@ class ArtifactStore:
         self.fetch(info, partial, owner=owner)
         shutil.move(partial, destination)
         return destination
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as source:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
