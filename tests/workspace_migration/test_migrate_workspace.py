@@ -21,7 +21,7 @@ from shipyard.errors import Conflict
 from shipyard.predictions import PredictionLog
 from shipyard.registry.workspace_migration import MigrationTarget, migrate_workspace
 from shipyard.store.schema import Base
-from tests.workspace_migration.conftest import FEATURES, SourceWorkspace, file_sha256
+from tests.workspace_migration.conftest import FEATURES, SourceWorkspace, file_sha256, transactions
 
 pytestmark = pytest.mark.postgres
 TABLES = [table.name for table in Base.metadata.sorted_tables]
@@ -215,3 +215,19 @@ def test_an_unreachable_destination_is_one_line_without_the_password(
     assert code == 7
     assert "s3cret" not in error and "127.0.0.1:9" in error
     assert len(error.strip().splitlines()[-1]) > 0 and error.strip().splitlines()[-1].startswith("error:")
+
+
+def test_a_workspace_on_postgresql_moves_too(postgres_url: str, tmp_path: Path) -> None:
+    frame = transactions(100, seed=3)
+    with Registry(home=tmp_path / "ws", registry_url=postgres_url) as registry:
+        registry.register("churn", LogisticRegression().fit(frame[FEATURES], frame["fraud"]))
+        registry.set_alias("churn", "production", 1)
+    target = MigrationTarget(f"sqlite:///{tmp_path / 'moved.db'}", str(tmp_path / "a"), str(tmp_path / "l"))
+
+    report = migrate_workspace(load_settings(tmp_path / "ws", registry_url=postgres_url), target)
+    again = migrate_workspace(load_settings(tmp_path / "ws", registry_url=postgres_url), target)
+
+    assert report.complete and report.copied_rows > 0
+    assert again.complete and again.copied_rows == 0
+    with destination(target.registry_url, tmp_path / "a") as moved:
+        assert moved.resolve("churn@production").version == 1

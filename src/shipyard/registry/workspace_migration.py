@@ -30,6 +30,7 @@ from shipyard.store.database import HEAD_REVISION, Database
 from shipyard.store.file_copy import FileCount, copy_artifacts, copy_tree
 from shipyard.store.schema_state import display_url
 from shipyard.store.table_copy import (
+    StoredArtifact,
     TableCount,
     advance_sequences,
     copy_rows,
@@ -114,12 +115,7 @@ def migrate_workspace(
             say("comparing the destination with the workspace")
             missing = plan_copy(snapshot, destination)
             say("copying artifacts")
-            artifacts = copy_artifacts(
-                ArtifactStore(source.artifacts_url),
-                ArtifactStore(target.artifacts_url),
-                stored_artifacts(snapshot),
-                say,
-            )
+            artifacts = _copy_artifacts(source, target, stored_artifacts(snapshot), say)
             copied = copy_rows(snapshot, destination, missing, say)
             advance_sequences(destination)
             say("copying the prediction log")
@@ -134,6 +130,17 @@ def migrate_workspace(
     )
     report.files.extend([artifacts, log])
     return report
+
+
+def _copy_artifacts(
+    source: Settings, target: MigrationTarget, wanted: list[StoredArtifact], say: Progress
+) -> FileCount:
+    """Copy ``wanted``; the workspace's store is opened only when there is something to read in it (opening
+    a local store creates its folders, and the workspace is not to be written to)."""
+    destination = ArtifactStore(target.artifacts_url)
+    if not wanted:
+        return FileCount("artifacts", 0, 0, 0, 0)
+    return copy_artifacts(ArtifactStore(source.artifacts_url), destination, wanted, say)
 
 
 def _with_object_store(target: MigrationTarget, source: Settings) -> MigrationTarget:
