@@ -3,7 +3,7 @@
 The S3 tests and the storage benchmark start one each; run this file to get one for trying ``s3://``
 storage by hand. It prints the variables to export, and stops (removing nothing but its process) on Ctrl-C:
 
-    python tools/seaweedfs.py --dir /tmp/seaweed --bucket shipyard
+    python tools/seaweedfs.py --dir /tmp/seaweed --bucket shipyard --s3-port 8333
 """
 
 from __future__ import annotations
@@ -82,8 +82,11 @@ def weed_binary() -> str:
     return found
 
 
-def start(directory: Path, buckets: tuple[str, ...] = (), start_seconds: float = START_SECONDS) -> SeaweedFS:
-    """Start SeaweedFS with its data in ``directory``, on free ports of 127.0.0.1, and create ``buckets``.
+def start(
+    directory: Path, buckets: tuple[str, ...] = (), start_seconds: float = START_SECONDS, s3_port: int = 0
+) -> SeaweedFS:
+    """Start SeaweedFS with its data in ``directory``, on free ports of 127.0.0.1 (the S3 gateway on
+    ``s3_port`` when given), and create ``buckets``.
 
     Returns once every bucket exists (the S3 gateway answers, and the filer behind it); raises RuntimeError
     with the end of the server's log if that takes longer than ``start_seconds``.
@@ -96,6 +99,8 @@ def start(directory: Path, buckets: tuple[str, ...] = (), start_seconds: float =
         json.dumps({"identities": [{"name": "shipyard", "credentials": [identity], "actions": actions}]})
     )
     ports = _free_ports(2 * len(_COMPONENTS))
+    if s3_port:
+        ports[6] = s3_port
     command = [weed_binary(), "server", f"-dir={directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1"]
     for index, component in enumerate(_COMPONENTS):
         command += [f"-{component}.port={ports[2 * index]}", f"-{component}.port.grpc={ports[2 * index + 1]}"]
@@ -184,8 +189,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=Path("seaweedfs-data"), help="where its data goes")
     parser.add_argument("--bucket", action="append", default=[], help="bucket to create (repeatable)")
+    parser.add_argument("--s3-port", type=int, default=0, help="port of the S3 gateway (default: a free one)")
     args = parser.parse_args()
-    server = start(args.dir.resolve(), tuple(args.bucket))
+    # Ctrl-C, and `kill` (also of a background job, whose SIGINT the shell ignores), stop the server too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server = start(args.dir.resolve(), tuple(args.bucket), s3_port=args.s3_port)
     print(f"SeaweedFS S3 gateway on {server.endpoint_url} (log: {server.log_path}); Ctrl-C stops it")
     for name, value in server.environment().items():
         print(f"export {name}={value}")
@@ -195,6 +204,7 @@ def main() -> None:
         pass
     finally:
         server.stop()
+        print("SeaweedFS stopped")
 
 
 if __name__ == "__main__":
