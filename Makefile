@@ -132,7 +132,9 @@ bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(BIN)/python bench/drift.py
 	$(BIN)/python bench/prediction_log.py
 	$(BIN)/python bench/feedback.py
+	$(BIN)/python bench/monitoring_range.py
 	$(BIN)/python bench/batch.py
+	$(BIN)/python bench/retraining.py
 	$(BIN)/python bench/control_plane.py
 
 # The control plane (shipyard server on 127.0.0.1): dashboard pages, alias resolution over HTTP and remote

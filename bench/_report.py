@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import platform
+import signal
 import statistics
+import subprocess
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,8 +60,6 @@ def measure(label: str, operation: Callable[[int], object], count: int) -> Timin
 
 
 def machine() -> str:
-    import os
-
     cpu = platform.processor() or platform.machine()
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
@@ -81,3 +84,48 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> 
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def run_process(
+    command: list[str], env: dict[str, str] | None, timeout: float | None
+) -> tuple[float, float, float, str | None]:
+    """Wall seconds, CPU seconds (user + system, the kernel's accounting of that one process) and peak MiB
+    (its high-water mark, VmHWM, read every 20 ms: ru_maxrss would start from this big parent's size at the
+    fork) of ``command``, and its standard output, or None when it was stopped at ``timeout``."""
+    with tempfile.TemporaryFile("w+") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.DEVNULL, text=True)
+        peak = [0.0]
+        sampler = threading.Thread(target=_sample_peak, args=(process.pid, peak), daemon=True)
+        sampler.start()
+        timer = threading.Timer(timeout, process.kill) if timeout else None
+        if timer is not None:
+            timer.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if timer is not None:
+            timer.cancel()
+        sampler.join()
+        cpu = usage.ru_utime + usage.ru_stime
+        if process.returncode == -signal.SIGKILL and timeout is not None:
+            return seconds, cpu, peak[0], None
+        if process.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
+        output.seek(0)
+        return seconds, cpu, peak[0], output.read()
+
+
+def _sample_peak(pid: int, peak: list[float]) -> None:
+    """Keep ``peak[0]`` at the process's VmHWM in MiB until it ends."""
+    status = Path(f"/proc/{pid}/status")
+    while True:
+        try:
+            lines = status.read_text().splitlines()
+        except OSError:
+            return
+        found = [line for line in lines if line.startswith("VmHWM:")]
+        if not found:  # exited, not reaped yet
+            return
+        peak[0] = max(peak[0], int(found[0].split()[1]) / 1024)
+        time.sleep(0.02)

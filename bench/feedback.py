@@ -26,11 +26,8 @@ import json
 import math
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -46,7 +43,7 @@ import pyarrow.parquet as pq
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import markdown_table, write_section
+from _report import markdown_table, run_process, write_section
 from shipyard import Registry
 from shipyard.ids import made_at, new_request_id, prediction_id
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
@@ -143,51 +140,6 @@ def shipyard_run(name: str, home: Path, labels: Path) -> Run:
     report = json.loads(output)
     counts = {key: report[key] for key in ("attached", "duplicate", "updated", "unknown", "invalid")}
     return Run(name, seconds, cpu, peak, counts)
-
-
-def run_process(
-    command: list[str], env: dict[str, str] | None, timeout: float | None
-) -> tuple[float, float, float, str | None]:
-    """Wall seconds, CPU seconds (user + system, the kernel's accounting of that one process) and peak MiB
-    (its high-water mark, VmHWM, read every 20 ms: ru_maxrss would start from this big parent's size at the
-    fork) of ``command``, and its standard output, or None when it was stopped at ``timeout``."""
-    with tempfile.TemporaryFile("w+") as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.DEVNULL, text=True)
-        peak = [0.0]
-        sampler = threading.Thread(target=_sample_peak, args=(process.pid, peak), daemon=True)
-        sampler.start()
-        timer = threading.Timer(timeout, process.kill) if timeout else None
-        if timer is not None:
-            timer.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if timer is not None:
-            timer.cancel()
-        sampler.join()
-        cpu = usage.ru_utime + usage.ru_stime
-        if process.returncode == -signal.SIGKILL and timeout is not None:
-            return seconds, cpu, peak[0], None
-        if process.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed with exit code {process.returncode}")
-        output.seek(0)
-        return seconds, cpu, peak[0], output.read()
-
-
-def _sample_peak(pid: int, peak: list[float]) -> None:
-    """Keep ``peak[0]`` at the process's VmHWM in MiB until it ends."""
-    status = Path(f"/proc/{pid}/status")
-    while True:
-        try:
-            lines = status.read_text().splitlines()
-        except OSError:
-            return
-        found = [line for line in lines if line.startswith("VmHWM:")]
-        if not found:  # exited, not reaped yet
-            return
-        peak[0] = max(peak[0], int(found[0].split()[1]) / 1024)
-        time.sleep(0.02)
 
 
 # -- the baseline: the algorithm before, kept only here ---------------------------------------------------

@@ -143,11 +143,6 @@ def test_scheduler_runs_what_is_due(image: str, workspace: Path) -> None:
     assert "ran 0 occurrence(s)" in ran.stdout + ran.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the CLI's alias commands import shipyard.client, which needs httpx, a dev-only dependency: "
-    "promote, rollback, alias set, models list and audit fail in an install without the dev extra",
-)
 def test_the_documented_workflow_runs_inside_the_image(image: str, workspace: Path) -> None:
     """docs/deploy.md trains and promotes the example inside a pod: the same commands, in the image."""
     script = (

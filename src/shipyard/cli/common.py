@@ -87,6 +87,8 @@ def server_url() -> str | None:
 def remote(*, changes: bool = False) -> RemoteRegistry | None:
     """The registry of the server ``SHIPYARD_URL`` names (with ``SHIPYARD_TOKEN``), or None without one.
     A command that ``changes`` it names the server on stderr, as ``open_registry`` names the workspace."""
+    if server_url() is None:  # the HTTP client is imported only for a server
+        return None
     from shipyard.client import RemoteRegistry
 
     return _server_client(RemoteRegistry, changes)
@@ -94,6 +96,8 @@ def remote(*, changes: bool = False) -> RemoteRegistry | None:
 
 def remote_operations(*, changes: bool = False) -> RemoteOperations | None:
     """Rollouts, alerts and retraining runs of the server ``SHIPYARD_URL`` names, or None without one."""
+    if server_url() is None:
+        return None
     from shipyard.client import RemoteOperations
 
     return _server_client(RemoteOperations, changes)

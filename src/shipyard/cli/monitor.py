@@ -32,19 +32,21 @@ def monitor_run(
     as_json: JsonFlag = False,
 ) -> None:
     """Monitor every window of a time range over the logged predictions, and store the results."""
-    from shipyard.monitoring.series import logged_versions, parse_window, run_monitors
+    from shipyard.monitoring.series import logged_versions, monitor_range, parse_window
     from shipyard.predictions import PredictionLog
 
     length = parse_window(window)
     start, end = time_range(since, until)
     with open_registry(changes=True) as registry:
         log = PredictionLog(registry.settings.log_url)
-        results = run_monitors(registry, log, logged_versions(registry, log, reference), start, end, length)
+        versions = logged_versions(registry, log, reference)
+        # Each window's report is kept, not its sketches: memory holds a batch of windows, however long.
+        reports = [result.to_dict() for result in monitor_range(registry, log, versions, start, end, length)]
     if as_json:
-        render.emit_json([result.to_dict() for result in results])
+        render.emit_json(reports)
         return
-    print_windows([result.to_dict() for result in results])
-    print_remedies([result.to_dict() for result in results], set())
+    print_windows(reports)
+    print_remedies(reports, set())
 
 
 @monitor_app.command("show")
