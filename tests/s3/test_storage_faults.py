@@ -87,6 +87,26 @@ def test_a_frozen_store_is_given_up_on_after_its_timeouts(
         assert time.monotonic() - started < 12  # 2 attempts of 1 + 1 s, and botocore's backoff
 
 
+def test_a_store_that_freezes_after_listing_is_an_error_not_skipped_segments(
+    s3_home: Path, seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPYARD_S3_READ_TIMEOUT", "1")
+    monkeypatch.setenv("SHIPYARD_S3_MAX_ATTEMPTS", "1")
+    store = SegmentStore(load_settings(s3_home).log_url)
+    folder = f"{store.base}/fraud/1/2026-12-01/00"
+    store.write(folder, "a.parquet", pa.table({"x": [1, 2]}))
+    listed = store.segments("fraud", 1)  # listed while the store answers
+    assert [segment.rows for segment in listed] == [2]
+    seaweedfs.pause()
+    try:
+        with pytest.raises(Unavailable, match=f"bucket '{BUCKET}'"):
+            store.read(listed[0])  # a skipped segment would read as a log with no rows
+        with pytest.raises(Unavailable):
+            list(store.row_groups(listed[0]))
+    finally:
+        seaweedfs.resume()
+
+
 def test_wrong_credentials_from_the_settings_are_one_line_naming_them_without_the_secret(
     s3_home: Path, seaweedfs: SeaweedFS, monkeypatch: pytest.MonkeyPatch
 ) -> None:

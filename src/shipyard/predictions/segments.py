@@ -8,10 +8,11 @@ row each) and ``usage`` (CPU and memory samples of the serving processes)::
     <stream>/<model>/<version>/<YYYY-MM-DD>/<HH>/c-<first ms>-<random>.parquet      compacted segments
 
 Every segment is an immutable Parquet file, written whole: on a local disk to a ``.tmp`` name renamed into
-place, on an object store in one PUT. A reader therefore never sees half a file unless the disk itself broke
-it, and then the segment is skipped with a warning naming it. A compacted segment lists in its metadata the
-segments it replaces; readers leave those out even while compaction has not deleted them yet, so no record
-is counted twice and none is missed.
+place, on an object store in one PUT or a multipart upload that is aborted if the write fails. A reader
+therefore never sees half a file unless the disk itself broke it, and then the segment is skipped with a
+warning naming it; an object store that is down or refuses the credentials is an error, never a skip. A
+compacted segment lists in its metadata the segments it replaces; readers leave those out even while
+compaction has not deleted them yet, so no record is counted twice and none is missed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from shipyard.errors import ShipyardError
 from shipyard.numerals import whole_number
 from shipyard.store.filesystems import open_filesystem
 
@@ -193,6 +195,8 @@ class SegmentStore:
             footer: tuple[int, list[str]] | None = (metadata.num_rows, list(replaces))
         except FileNotFoundError:
             return None  # compacted away between listing and reading: its rows are in the compacted file
+        except ShipyardError:
+            raise  # the object store is down or refuses us: every segment is unreadable, none is damaged
         except Exception as error:  # pyarrow reports a damaged file in several exception types
             log.warning("prediction log segment %s is unreadable and is skipped: %s", entry["name"], error)
             footer = None
@@ -206,6 +210,8 @@ class SegmentStore:
                 return pq.read_table(source, columns=columns)
         except FileNotFoundError:
             return None
+        except ShipyardError:
+            raise
         except Exception as error:
             log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
             return None
@@ -219,6 +225,8 @@ class SegmentStore:
                     yield parquet.read_row_group(index, columns=columns)
         except FileNotFoundError:
             return
+        except ShipyardError:
+            raise
         except Exception as error:
             log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
 
