@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tools.seaweedfs import ACCESS_KEY, REGION, SECRET_KEY, SeaweedFS, start
 
-from shipyard.store.object_stores import _filesystem_class
+from shipyard.store.s3_filesystem import S3Storage
 
 BUCKET = "shipyard-tests"
 _AWS_VARIABLES = (
@@ -47,9 +47,9 @@ def no_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     # fsspec reuses a filesystem per options; credentials read from the environment are not among them
-    _filesystem_class().clear_instance_cache()
+    S3Storage.clear_instance_cache()
     yield
-    _filesystem_class().clear_instance_cache()
+    S3Storage.clear_instance_cache()
 
 
 @pytest.fixture

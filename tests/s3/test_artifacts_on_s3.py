@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -145,3 +146,11 @@ def test_a_registration_killed_midway_leaves_no_object_behind(s3_home: Path, tmp
         child.wait()
     store.fs.invalidate_cache()
     assert store.fs.find(store.root) == []  # the parts exist, but no object does until it is completed
+
+
+def test_an_artifact_store_on_s3_pickles_into_a_worker_and_reads_there(s3_home: Path, tmp_path: Path) -> None:
+    store = _store(s3_home)
+    info = store.put_file(_random_file(tmp_path / "model.bin", 1))
+    copied = pickle.loads(pickle.dumps(store))  # as a batch or Ray worker receives it
+    copied.fetch(info, tmp_path / "back.bin", owner="model/1")
+    assert (tmp_path / "back.bin").read_bytes() == (tmp_path / "model.bin").read_bytes()

@@ -14,8 +14,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import Any
 
 from shipyard.config import ObjectStoreSettings
@@ -23,8 +21,6 @@ from shipyard.errors import ConfigurationError, MissingDependency, ShipyardError
 
 #: Size of each part of a multipart upload, and of each ranged read: what a transfer holds in memory.
 PART_SIZE = 8 << 20
-#: The slowest upload a request's deadline allows for its body, in bytes per second.
-_SLOWEST_UPLOAD = 256 << 10
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -38,13 +34,16 @@ _CREDENTIAL_CODES = {
 
 def open_s3(url: str, object_store: ObjectStoreSettings, **storage_options: object) -> tuple[Any, str]:
     """``(filesystem, root)`` for an ``s3://bucket/prefix`` URL under ``object_store``'s settings."""
-    filesystem_class = _filesystem_class()
+    try:
+        from shipyard.store.s3_filesystem import DeadlineHTTPSession, S3Storage
+    except ImportError as exc:
+        raise MissingDependency(str(exc.name or "s3fs"), "s3", "s3:// storage") from exc
     options: dict[str, Any] = {
         "config_kwargs": {
             "connect_timeout": object_store.connect_timeout,
             "read_timeout": object_store.read_timeout,
             "retries": {"max_attempts": object_store.max_attempts, "mode": "standard"},
-            "http_session_cls": _http_session_class(),
+            "http_session_cls": DeadlineHTTPSession,
         },
         "default_block_size": PART_SIZE,
         "endpoint_source": object_store.endpoint_source,
@@ -58,8 +57,8 @@ def open_s3(url: str, object_store: ObjectStoreSettings, **storage_options: obje
         options["key"] = object_store.access_key_id
         options["secret"] = object_store.secret_access_key
     options.update(storage_options)
-    filesystem = filesystem_class(**options)
-    return filesystem, str(filesystem_class._strip_protocol(url)).rstrip("/")
+    filesystem = S3Storage(**options)
+    return filesystem, str(S3Storage._strip_protocol(url)).rstrip("/")
 
 
 def _default_credentials(object_store: ObjectStoreSettings) -> str:
@@ -110,103 +109,3 @@ def storage_failure(
             "and reachable, and s3_endpoint_url"
         )
     return None
-
-
-@functools.cache  # one class: fsspec reuses a filesystem (its connections) per class and options
-def _filesystem_class() -> type[Any]:
-    try:
-        from fsspec.asyn import sync_wrapper
-        from s3fs import S3FileSystem
-        from s3fs.core import S3File
-    except ImportError as exc:
-        raise MissingDependency("s3fs", "s3", "the s3:// storage") from exc
-
-    class WholeObjectFile(S3File):
-        """An S3 object being written: its upload completes only when the ``with`` block had no error."""
-
-        def __exit__(self, exc_type: object, *rest: object) -> None:
-            if exc_type is not None:
-                self._abandon()
-                return
-            try:
-                self.close()
-            except BaseException:
-                self._abandon()
-                raise
-
-        def _abandon(self) -> None:
-            try:
-                self.discard()  # aborts the multipart upload: S3 never shows the parts
-            finally:
-                self.closed = True  # a later close (or the garbage collector) must not complete it
-
-    class S3Storage(S3FileSystem):
-        """s3fs with whole-object writes, failures in shipyard's words, and botocore doing the retries."""
-
-        retries = 1  # botocore retries each request (max_attempts); s3fs's own loop would multiply them
-
-        def __init__(
-            self, *args: Any, endpoint_source: str = "", credentials_source: str = "", **kwargs: Any
-        ):
-            super().__init__(*args, **kwargs)
-            self.endpoint_source = endpoint_source
-            self.credentials_source = credentials_source
-
-        def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-            opened = super()._open(path, mode, **kwargs)
-            if "r" not in mode:
-                opened.__class__ = WholeObjectFile  # same object and state, one more rule on exit
-            return opened
-
-        async def _call_s3(self, method: str, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return await super()._call_s3(method, *args, **kwargs)
-            except ShipyardError:
-                raise
-            except Exception as error:
-                failure = self.failure(error, kwargs.get("Bucket", ""))
-                if failure is None:
-                    raise
-                raise failure from error
-
-        call_s3 = sync_wrapper(_call_s3)  # s3fs's files call this; its own wraps the base class's method
-
-        def failure(self, error: BaseException, bucket: str) -> ShipyardError | None:
-            """``storage_failure`` for this filesystem's endpoint and credentials."""
-            client = getattr(self, "_s3", None)
-            used = client.meta.endpoint_url if client is not None else self.endpoint_url or "AWS S3"
-            endpoint = f"{used} ({self.endpoint_source})" if self.endpoint_source else str(used)
-            return storage_failure(
-                error, bucket=bucket, endpoint=endpoint, credentials=self.credentials_source
-            )
-
-    return S3Storage
-
-
-@functools.cache  # one class: it is part of the options fsspec caches a filesystem by
-def _http_session_class() -> type[Any]:
-    """aiobotocore's HTTP session with a deadline on every request."""
-    from aiobotocore.httpsession import AIOHTTPSession
-    from botocore.exceptions import ReadTimeoutError
-
-    class DeadlineHTTPSession(AIOHTTPSession):
-        """Each request ends by its connect and read timeouts plus time to send its body at a slow rate."""
-
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._base_deadline = float(self._timeout.sock_connect or 0) + float(self._timeout.sock_read or 0)
-
-        async def send(self, request: Any) -> Any:
-            if request.method == "POST" and "uploadId=" in request.url:
-                # CompleteMultipartUpload answers at once, then keeps the connection alive with whitespace
-                # until the object is assembled (minutes for a large one on AWS): the read timeout bounds it.
-                return await super().send(request)
-            length = int(request.headers.get("Content-Length") or 0)
-            deadline = self._base_deadline + length / _SLOWEST_UPLOAD
-            try:
-                async with asyncio.timeout(deadline):
-                    return await super().send(request)
-            except TimeoutError as error:
-                raise ReadTimeoutError(endpoint_url=request.url, error=error) from None
-
-    return DeadlineHTTPSession
