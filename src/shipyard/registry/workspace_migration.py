@@ -6,6 +6,7 @@ local folders) becomes a team's (PostgreSQL and an object store) with nothing lo
 1. the destination database is opened (created and migrated to this shipyard's schema), and the source
    read in one read-only snapshot, which must be at the same schema revision;
 2. the copy is planned: a destination holding other data is refused here, before anything is written;
+   then both destination storage roots must take a probe object (a missing bucket is refused);
 3. every artifact the source's versions and datasets refer to is copied and verified at the destination,
    before the rows that refer to it (so a destination version always has its artifact);
 4. every table's rows, parents first, ids kept; PostgreSQL's id sequences moved past them;
@@ -27,7 +28,7 @@ from shipyard.errors import ConfigurationError, InvalidInput
 from shipyard.predictions.segments import TEMPORARY_SUFFIX
 from shipyard.store.artifacts import ArtifactStore
 from shipyard.store.database import HEAD_REVISION, Database
-from shipyard.store.file_copy import FileCount, copy_artifacts, copy_tree
+from shipyard.store.file_copy import FileCount, copy_artifacts, copy_tree, prepare_root
 from shipyard.store.schema_state import display_url
 from shipyard.store.table_copy import (
     StoredArtifact,
@@ -114,6 +115,8 @@ def migrate_workspace(
             before = _counts(destination)
             say("comparing the destination with the workspace")
             missing = plan_copy(snapshot, destination)
+            prepare_root(target.artifacts_url, "artifact store")  # a missing bucket is refused here
+            prepare_root(target.log_url, "prediction log")
             say("copying artifacts")
             artifacts = _copy_artifacts(source, target, stored_artifacts(snapshot), say)
             copied = copy_rows(snapshot, destination, missing, say)

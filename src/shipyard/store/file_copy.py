@@ -23,9 +23,9 @@ from typing import Any, BinaryIO
 
 from fsspec.implementations.local import LocalFileSystem
 
-from shipyard.errors import Conflict, IntegrityError, ShipyardError, Unavailable
+from shipyard.errors import ConfigurationError, Conflict, IntegrityError, ShipyardError, Unavailable
 from shipyard.store.artifacts import ArtifactInfo, ArtifactStore
-from shipyard.store.filesystems import open_filesystem
+from shipyard.store.filesystems import named_failures, open_filesystem
 from shipyard.store.table_copy import StoredArtifact
 
 _CHUNK = 1 << 20
@@ -131,9 +131,10 @@ def copy_tree(
 
 def _files(fs: Any, root: str, skip_suffix: str) -> list[str]:
     """The relative names of the files under ``root``, sorted; none when the root does not exist."""
-    if not fs.exists(root):
-        return []
-    found = fs.find(root)
+    with named_failures(fs, root):
+        if not fs.exists(root):
+            return []
+        found = fs.find(root)
     prefix = root.rstrip("/") + "/"
     return sorted(
         path[len(prefix) :] for path in found if path.startswith(prefix) and not path.endswith(skip_suffix)
@@ -148,7 +149,11 @@ def _copy_file(source_fs: Any, source_path: str, target_fs: Any, target_path: st
         target_fs.makedirs(target_path.rsplit("/", 1)[0], exist_ok=True)
     size = 0
     try:
-        with source_fs.open(source_path, "rb") as source, target_fs.open(written_path, "wb") as target:
+        with (
+            named_failures(target_fs, target_path),
+            source_fs.open(source_path, "rb") as source,
+            target_fs.open(written_path, "wb") as target,
+        ):
             while chunk := source.read(_CHUNK):
                 target.write(chunk)
                 size += len(chunk)
@@ -163,7 +168,7 @@ def _copy_file(source_fs: Any, source_path: str, target_fs: Any, target_path: st
 
 def _hash(fs: Any, path: str) -> str:
     digest = hashlib.sha256()
-    with fs.open(path, "rb") as handle:
+    with named_failures(fs, path), fs.open(path, "rb") as handle:
         stream: BinaryIO = handle
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
@@ -178,15 +183,18 @@ def prepare_root(url: str, what: str) -> None:
     probe = f"{root}/.shipyard-init-{uuid.uuid4().hex}.probe"
     step = "create"
     try:
-        if isinstance(fs, LocalFileSystem):
-            fs.makedirs(root, exist_ok=True)
-        step = "write"
-        fs.pipe_file(probe, b"shipyard init probe\n")
-        step = "read back"
-        if fs.cat_file(probe) != b"shipyard init probe\n":
-            raise Unavailable(f"the {what} at {url} returned other bytes than were written to it")
-        step = "delete"
-        fs.rm_file(probe)
+        with named_failures(fs, root):
+            if isinstance(fs, LocalFileSystem):
+                fs.makedirs(root, exist_ok=True)
+            else:
+                _require_bucket(fs, root, what, url)
+            step = "write"
+            fs.pipe_file(probe, b"shipyard init probe\n")
+            step = "read back"
+            if fs.cat_file(probe) != b"shipyard init probe\n":
+                raise Unavailable(f"the {what} at {url} returned other bytes than were written to it")
+            step = "delete"
+            fs.rm_file(probe)
     except ShipyardError:
         raise
     except Exception as error:
@@ -195,3 +203,14 @@ def prepare_root(url: str, what: str) -> None:
             f"cannot {step} a probe object in the {what} at {url} ({type(error).__name__}: {text}): make "
             "it reachable and writable for this user, or choose another"
         ) from None
+
+
+def _require_bucket(fs: Any, root: str, what: str, url: str) -> None:
+    """Refuse a bucket that does not exist: some S3-compatible stores create one on the first write, which
+    would hide a mistyped name behind an empty new bucket."""
+    bucket = root.split("/", 1)[0]
+    if not fs.exists(bucket):
+        raise ConfigurationError(
+            f"the {what}'s bucket {bucket!r} ({url}) does not exist: create it, or choose another "
+            "(shipyard never creates buckets)"
+        )
