@@ -6,6 +6,7 @@ end. Each test gets its own prefix in that bucket, so tests never see each other
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,7 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(server.directory / "data", ignore_errors=True)  # hundreds of MB; the log stays
 
 
 @pytest.fixture
