@@ -135,6 +135,7 @@ bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(BIN)/python bench/monitoring_range.py
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/retraining.py
+	$(BIN)/python bench/migration.py
 	$(BIN)/python bench/control_plane.py
 
 # The control plane (shipyard server on 127.0.0.1): dashboard pages, alias resolution over HTTP and remote

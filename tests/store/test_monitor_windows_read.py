@@ -118,6 +118,9 @@ def test_a_batch_of_windows_is_saved_each_with_its_own_figures_and_saved_again_i
     assert len(stored) == 300 and [w.report["hour"] for w in stored] == list(range(300))
     rows = repository.series("fraud", "rows", 3600)
     assert [value for _, _, value in rows] == [h + (0.5 if 250 <= h < 260 else 0.0) for h in range(300)]
+    # Each figure is found again by its window's start, as alerts look it up.
+    newest = repository.newest_figure("fraud", 1, "rows", 3600, until=START + 255 * HOUR)
+    assert newest is not None and newest.values == [("", 255.5)] and newest.window_start == START + 255 * HOUR
     assert repository.save_windows(
         model="nope", version=1, window_seconds=3600, windows=[], computed_at=START
     )

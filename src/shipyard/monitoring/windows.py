@@ -144,7 +144,7 @@ def monitor_window(
     if end <= start:
         raise InvalidInput(f"a window ends after it starts; got {start.isoformat()} to {end.isoformat()}")
     result = WindowResult(version.model, version.version, start, end, minimums=minimums or MinimumRows())
-    reference = Profile.from_dict(version.profile) if version.profile else None
+    reference = _reference(version.profile)
     if reference is None:
         result.notes.append(_no_profile(version))
     # Only the labelled predictions are kept for accuracy: memory follows the labels, not the window.
@@ -253,6 +253,22 @@ def _judge(
         labelled = pa.concat_tables(tally.predictions, promote_options="permissive")
         _accuracy(tally.version, result, tally.truth, labelled)
     result.insufficient = _shortfalls(result)
+
+
+#: The reference profiles read lately, by the identity of their stored form (kept, so the id stays theirs).
+_REFERENCES: dict[int, tuple[dict[str, Any], Profile]] = {}
+
+
+def _reference(stored: dict[str, Any] | None) -> Profile | None:
+    """A version's reference profile, read once per stored form: a range judges every window against it."""
+    if not stored:
+        return None
+    found = _REFERENCES.get(id(stored))
+    if found is None or found[0] is not stored:
+        if len(_REFERENCES) >= 64:
+            _REFERENCES.clear()
+        found = _REFERENCES[id(stored)] = (stored, Profile.from_dict(stored))
+    return found[1]
 
 
 def empty_window(

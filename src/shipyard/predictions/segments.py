@@ -275,4 +275,11 @@ def list_entries(fs: Any, folder: str) -> list[dict[str, Any]]:
 
 
 def _names(fs: Any, folder: str) -> list[str]:
+    """The names in ``folder`` (none when it does not exist). On a local disk, without fsspec's details:
+    its listing stats every entry, and monitoring lists a day's folders once per window."""
+    if isinstance(fs, LocalFileSystem):
+        try:
+            return os.listdir(folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
     return [entry["name"].rstrip("/").rsplit("/", 1)[-1] for entry in list_entries(fs, folder)]

@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 
@@ -87,6 +88,47 @@ class ColumnSource:
         if isinstance(self._data, pd.DataFrame):
             return self._data[name]
         return _arrow_to_series(self._data.column(name))
+
+    def numbers(self, name: str) -> np.ndarray:
+        """The column as float64 with NaN for nulls, as ``numeric_values`` reads it. An Arrow column of
+        integers or floats goes straight to NumPy: monitoring counts thousands of small windows, and the
+        pandas Series on the way cost more than the counting."""
+        column = self._arrow_column(name)
+        if column is not None and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
+            return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+        return numeric_values(name, self.series(name))
+
+    def categories(self, name: str) -> CategoryCounts:
+        """The column's value counts, as ``count_categories`` reads them; an Arrow column of text is counted
+        by Arrow, without a pandas Series."""
+        column = self._arrow_column(name)
+        family = None if column is None else _arrow_family(column.type)
+        if column is None or family is None:
+            return count_categories(self.series(name))
+        counted = pc.value_counts(column.drop_null())
+        values = counted.field("values").to_numpy(zero_copy_only=False)
+        if family == "str":
+            values = np.asarray(values, dtype=object)
+        counts = np.asarray(counted.field("counts").to_numpy(zero_copy_only=False), dtype=np.int64)
+        groups = (CategoryGroup(family, values, counts),) if len(values) else ()
+        return CategoryCounts(groups, column.null_count)
+
+    def _arrow_column(self, name: str) -> pa.ChunkedArray | None:
+        if isinstance(self._data, pd.DataFrame) or name in self._repeated:
+            return None
+        return self._data.column(name)
+
+
+def _arrow_family(kind: pa.DataType) -> Family | None:
+    """The family of an Arrow column Arrow can count itself: text, integers or booleans (floats are left to
+    pandas, which counts NaN as null)."""
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return "str"
+    if pa.types.is_integer(kind):
+        return "number"
+    if pa.types.is_boolean(kind):
+        return "bool"
+    return None
 
 
 def _arrow_to_series(column: pa.ChunkedArray) -> pd.Series:

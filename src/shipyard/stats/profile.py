@@ -21,9 +21,7 @@ from shipyard.errors import InvalidInput, not_found
 from shipyard.stats._columns import (
     CategoryCounts,
     ColumnSource,
-    count_categories,
     describe_names,
-    numeric_values,
 )
 from shipyard.stats._serialisation import read_field, read_header, read_mapping, write_header
 from shipyard.stats.layout import (
@@ -109,11 +107,10 @@ class Profile:
             )
         columns: dict[str, ColumnSketch] = {}
         for name, column_layout in layout.columns.items():
-            series = source.series(name)
             if isinstance(column_layout, NumericLayout):
-                columns[name] = _sketch(column_layout, numeric_values(name, series))
+                columns[name] = _sketch(column_layout, source.numbers(name))
             else:
-                columns[name] = _sketch(column_layout, count_categories(series))
+                columns[name] = _sketch(column_layout, source.categories(name))
         return cls(layout, columns, source.rows)
 
     @classmethod

@@ -16,6 +16,7 @@ Numeric policy, chosen so that every value is counted somewhere and the moments 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -31,6 +32,17 @@ from shipyard.stats._serialisation import decode_float, encode_float, read_field
 from shipyard.stats.layout import CategoricalLayout, NumericLayout
 
 _DIFFERENT_LAYOUTS = "build both with the reference layout"
+
+
+def _vocabulary_index(layout: CategoricalLayout) -> pd.Index:
+    """The vocabulary as a pandas Index to look values up in, built once per vocabulary: a monitor counts
+    thousands of windows into the same reference vocabulary. Keyed by type and value, since ``True == 1``."""
+    return _index_of(tuple((type(value), value) for value in layout.vocabulary))
+
+
+@functools.lru_cache(maxsize=1024)
+def _index_of(typed_values: tuple[tuple[type, Any], ...]) -> pd.Index:
+    return pd.Index([value for _, value in typed_values])
 
 
 def _count(value: object, what: str) -> int:
@@ -335,7 +347,7 @@ class CategoricalSketch:
     def from_counts(cls, counted: CategoryCounts, layout: CategoricalLayout) -> CategoricalSketch:
         """Fold a column's value counts into the vocabulary; values of another type count as "other"."""
         family = layout.family
-        vocabulary = pd.Index(list(layout.vocabulary))
+        vocabulary = _vocabulary_index(layout)
         totals = np.zeros(len(layout.vocabulary), dtype=np.int64)
         other = 0
         for group in counted.groups:
