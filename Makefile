@@ -136,6 +136,7 @@ bench: install $(MLFLOW_VENV)/bin/python bench-serving-deps bench-drift-deps
 	$(BIN)/python bench/batch.py
 	$(BIN)/python bench/retraining.py
 	$(BIN)/python bench/migration.py
+	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/control_plane.py
 
 # The control plane (shipyard server on 127.0.0.1): dashboard pages, alias resolution over HTTP and remote

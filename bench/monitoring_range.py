@@ -13,8 +13,9 @@ busy hour, requests of 10 rows, as the server writes them.
   ``--days`` days (default 30) of hourly windows. The models' logs are the same segment files linked under
   each model's folder (the reader goes by folder, so each model reads and judges its own windows). shipyard:
   ``monitor_range`` over every model in one fresh process (wall, CPU, peak memory), and a second fresh
-  process over one model, so memory can be compared across 50× the windows. Floor: the same segment files
-  read whole with pyarrow in one process: the reading alone, nothing counted or stored.
+  process over one model, so memory can be compared across 50× the windows. Floor: one model's segment
+  files read whole with pyarrow, timed inside its process and counted 50 times: the reading alone, nothing
+  counted or stored.
 
     python bench/monitoring_range.py [--models 50] [--rows 1000000] [--days 30] [--no-baseline] [--no-write]
 """
@@ -116,6 +117,10 @@ def quiet_year(folder: Path, baseline: bool) -> list[list[object]]:
     env = {**os.environ, "SHIPYARD_HOME": str(home)}
     span = ["--from", start.isoformat(), "--to", end.isoformat()]
     rows: list[list[object]] = []
+    seconds, cpu, peak, _ = run_process([sys.executable, "-m", "shipyard", "--version"], env, timeout=None)
+    rows.append(
+        ["shipyard --version (the CLI's start-up alone)", f"{seconds:.2f}", f"{cpu:.2f}", f"{peak:.0f}"]
+    )
     for label, command in (
         ("shipyard monitor run (fresh process)", ["monitor", "run", "bench", *span]),
         (
@@ -212,11 +217,12 @@ def scale(folder: Path, models: int, rows: int, days: int) -> tuple[list[list[ob
             f"{counted['rows'] / seconds:,.0f}",
         ])  # fmt: skip
     command = [sys.executable, __file__, "--inner-floor", str(len(files)), *(str(path) for path in files)]
-    seconds, cpu, peak, output = run_process(command, env, timeout=None)
-    read = json.loads(output or "{}")["rows"] * models
-    floor = seconds * models
+    _, _, _, output = run_process(command, env, timeout=None)
+    counted = json.loads(output or "{}")
+    read, floor = counted["rows"] * models, counted["seconds"] * models
     table.append([
-        f"floor: the segments read whole with pyarrow (1 model, ×{models})", len(files) * models, f"{read:,}",
+        f"floor: segments read whole with pyarrow (in-process, 1 model ×{models})", len(files) * models,
+        f"{read:,}",
         f"{floor:.1f}", "", "", f"{read / floor:,.0f}",
     ])  # fmt: skip
     found["floor"] = floor
@@ -238,8 +244,10 @@ def inner_scale(home: str, start: str, end: str, names: list[str]) -> None:
 
 
 def inner_floor(paths: list[str]) -> None:
+    """Read every segment whole, timed from inside (no interpreter start-up)."""
+    started = time.perf_counter()
     rows = sum(pq.read_table(path).num_rows for path in paths)
-    print(json.dumps({"rows": rows}))
+    print(json.dumps({"rows": rows, "seconds": time.perf_counter() - started}))
 
 
 # -- report ------------------------------------------------------------------------------------------------
@@ -281,15 +289,26 @@ def main() -> None:
 def render(
     year: list[list[object]], at_scale: list[list[object]], found: dict[str, float], args: argparse.Namespace
 ) -> str:
-    year_seconds = float(str(year[0][1]))
-    many = found[f"shipyard, {args.models} models"]
+    start_up, cli_run, in_process = (float(str(year[n][1])) for n in (0, 1, 3))
+    many, one = found[f"shipyard, {args.models} models"], found["shipyard, 1 model"]
+    peaks = [float(str(row[5])) for row in at_scale[:2]]
     verdicts = [
-        "- A quiet year (1,000 rows in 50 busy hours, 8,760 hourly windows) through `shipyard monitor run` "
-        f"in a fresh process: {year_seconds:.2f} s, aim under {AIM_YEAR_SECONDS:.0f} s: "
-        f"**{'PASS' if year_seconds < AIM_YEAR_SECONDS else 'MISS'}**.",
+        "- A quiet year (1,000 rows in 50 busy hours, 8,760 hourly windows), aim under "
+        f"{AIM_YEAR_SECONDS:.0f} s: `monitor_range` {in_process:.2f} s "
+        f"**{'PASS' if in_process < AIM_YEAR_SECONDS else 'MISS'}**; `shipyard monitor run` in a fresh "
+        f"process {cli_run:.2f} s **{'PASS' if cli_run < AIM_YEAR_SECONDS else 'MISS'}**, of which the CLI's "
+        f"start-up is {start_up:.2f} s.",
         f"- {args.models} models × {args.rows:,} rows over {args.days} days of hourly windows: {many:.1f} s, "
         f"aim under {AIM_SCALE_SECONDS:.0f} s: **{'PASS' if many < AIM_SCALE_SECONDS else 'MISS'}**; "
-        f"{many / found['floor']:.1f}× the time of only reading the segments.",
+        f"{many / found['floor']:.1f}× the time of only reading the segments, {one:.1f} s for one model.",
+        f"- Memory across {args.models}× the windows: peak {peaks[0]:.0f} MiB against {peaks[1]:.0f} MiB for "
+        f"one model: **{'PASS' if peaks[0] <= 1.25 * peaks[1] else 'MISS'}** (flat: within 25%).",
+        "",
+        "Where the scale run's time goes: each hourly window opens its own segment file and counts its "
+        "1,380 rows into sketches (a few milliseconds a window, in Python and NumPy), so the cost is per "
+        f"window, not per row; reading alone is {found['floor'] / many:.0%} of it. Under a minute needs "
+        "windows counted several at a time from larger files (a day per file), which the log's hourly layout "
+        "does not give.",
     ]
     return "\n".join(
         [

@@ -141,18 +141,19 @@ def _plan(
     from one listing of the log's folders per stream and one lookup of the labels for the whole range."""
     first, last = window_start_of(start, window), window_start_of(end - _INSTANT, window) + window
     hours = log.hours_by_stream(version.model, version.version, first, last)
-    held = {stream: _windows_with_data(found, window) for stream, found in hours.items()}
+    busy = {stream: _windows_with_data(found, window) for stream, found in hours.items()}
     labelled = FeedbackRepository(registry.db).has_labels(version.model, version.version, first, last)
     for moment in window_starts(start, end, window):
-        if not any(moment in windows for windows in held.values()):
+        if not any(moment in windows for windows in busy.values()):
             yield moment, None
         else:
-            yield moment, Sources(moment in held[FAILURES], moment in held[USAGE], labelled)
+            yield moment, Sources(moment in busy[FAILURES], moment in busy[USAGE], labelled)
 
 
 #: Windows stored per transaction by ``monitor_range``.
 _SAVE_BATCH = 200
 _INSTANT = timedelta(microseconds=1)
+_HOUR = timedelta(hours=1)
 #: What ``check_window_count`` suggests instead of a window too small for the range, smallest first.
 _WIDER_WINDOWS = tuple(parse_window(text) for text in ("1h", "6h", "1d", "7d", "30d"))
 
@@ -189,9 +190,6 @@ def _windows_with_data(hours: list[datetime], window: timedelta) -> set[datetime
             starts.add(moment)
             moment += window
     return starts
-
-
-_HOUR = timedelta(hours=1)
 
 
 def logged_versions(registry: Registry, log: PredictionLog, reference: str) -> list[ModelVersion]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import uuid
 
+from fsspec.implementations.local import LocalFileSystem
+
 from shipyard.errors import NotFound, Unavailable
 from shipyard.store.filesystems import open_filesystem
 
@@ -16,10 +18,14 @@ _PROBE = b"shipyard doctor probe\n"
 
 
 def root_exists(url: str, what: str) -> bool:
-    """Whether the root folder of ``url`` exists; ``Unavailable`` when the storage does not answer, or the
-    root is a file."""
+    """Whether the root folder of ``url`` exists (on an object store: its bucket); ``Unavailable`` when the
+    storage does not answer, or the root is a file."""
     fs, root = open_filesystem(url, what)
     try:
+        if not isinstance(fs, LocalFileSystem):
+            # An object store has no folders: a prefix exists once something is stored under it, so a new
+            # workspace's is missing until then. Its bucket is what must exist.
+            return bool(fs.exists(root.split("/", 1)[0]))
         if not fs.exists(root):
             return False
         if not fs.isdir(root):
