@@ -40,12 +40,20 @@ CONCURRENCIES = (16, 64)
 
 
 def writer_throughput(flushes: int = 50) -> tuple[float, float]:
-    """(records per second of flush time, median milliseconds per flush of 2,000 records)."""
+    """(records per second of flush time, median milliseconds per flush of 2,000 records), on a local
+    folder."""
+    with tempfile.TemporaryDirectory(prefix="shipyard-bench-log-") as folder:
+        return log_throughput(folder, flushes)
+
+
+def log_throughput(url: str, flushes: int) -> tuple[float, float]:
+    """(records per second of flush time, median milliseconds per flush of FLUSH_RECORDS single-row records
+    of 20 float inputs) of a LogWriter writing to ``url`` (a folder, or an object store)."""
     columns = pd.Index(FEATURES)
     rng = np.random.default_rng(0)
+    writer = LogWriter(url, flush_seconds=3600)
     durations = []
-    with tempfile.TemporaryDirectory(prefix="shipyard-bench-log-") as folder:
-        writer = LogWriter(folder, flush_seconds=3600)
+    try:
         for _ in range(flushes):
             for _ in range(FLUSH_RECORDS):
                 request = new_request_id()
@@ -66,6 +74,7 @@ def writer_throughput(flushes: int = 50) -> tuple[float, float]:
             started = time.perf_counter()
             writer.flush()
             durations.append(time.perf_counter() - started)
+    finally:
         writer.close()
     return FLUSH_RECORDS * flushes / sum(durations), statistics.median(durations) * 1000
 

@@ -22,25 +22,20 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from seaweedfs import ACCESS_KEY, REGION, SECRET_KEY, start
 
 from _report import markdown_table, write_section
+from prediction_log import FLUSH_RECORDS, log_throughput
 from shipyard.config import ObjectStoreSettings, StorageURL
-from shipyard.ids import new_request_id, prediction_id
-from shipyard.predictions import LogWriter, PredictionRecord
 from shipyard.store.artifacts import ArtifactStore
 
 MB = 1 << 20
-FLUSH_RECORDS = 2_000
-FEATURES = [f"f{index}" for index in range(20)]
 BUCKET = "shipyard-bench"
 
 
@@ -69,38 +64,6 @@ def artifact_times(url: str, source: Path, scratch: Path, repetitions: int) -> t
         downloads.append(time.perf_counter() - started)
         (scratch / "fetched.bin").unlink()
     return statistics.median(uploads), statistics.median(downloads)
-
-
-def log_throughput(url: str, flushes: int) -> tuple[float, float]:
-    """(records per second of flush time, median milliseconds per flush of FLUSH_RECORDS records)."""
-    columns = pd.Index(FEATURES)
-    rng = np.random.default_rng(0)
-    writer = LogWriter(url, flush_seconds=3600)
-    durations = []
-    try:
-        for _ in range(flushes):
-            for _ in range(FLUSH_RECORDS):
-                request = new_request_id()
-                writer.submit(
-                    PredictionRecord(
-                        request,
-                        [prediction_id(request, 0)],
-                        datetime.now(UTC),
-                        "bench",
-                        1,
-                        "native",
-                        pd.DataFrame(rng.normal(size=(1, 20)), columns=columns),
-                        np.array([1]),
-                        np.array([[0.3, 0.7]]),
-                        0.002,
-                    )
-                )
-            started = time.perf_counter()
-            writer.flush()
-            durations.append(time.perf_counter() - started)
-    finally:
-        writer.close()
-    return FLUSH_RECORDS * flushes / sum(durations), statistics.median(durations) * 1000
 
 
 def measure_store(

@@ -76,9 +76,10 @@ def test_served_predictions_refusals_and_resources_reach_the_monitors_and_metric
             headers = {"content-type": "application/json"}
             assert client.post("/invocations", content=b"{oops", headers=headers).status_code == 400
             text = client.get("/metrics").text
-            # Every figure in one window (a minute turning over starts an empty one).
+            # Every figure in one window (a minute turning over starts an empty one); drift is judged, and
+            # shown, once the window holds the 100 rows a verdict needs.
             wanted = ("rows", "health.cpu_percent", "failures.rejected", "failures.invalid")
-            if all(_figure(text, metric) > 0 for metric in wanted):
+            if all(_figure(text, metric) > 0 for metric in wanted) and 'metric="drift.share"' in text:
                 break
             time.sleep(0.5)
     assert _figure(text, "rows") > 0

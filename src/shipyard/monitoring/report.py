@@ -89,8 +89,8 @@ class DriftReport:
         """The report for machines. Windows without data are listed as runs (start, end, how many), not one
         by one: a year of hourly windows with a few busy hours stays a small document."""
         verdicts = self.verdicts
-        busy = [(result, verdict) for result, verdict in zip(self.windows, verdicts, strict=True)]
-        busy = [(result, verdict) for result, verdict in busy if not result.no_data]
+        pairs = zip(self.windows, verdicts, strict=True)
+        busy = [(result, verdict) for result, verdict in pairs if not result.no_data]
         return {
             "model": self.version.model,
             "version": self.version.version,
