@@ -81,7 +81,8 @@ def test_shipyard_train_on_ray_says_where_it_fitted(
     assert main(["train", str(tmp_path / "spec.toml"), "--on", "ray"]) == 0
     out = capsys.readouterr().out
     assert "registered fraud/1" in out and "fitted on Ray: host" in out
-    assert main(["train", str(tmp_path / "spec.toml"), "--on", "ray", "--no-register", "--json"]) == 0
+    # --engine, as score names it, is the same option
+    assert main(["train", str(tmp_path / "spec.toml"), "--engine", "ray", "--no-register", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["ran_on"]["engine"] == "ray" and shown["ran_on"]["pid"] != os.getpid()
     assert main(["train", str(tmp_path / "spec.toml"), "--on", "moon"]) == InvalidInput.exit_code

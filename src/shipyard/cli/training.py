@@ -32,7 +32,10 @@ def train_command(
     on: Annotated[
         str,
         typer.Option(
-            "--on", help="local, or ray: fit as a task of a Ray cluster (this process reads and registers)."
+            "--on",
+            "--engine",
+            help="local, or ray: fit as a task of a Ray cluster (this process reads and registers); "
+            "--engine is the same option, named as score's.",
         ),
     ] = "local",
     ray_address: Annotated[
