@@ -52,7 +52,10 @@ def start_server(
     *extra: str,
     workers: int = 2,
     environment: dict[str, str] | None = None,
+    up_when: str = "/health/ready",
 ) -> Server:
+    """``shipyard serve`` in a subprocess, returned once ``up_when`` answers 200 (``/health/live`` for a
+    server that is up but not ready)."""
     port = free_port()
     log = home / f"server-{port}.log"
     environment = {**os.environ, **(environment or {}), "SHIPYARD_HOME": str(home)}
@@ -67,7 +70,7 @@ def start_server(
         if process.poll() is not None:
             raise AssertionError(f"the server exited early:\n{server.log_text()}")
         try:
-            if httpx.get(f"{server.url}/health/ready", timeout=1.0).status_code == 200:
+            if httpx.get(f"{server.url}{up_when}", timeout=1.0).status_code == 200:
                 return server
         except httpx.TransportError:
             pass

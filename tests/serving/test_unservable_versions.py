@@ -8,10 +8,7 @@ logs), and serves the version as soon as its artifact is restored, without a res
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +18,7 @@ import pytest
 
 from shipyard import Registry
 from shipyard.serving.engine import LOAD_RETRY_SECONDS
-from tests.serving.conftest import Server, free_port, start_server, stop_server
+from tests.serving.conftest import Server, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -68,27 +65,7 @@ def damage(home: Path, ref: str, how: str) -> Callable[[], None]:
 def start_unready(home: Path, references: list[str]) -> Server:
     """``shipyard serve`` as the fixtures start it, but waited for until it is live, not ready: it will not
     be ready by itself."""
-    port = free_port()
-    log = home / f"server-{port}.log"
-    environment = {**os.environ, "SHIPYARD_HOME": str(home)}
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [sys.executable, "-m", "shipyard", "serve", *references, "--port", str(port)]
-    command += ["--workers", "1", "--no-monitor", "--no-rollouts"]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(command, env=environment, stdout=output, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", home, process, log)
-    deadline = time.monotonic() + 180  # as the fixtures: a start on two busy cores can take a while
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited early:\n{server.log_text()}")
-        try:
-            if httpx.get(f"{server.url}/health/live", timeout=1.0).status_code == 200:
-                return server
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    stop_server(server)
-    raise AssertionError(f"the server did not start:\n{server.log_text()}")
+    return start_server(home, references, "--no-monitor", "--no-rollouts", workers=1, up_when="/health/live")
 
 
 def wait_for(condition: Callable[[], object], seconds: float, what: str) -> None:

@@ -100,23 +100,18 @@ class SegmentStore:
         has ever held; a long range lists which days exist first."""
         base = f"{self.base}/{model}/{version}"
         if start is not None and end is not None and end - start <= _LIST_DAYS_DIRECTLY:
-            days = [f"{day:%Y-%m-%d}" for day in _days(start, end)]  # a window: no listing of every day
+            days = _days(start, end)  # a window: its own days, no listing of every day
         else:
-            days = _names(self.fs, base)
+            days = [day for day in map(_day_of, _names(self.fs, base)) if day is not None]
         first_day = None if start is None else hour_of(start).replace(hour=0)
         hours = []
-        for day in days:
-            try:
-                midnight = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
-            except ValueError:
-                continue  # not one of ours
+        for midnight in days:
             if (first_day is not None and midnight < first_day) or (end is not None and midnight >= end):
                 continue
-            for hour in _names(self.fs, f"{base}/{day}"):
+            for hour in _names(self.fs, f"{base}/{midnight:%Y-%m-%d}"):
                 if len(hour) == 2 and hour.isdigit() and int(hour) < 24:
                     hours.append(midnight.replace(hour=int(hour)))
-        chosen = [hour for hour in hours if _overlaps(hour, start, end)]
-        return sorted(chosen)
+        return sorted(hour for hour in hours if _overlaps(hour, start, end))
 
     # -- writing -------------------------------------------------------------------------------------------
     def write(
@@ -256,6 +251,14 @@ def _days(start: datetime, end: datetime) -> list[datetime]:
         days.append(day)
         day += timedelta(days=1)
     return days
+
+
+def _day_of(name: str) -> datetime | None:
+    """The UTC midnight a day folder's name gives, or None for a name that is not one of ours."""
+    try:
+        return datetime.strptime(name, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _overlaps(hour: datetime, start: datetime | None, end: datetime | None) -> bool:
