@@ -26,7 +26,7 @@ import psutil
 from shipyard.config import Settings
 from shipyard.registry import Registry
 from shipyard.scheduling.schedules import ON_TIME, Schedule, list_schedules
-from shipyard.sidecars import parent_gone, start_sidecar
+from shipyard.sidecars import parent_gone, start_runner
 from shipyard.store.schedules import RunningOccurrence, ScheduleRepository
 
 log = logging.getLogger("shipyard.scheduling")
@@ -177,14 +177,27 @@ class Scheduler:
         )
 
 
+@dataclass(frozen=True)
+class SchedulerConfig:
+    #: Seconds between two looks at the schedules.
+    interval_seconds: float = 5.0
+
+
+class SchedulerRunner:
+    """The scheduler as a runner (``shipyard.sidecars.Runner``): beside a server, in its companion."""
+
+    def __init__(self, settings: Settings, config: SchedulerConfig | None = None) -> None:
+        self.settings = settings
+        self.config = config or SchedulerConfig()
+
+    def run(self, stop: threading.Event | None = None, *, parent: int | None = None) -> None:
+        with Registry(self.settings) as registry:
+            Scheduler(registry).run(stop, interval=self.config.interval_seconds, parent=parent)
+
+
 def start_scheduler_process(settings: Settings, interval: float = 5.0) -> BaseProcess:
     """The scheduler in a daemon process beside a server (it stops when the server is gone)."""
-    return start_sidecar(_run_in_process, settings, interval, name="shipyard-scheduler")
-
-
-def _run_in_process(settings: Settings, interval: float, parent: int) -> None:
-    with Registry(settings) as registry:
-        Scheduler(registry).run(interval=interval, parent=parent)
+    return start_runner(SchedulerRunner, settings, SchedulerConfig(interval), name="shipyard-scheduler")
 
 
 def _last_line(path: Path) -> str:

@@ -30,6 +30,7 @@ from shipyard.monitoring.series import parse_window
 from shipyard.registry import ModelVersion, Registry
 from shipyard.retraining import load_policies
 from shipyard.server.config import ENV_VARIABLE, ServeConfig, read_token_file
+from shipyard.sidecars import RunnerSpec, start_companion
 from shipyard.threads import one_native_thread_per_process
 
 log = logging.getLogger("shipyard.serving")
@@ -37,6 +38,8 @@ log = logging.getLogger("shipyard.serving")
 #: Where the token is read from when neither ``token`` nor ``token_file`` is given (the second is the older
 #: name); both are removed from the environment the workers inherit.
 TOKEN_VARIABLES = ("SHIPYARD_SERVE_TOKEN", "SHIPYARD_API_TOKEN")
+#: What runs the app: uvicorn's worker processes here, or replicas of a Ray Serve deployment.
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,14 @@ class ServeOptions:
     #: Seconds between two looks at the retraining triggers.
     retrain_interval: float = 60.0
     log_level: str = "info"
+    #: ``local``: ``workers`` uvicorn processes here; ``ray``: ``workers`` Ray Serve replicas on the
+    #: ``ray_address`` cluster (else a local Ray), behind Ray's proxy on ``host:port``.
+    engine: str = "local"
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            choices = " or ".join(repr(engine) for engine in ENGINES)
+            raise InvalidInput(f"cannot serve with the engine {self.engine!r}; choose {choices}")
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,8 @@ class ServerPlan:
         )
         options = self.options
         address = f"http://{options.host}:{options.port}"
-        lines = [f"serving {served} on {address} with {options.workers} worker(s)"]
+        processes = "Ray Serve replica(s)" if options.engine == "ray" else "worker(s)"
+        lines = [f"serving {served} on {address} with {options.workers} {processes}"]
         if self.monitoring:
             lines.append(
                 f"monitoring every {options.monitor_interval:g} s in {options.monitor_window} windows"
@@ -129,6 +141,10 @@ def plan_server(
 ) -> ServerPlan:
     """Check everything a server needs before any process starts; raises the error a user must fix."""
     options = options or ServeOptions()
+    if options.engine == "ray":
+        from shipyard.server.ray_serve import require_ray_serve
+
+        require_ray_serve()
     window = parse_window(options.monitor_window)
     references = list(references)
     with Registry(settings or load_settings()) as registry:
@@ -193,11 +209,14 @@ def run_server(plan: ServerPlan) -> None:
     with _private_token_file(plan.config.api_token) as token_file:
         worker_config = replace(plan.config, api_token=None, api_token_file=token_file)
         os.environ[ENV_VARIABLE] = worker_config.to_environment()
-        if options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        if options.engine == "local" and options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Before any worker imports prometheus_client: every worker writes its counts to this folder.
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
         one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
         _start_sidecars(plan)
+        if options.engine == "ray":
+            _serve_on_ray(plan)
+            return
         uvicorn.run(
             "shipyard.server.app:create_app",
             factory=True,
@@ -213,32 +232,72 @@ def run_server(plan: ServerPlan) -> None:
         )
 
 
+def _serve_on_ray(plan: ServerPlan) -> None:
+    """The replicas on Ray, each given the configuration with its token (Ray's controller keeps it; whoever
+    can reach the cluster can run code on it anyway): a private file here is no file on another node."""
+    from shipyard.server.ray_serve import serve_on_ray
+
+    options = plan.options
+    serve_on_ray(
+        plan.config,
+        host=options.host,
+        port=options.port,
+        replicas=options.workers,
+        address=plan.settings.ray_address,
+    )
+
+
 def _start_sidecars(plan: ServerPlan) -> None:
-    """The monitoring, rollout and retraining runners and the scheduler, as daemons that end with this
-    process."""
+    """What runs beside the workers, as daemons that end with this process: the monitoring and rollout
+    runners and the scheduler together in one companion process (started once the workers answer), and
+    the retraining runner in its own, since a retraining run trains there."""
+    options = plan.options
+    runners = []
     if plan.monitoring:
-        from shipyard.monitor_runner import RunnerConfig, start_runner_process
-
-        runner = RunnerConfig(
-            plan.references,
-            int(plan.window.total_seconds()),
-            plan.options.monitor_interval,
-            alerts=plan.alerting is not None,
+        monitoring = {
+            "references": plan.references,
+            "window_seconds": int(plan.window.total_seconds()),
+            "interval_seconds": options.monitor_interval,
+            "alerts": plan.alerting is not None,
+        }
+        runners.append(
+            RunnerSpec(
+                "shipyard.monitor_runner:MonitorRunner", "shipyard.monitor_runner:RunnerConfig", monitoring
+            )
         )
-        start_runner_process(plan.settings, runner)
-    if plan.options.rollouts:
-        from shipyard.rollout_runner import RolloutRunnerConfig, start_rollout_process
-
-        start_rollout_process(plan.settings, RolloutRunnerConfig(plan.options.rollout_interval))
+    if options.rollouts:
+        runners.append(
+            RunnerSpec(
+                "shipyard.rollout_runner:RolloutRunner",
+                "shipyard.rollout_runner:RolloutRunnerConfig",
+                {"interval_seconds": options.rollout_interval},
+            )
+        )
+    if options.scheduler:
+        runners.append(
+            RunnerSpec(
+                "shipyard.scheduling.scheduler:SchedulerRunner",
+                "shipyard.scheduling.scheduler:SchedulerConfig",
+            )
+        )
+    if runners:
+        start_companion(plan.settings, runners, ready_url=_ready_url(options))
     if plan.retraining:
-        from shipyard.retrain_runner import RetrainRunnerConfig, start_retrain_process
+        watching = {"interval_seconds": options.retrain_interval, "since": datetime.now(UTC)}
+        retraining = RunnerSpec(
+            "shipyard.retrain_runner:RetrainRunner", "shipyard.retrain_runner:RetrainRunnerConfig", watching
+        )
+        start_companion(
+            plan.settings, [retraining], ready_url=_ready_url(options), name="shipyard-retraining"
+        )
 
-        watching = RetrainRunnerConfig(plan.options.retrain_interval, since=datetime.now(UTC))
-        start_retrain_process(plan.settings, watching)
-    if plan.options.scheduler:
-        from shipyard.scheduling import start_scheduler_process
 
-        start_scheduler_process(plan.settings)
+def _ready_url(options: ServeOptions) -> str:
+    """Where this host reaches the server's readiness probe (a wildcard address listens on loopback too)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(options.host, options.host)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{options.port}/health/ready"
 
 
 def serve(
