@@ -52,6 +52,14 @@ RetrainFlag = Annotated[
 RetrainIntervalOption = Annotated[
     float, typer.Option("--retrain-interval", help="Seconds between looks at retraining triggers.", min=1.0)
 ]
+EngineOption = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="local (uvicorn worker processes here) or ray (--workers Ray Serve replicas on the ray_address "
+        "cluster, else a local Ray).",
+    ),
+]
 RolloutIntervalOption = Annotated[
     float, typer.Option("--rollout-interval", help="Seconds between rollout controller passes.", min=0.5)
 ]
@@ -61,7 +69,10 @@ def serve_command(
     references: Annotated[list[str], typer.Argument(help="Models to serve: fraud@production churn/3 …")],
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = 8080,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes.", min=1, max=64)] = 1,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (replicas with --engine ray).", min=1, max=64)
+    ] = 1,
+    engine: EngineOption = "local",
     token_file: TokenFileOption = None,
     token: TokenOption = None,
     max_body_mb: Annotated[
@@ -128,6 +139,7 @@ def serve_command(
         retrain=retrain,
         retrain_interval=retrain_interval,
         log_level=log_level,
+        engine=engine,  # ServeOptions refuses anything else, naming the choices
     )
     plan = plan_server(references, options, settings=load_settings(state.home))
     for line in plan.describe():
