@@ -124,6 +124,7 @@ def test_each_replica_answers_every_protocol_with_the_served_version(
         answers = answers_from_every_replica(client)
         mlflow = client.post("/invocations", json={"dataframe_records": ROWS})
         oip = client.post("/v2/models/fraud/infer", json={"inputs": tensors})
+        metrics = client.get("/metrics")
     assert f"with {REPLICAS} Ray Serve replica(s)" in ray_server.log_text()
     assert len(set(answers)) == REPLICAS
     for body in answers.values():
@@ -131,6 +132,7 @@ def test_each_replica_answers_every_protocol_with_the_served_version(
     assert mlflow.status_code == 200 and mlflow.json() == {"predictions": expected}
     assert oip.status_code == 200 and oip.json()["model_version"] == str(served.version)
     assert oip.json()["outputs"][0]["data"] == expected
+    assert metrics.status_code == 200 and "shipyard_requests_total" in metrics.text  # the answering replica's
 
 
 def test_both_replicas_follow_an_alias_move(ray_server: Server, ray_workspace: Path) -> None:
