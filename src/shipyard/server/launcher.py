@@ -5,6 +5,8 @@ from the environment, plus, beside them, the monitoring runner (one however many
 alert rules after each run), the rollout runner (the controller that advances rollouts) and optionally the
 scheduler. Everything that can be wrong is checked before
 any process starts: a reference that does not resolve, an alert rule naming a figure that does not exist.
+With ``engine="ray"`` the workers are the replicas of a Ray Serve deployment instead, each given its
+``ServeConfig`` with the deployment (``shipyard.server.ray_serve``); what runs beside them is the same.
 
 The bearer token comes from ``token_file`` (or ``token``, or ``$SHIPYARD_SERVE_TOKEN``) and reaches the
 workers as a private file (mode 0600, in a folder only this user can open) that the server removes when it
