@@ -44,6 +44,7 @@ from shipyard.predictions.records import OUTPUT_COLUMNS, PREDICTION_COLUMN, SCOR
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats import NumericLayout, NumericSketch, Profile, ProfileLayout
 from shipyard.stats.drift import DatasetDrift, DriftOptions, compare
+from shipyard.stats.quantiles import StreamPercentiles
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ def monitor_window(
     tally = _Tally(version, reference, {pid: label for pid, label, _ in labels})
     for table in log.batches(version.model, version.version, start, end, _READ_COLUMNS):
         tally.add(table)
-    result.rows, result.requests = tally.rows, len(tally.requests)
+    result.rows, result.requests = tally.rows, tally.requests
     result.estimated_requests, result.sampled = round(tally.weights, 3), tally.sampled
     failures = (
         count_failures(log, version.model, version.version, start, end)
@@ -198,9 +199,9 @@ class _Tally:
         self.window: Profile | None = None
         self.outputs: Profile | None = None
         self.out_of_range = dict.fromkeys(self.features, 0)
-        self.latencies: list[np.ndarray] = []
-        self.batch_sizes: list[np.ndarray] = []
-        self.requests: set[str] = set()
+        # Percentiles in bounded memory and a count of first rows: a busy hour has millions of requests.
+        self.latencies, self.batch_sizes = StreamPercentiles(), StreamPercentiles()
+        self.requests = 0
         self.rows, self.weights, self.row_weights, self.sampled = 0, 0.0, 0.0, False
         self.labelled_ids = pa.array(list(truth), pa.string())
         self.predictions: list[pa.Table] = []
@@ -213,10 +214,11 @@ class _Tally:
             part = Profile.build(_outputs(table, self.output_layout, self.version), self.output_layout)
             self.outputs = part if self.outputs is None else self.outputs.merge(part)
         first_rows = _first_row_of_each_request(table)
-        self.requests.update(first_rows["request_id"].to_pylist())
-        self.latencies.append(first_rows["latency_ms"].to_numpy(zero_copy_only=False))
+        self.requests += first_rows.num_rows  # a request has exactly one row "-0"
+        self.latencies.add(first_rows["latency_ms"].to_numpy(zero_copy_only=False))
         if "batch_rows" in first_rows.column_names:
-            self.batch_sizes.append(first_rows["batch_rows"].to_numpy(zero_copy_only=False))
+            sizes = first_rows["batch_rows"].to_numpy(zero_copy_only=False)
+            self.batch_sizes.add(sizes[sizes > 0])  # 0: logged before batch sizes were
         rates = first_rows["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
         self.weights += float(np.sum(1.0 / np.maximum(rates, 1e-9)))
         row_rates = table["sample_rate"].to_numpy(zero_copy_only=False).astype(np.float64)
@@ -279,7 +281,7 @@ def empty_window(
     result = WindowResult(version.model, version.version, start, end, minimums=minimums or MinimumRows())
     if not version.profile:
         result.notes.append(_no_profile(version))
-    result.health = {**_health(result, [], [], FailureCounts()), **no_usage()}
+    result.health = {**_health(result, StreamPercentiles(), StreamPercentiles(), FailureCounts()), **no_usage()}
     result.notes.append(_NO_DATA)
     return result
 
@@ -436,35 +438,23 @@ def _quality(
 
 def _health(
     result: WindowResult,
-    latencies: list[np.ndarray],
-    batch_sizes: list[np.ndarray],
+    latency: StreamPercentiles,
+    batches: StreamPercentiles,
     failures: FailureCounts,
 ) -> dict[str, float | None]:
     seconds = (result.end - result.start).total_seconds()
-    latency = _finite(latencies)
-    batches = _finite(batch_sizes)
-    batches = batches[batches > 0]  # 0: logged before batch sizes were
     every_request = result.estimated_requests + failures.requests
-
-    def percentile(values: np.ndarray, q: float) -> float | None:
-        return float(np.percentile(values, q)) if values.size else None
-
     return {
         "request_rate": every_request / seconds if seconds > 0 else None,
         "error_rate": failures.errors / every_request if every_request else None,
         "rejected_rate": failures.refused / every_request if every_request else None,
         "rows_per_request": result.rows / result.requests if result.requests else None,
-        "latency_p50_ms": percentile(latency, 50),
-        "latency_p95_ms": percentile(latency, 95),
-        "latency_p99_ms": percentile(latency, 99),
-        "batch_rows_p50": percentile(batches, 50),
-        "batch_rows_p95": percentile(batches, 95),
+        "latency_p50_ms": latency.percentile(50),
+        "latency_p95_ms": latency.percentile(95),
+        "latency_p99_ms": latency.percentile(99),
+        "batch_rows_p50": batches.percentile(50),
+        "batch_rows_p95": batches.percentile(95),
     }
-
-
-def _finite(parts: list[np.ndarray]) -> np.ndarray:
-    values = np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
-    return values[np.isfinite(values)]
 
 
 def _accuracy(

@@ -32,6 +32,7 @@ from shipyard.monitoring.service import SERVER_ERROR
 from shipyard.predictions import PredictionLog
 from shipyard.registry import Registry
 from shipyard.rollouts.analysis import ArmFigures, PairFigures
+from shipyard.stats.quantiles import StreamPercentiles
 
 #: What a shadow answer's prediction ids add to the stable answer's (``serving.results.SHADOW_SUFFIX``;
 #: serving imports rollouts, so the name is repeated here rather than imported).
@@ -64,7 +65,7 @@ def arm_figures(
     """What ``arm`` (served by ``version``) did in ``[start, end)``; ``labels`` maps prediction ids the
     client saw to their true label (a shadow row is judged by its stable twin's label)."""
     requests = rows = correct = labelled = 0
-    latencies: list[np.ndarray] = []
+    latencies = StreamPercentiles()
     predictions: list[np.ndarray] = []
     scores: list[np.ndarray] = []
     for table in _arm_rows(log, model, version, arm, start, end):
@@ -72,7 +73,7 @@ def arm_figures(
         ids = table["prediction_id"]
         first = pc.or_(pc.ends_with(ids, "-0"), pc.ends_with(ids, "-0" + SHADOW_SUFFIX))
         requests += int(pc.sum(first).as_py() or 0)
-        latencies.append(table["latency_ms"].filter(first).to_numpy(zero_copy_only=False))
+        latencies.add(table["latency_ms"].filter(first).to_numpy(zero_copy_only=False))
         values = _values(table["prediction"])
         predictions.append(values)
         score = _scores(table["probabilities"])
@@ -82,8 +83,6 @@ def arm_figures(
             found, right = _judged(ids, values, labels)
             labelled, correct = labelled + found, correct + right
     errors, refused_requests, refused_rows, failed_rows = _failures(log, model, version, arm, start, end)
-    latency = np.concatenate(latencies).astype(np.float64) if latencies else np.zeros(0)
-    latency = latency[np.isfinite(latency)]
     predicted = _capped(predictions)
     scored = _capped(scores) if scores and sum(len(s) for s in scores) == rows else None
     return ArmFigures(
@@ -91,7 +90,7 @@ def arm_figures(
         errors=errors,
         rows=rows + failed_rows,
         rejected_rows=refused_rows,
-        latency_p99_ms=float(np.percentile(latency, 99)) if latency.size else None,
+        latency_p99_ms=latencies.percentile(99),
         predictions=predicted,
         scores=scored,
         labelled=labelled,
