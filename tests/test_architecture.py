@@ -23,6 +23,7 @@ LAYERS: dict[str, set[str]] = {
     "core": {
         "errors",
         "_version",
+        "_lazy_exports",
         "numerals",
         "refs",
         "ids",

@@ -1,12 +1,18 @@
 """shipyard: take a trained ML model to production and keep it healthy there.
 
 The public API is what this module exports; everything else may change between releases.
+
+Only the version, the errors and model references load with ``import shipyard``; every other name is
+imported on first use (PEP 562), so a command line, a server's supervisor or a script that needs one
+name does not pay for pandas, pyarrow, SQLAlchemy or scikit-learn it never touches.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard._lazy_exports import lazy_exports
 from shipyard._version import __version__
-from shipyard.config import Settings, load_settings
-from shipyard.contracts import Contract
-from shipyard.datasets import DatasetVersion
 from shipyard.errors import (
     ConfigurationError,
     Conflict,
@@ -20,37 +26,24 @@ from shipyard.errors import (
     Unauthorized,
 )
 from shipyard.refs import ModelRef
-from shipyard.registry import (
-    AliasChange,
-    AuditEvent,
-    ModelVersion,
-    RegisteredModel,
-    Registry,
-    VersionMetadata,
-    render_model_card,
-)
-from shipyard.stats import Profile
-from shipyard.workspace import init_workspace
 
-# Training pulls in scikit-learn's model selection and metrics; load it on first use, not on import.
-_LAZY = {
-    "train": "shipyard.training",
-    "reproduce": "shipyard.training",
-    "TrainSpec": "shipyard.training",
-    "TrainingResult": "shipyard.training",
-    # The server pulls in Starlette and the serving engine: loaded when a program serves, not on import.
-    "serve": "shipyard.server",
-    "ServeOptions": "shipyard.server",
-}
-
-
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
-
+if TYPE_CHECKING:  # what type checkers and editors see; at run time each is imported on first use
+    from shipyard.config import Settings, load_settings
+    from shipyard.contracts import Contract
+    from shipyard.datasets import DatasetVersion
+    from shipyard.registry import (
+        AliasChange,
+        AuditEvent,
+        ModelVersion,
+        RegisteredModel,
+        Registry,
+        VersionMetadata,
+        render_model_card,
+    )
+    from shipyard.server import ServeOptions, serve
+    from shipyard.stats import Profile
+    from shipyard.training import TrainingResult, TrainSpec, reproduce, train
+    from shipyard.workspace import init_workspace
 
 __all__ = [
     "AliasChange",
@@ -85,3 +78,27 @@ __all__ = [
     "serve",
     "train",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "shipyard.config": ("Settings", "load_settings"),
+            "shipyard.contracts": ("Contract",),
+            "shipyard.datasets": ("DatasetVersion",),
+            "shipyard.registry": (
+                "AliasChange",
+                "AuditEvent",
+                "ModelVersion",
+                "RegisteredModel",
+                "Registry",
+                "VersionMetadata",
+                "render_model_card",
+            ),
+            "shipyard.stats": ("Profile",),
+            "shipyard.workspace": ("init_workspace",),
+            # Training pulls in scikit-learn's model selection, the server Starlette and the engine.
+            "shipyard.training": ("train", "reproduce", "TrainSpec", "TrainingResult"),
+            "shipyard.server": ("serve", "ServeOptions"),
+        },
+    )
