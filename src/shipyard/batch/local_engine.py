@@ -1,16 +1,19 @@
 """The local engine: every core of this machine, one model load.
 
-The driver reads the inputs chunk by chunk and hands each to a worker, keeping at most two chunks per worker
-in flight, so memory holds a few chunks whatever the input size. Workers are threads sharing one loaded
-model, each limited to one OpenMP/BLAS thread: scikit-learn, LightGBM, XGBoost, ONNX Runtime and PyTorch
-predict outside the GIL, so the threads use every core and the job starts in the time it takes to load the
-model once. A generic Python model may hold the GIL, so it gets a pool of worker processes instead, each
-loading the model once. Workers write their part and reject files themselves.
+The driver reads the inputs chunk by chunk (pyarrow decodes outside the GIL) and hands each to a worker,
+keeping at most two chunks per worker in flight, so memory holds a few chunks whatever the input size.
+Workers are threads sharing one loaded model, each limited to one OpenMP/BLAS thread: scikit-learn,
+LightGBM, XGBoost, ONNX Runtime and PyTorch predict outside the GIL, so the threads use every core, and
+while one predicts another checks or writes its chunk. A worker checks its chunk against the contract before
+it needs the model, so the first chunks are read and checked while the model is still loading (importing
+its library takes seconds). A generic Python model may hold the GIL, so it gets a pool of worker processes
+instead, each loading the model once. Workers write their part and reject files themselves.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -58,23 +61,24 @@ def _score_in_threads(
     finished: Callable[[ChunkOutcome], None],
     workers: int,
 ) -> None:
-    scorers: list[ChunkScorer] = []
+    model = loaded[1]
+    scorer = ChunkScorer(plan, loaded)
+    limited = threading.local()
 
-    def one_thread_each() -> None:  # OpenMP's thread count is per calling thread
-        threadpool_limits(limits=1, user_api="openmp")
-
-    def submit(chunk: Chunk) -> Future[ChunkOutcome]:
-        if not scorers:
-            scorers.append(ChunkScorer(plan, (loaded[0], loaded[1].result())))
-        return pool.submit(scorers[0].score, chunk)
+    def score(chunk: Chunk) -> ChunkOutcome:
+        checked = scorer.check(chunk)  # the contract alone: done while the model may still be loading
+        model.result()  # a model that cannot load (not trusted, damaged) raises here, as itself
+        if workers > 1 and not getattr(limited, "done", False):
+            # OpenMP's thread count is per calling thread, and its library is loaded with the model.
+            threadpool_limits(limits=1, user_api="openmp")
+            limited.done = True
+        return scorer.finish(checked)
 
     with (
         threadpool_limits(limits=1 if workers > 1 else None),
-        ThreadPoolExecutor(
-            workers, thread_name_prefix="batch", initializer=one_thread_each if workers > 1 else None
-        ) as pool,
+        ThreadPoolExecutor(workers, thread_name_prefix="batch") as pool,
     ):
-        _bounded(submit, pending, finished, 2 * workers)
+        _bounded(lambda chunk: pool.submit(score, chunk), pending, finished, 2 * workers)
 
 
 _worker_scorer: ChunkScorer | None = None
@@ -114,13 +118,34 @@ def _bounded(
     finished: Callable[[ChunkOutcome], None],
     limit: int,
 ) -> None:
-    """Submit chunks with at most ``limit`` in flight: memory holds a few chunks, whatever the input."""
+    """Submit chunks with at most ``limit`` in flight (memory holds a few chunks, whatever the input) and
+    report each as it finishes.
+
+    When a chunk fails, or the driver is interrupted, the chunks not yet started are cancelled and the error
+    goes on as raised; chunks that finished before it are reported first, so the manifest keeps them.
+    """
     in_flight: set[Future[ChunkOutcome]] = set()
-    for chunk in pending:
-        in_flight.add(submit(chunk))
-        if len(in_flight) >= limit:
-            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                finished(future.result())
-    for future in in_flight:
-        finished(future.result())
+    try:
+        for chunk in pending:
+            in_flight.add(submit(chunk))
+            if len(in_flight) >= limit:
+                in_flight = _report_finished(in_flight, finished)
+        while in_flight:
+            in_flight = _report_finished(in_flight, finished)
+    finally:
+        for future in in_flight:
+            future.cancel()
+
+
+def _report_finished(
+    in_flight: set[Future[ChunkOutcome]], finished: Callable[[ChunkOutcome], None]
+) -> set[Future[ChunkOutcome]]:
+    """Wait for at least one chunk to finish and report every finished one; the chunks still running."""
+    done, running = wait(in_flight, return_when=FIRST_COMPLETED)
+    failed = [future for future in done if future.exception() is not None]
+    for future in done:
+        if future not in failed:
+            finished(future.result())
+    if failed:
+        failed[0].result()  # raises it; the caller cancels the chunks not yet started
+    return running

@@ -1,15 +1,16 @@
 """Scoring one chunk: validate with the version's contract, predict, and write its part and reject files.
 
-This runs in a worker process (one model load per process) or in the caller's process for small inputs;
-everything it needs travels in a ``ScoringPlan``. The model runs on the valid rows at once; if it raises,
-the rows are halved until the rows it cannot score are found one by one, and those go to the reject file
-with the model's error: one bad row never costs a chunk its predictions.
+This runs in the local engine's threads (sharing one model load), in a worker process or in a Ray actor (one
+model load each); everything it needs travels in a ``ScoringPlan``. The model runs on the valid rows at
+once; if it raises, the rows are halved until the rows it cannot score are found one by one, and those go to
+the reject file with the model's error: one bad row never costs a chunk its predictions.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,15 +96,34 @@ class ChunkOutcome:
         }
 
 
-class ChunkScorer:
-    """Loads the version once; scores chunk after chunk."""
+@dataclass
+class CheckedChunk:
+    """A chunk read and checked against the contract: what is left is to predict its valid rows and write."""
 
-    def __init__(self, plan: ScoringPlan, loaded: tuple[ModelVersion, LoadedModel] | None = None) -> None:
-        """``loaded``: the version and its model, when the caller loaded them already."""
+    chunk: Chunk
+    frame: pd.DataFrame  # the chunk as read, for the reject file
+    valid: pd.DataFrame  # the rows that meet the contract, indexed by their positions in the chunk
+    reasons: dict[int, list[tuple[str, str]]]  # why each other row was rejected
+    seconds: float  # spent checking
+
+
+class ChunkScorer:
+    """Loads the version once; scores chunk after chunk.
+
+    Scoring is two steps: ``check`` needs only the version's contract, ``finish`` needs the model. So a
+    caller still loading the model (``loaded`` holding a future) can check its first chunks meanwhile.
+    """
+
+    def __init__(
+        self,
+        plan: ScoringPlan,
+        loaded: tuple[ModelVersion, LoadedModel | Future[LoadedModel]] | None = None,
+    ) -> None:
+        """``loaded``: the version and its model (or the model still loading), when the caller has them."""
         self.plan = plan
         if loaded is None:
             loaded = load_version(plan)
-        self.version, self.model = loaded
+        self.version, self._model = loaded
         self.contract = Contract.from_dict(self.version.input_schema) if self.version.input_schema else None
         self.features = (
             self.contract.names if self.contract is not None else list(self.version.info.feature_names or [])
@@ -112,13 +132,29 @@ class ChunkScorer:
         self.output = Path(plan.output)
         self.log = SegmentStore(plan.log_url) if plan.log_url else None
 
+    @property
+    def model(self) -> LoadedModel:
+        """The loaded model; waits for it while it loads (and raises what loading raised)."""
+        return self._model.result() if isinstance(self._model, Future) else self._model
+
     def score(self, chunk: Chunk) -> ChunkOutcome:
+        return self.finish(self.check(chunk))
+
+    def check(self, chunk: Chunk) -> CheckedChunk:
+        """The chunk as a frame, checked against the contract (no model needed)."""
         started = time.perf_counter()
-        file = self.plan.input_paths[chunk.file_index]
         text = self.plan.input_formats[chunk.file_index] == "csv"
         frame = chunk.table.to_pandas()
         reasons: dict[int, list[tuple[str, str]]] = {}
         valid = self._validate(frame, text, reasons)
+        return CheckedChunk(chunk, frame, valid, reasons, time.perf_counter() - started)
+
+    def finish(self, checked: CheckedChunk) -> ChunkOutcome:
+        """Predict the checked chunk's valid rows, then write its part file, its rejects and its log."""
+        started = time.perf_counter() - checked.seconds  # the chunk's own time: no wait for the model
+        chunk, frame, reasons = checked.chunk, checked.frame, checked.reasons
+        file = self.plan.input_paths[chunk.file_index]
+        valid = checked.valid
         predictions, probabilities, kept = self._predict(valid, reasons)
         outcome = ChunkOutcome(chunk.key, len(frame), len(kept), len(reasons), None, None, 0.0)
         if len(kept):
@@ -299,8 +335,8 @@ class ChunkScorer:
             for index, label in enumerate(self.classes):
                 columns[f"proba_{label}"] = pa.array(probabilities[:, index])
         count = len(kept)
-        columns[MODEL_VERSION] = pa.array([self.version.ref] * count, pa.string())
-        columns[RUN_ID] = pa.array([self.plan.run_id] * count, pa.string())
+        columns[MODEL_VERSION] = pa.repeat(pa.scalar(self.version.ref, pa.string()), count)
+        columns[RUN_ID] = pa.repeat(pa.scalar(self.plan.run_id, pa.string()), count)
         table = pa.table(columns)
         name = f"part-{chunk.key}.{'csv' if self.plan.format == 'csv' else 'parquet'}"
         _write_table(table, self.output / name, self.plan.format)
