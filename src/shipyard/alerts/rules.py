@@ -51,7 +51,7 @@ from shipyard.config import CONFIG_FILE, Settings
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import ConfigurationError, Conflict, NotFound, ShipyardError, not_found
 from shipyard.monitoring.figures import RETIRED, catalogue
-from shipyard.predictions.records import OUTPUT_COLUMNS
+from shipyard.predictions.names import OUTPUT_COLUMNS
 from shipyard.refs import ModelRef
 from shipyard.registry import ModelVersion, Registry
 from shipyard.store.alert_rules import AlertRuleRepository

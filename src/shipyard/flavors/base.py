@@ -7,14 +7,16 @@ never touches a model any other way, so serving, batch and gates treat every for
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:  # the registry reads descriptions without numpy or pandas: see ``_plain``
+    import numpy as np
+    import pandas as pd
 
 Task = Literal["classification", "regression", "unknown"]
 
@@ -34,7 +36,8 @@ class ModelDescription:
         # like what the user trained on.
         object.__setattr__(self, "classes", _plain(self.classes))
         object.__setattr__(self, "feature_names", _plain(self.feature_names))
-        if isinstance(self.n_features, np.integer):
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(self.n_features, numpy.integer):
             object.__setattr__(self, "n_features", int(self.n_features))
 
     def to_dict(self) -> dict[str, Any]:
@@ -59,7 +62,12 @@ def _plain(values: Iterable[Any] | None) -> list[Any] | None:
     """A list with numpy scalars turned into Python ones (None stays None)."""
     if values is None:
         return None
-    return [value.item() if isinstance(value, np.generic) else value for value in values]
+    # No value is a numpy scalar unless numpy is loaded: a description read back from the registry (plain
+    # JSON) must not load it, a server's supervisor has no other use for it.
+    numpy = sys.modules.get("numpy")
+    if numpy is None:
+        return list(values)
+    return [value.item() if isinstance(value, numpy.generic) else value for value in values]
 
 
 class LoadedModel(ABC):
@@ -113,6 +121,8 @@ def most_probable_class(classes: Any, probabilities: np.ndarray, predict: Callab
     probability. So when any row's top probability is shared (or not a number), or the probabilities do
     not have one column per class, the labels come from ``predict()`` instead, as the two calls would.
     """
+    import numpy as np  # loaded already: the model computed ``probabilities``
+
     labels = np.asarray(classes)
     if probabilities.ndim != 2 or probabilities.shape[1] != len(labels) or len(probabilities) == 0:
         return np.asarray(predict())

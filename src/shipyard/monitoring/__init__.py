@@ -11,16 +11,26 @@
 
 The runner that does this every minute beside a server, and evaluates the alert rules after, is
 ``shipyard.monitor_runner``: it sits above monitoring and alerts, which reads these figures.
+
+The feedback names are imported on first use: alert rules read ``figures`` and a server's supervisor
+parses windows here without loading pandas.
 """
 
-from shipyard.monitoring.feedback import (
-    FeedbackReport,
-    LabelOutcome,
-    attach_labels,
-    feedback_pairs,
-    feedback_table,
-    labels_for,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard._lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from shipyard.monitoring.feedback import (
+        FeedbackReport,
+        LabelOutcome,
+        attach_labels,
+        feedback_pairs,
+        feedback_table,
+        labels_for,
+    )
 
 __all__ = [
     "FeedbackReport",
@@ -30,3 +40,6 @@ __all__ = [
     "feedback_table",
     "labels_for",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(__name__, {"shipyard.monitoring.feedback": __all__})

@@ -12,7 +12,7 @@ sources by tests.
 
 from __future__ import annotations
 
-from shipyard.predictions.events import FAILURE_KINDS
+from shipyard.predictions.names import FAILURE_KINDS
 
 HEALTH = (
     "request_rate",

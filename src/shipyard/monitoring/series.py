@@ -12,6 +12,9 @@ method's ``drift.p_value`` (a test: low = drift) or ``drift.distance`` (high = d
 score as ``drift.<name>`` (``drift.psi``, ``drift.wasserstein``, ``drift.ks_p_value``, …); the same
 under ``output_drift.`` for the outputs; ``quality.<figure>`` per feature; ``accuracy.<metric>``;
 ``health.<figure>``.
+
+Window arithmetic (``parse_window``, ``window_starts``…) and the stored series load neither numpy nor
+pyarrow: a server's supervisor parses its window here. Computing windows imports ``windows`` when it runs.
 """
 
 from __future__ import annotations
@@ -19,17 +22,19 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring.policy import load_monitoring_policy
-from shipyard.monitoring.windows import Sources, WindowResult, empty_window, monitor_window
-from shipyard.predictions import PredictionLog
-from shipyard.predictions.segments import FAILURES, USAGE
 from shipyard.registry import ModelVersion, Registry
-from shipyard.stats.drift import DatasetDrift, DriftOptions
 from shipyard.store.feedback import FeedbackRepository
 from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow, WindowToSave
+
+if TYPE_CHECKING:  # numpy and pyarrow: imported by the functions that compute windows
+    from shipyard.monitoring.windows import Sources, WindowResult
+    from shipyard.predictions import PredictionLog
+    from shipyard.stats.drift import DatasetDrift, DriftOptions
 
 __all__ = [
     "StoredWindow",
@@ -103,6 +108,8 @@ def monitor_range(
     model's ``[monitoring]`` policy (shipyard.toml) gives the rows a verdict needs and the most windows a
     range may hold; a longer range is refused before any work, with a window that fits.
     """
+    from shipyard.monitoring.windows import empty_window, monitor_window
+
     if end <= start:
         raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
     policies = {
@@ -139,6 +146,9 @@ def _plan(
 ) -> Iterator[tuple[datetime, Sources | None]]:
     """Each window of the range, with the sources worth reading in it (None: nothing was logged there),
     from one listing of the log's folders per stream and one lookup of the labels for the whole range."""
+    from shipyard.monitoring.windows import Sources
+    from shipyard.predictions.segments import FAILURES, USAGE
+
     first, last = window_start_of(start, window), window_start_of(end - _INSTANT, window) + window
     hours = log.hours_by_stream(version.model, version.version, first, last)
     busy = {stream: _windows_with_data(found, window) for stream, found in hours.items()}

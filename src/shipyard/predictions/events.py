@@ -29,19 +29,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from shipyard.predictions.names import FAILURE_KINDS as FAILURE_KINDS
 from shipyard.predictions.records import DEFAULT_ARM, TIMESTAMP
 
-#: Why a request got no prediction: the ``error`` column of ``failures``, and the ``failures.<kind>`` figures.
-FAILURE_KINDS = (
-    "rejected",
-    "invalid",
-    "too_large",
-    "unsupported_media_type",
-    "overloaded",
-    "timeout",
-    "model_error",
-    "internal",
-)
 #: Contract problems kept per failed request: enough to name the features, bounded for a huge bad request.
 MAX_PROBLEMS = 100
 

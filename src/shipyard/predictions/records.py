@@ -37,14 +37,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-#: What a model's outputs are called beside its input columns, wherever rows and outputs share a table: the
-#: reference profile, the training report, the monitors' windows and their figures. ``_score`` is a binary
-#: classifier's probability of the positive class.
-#: The arm a row written before rollouts existed was answered by: the only one there was.
-DEFAULT_ARM = "stable"
-PREDICTION_COLUMN = "_prediction"
-SCORE_COLUMN = "_score"
-OUTPUT_COLUMNS = (PREDICTION_COLUMN, SCORE_COLUMN)
+# Defined with the log's other names, where code that never writes a segment reads them.
+from shipyard.predictions.names import DEFAULT_ARM as DEFAULT_ARM
+from shipyard.predictions.names import OUTPUT_COLUMNS as OUTPUT_COLUMNS
+from shipyard.predictions.names import PREDICTION_COLUMN as PREDICTION_COLUMN
+from shipyard.predictions.names import SCORE_COLUMN as SCORE_COLUMN
 
 
 @dataclass(frozen=True)

@@ -4,35 +4,40 @@ This is the Python API the CLI and the server call. It checks what callers pass 
 the repositories in ``shipyard.store`` run each change in one database transaction that also writes its
 audit event, so the trail can never disagree with the state. Model bytes go to the content-addressed
 artifact store before the version row is committed, so a committed version always has its artifact.
+
+Reading the registry (resolving a reference, listing, moving aliases) loads no numpy, pandas or pyarrow:
+a server's supervisor does only that. Registering, profiling, loading a model and the dataset catalog
+import what they need when first called.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shipyard.config import Settings, load_settings
-from shipyard.contracts import Contract
-from shipyard.datasets import DatasetCatalog
 from shipyard.errors import Conflict, InvalidInput, Unauthorized
-from shipyard.flavors import get_flavor
-from shipyard.flavors.base import LoadedModel, ModelDescription
 from shipyard.refs import ModelRef, validate_alias, validate_name
 from shipyard.registry import lineage as lineage_capture
 from shipyard.registry.aliases import check_action, rollback_target, version_number
 from shipyard.registry.entities import AliasChange, AuditEvent, ModelVersion, RegisteredModel
 from shipyard.registry.metadata import VersionMetadata, clean_tags
-from shipyard.registry.reference import Reference, ReferenceData, build_reference, read_reference
-from shipyard.registry.registration import StoredModel, store_model
 from shipyard.store.aliases import ANY_VERSION, AliasRepository
 from shipyard.store.artifacts import ArtifactInfo, ArtifactStore
 from shipyard.store.audit import AuditLog
 from shipyard.store.database import Database
 from shipyard.store.models import ModelRepository, NewVersion
+
+if TYPE_CHECKING:  # imported where used: they load numpy, pandas and pyarrow (see the module docstring)
+    from shipyard.datasets import DatasetCatalog
+    from shipyard.flavors.base import LoadedModel, ModelDescription
+    from shipyard.registry.reference import Reference, ReferenceData
+    from shipyard.registry.registration import StoredModel
 
 
 class Registry:
@@ -49,10 +54,16 @@ class Registry:
     ) -> None:
         self.settings, self.db, self.artifacts, self.actor = settings, db, artifacts, settings.actor
         self._owns_database = owns_database
-        self.datasets = DatasetCatalog(self.db, self.artifacts, self.actor)
         self._models = ModelRepository(self.db, self.actor)
         self._aliases = AliasRepository(self.db, self.actor)
         self._audit_log = AuditLog(self.db)
+
+    @functools.cached_property
+    def datasets(self) -> DatasetCatalog:
+        """The workspace's dataset versions."""
+        from shipyard.datasets import DatasetCatalog
+
+        return DatasetCatalog(self.db, self.artifacts, self.actor)
 
     def acting_as(self, actor: str) -> Registry:
         """This registry with every change audited as ``actor`` (a server's signed-in user), sharing its
@@ -136,6 +147,10 @@ class Registry:
             raise InvalidInput(
                 "register needs exactly one of: a fitted model object, or path= to a saved model file"
             )
+        from shipyard.contracts import Contract
+        from shipyard.registry.reference import build_reference, read_reference
+        from shipyard.registry.registration import store_model
+
         clean = (metadata if metadata is not None else VersionMetadata()).cleaned()
         if reference is not None and clean.profile is not None:
             raise InvalidInput("give the reference profile once: reference= data, or metadata.profile")
@@ -172,6 +187,9 @@ class Registry:
         The model predicts on the rows, so a format that runs code on load needs ``trust=True``. Audited as
         ``version.profile.set``; the version's model, contract and metrics are untouched.
         """
+        from shipyard.contracts import Contract
+        from shipyard.registry.reference import build_reference, read_reference
+
         version = self.resolve(ref)
         if version.profile is not None and not replace:
             raise Conflict(
@@ -269,6 +287,8 @@ class Registry:
 
         Formats that can execute code on load need ``trust=True``; everything else ignores it.
         """
+        from shipyard.flavors import get_flavor
+
         version = self.resolve(ref)
         chosen = get_flavor(version.flavor)
         if chosen.needs_trust and not trust:

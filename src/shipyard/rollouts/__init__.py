@@ -4,23 +4,37 @@ between steps. ``plan`` declares a rollout, ``service`` starts and steers it, ``
 step by step with the prediction log as the judge; the plan and its state live
 in the metadata database, so every server follows it as it follows aliases."""
 
-from shipyard.rollouts.analysis import Analysis, ArmFigures, CheckResult, PairFigures, analyse, should_abort
-from shipyard.rollouts.controller import Transition, advance
-from shipyard.rollouts.plan import DEFAULT_CHECKS, DEFAULT_STEPS, Check, RolloutPlan, RoutingKey, Strategy
-from shipyard.rollouts.routing import Split, choose_arm, key_value
-from shipyard.rollouts.service import (
-    Rollout,
-    abort,
-    active_split,
-    get,
-    history,
-    pause,
-    promote,
-    reconcile,
-    resume,
-    start,
-    status,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard._lazy_exports import lazy_exports
+
+if TYPE_CHECKING:
+    from shipyard.rollouts.analysis import (
+        Analysis,
+        ArmFigures,
+        CheckResult,
+        PairFigures,
+        analyse,
+        should_abort,
+    )
+    from shipyard.rollouts.controller import Transition, advance
+    from shipyard.rollouts.plan import DEFAULT_CHECKS, DEFAULT_STEPS, Check, RolloutPlan, RoutingKey, Strategy
+    from shipyard.rollouts.routing import Split, choose_arm, key_value
+    from shipyard.rollouts.service import (
+        Rollout,
+        abort,
+        active_split,
+        get,
+        history,
+        pause,
+        promote,
+        reconcile,
+        resume,
+        start,
+        status,
+    )
 
 __all__ = [
     "DEFAULT_CHECKS",
@@ -52,3 +66,41 @@ __all__ = [
     "start",
     "status",
 ]
+
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "shipyard.rollouts.analysis": (
+                "Analysis",
+                "ArmFigures",
+                "CheckResult",
+                "PairFigures",
+                "analyse",
+                "should_abort",
+            ),
+            "shipyard.rollouts.controller": ("Transition", "advance"),
+            "shipyard.rollouts.plan": (
+                "DEFAULT_CHECKS",
+                "DEFAULT_STEPS",
+                "Check",
+                "RolloutPlan",
+                "RoutingKey",
+                "Strategy",
+            ),
+            "shipyard.rollouts.routing": ("Split", "choose_arm", "key_value"),
+            "shipyard.rollouts.service": (
+                "Rollout",
+                "abort",
+                "active_split",
+                "get",
+                "history",
+                "pause",
+                "promote",
+                "reconcile",
+                "resume",
+                "start",
+                "status",
+            ),
+        },
+    )
