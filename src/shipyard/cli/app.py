@@ -1,4 +1,8 @@
-"""Commands of the ``shipyard`` CLI. Each parses its arguments, calls one service function, and prints."""
+"""Commands of the ``shipyard`` CLI. Each parses its arguments, calls one service function, and prints.
+
+Building the command tree imports the command modules only: each command imports the services it calls
+when it runs, so ``shipyard --version`` and ``--help`` load no database driver, pandas or pyarrow.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +33,7 @@ from shipyard.cli.schedule import schedule_app, scheduler_command
 from shipyard.cli.serve import serve_command
 from shipyard.cli.team import init_team, migrate_workspace_command
 from shipyard.cli.training import register_training_commands
-from shipyard.config import load_settings
 from shipyard.errors import InvalidInput
-from shipyard.registry import Registry
-from shipyard.workspace import init_workspace
 
 app = typer.Typer(
     name="shipyard",
@@ -141,6 +142,9 @@ def init(
 ) -> None:
     """Create a workspace with its shipyard.toml, database and artifact store; with --team, one that uses
     shared services (checked first, database migrated); with --ci, a CI file too."""
+    from shipyard.registry import Registry
+    from shipyard.workspace import init_workspace
+
     require_workspace()
     if not team and (db is not None or artifacts is not None or log is not None):
         raise InvalidInput("--db, --artifacts and --log only apply with --team")
@@ -171,6 +175,8 @@ def init(
 @app.command()
 def config(as_json: JsonFlag = False) -> None:
     """Print the effective settings and where each one came from."""
+    from shipyard.config import load_settings
+
     require_workspace()
     settings = load_settings(state.home)
     values = settings.as_dict()

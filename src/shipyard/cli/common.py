@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from shipyard.errors import ConfigurationError
-from shipyard.registry import Registry
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the registry loads SQLAlchemy: imported when a command opens it, not for --help
     from shipyard.client import RemoteOperations, RemoteRegistry
+    from shipyard.registry import Registry
 
 #: The environment variables that point the CLI at a server (read by ``shipyard.client`` too).
 URL_VARIABLE = "SHIPYARD_URL"
@@ -51,6 +51,8 @@ def open_registry(*, changes: bool = False) -> Registry:
     only shows later, as unexpected version numbers. With ``SHIPYARD_URL`` set it refuses: the command
     needs the workspace itself, which is where the server runs.
     """
+    from shipyard.registry import Registry
+
     require_workspace()
     registry = Registry(home=state.home)
     if changes:

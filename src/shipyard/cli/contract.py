@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, open_registry
 from shipyard.cli.data import contract_table
-from shipyard.contracts import Contract
-from shipyard.datasets import read_contract, read_table
-from shipyard.datasets.reading import detect_format
 from shipyard.errors import NotFound
-from shipyard.registry import ModelVersion
+
+if TYPE_CHECKING:  # pandas and pyarrow: loaded by the command that runs, not by ``shipyard --help``
+    from shipyard.contracts import Contract
+    from shipyard.registry import ModelVersion
 
 contract_app = typer.Typer(help="The data contract a model version's input must meet.", no_args_is_help=True)
 
 
 def _contract_of(version: ModelVersion) -> Contract:
+    from shipyard.contracts import Contract
+
     if version.input_schema is None:
         raise NotFound(
             f"{version.ref} has no data contract; train it with 'shipyard train' "
@@ -79,6 +81,9 @@ def contract_validate(
     as_json: JsonFlag = False,
 ) -> None:
     """Check a file against the contract; exit code 1 when any row breaks it."""
+    from shipyard.datasets import read_contract, read_table
+    from shipyard.datasets.reading import detect_format
+
     if contract_file is not None:
         contract = read_contract(contract_file)
     else:

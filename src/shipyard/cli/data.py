@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry
-from shipyard.contracts import Contract
-from shipyard.datasets import DatasetVersion, describe_type_breaks
-from shipyard.datasets.from_log import LOG_COLUMNS
+
+if TYPE_CHECKING:  # pandas and pyarrow: loaded by the command that runs, not by ``shipyard --help``
+    from shipyard.contracts import Contract
+    from shipyard.datasets import DatasetVersion
 
 data_app = typer.Typer(help="Version datasets: stored once under their content hash.", no_args_is_help=True)
 
@@ -31,6 +32,8 @@ def data_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Add a file as the next version of a dataset (identical content: returns the existing version)."""
+    from shipyard.datasets import describe_type_breaks
+
     with open_registry(changes=True) as registry:
         version = registry.datasets.add(name or file.stem, file, format=format, reason=reason)
     if as_json:
@@ -72,6 +75,7 @@ def data_from_log(
     """Store a model's logged inputs, joined with their late labels, as a dataset version with lineage."""
     from shipyard.cli.monitor import parse_time
     from shipyard.datasets import dataset_from_log
+    from shipyard.datasets.from_log import LOG_COLUMNS
     from shipyard.predictions import PredictionLog
 
     start, end = parse_time(since), parse_time(until)
@@ -149,6 +153,8 @@ def data_show(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a dataset version with its inferred contract and profile summary."""
+    from shipyard.datasets import describe_type_breaks
+
     with open_registry() as registry:
         version = registry.datasets.get(reference)
     if as_json:

@@ -3,14 +3,15 @@ and say what to fix. Exit code 0 when everything is healthy, 1 when a check foun
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, require_workspace, state
-from shipyard.config import load_settings
-from shipyard.registry.doctor import DoctorOptions, HealthReport, examine_workspace
+
+if TYPE_CHECKING:
+    from shipyard.registry.doctor import HealthReport
 
 #: The exit code when a check found a problem (a check that could not run at all is a problem too).
 PROBLEM_EXIT = 1
@@ -43,6 +44,9 @@ def doctor_command(
     """Check that the workspace can serve what its aliases point at: the metadata database (reachable,
     migrated), the artifact store (writable), the prediction log, and every alias target (artifact present,
     hash right, model loads). One line per problem with what to do; exit code 1 on any problem."""
+    from shipyard.config import load_settings
+    from shipyard.registry.doctor import DoctorOptions, examine_workspace
+
     require_workspace()
     options = DoctorOptions(models=tuple(models or ()), load=load, trust=trust, all_versions=all_versions)
     report = examine_workspace(load_settings(state.home), options)

@@ -8,15 +8,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pyarrow as pa
 import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, open_registry
-from shipyard.datasets.reading import detect_format, read_table
 from shipyard.errors import InvalidInput
+
+if TYPE_CHECKING:  # pyarrow: loaded by the command that reads the log, not by ``shipyard --help``
+    import pyarrow as pa
 
 logs_app = typer.Typer(help="The prediction log: query it with SQL, follow it, compact and prune it.")
 feedback_app = typer.Typer(help="Late ground truth: attach true labels to logged predictions.")
@@ -58,6 +59,8 @@ def logs_tail(
     ] = False,
 ) -> None:
     """Print the newest logged predictions; with --follow (-f), keep printing them as they are written."""
+    import pyarrow as pa
+
     from shipyard.predictions import PredictionLog
 
     output = _format(output, as_json)
@@ -151,6 +154,7 @@ def feedback_add(
 
     The whole file is stored in one transaction: interrupted, it stores nothing; added again, it changes
     nothing (its labels are reported as duplicates)."""
+    from shipyard.datasets.reading import detect_format, read_table
     from shipyard.monitoring import attach_labels
     from shipyard.predictions import PredictionLog
 

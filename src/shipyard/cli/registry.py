@@ -17,13 +17,12 @@ import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, ReasonOption, open_registry, open_registry_or_remote, remote
-from shipyard.datasets import read_contract
 from shipyard.errors import InvalidInput
 from shipyard.refs import ModelRef
-from shipyard.registry import AliasChange, ModelVersion, Registry, VersionMetadata, render_model_card
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the registry loads SQLAlchemy: imported when a command runs, not for ``shipyard --help``
     from shipyard.client import RemoteRegistry
+    from shipyard.registry import AliasChange, ModelVersion, Registry
 
 models_app = typer.Typer(help="List and inspect registered models and versions.", no_args_is_help=True)
 alias_app = typer.Typer(help="Point aliases (production, staging, …) at versions.", no_args_is_help=True)
@@ -79,6 +78,8 @@ def models_show(
         version = registry.resolve(parsed)
         runs = _gate_runs(registry, version.ref)
     if card:
+        from shipyard.registry import render_model_card
+
         text = render_model_card(version)
         if as_json:
             render.emit_json({"ref": version.ref, "card": text})
@@ -156,6 +157,8 @@ def models_export(
 
 
 def _gate_runs(registry: Registry | RemoteRegistry, ref: str) -> list[dict[str, Any]]:
+    from shipyard.registry import Registry
+
     if not isinstance(registry, Registry):
         return registry.gate_runs(ref)
     from shipyard.gates import gate_runs  # gates load scikit-learn's metrics: only when needed
@@ -278,6 +281,9 @@ def register_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Register a saved model file as the next version of NAME."""
+    from shipyard.datasets import read_contract
+    from shipyard.registry import VersionMetadata
+
     text = _card_text(description, card_file)
     metadata = VersionMetadata(
         metrics=_numbers(metric),

@@ -12,16 +12,16 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from shipyard.registry import AuditEvent
+if TYPE_CHECKING:
+    from shipyard.registry import AuditEvent
 
 
 def console() -> Console:
@@ -125,6 +125,8 @@ def pairs(title: str | None, items: Iterable[tuple[str, Any]]) -> None:
 
 
 def markdown(text: str) -> None:
+    from rich.markdown import Markdown  # with its Markdown parser: loaded by the commands that print one
+
     console().print(Markdown(text))
 
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shipyard.cli import render
 from shipyard.cli.common import JsonFlag, require_workspace, state
-from shipyard.config import load_settings
 from shipyard.errors import InvalidInput
-from shipyard.registry.workspace_migration import MigrationReport, MigrationTarget, migrate_workspace
-from shipyard.store.schema_state import display_url
-from shipyard.workspace import TeamStorage, init_team_workspace, log_url_beside
+
+if TYPE_CHECKING:  # SQLAlchemy and pyarrow: loaded by the command that runs, not by ``shipyard --help``
+    from shipyard.registry.workspace_migration import MigrationReport
 
 #: The exit code when the move ended with rows or files missing at the destination.
 INCOMPLETE_EXIT = 1
@@ -30,6 +29,9 @@ def init_team(
     directory: Path | None, *, db: str | None, artifacts: str | None, log: str | None, exist_ok: bool
 ) -> None:
     """``shipyard init --team``: check the services, migrate the database, write shipyard.toml, and say so."""
+    from shipyard.store.schema_state import display_url
+    from shipyard.workspace import TeamStorage, init_team_workspace, log_url_beside
+
     if not db or not artifacts:
         raise InvalidInput(
             "init --team needs --db (e.g. postgresql+psycopg://user@host:5432/shipyard) and --artifacts "
@@ -82,6 +84,10 @@ def migrate_workspace_command(
     object store), nothing lost: ids kept, every artifact's hash verified at the destination, every table
     counted on both sides. The workspace itself is only read. Safe to run again: what is already there is
     skipped, and a destination holding other data is refused."""
+    from shipyard.config import load_settings
+    from shipyard.registry.workspace_migration import MigrationTarget, migrate_workspace
+    from shipyard.workspace import log_url_beside
+
     require_workspace()
     source = load_settings(state.home)
     target = MigrationTarget(
