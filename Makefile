@@ -59,7 +59,7 @@ browser:
 
 unit: install $(KSERVE_STAMP) browser
 	SHIPYARD_TEST_POSTGRES_URL="$${SHIPYARD_TEST_POSTGRES_URL:-$$(tools/local_postgres.sh)}" \
-		$(BIN)/pytest -n $(PYTEST_WORKERS) --durations=15
+		$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=15
 
 test: lint typecheck unit
 

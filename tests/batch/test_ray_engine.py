@@ -13,7 +13,7 @@ from shipyard.batch import BatchOptions, score_batch
 from shipyard.batch.inputs import ChunkSpec, chunk_specs, chunks, find_inputs, read_chunk
 from tests.batch.conftest import table
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker runs every Ray test
 
 
 def test_the_ray_engine_matches_the_local_engine_row_for_row(registry: Registry, tmp_path: Path) -> None:

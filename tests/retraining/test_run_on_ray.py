@@ -35,6 +35,7 @@ def workspace(tmp_path: Path, address: str = "") -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")  # one worker runs every Ray test
 def test_a_run_fits_its_challenger_on_ray_and_records_where(tmp_path: Path) -> None:
     import ray
 

@@ -31,6 +31,7 @@ from tests.serving.conftest import Server, fraud_spec, start_server, stop_server
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.xdist_group("ray"),  # one worker runs every Ray test: two Rays at once crowd two cores
     pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.serve._private.config"),  # Ray's, not ours
 ]
 ROWS = [

@@ -18,7 +18,7 @@ from shipyard.training import train
 from tests.models import transactions
 from tests.retraining.workspace import SPEC, spec_toml
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker runs every Ray test
 
 
 @pytest.fixture(scope="module")
