@@ -390,5 +390,9 @@ def _write_table(table: pa.Table, path: Path, format: str) -> None:
     if format == "csv":
         pa_csv.write_csv(table, temporary)
     else:
-        pq.write_table(table, temporary, compression="zstd")
+        # Floating-point columns (probabilities, scores) are nearly all distinct: a dictionary costs them
+        # time and space (a third of a part file's writing). Labels, keys, version and run id repeat: they
+        # keep one.
+        repeating = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
+        pq.write_table(table, temporary, compression="zstd", use_dictionary=repeating)
     temporary.replace(path)
