@@ -231,6 +231,7 @@ def run_server(plan: ServerPlan) -> None:
             timeout_worker_healthcheck=30,
             timeout_keep_alive=5,
             access_log=False,
+            ws="none",  # no route speaks WebSocket: the workers need not import a WebSocket library
         )
 
 
