@@ -1,0 +1,53 @@
+"""What ``shipyard serve --workers 2`` runs: the supervisor, two workers and one companion process for the
+runners (plus multiprocessing's resource tracker), and what each has loaded. The supervisor resolves and
+watches; it must not carry the data and learning libraries the workers need (they cost it ~100 MiB)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psutil
+
+from tests.serving.conftest import Server
+
+#: Native libraries whose presence in a process's memory map means the Python package was imported.
+HEAVY = ("pandas", "pyarrow", "numpy", "sklearn", "scipy")
+
+
+def _loaded(process: psutil.Process) -> set[str]:
+    """The site-packages distributions whose files ``process`` maps (its imported native extensions)."""
+    text = Path(f"/proc/{process.pid}/maps").read_text(encoding="utf-8")
+    return set(re.findall(r"site-packages/([A-Za-z0-9_]+)", text))
+
+
+def _roles(server: Server) -> dict[str, list[psutil.Process]]:
+    port = urlparse(server.url).port
+    roles: dict[str, list[psutil.Process]] = {"workers": [], "tracker": [], "companions": []}
+    for child in psutil.Process(server.process.pid).children():
+        command = " ".join(child.cmdline())
+        listening = any(
+            s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in child.net_connections("tcp")
+        )
+        if listening:
+            roles["workers"].append(child)
+        elif "resource_tracker" in command:
+            roles["tracker"].append(child)
+        else:
+            roles["companions"].append(child)
+    return roles
+
+
+def test_two_workers_and_one_companion_and_nothing_else(server: Server) -> None:
+    roles = _roles(server)
+    assert len(roles["workers"]) == 2
+    assert len(roles["companions"]) == 1, [p.cmdline() for p in roles["companions"]]
+    assert len(roles["tracker"]) <= 1
+
+
+def test_the_supervisor_loads_no_data_or_learning_library_and_the_workers_do(server: Server) -> None:
+    supervisor = psutil.Process(server.process.pid)
+    assert not _loaded(supervisor) & set(HEAVY), sorted(_loaded(supervisor) & set(HEAVY))
+    for worker in _roles(server)["workers"]:
+        assert {"pandas", "sklearn"} <= _loaded(worker)  # the check above would notice nothing otherwise
