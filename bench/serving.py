@@ -7,7 +7,9 @@ them, and this script asks make for them when they are missing), load the very s
 joblib dump: MLflow as ``mlflow models serve --env-manager local --workers 2`` after
 ``mlflow.sklearn.save_model`` (bench/baselines/mlflow_serving_model.py), BentoML as a 1.2+-style service with
 adaptive batching and two workers (bench/baselines/bentoml_service.py). All three run with one BLAS/OpenMP
-thread per worker, shipyard's default, so two workers share the two cores without oversubscribing them.
+thread per worker, shipyard's default, so two workers share the two cores without oversubscribing them; MLflow
+runs a second time with its default threading (no OpenMP/BLAS limit, an OpenMP thread per core in each
+worker), as its own row, so the comparison shows MLflow both ways.
 Before anything is timed, each server must answer a single-row and a 100-row request with exactly the labels
 the model's own ``predict`` gives.
 
@@ -17,7 +19,7 @@ concurrency 1, 16 and 64, and 100 rows at concurrency 16 — for ``--duration`` 
 change in the machine's background load hits all of them alike. Reported: medians over the repetitions of
 requests/s, p50 and p99 latency, and every error (connect, read, write, timeout, and non-2xx answers, which
 wrk counts as any status ≥ 400) summed over the repetitions; and, since the machine is shared, how much of
-the CPU other work took during the timed runs (all busy time in /proc/stat minus what the servers' process
+the CPU other work took during each timed run (all busy time in /proc/stat minus what the servers' process
 trees, wrk and this script used). A baseline that cannot be installed, started or verified is reported as
 n/a with the reason; the others still run.
 
@@ -31,8 +33,20 @@ starts a 50% canary, waits until every worker has answered with both arms, calls
 stamps the last ``canary`` answer (``X-Shipyard-Arm``) seen after ``abort`` returned, while two keep-alive
 connections per worker (mapped to their worker with psutil) send requests without pause from a thread each.
 
+Footprint (the ``footprint`` part, shipyard and MLflow, each run as above; "Serving footprint"): ``--starts``
+fresh starts of each, taking turns, timed from just before the process starts to the first 200 from its
+readiness route (shipyard /health/ready, MLflow /ping), median reported; after the last start, a few
+requests, 10 s idle, then RSS, PSS and private memory of every process of the server's tree from
+/proc/<pid>/smaps_rollup, each with its role (bench/_memory.py), and the tree's totals.
+
+Soak (the ``soak`` part, shipyard only; "Serving soak"): ``shipyard serve bench@production --workers 2
+--monitor-interval 10`` under 1-row requests at c=64 for ``--soak-seconds``, as back-to-back 30 s wrk runs
+each reported on its own (req/s, p50, p99, errors, the companion's CPU), while a thread samples every
+process's RSS every 10 s; each process is compared with itself after the first minute.
+
     python bench/serving.py [--duration 20] [--repetitions 3] [--servers shipyard,mlflow,bentoml]
-                            [--parts servers,rollouts] [--aborts 20] [--no-write]
+                            [--parts servers,rollouts,footprint,soak] [--aborts 20] [--starts 5]
+                            [--soak-seconds 600] [--no-write]
 """
 
 from __future__ import annotations
@@ -65,6 +79,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _memory
 import _rollouts
 from _report import machine, markdown_table, measure, write_section
 from shipyard import Contract, Registry, VersionMetadata, __version__, rollouts
@@ -79,7 +94,14 @@ FEATURES = [f"f{index}" for index in range(20)]
 WORKERS = 2
 READY_TIMEOUT = 180.0
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-SERVER_NAMES = {"shipyard": "shipyard", "mlflow": "MLflow", "bentoml": "BentoML"}
+MLFLOW_DEFAULT_THREADS = "MLflow (default threads)"
+#: Each --servers choice and the rows it gives: MLflow runs twice, with one OpenMP thread per worker (its
+#: best on two cores) and with its default threading (no OpenMP/BLAS limit), so neither choice is hidden.
+SERVER_NAMES = {
+    "shipyard": ("shipyard",),
+    "mlflow": ("MLflow", MLFLOW_DEFAULT_THREADS),
+    "bentoml": ("BentoML",),
+}
 
 LUA_SCRIPT = """-- Written by bench/serving.py: POST one fixed JSON body; print the summary as a JSON line.
 local file = assert(io.open(__BODY_FILE__, "rb"))
@@ -150,8 +172,10 @@ class Server:
     def body(self, frame: pd.DataFrame) -> bytes:
         return json.dumps(self.encode(frame)).encode()
 
-    def start(self) -> None:
-        """Start the server in its own process group and wait until its health route answers 200."""
+    def start(self, poll: float = 0.25) -> float:
+        """Start the server in its own process group and wait until its health route answers 200, asking
+        every ``poll`` seconds; the seconds from just before the process started to that answer."""
+        started = time.monotonic()
         with self.log.open("ab") as log:
             # A session of its own: stop() ends the server and every worker it forked, and nothing else.
             self.process = subprocess.Popen(
@@ -170,10 +194,10 @@ class Server:
             try:
                 with urllib.request.urlopen(self.url(self.ready_path), timeout=2) as response:
                     if response.status == 200:
-                        return
+                        return time.monotonic() - started
             except (OSError, urllib.error.URLError):
                 pass
-            time.sleep(0.25)
+            time.sleep(poll)
         raise Unavailable(f"not ready after {READY_TIMEOUT:.0f} s: {self.log_tail()}")
 
     def alive(self) -> bool:
@@ -322,9 +346,14 @@ def ensure_environment(stamp: Path) -> None:
     run_quietly(["make", "--no-print-directory", "-C", str(ROOT), str(stamp.relative_to(ROOT))], 1800)
 
 
-def server_environment(**extra: str) -> dict[str, str]:
+def server_environment(*, one_thread: bool = True, **extra: str) -> dict[str, str]:
+    """This environment without shipyard's settings; with one OpenMP/BLAS thread, or with none of those
+    limits (not even inherited ones) when ``one_thread`` is false."""
     environment = {key: value for key, value in os.environ.items() if not key.startswith("SHIPYARD_")}
-    environment.update(ONE_THREAD)
+    for key in ONE_THREAD:
+        environment.pop(key, None)
+    if one_thread:
+        environment.update(ONE_THREAD)
     environment.update(extra)
     return environment
 
@@ -380,10 +409,12 @@ def shipyard_server(
     )
 
 
-def mlflow_server(work: Path, model_file: Path) -> Server:
+def mlflow_server(work: Path, model_file: Path, *, name: str = "MLflow", one_thread: bool = True) -> Server:
+    """``mlflow models serve`` of the same model, with one OpenMP/BLAS thread per worker or its default."""
     ensure_environment(MLFLOW_VENV / ".installed-serving")
     python = MLFLOW_VENV / "bin" / "python"
-    model_folder = work / "mlflow-model"
+    slug = name.lower().replace(" ", "-").replace("(", "").replace(")", "")
+    model_folder = work / f"{slug}-model"
     saver = HERE / "baselines" / "mlflow_serving_model.py"
     output = run_quietly(
         [str(python), str(saver), "--model-file", str(model_file), "--output", str(model_folder)], 600
@@ -393,9 +424,9 @@ def mlflow_server(work: Path, model_file: Path) -> Server:
     command = [str(python), "-m", "mlflow", "models", "serve", "-m", str(model_folder)]
     command += ["--env-manager", "local", "--workers", str(WORKERS), "-p", str(port), "-h", "127.0.0.1"]
     return Server(
-        name="MLflow",
+        name=name,
         command=command,
-        environment=server_environment(PATH=with_path(MLFLOW_VENV)),
+        environment=server_environment(one_thread=one_thread, PATH=with_path(MLFLOW_VENV)),
         port=port,
         ready_path="/ping",
         predict_path="/invocations",
@@ -404,7 +435,7 @@ def mlflow_server(work: Path, model_file: Path) -> Server:
         },
         decode=lambda payload: list(payload["predictions"]),
         version=version,
-        log=work / "mlflow.log",
+        log=work / f"{slug}.log",
     )
 
 
@@ -483,17 +514,19 @@ def start_servers(
     joblib.dump(model, model_file)
     builders: dict[str, Callable[[], Server]] = {
         "shipyard": lambda: shipyard_server(work, model, features),
-        "mlflow": lambda: mlflow_server(work, model_file),
-        "bentoml": lambda: bentoml_server(work, model_file),
+        "MLflow": lambda: mlflow_server(work, model_file),
+        MLFLOW_DEFAULT_THREADS: lambda: mlflow_server(
+            work, model_file, name=MLFLOW_DEFAULT_THREADS, one_thread=False
+        ),
+        "BentoML": lambda: bentoml_server(work, model_file),
     }
     started: list[Server] = []
     try:
-        for key in chosen:
-            name = SERVER_NAMES[key]
+        for name in [name for key in chosen for name in SERVER_NAMES[key]]:
             print(f"starting {name} …", file=sys.stderr)
             server: Server | None = None
             try:
-                server = builders[key]()
+                server = builders[name]()
                 server.start()
                 verify(server, model, frames)
                 started.append(server)
@@ -517,8 +550,9 @@ def time_servers(
     frames: dict[int, pd.DataFrame],
     args: argparse.Namespace,
     reasons: dict[str, str],
-) -> tuple[dict[str, dict[str, Run]], list[float]]:
-    """Every scenario ``args.repetitions`` times, servers taking turns: medians per server and scenario."""
+) -> tuple[dict[str, dict[str, Run]], dict[tuple[str, str], list[float]]]:
+    """Every scenario ``args.repetitions`` times, servers taking turns: medians per server and scenario,
+    and other work's share of the CPU during each timed run, per server and scenario."""
     scripts: dict[tuple[str, int], Path] = {}
     for server in servers:
         for rows, frame in frames.items():
@@ -531,7 +565,7 @@ def time_servers(
     planned = len(servers) * len(SCENARIOS) * args.repetitions * (args.duration + args.warmup)
     print(f"timing {len(servers)} server(s), about {planned / 60:.1f} min …", file=sys.stderr)
     runs: dict[tuple[str, str], list[Run]] = {}
-    meter, others = LoadMeter(servers), []
+    meter, others = LoadMeter(servers), dict[tuple[str, str], list[float]]()
     for repetition in range(1, args.repetitions + 1):
         for scenario in SCENARIOS:
             for server in servers:
@@ -546,16 +580,17 @@ def time_servers(
                     run_wrk(url, script, scenario.connections, args.warmup)
                     meter.start()
                     run = run_wrk(url, script, scenario.connections, args.duration)
-                    others.append(meter.others_share())
+                    share = meter.others_share()
                 except Unavailable as error:
                     reasons[server.name] = f"wrk failed in {scenario.label}: {error}"
                     continue
                 runs.setdefault((server.name, scenario.label), []).append(run)
+                others.setdefault((server.name, scenario.label), []).append(share)
                 print(
-                    f"  [{repetition}/{args.repetitions}] {server.name:8} {scenario.label:15} "
+                    f"  [{repetition}/{args.repetitions}] {server.name:24} {scenario.label:15} "
                     f"{run.requests_per_second:8,.0f} req/s  p50 {milliseconds(run.p50_ms):>6} ms  "
                     f"p99 {milliseconds(run.p99_ms):>6} ms  errors {run.errors}  "
-                    f"others' CPU {others[-1]:.0%}",
+                    f"others' CPU {share:.0%}",
                     file=sys.stderr,
                 )
     results: dict[str, dict[str, Run]] = {}
@@ -596,13 +631,16 @@ def report(
     reasons: dict[str, str],
     args: argparse.Namespace,
     context: dict[str, str],
+    others: dict[tuple[str, str], list[float]],
 ) -> str:
+    """The server comparison: a row per server and scenario, the ratios, the aims, and how it ran."""
     rows: list[list[object]] = []
     for name in names:
         for scenario in SCENARIOS:
             summary = results.get(name, {}).get(scenario.label)
+            shares = " / ".join(f"{share:.0%}" for share in others.get((name, scenario.label), []))
             if summary is None:
-                rows.append([name, scenario.label, "n/a", "n/a", "n/a", "n/a"])
+                rows.append([name, scenario.label, "n/a", "n/a", "n/a", "n/a", shares or "n/a"])
                 continue
             rows.append(
                 [
@@ -612,13 +650,31 @@ def report(
                     milliseconds(summary.p50_ms),
                     milliseconds(summary.p99_ms),
                     summary.errors,
+                    shares,
                 ]
             )
-    table = markdown_table(["server", "scenario", "req/s", "p50 ms", "p99 ms", "errors"], rows)
+    columns = ["server", "scenario", "req/s", "p50 ms", "p99 ms", "errors", "other work's CPU, each run"]
+    parts = [
+        "`python bench/serving.py` — HistGradientBoostingClassifier (100 iterations) on make_classification "
+        f"(50,000 × 20, seed 0), served by {', '.join(names)} with two workers each on this machine and "
+        "driven by wrk from the same machine.",
+        markdown_table(columns, rows),
+        "shipyard's throughput relative to each peer:",
+        ratio_table(names, results),
+        "Aims:",
+        aim_table(results),
+    ]
+    missing = "\n".join(f"- {name}: n/a — {reason}" for name, reason in reasons.items())
+    if missing:
+        parts.append("Not measured:\n\n" + missing)
+    parts.append(setup_notes(names, results, args, context))
+    return "\n\n".join(parts) + "\n"
 
+
+def ratio_table(names: list[str], results: dict[str, dict[str, Run]]) -> str:
     ours = results.get("shipyard", {})
     peers = [name for name in names if name != "shipyard"]
-    ratio_rows: list[list[object]] = []
+    rows: list[list[object]] = []
     for scenario in SCENARIOS:
         row: list[object] = [scenario.label]
         for peer in peers:
@@ -628,49 +684,68 @@ def report(
                 if mine and theirs and theirs.requests_per_second > 0
                 else "n/a"
             )
-        ratio_rows.append(row)
-    ratios = markdown_table(["scenario", *[f"shipyard ÷ {peer} (req/s)" for peer in peers]], ratio_rows)
+        rows.append(row)
+    return markdown_table(["scenario", *[f"shipyard ÷ {peer} (req/s)" for peer in peers]], rows)
 
-    aim_rows: list[list[object]] = []
+
+def aim_table(results: dict[str, dict[str, Run]]) -> str:
+    """shipyard's aims; the one against MLflow takes MLflow's better threading at c=64."""
+    ours = results.get("shipyard", {})
+    rows: list[list[object]] = []
     busy = ours.get("1 row, c=64")
-    mlflow_busy = results.get("MLflow", {}).get("1 row, c=64")
-    if busy and mlflow_busy and mlflow_busy.requests_per_second > 0:
-        ratio = busy.requests_per_second / mlflow_busy.requests_per_second
-        aim_rows.append(
+    measured = [
+        (name, run)
+        for name in SERVER_NAMES["mlflow"]
+        if (run := results.get(name, {}).get("1 row, c=64")) is not None and run.requests_per_second > 0
+    ]
+    label = "1 row, c=64: ≥ 10× MLflow's req/s (its better threading)"
+    if busy and measured:
+        name, best = max(measured, key=lambda pair: pair[1].requests_per_second)
+        ratio = busy.requests_per_second / best.requests_per_second
+        rows.append(
             [
-                "1 row, c=64: ≥ 10× MLflow's req/s",
-                f"{ratio:.1f}× ({busy.requests_per_second:,.0f} vs {mlflow_busy.requests_per_second:,.0f})",
+                label,
+                f"{ratio:.1f}× ({busy.requests_per_second:,.0f} vs {best.requests_per_second:,.0f}, {name})",
                 verdict(ratio >= 10),
             ]
         )
     else:
-        aim_rows.append(["1 row, c=64: ≥ 10× MLflow's req/s", "n/a (MLflow or shipyard not measured)", "n/a"])
+        rows.append([label, "n/a (MLflow or shipyard not measured)", "n/a"])
     if busy:
-        aim_rows.append(
+        rows.append(
             ["1 row, c=64: p99 < 50 ms", f"{milliseconds(busy.p99_ms)} ms", verdict(busy.p99_ms < 50)]
         )
     single = ours.get("1 row, c=1")
     if single:
-        aim_rows.append(
+        rows.append(
             ["1 row, c=1: p50 < 2 ms", f"{milliseconds(single.p50_ms)} ms", verdict(single.p50_ms < 2)]
         )
     if ours:
         errors = sum(run.errors for run in ours.values())
         complete = len(ours) == len(SCENARIOS)
-        aim_rows.append(["zero errors (shipyard, all runs)", str(errors), verdict(errors == 0 and complete)])
-    aims = markdown_table(["aim", "measured", "result"], aim_rows)
+        rows.append(["zero errors (shipyard, all runs)", str(errors), verdict(errors == 0 and complete)])
+    return markdown_table(["aim", "measured", "result"], rows)
 
-    missing = "\n".join(f"- {name}: n/a — {reason}" for name, reason in reasons.items())
+
+def setup_notes(
+    names: list[str], results: dict[str, dict[str, Run]], args: argparse.Namespace, context: dict[str, str]
+) -> str:
+    mlflow_serve = "`mlflow models serve --env-manager local --workers 2`, `POST /invocations` with "
     described = {
         "shipyard": f"- shipyard {context.get('shipyard', 'n/a')}: `shipyard serve bench@production "
         '--workers 2`, native route `POST /v1/models/bench/predict` with `{"records": [...]}`; validates '
         "the contract and answers labels, probabilities and prediction ids.",
-        "MLflow": f"- MLflow {context.get('MLflow', 'n/a')}: `mlflow models serve --env-manager local "
-        "--workers 2`, `POST /invocations` with `dataframe_split`; enforces the signature, answers labels.",
+        "MLflow": f"- MLflow {context.get('MLflow', 'n/a')}: {mlflow_serve}`dataframe_split`; enforces the "
+        "signature, answers labels. One OpenMP/BLAS thread per worker (`OMP_NUM_THREADS=1`), so two "
+        "workers share two cores without oversubscribing them.",
+        MLFLOW_DEFAULT_THREADS: f"- {MLFLOW_DEFAULT_THREADS} {context.get(MLFLOW_DEFAULT_THREADS, 'n/a')}: "
+        "the same command with MLflow's default threading: no `OMP_NUM_THREADS`/BLAS limit, so each "
+        "worker's scikit-learn uses an OpenMP thread per core.",
         "BentoML": f"- BentoML {context.get('BentoML', 'n/a')}: `@bentoml.service(workers=2)` with "
         "`@bentoml.api(batchable=True, max_batch_size=512)`, `POST /predict` with "
         '`{"input": [[...]]}`; answers labels.',
     }
+    mlflow_measured = any(name in results for name in SERVER_NAMES["mlflow"])
     tcp_note = (
         [
             "- MLflow at low concurrency waits about 40 ms per request on TCP, not on the model (GET /ping "
@@ -678,37 +753,30 @@ def report(
             "httptools) leaves TCP_NODELAY off on accepted sockets, so the response body waits for the "
             "client's delayed ACK. At c=64 MLflow is CPU-bound instead.",
         ]
-        if "MLflow" in results
+        if mlflow_measured
         else []
     )
-    notes = "\n".join(
+    threads = (
+        f"- Every server but {MLFLOW_DEFAULT_THREADS}: one OpenMP/BLAS thread per worker"
+        if MLFLOW_DEFAULT_THREADS in names
+        else "- Every server: one OpenMP/BLAS thread per worker"
+    )
+    return "\n".join(
         [
             "Setup:",
             "",
             *[described[name] for name in names],
-            "- Every server: one OpenMP/BLAS thread per worker; the same model, labels checked first.",
+            f"{threads}; the same model, labels checked first.",
             *tcp_note,
             f"- wrk {context['wrk']} on the same machine: {args.duration} s per run after a {args.warmup} s "
-            f"warm-up, {args.repetitions} repetition(s), medians; errors summed over the repetitions.",
+            f"warm-up, {args.repetitions} repetition(s), medians; errors summed over the repetitions. The "
+            "servers take turns within each repetition.",
             f"- The model's own `predict` (in-process, one thread, median): {context['predict_one']} ms for "
             f"one row, {context['predict_hundred']} ms for 100 rows.",
-            f"- Other work on the machine: {context['load']}.",
+            f"- Other work on the machine: {context['load']}. The table gives its share of the CPU during "
+            "each timed run, in the order the runs were made.",
         ]
     )
-    parts = [
-        "`python bench/serving.py` — HistGradientBoostingClassifier (100 iterations) on make_classification "
-        f"(50,000 × 20, seed 0), served by {', '.join(names)} with two workers each on this machine and "
-        "driven by wrk from the same machine.",
-        table,
-        "shipyard's throughput relative to each peer:",
-        ratios,
-        "Aims:",
-        aims,
-    ]
-    if missing:
-        parts.append("Not measured:\n\n" + missing)
-    parts.append(notes)
-    return "\n\n".join(parts) + "\n"
 
 
 # -- rollouts (shipyard only) ---------------------------------------------------------------------------
@@ -1017,7 +1085,437 @@ def write_rollouts(results: RolloutResults, args: argparse.Namespace) -> None:
         write_section("serving-rollouts", "Rollouts in shipyard serve: routing, shadow and abort", body)
 
 
+# -- footprint: start-up time and memory per process ----------------------------------------------------
+FOOTPRINT_SERVERS = ("shipyard", "mlflow")
+FOOTPRINT_REQUESTS = 20
+FOOTPRINT_IDLE_SECONDS = 10.0
+READY_POLL_SECONDS = 0.02
+READY_AIM_SECONDS = 2.0
+TREE_PSS_AIM_MIB = 600.0
+WORKER_PSS_AIM_MIB = 220.0
+
+
+@dataclass
+class FootprintResults:
+    #: Server name -> seconds from starting its process to its readiness route answering 200, per start.
+    ready: dict[str, list[float]] = field(default_factory=dict)
+    #: Server name -> other work's share of the CPU during each start.
+    others: dict[str, list[float]] = field(default_factory=dict)
+    #: Server name -> every process of its tree after the last start, idle.
+    memory: dict[str, list[_memory.ProcessMemory]] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def describe_failure(error: Exception) -> str:
+    return str(error) if isinstance(error, Unavailable) else repr(error)
+
+
+def time_footprint(
+    folder: Path, workload: Workload, chosen: list[str], args: argparse.Namespace
+) -> FootprintResults:
+    """``args.starts`` fresh starts of shipyard and MLflow, taking turns, each timed to readiness; after
+    the last, a few requests, then idle, the memory of every process of each server's tree."""
+    folder.mkdir()
+    model_file = folder / "model.joblib"
+    joblib.dump(workload.model, model_file)
+    builders: dict[str, Callable[[], Server]] = {
+        "shipyard": lambda: shipyard_server(folder, workload.model, workload.features),
+        "mlflow": lambda: mlflow_server(folder, model_file),
+    }
+    results = FootprintResults()
+    servers: list[Server] = []
+    for key in [key for key in chosen if key in FOOTPRINT_SERVERS]:
+        try:
+            servers.append(builders[key]())
+        except Exception as error:  # a baseline that cannot be installed is its n/a; the others still run
+            results.reasons[SERVER_NAMES[key][0]] = describe_failure(error)
+    print(f"footprint: {args.starts} start(s) of {len(servers)} server(s) …", file=sys.stderr)
+    for start in range(1, args.starts + 1):
+        for server in servers:
+            if server.name in results.reasons:
+                continue
+            try:
+                footprint_start(server, workload, results, last=start == args.starts)
+            # A server that fails to start or answer becomes its n/a, with the reason.
+            except Exception as error:
+                results.reasons[server.name] = describe_failure(error)
+                print(f"  {server.name}: n/a — {results.reasons[server.name]}", file=sys.stderr)
+            finally:
+                server.stop()
+    results.versions = {server.name: server.version for server in servers}
+    return results
+
+
+def footprint_start(server: Server, workload: Workload, results: FootprintResults, *, last: bool) -> None:
+    """One fresh start, timed to readiness; after the last, the memory of the idle tree."""
+    meter = LoadMeter([server])
+    meter.start()  # before the start: the server's processes count as ours as soon as they exist
+    seconds = server.start(poll=READY_POLL_SECONDS)
+    results.ready.setdefault(server.name, []).append(seconds)
+    results.others.setdefault(server.name, []).append(meter.others_share())
+    print(f"  {server.name}: ready in {seconds:.2f} s", file=sys.stderr)
+    if not last:
+        return
+    verify(server, workload.model, workload.frames)
+    for _ in range(FOOTPRINT_REQUESTS):
+        server.predict(workload.frames[1])
+    time.sleep(FOOTPRINT_IDLE_SECONDS)
+    assert server.process is not None
+    root = server.process.pid
+    processes = [
+        memory
+        for pid in process_tree(root, process_table())
+        if (memory := _memory.read_memory(pid, _memory.role_of(pid, root, server.port))) is not None
+    ]
+    results.memory[server.name] = sorted(
+        processes, key=lambda process: (_memory.role_rank(process.role), process.pid)
+    )
+
+
+def footprint_report(results: FootprintResults, workload: Workload, args: argparse.Namespace) -> str:
+    """The footprint section: readiness times, memory per process and per tree, the aims, how it ran."""
+    if not results.ready:
+        return "Not measured: " + "; ".join(f"{name}: {why}" for name, why in results.reasons.items()) + "\n"
+    ready_rows = [
+        [
+            name,
+            f"{statistics.median(seconds):.2f}",
+            " / ".join(f"{value:.2f}" for value in seconds),
+            " / ".join(f"{share:.0%}" for share in results.others.get(name, [])),
+        ]
+        for name, seconds in results.ready.items()
+    ]
+    columns = ["server", "process", "RSS MiB", "PSS MiB", "private MiB"]
+    memory_rows: list[list[object]] = []
+    for name, processes in results.memory.items():
+        labels = _memory.numbered_roles({process.pid: process.role for process in processes})
+        for process in [*processes, _memory.tree_total(processes)]:
+            sizes = (process.rss_mib, process.pss_mib, process.private_mib)
+            memory_rows.append([name, labels.get(process.pid, process.role), *(f"{v:,.0f}" for v in sizes)])
+    parts = [
+        "`python bench/serving.py --parts footprint` — the serving benchmark's model served by "
+        f"{' and '.join(results.ready)}, two workers each: how long a fresh start takes to be ready, and "
+        "what every process of the server costs in memory once it has answered a few requests.",
+        f"Start to ready (seconds; median of {args.starts} fresh starts, the servers taking turns):",
+        markdown_table(["server", "median s", "each start, s", "other work's CPU, each start"], ready_rows),
+        f"Memory per process, {FOOTPRINT_IDLE_SECONDS:.0f} s idle after {FOOTPRINT_REQUESTS + 2} requests "
+        "(last start):",
+        markdown_table(columns, memory_rows),
+        "Aims (shipyard):",
+        footprint_aims(results),
+    ]
+    if results.reasons:
+        parts.append(
+            "Not measured:\n\n" + "\n".join(f"- {name}: n/a — {why}" for name, why in results.reasons.items())
+        )
+    parts.append(footprint_notes(results, workload))
+    return "\n\n".join(parts) + "\n"
+
+
+def footprint_aims(results: FootprintResults) -> str:
+    rows: list[list[object]] = []
+    processes = results.memory.get("shipyard")
+    if processes:
+        tree = _memory.tree_total(processes).pss_mib
+        rows.append(
+            [f"tree PSS < {TREE_PSS_AIM_MIB:.0f} MiB", f"{tree:,.0f} MiB", verdict(tree < TREE_PSS_AIM_MIB)]
+        )
+        workers = [process.pss_mib for process in processes if process.role == "worker"]
+        largest = max(workers, default=float("nan"))
+        rows.append(
+            [
+                f"each worker < {WORKER_PSS_AIM_MIB:.0f} MiB (PSS, the largest of {len(workers)})",
+                f"{largest:,.0f} MiB",
+                verdict(bool(workers) and largest < WORKER_PSS_AIM_MIB),
+            ]
+        )
+    else:
+        rows.append(["memory aims", "n/a (shipyard's memory not measured)", "n/a"])
+    seconds = results.ready.get("shipyard")
+    if seconds and "shipyard" not in results.reasons:
+        ready = statistics.median(seconds)
+        rows.append(
+            [
+                f"ready < {READY_AIM_SECONDS:.0f} s (median)",
+                f"{ready:.2f} s",
+                verdict(ready < READY_AIM_SECONDS),
+            ]
+        )
+    else:
+        rows.append([f"ready < {READY_AIM_SECONDS:.0f} s (median)", "n/a", "n/a"])
+    return markdown_table(["aim", "measured", "result"], rows)
+
+
+def footprint_notes(results: FootprintResults, workload: Workload) -> str:
+    shipyard, mlflow = results.versions.get("shipyard", __version__), results.versions.get("MLflow", "n/a")
+    return "\n".join(
+        [
+            "How it ran, and how to read it:",
+            "",
+            f"- shipyard {shipyard}: `shipyard serve bench@production --workers 2` with the prediction log "
+            "and monitoring on, as a user runs it (and as the real-time serving section runs it). Its tree: "
+            "the supervisor (uvicorn's, holding the listening socket), two workers (its spawned children "
+            "that hold the socket too), the companion (one spawned process running the monitoring runner "
+            "as a thread; it imports it only once /health/ready answers) and multiprocessing's resource "
+            "tracker.",
+            f"- MLflow {mlflow}: `mlflow models serve --env-manager local --workers 2` with one OpenMP/BLAS "
+            "thread per worker, as in the real-time serving section. Its tree: the launcher (the `mlflow "
+            "models serve` command, which runs uvicorn as a child and waits for it), uvicorn's supervisor, "
+            "two workers and the resource tracker.",
+            "- Start to ready: from just before the process is started to the first 200 from its readiness "
+            "route (shipyard `/health/ready`, 200 once the worker that answers has loaded and warmed the "
+            f"model; MLflow `/ping`), asked every {READY_POLL_SECONDS * 1000:.0f} ms. Each start is a new "
+            "process tree on the same workspace or model folder; the first start also reads the files from "
+            "disk, later ones from the page cache. Other work's share of the CPU during each start is "
+            "measured as in the real-time serving section.",
+            "- Memory from /proc/<pid>/smaps_rollup. RSS counts every page a process has resident, shared "
+            "ones included: the Python interpreter, numpy's, scikit-learn's and pyarrow's libraries, mapped "
+            "once by the kernel, appear in full in every process that maps them, so a sum of RSS counts "
+            "them once per process and overstates what the tree costs. PSS divides each shared page among "
+            "the processes sharing it, so the PSS of a tree adds up to the memory it really takes; private "
+            "(clean + dirty) is what a process alone holds, and what ending it would give back.",
+            f"- The machine: {workload.busy_before:.0%} of the CPU busy in the 2 s before the benchmark "
+            f"started; 1-minute load average {workload.load_before:.2f}.",
+        ]
+    )
+
+
+def write_footprint(results: FootprintResults, workload: Workload, args: argparse.Namespace) -> None:
+    body = footprint_report(results, workload, args)
+    print(body)
+    if not args.no_write:
+        write_section("serving-footprint", "Serving footprint: start-up time and memory per process", body)
+
+
+# -- soak: shipyard under sustained load ----------------------------------------------------------------
+SOAK_CONNECTIONS = 64
+SOAK_SLICE_SECONDS = 30
+SOAK_SAMPLE_SECONDS = 10.0
+SOAK_MONITOR_INTERVAL = 10
+SOAK_BASELINE_SECONDS = 60.0
+SOAK_GROWTH_AIM = 0.10
+
+
+@dataclass(frozen=True)
+class SoakSlice:
+    """One wrk run of the soak: when it began (seconds into the soak), its length and summary, other
+    work's share of the CPU, and the CPU seconds the companion (the monitoring runner) used meanwhile."""
+
+    started: float
+    seconds: int
+    run: Run
+    others: float
+    companion_cpu: float
+
+
+@dataclass
+class SoakResults:
+    slices: list[SoakSlice] = field(default_factory=list)
+    #: pid -> (seconds into the soak, RSS MiB), every SOAK_SAMPLE_SECONDS.
+    samples: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    roles: dict[int, str] = field(default_factory=dict)
+    failed_passes: int = 0
+    reason: str = ""
+
+
+def wrk_script(folder: Path, server: Server, frame: pd.DataFrame, label: str) -> Path:
+    """A wrk script that POSTs ``frame`` in ``server``'s protocol."""
+    body_file = folder / f"{label}-{len(frame)}.json"
+    body_file.write_bytes(server.body(frame))
+    script = folder / f"{label}-{len(frame)}.lua"
+    script.write_text(LUA_SCRIPT.replace("__BODY_FILE__", json.dumps(str(body_file))))
+    return script
+
+
+def soak(folder: Path, workload: Workload, args: argparse.Namespace) -> SoakResults:
+    """shipyard at c=64 with 1-row requests for ``args.soak_seconds``, in back-to-back wrk runs, while a
+    thread samples every process's RSS; the monitoring runner works every SOAK_MONITOR_INTERVAL s."""
+    folder.mkdir()
+    options = ("--monitor-interval", str(SOAK_MONITOR_INTERVAL))
+    server = shipyard_server(folder, workload.model, workload.features, name="shipyard soak", options=options)
+    results = SoakResults()
+    sampler: _memory.RssSampler | None = None
+    print(f"soak: shipyard at c={SOAK_CONNECTIONS} for {args.soak_seconds} s …", file=sys.stderr)
+    try:
+        server.start()
+        verify(server, workload.model, workload.frames)
+        assert server.process is not None
+        root = server.process.pid
+        script = wrk_script(folder, server, workload.frames[1], "soak")
+        run_wrk(server.url(server.predict_path), script, SOAK_CONNECTIONS, args.warmup)
+        sampler = _memory.RssSampler(
+            tree=lambda: process_tree(root, process_table()),
+            role=partial(_memory.role_of, root=root, port=server.port),
+            interval=SOAK_SAMPLE_SECONDS,
+        )
+        sampler.start()
+        soak_slices(server, script, sampler, args, results)
+    # The server dying or wrk failing mid-soak is the report's reason; what was measured until then stays.
+    except Exception as error:
+        results.reason = describe_failure(error)
+        print(f"  soak: {results.reason}", file=sys.stderr)
+    finally:
+        if sampler is not None:
+            sampler.stop()
+            results.samples, results.roles = sampler.samples, sampler.roles()
+        server.stop()
+    results.failed_passes = server.log.read_text(errors="replace").count("monitoring pass failed")
+    return results
+
+
+def soak_slices(
+    server: Server, script: Path, sampler: _memory.RssSampler, args: argparse.Namespace, results: SoakResults
+) -> None:
+    """Back-to-back wrk runs of SOAK_SLICE_SECONDS (the last one shorter) until the soak is over."""
+    url, meter, started = server.url(server.predict_path), LoadMeter([server]), time.monotonic()
+    count = -(-args.soak_seconds // SOAK_SLICE_SECONDS)
+    for index in range(count):
+        seconds = min(SOAK_SLICE_SECONDS, args.soak_seconds - index * SOAK_SLICE_SECONDS)
+        offset = time.monotonic() - started
+        companion = role_cpu_seconds(sampler.roles(), "companion")
+        meter.start()
+        run = run_wrk(url, script, SOAK_CONNECTIONS, seconds)
+        others = meter.others_share()
+        used = role_cpu_seconds(sampler.roles(), "companion") - companion
+        results.slices.append(SoakSlice(offset, seconds, run, others, used))
+        print(
+            f"  [{index + 1}/{count}] {offset:5.0f} s  {run.requests_per_second:8,.0f} req/s  "
+            f"p99 {milliseconds(run.p99_ms):>6} ms  errors {run.errors}  companion CPU {used:.1f} s  "
+            f"others' CPU {others:.0%}",
+            file=sys.stderr,
+        )
+        if not server.alive():
+            raise Unavailable(f"shipyard exited during the soak: {server.log_tail()}")
+
+
+def role_cpu_seconds(roles: dict[int, str], role: str) -> float:
+    """CPU seconds used so far by the processes of ``roles`` that have ``role``."""
+    table = process_table()
+    return sum(table[pid][1] for pid, named in roles.items() if named == role and pid in table)
+
+
+def soak_memory_rows(results: SoakResults, baseline_at: float) -> tuple[list[list[object]], float]:
+    """A row per process (RSS after the first minute, at the end, the most, and the change), and the
+    largest rise of any process above its value after the first minute, as a share of that value: growth
+    is what the aim is about, and a process giving memory back (the companion between passes) is not."""
+    labels = _memory.numbered_roles(results.roles)
+    rows: list[list[object]] = []
+    worst = 0.0
+    ordered = sorted(results.samples, key=lambda pid: (_memory.role_rank(results.roles[pid]), pid))
+    for pid in ordered:
+        series = results.samples[pid]
+        after = [rss for seconds, rss in series if seconds >= baseline_at - 1]
+        if not after:  # not sampled that late: it ended (or began) within the first minute
+            rows.append([labels[pid], "n/a", f"{series[-1][1]:,.0f}", f"{max(r for _, r in series):,.0f}"])
+            rows[-1] += ["n/a", "n/a"]
+            continue
+        base, end = after[0], after[-1]
+        largest = max(rss / base - 1 for rss in after)
+        worst = max(worst, largest)
+        peak = max(rss for _, rss in series)
+        rows.append(
+            [
+                labels[pid],
+                f"{base:,.0f}",
+                f"{end:,.0f}",
+                f"{peak:,.0f}",
+                f"{end / base - 1:+.1%}",
+                f"{largest:+.1%}",
+            ]
+        )
+    return rows, worst
+
+
+def soak_report(results: SoakResults, workload: Workload, args: argparse.Namespace) -> str:
+    """The soak section: memory per process over time, each slice's throughput, the aims, how it ran."""
+    if not results.slices:
+        return f"Not measured: {results.reason or 'no run finished'}\n"
+    baseline_at = min(SOAK_BASELINE_SECONDS, args.soak_seconds / 2)
+    memory_rows, worst = soak_memory_rows(results, baseline_at)
+    memory_columns = ["process", f"RSS MiB at {baseline_at:.0f} s", "at the end", "most"]
+    memory_columns += ["change at the end", f"largest rise after {baseline_at:.0f} s"]
+    slice_rows = [
+        [
+            f"{part.started:.0f}–{part.started + part.seconds:.0f} s",
+            f"{part.run.requests_per_second:,.0f}",
+            milliseconds(part.run.p50_ms),
+            milliseconds(part.run.p99_ms),
+            part.run.errors,
+            f"{part.companion_cpu:.1f}",
+            f"{part.others:.0%}",
+        ]
+        for part in results.slices
+    ]
+    slice_columns = ["slice", "req/s", "p50 ms", "p99 ms", "errors", "companion CPU s", "other work's CPU"]
+    errors = sum(part.run.errors for part in results.slices)
+    complete = not results.reason and sum(part.seconds for part in results.slices) == args.soak_seconds
+    aims = markdown_table(
+        ["aim", "measured", "result"],
+        [
+            [
+                f"no process's RSS more than {SOAK_GROWTH_AIM:.0%} above its value at {baseline_at:.0f} s",
+                f"largest rise {worst:+.1%}",
+                verdict(worst <= SOAK_GROWTH_AIM and complete),
+            ],
+            ["zero errors", str(errors), verdict(errors == 0 and complete)],
+        ],
+    )
+    parts = [
+        f"`python bench/serving.py --parts soak` — shipyard under {args.soak_seconds} s of 1-row requests "
+        f"at c={SOAK_CONNECTIONS}: does any process grow, and does throughput hold?",
+        f"RSS per process, sampled every {SOAK_SAMPLE_SECONDS:.0f} s:",
+        markdown_table(memory_columns, memory_rows),
+        f"Each {SOAK_SLICE_SECONDS} s wrk run, back to back:",
+        markdown_table(slice_columns, slice_rows),
+        "Aims:",
+        aims,
+    ]
+    if results.reason:
+        parts.append(f"Stopped early: {results.reason}")
+    parts.append(soak_notes(results, workload, args))
+    return "\n\n".join(parts) + "\n"
+
+
+def soak_notes(results: SoakResults, workload: Workload, args: argparse.Namespace) -> str:
+    first, last = results.slices[0].run, results.slices[-1].run
+    return "\n".join(
+        [
+            "How it ran:",
+            "",
+            f"- shipyard {__version__}: `shipyard serve bench@production --workers 2 --monitor-interval "
+            f"{SOAK_MONITOR_INTERVAL}` with the prediction log on, so the monitoring runner (a thread of the "
+            "companion process) computes the current window of the growing log every "
+            f"{SOAK_MONITOR_INTERVAL} s throughout; its CPU seconds per slice show it working. Monitoring "
+            f"passes that failed (server log): {results.failed_passes}.",
+            f"- wrk, {args.warmup} s of warm-up, then {len(results.slices)} runs of at most "
+            f"{SOAK_SLICE_SECONDS} s back to back at c={SOAK_CONNECTIONS}, each reported on its own so a "
+            "trend shows; last slice ÷ first: "
+            f"{last.requests_per_second / first.requests_per_second:.2f}× the req/s, "
+            f"{last.p99_ms / first.p99_ms:.2f}× the p99.",
+            f"- RSS (VmRSS) of every process of the server's tree, read by a thread every "
+            f"{SOAK_SAMPLE_SECONDS:.0f} s and once after the load ends; each process is compared with its "
+            f"own value at {min(SOAK_BASELINE_SECONDS, args.soak_seconds / 2):.0f} s, once the workers' "
+            "caches and the log writer's buffers have filled.",
+            f"- The machine: {workload.busy_before:.0%} of the CPU busy in the 2 s before the benchmark "
+            f"started; other work's share during each slice as in the real-time serving section.",
+        ]
+    )
+
+
+def write_soak(results: SoakResults, workload: Workload, args: argparse.Namespace) -> None:
+    body = soak_report(results, workload, args)
+    print(body)
+    if not args.no_write:
+        write_section(
+            "serving-soak", "Serving soak: shipyard's memory and throughput under sustained load", body
+        )
+
+
 # -- main ------------------------------------------------------------------------------------------------
+PARTS = ("servers", "rollouts", "footprint", "soak")
+
+
 def parse_arguments() -> tuple[argparse.Namespace, set[str], list[str]]:
     """The command line: its options, the parts to run and the servers chosen."""
     parser = argparse.ArgumentParser(
@@ -1034,19 +1532,37 @@ def parse_arguments() -> tuple[argparse.Namespace, set[str], list[str]]:
     parser.add_argument(
         "--parts",
         default="servers,rollouts",
-        help="servers (shipyard vs the baselines), rollouts (shipyard's rollout costs), or both",
+        help="comma-separated subset of servers (shipyard vs the baselines), rollouts (shipyard's rollout "
+        "costs), footprint (start-up time and memory per process, shipyard and MLflow) and soak "
+        "(shipyard under sustained load)",
     )
     parser.add_argument("--aborts", type=int, default=20, help="aborts timed in the rollouts part")
+    parser.add_argument("--starts", type=int, default=5, help="fresh starts per server in the footprint part")
+    parser.add_argument("--soak-seconds", type=int, default=600, help="seconds of load in the soak part")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args()
     parts = {part.strip().lower() for part in args.parts.split(",") if part.strip()}
-    if not parts or parts - {"servers", "rollouts"}:
-        parser.error(f"--parts takes servers and rollouts; got {args.parts!r}")
+    if not parts or parts - set(PARTS):
+        parser.error(f"--parts takes {', '.join(PARTS)}; got {args.parts!r}")
+    if args.starts < 1 or args.soak_seconds < 2 * SOAK_SAMPLE_SECONDS:
+        parser.error(f"--starts must be ≥ 1 and --soak-seconds ≥ {2 * SOAK_SAMPLE_SECONDS}")
     chosen = [name.strip().lower() for name in args.servers.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in SERVER_NAMES]
     if unknown or not chosen:
         parser.error(f"--servers takes shipyard, mlflow and bentoml; got {args.servers!r}")
     return args, parts, chosen
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The model every part serves, the rows it sends, and the machine before anything started."""
+
+    model: HistGradientBoostingClassifier
+    features: pd.DataFrame
+    target: Any
+    frames: dict[int, pd.DataFrame]
+    busy_before: float
+    load_before: float
 
 
 def main() -> None:
@@ -1055,64 +1571,68 @@ def main() -> None:
         sys.exit(
             "wrk is not installed: `apt-get install -y wrk` (or `make bench-serving-deps`) and run again"
         )
-    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
-    wrk_line = (wrk_version.stdout + wrk_version.stderr).split("[")[0].strip().removeprefix("wrk ")
-
     busy_before = cpu_busy_share()
     load_before = os.getloadavg()[0]
     print(
         f"machine: {machine()}; busy {busy_before:.0%} before start, load {load_before:.2f}", file=sys.stderr
     )
-
     features_array, target = make_classification(n_samples=50_000, n_features=20, random_state=0)
     features = pd.DataFrame(features_array, columns=FEATURES)
     model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(features, target)
     frames = {1: features.iloc[:1], 100: features.iloc[:100]}
-    with threadpool_limits(limits=1):  # one OpenMP thread, as each server worker has
-        predict_one = measure("predict 1 row", lambda _: model.predict(frames[1]), 300)
-        predict_hundred = measure("predict 100 rows", lambda _: model.predict(frames[100]), 100)
-
-    names = [SERVER_NAMES[name] for name in chosen]
-    reasons: dict[str, str] = {}
-    servers: list[Server] = []
-    results: dict[str, dict[str, Run]] = {}
-    others: list[float] = []
-    rollout_results: RolloutResults | None = None
+    workload = Workload(model, features, target, frames, busy_before, load_before)
     with tempfile.TemporaryDirectory(prefix="shipyard-bench-serving-") as scratch:
         work = Path(scratch)
         if "servers" in parts:
-            try:
-                servers = start_servers(chosen, work, model, features, frames, reasons)
-                results, others = time_servers(servers, work, frames, args, reasons)
-            finally:
-                for server in servers:
-                    server.stop()
+            compare_servers(work, workload, chosen, args)
         if "rollouts" in parts:
             candidate = clone(model).fit(features, target)  # the same estimator refitted: no slower
-            rollout_results = time_rollouts(work, model, candidate, features, args)
-    if rollout_results is not None:
-        write_rollouts(rollout_results, args)
-    if "servers" not in parts:
-        return
+            write_rollouts(time_rollouts(work, model, candidate, features, args), args)
+        if "footprint" in parts:
+            footprint = time_footprint(work / "footprint", workload, chosen, args)
+            write_footprint(footprint, workload, args)
+        if "soak" in parts:
+            write_soak(soak(work / "soak", workload, args), workload, args)
 
-    load_after = os.getloadavg()[0]
+
+def compare_servers(work: Path, workload: Workload, chosen: list[str], args: argparse.Namespace) -> None:
+    """The servers part: start, verify and time every chosen server, then write its section."""
+    model, frames = workload.model, workload.frames
+    with threadpool_limits(limits=1):  # one OpenMP thread, as each server worker has
+        predict_one = measure("predict 1 row", lambda _: model.predict(frames[1]), 300)
+        predict_hundred = measure("predict 100 rows", lambda _: model.predict(frames[100]), 100)
+    reasons: dict[str, str] = {}
+    servers: list[Server] = []
+    try:
+        servers = start_servers(chosen, work, model, workload.features, frames, reasons)
+        results, others = time_servers(servers, work, frames, args, reasons)
+    finally:
+        for server in servers:
+            server.stop()
+    shares = [share for runs in others.values() for share in runs] or [0.0]
     context = {server.name: server.version for server in servers}
     context |= {
-        "wrk": wrk_line,
+        "wrk": wrk_version(),
         "predict_one": f"{predict_one.median_ms:.2f}",
         "predict_hundred": f"{predict_hundred.median_ms:.2f}",
         "load": (
-            f"{busy_before:.0%} of the CPU busy in the 2 s before the servers started; during the timed "
-            f"runs, other work took a median {statistics.median(others or [0.0]):.0%} and at most "
-            f"{max(others or [0.0]):.0%} of it (all busy CPU time minus the servers', wrk's and this "
-            f"script's); 1-minute load average {load_before:.2f} before, {load_after:.2f} after"
+            f"{workload.busy_before:.0%} of the CPU busy in the 2 s before the servers started; during the "
+            f"timed runs, other work took a median {statistics.median(shares):.0%} and at most "
+            f"{max(shares):.0%} of it (all busy CPU time minus the servers', wrk's and this script's); "
+            f"1-minute load average {workload.load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
         ),
     }
     context.setdefault("shipyard", __version__)
-    body = report(names, results, reasons, args, context)
+    names = [name for key in chosen for name in SERVER_NAMES[key]]
+    body = report(names, results, reasons, args, context, others)
     print(body)
     if not args.no_write:
         write_section("serving", "Real-time serving: shipyard vs MLflow vs BentoML", body)
+
+
+def wrk_version() -> str:
+    printed = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)
+    return (printed.stdout + printed.stderr).split("[")[0].strip().removeprefix("wrk ")
 
 
 if __name__ == "__main__":
