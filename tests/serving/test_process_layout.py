@@ -4,7 +4,9 @@ watches; it must not carry the data and learning libraries the workers need (the
 
 from __future__ import annotations
 
+import http.client
 import re
+import time
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -22,7 +24,18 @@ def _loaded(process: psutil.Process) -> set[str]:
     return set(re.findall(r"site-packages/([A-Za-z0-9_]+)", text))
 
 
-def _roles(server: Server) -> dict[str, list[psutil.Process]]:
+def _roles(server: Server, workers: int = 2) -> dict[str, list[psutil.Process]]:
+    """The server's children by role, once ``workers`` of them listen (ready means one worker answers:
+    a worker's socket listens once that worker has loaded its models)."""
+    deadline = time.monotonic() + 120
+    roles = _children(server)
+    while len(roles["workers"]) < workers and time.monotonic() < deadline:
+        time.sleep(0.2)
+        roles = _children(server)
+    return roles
+
+
+def _children(server: Server) -> dict[str, list[psutil.Process]]:
     port = urlparse(server.url).port
     roles: dict[str, list[psutil.Process]] = {"workers": [], "tracker": [], "companions": []}
     for child in psutil.Process(server.process.pid).children():
@@ -51,3 +64,26 @@ def test_the_supervisor_loads_no_data_or_learning_library_and_the_workers_do(ser
     assert not _loaded(supervisor) & set(HEAVY), sorted(_loaded(supervisor) & set(HEAVY))
     for worker in _roles(server)["workers"]:
         assert {"pandas", "sklearn"} <= _loaded(worker)  # the check above would notice nothing otherwise
+
+
+def test_connections_opened_at_once_spread_over_both_workers(server: Server) -> None:
+    """Each worker listens on a socket of its own: a burst of connections is spread by the kernel, not
+    taken by whichever worker's event loop woke first (that split 64 connections 64/0 in one run)."""
+    workers = _roles(server)["workers"]  # both listening before the burst
+    address = urlparse(server.url)
+    connections = [http.client.HTTPConnection(address.hostname, address.port, timeout=30) for _ in range(40)]
+    try:
+        for connection in connections:
+            connection.request("GET", "/health/live")
+        for connection in connections:
+            assert connection.getresponse().read() is not None
+        ports = {connection.sock.getsockname()[1] for connection in connections}
+        held = [
+            sum(1 for s in worker.net_connections("tcp") if s.raddr and s.raddr.port in ports)
+            for worker in workers
+        ]
+    finally:
+        for connection in connections:
+            connection.close()
+    assert sum(held) == 40
+    assert min(held) >= 8, held  # binomial(40, 1/2) is below 8 about once in 200,000 runs

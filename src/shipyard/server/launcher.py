@@ -1,10 +1,11 @@
 """``shipyard.serve``: the process layout of a server, the same from Python and from ``shipyard serve``.
 
-A server is uvicorn with ``workers`` processes, each importing ``create_app`` and reading its ``ServeConfig``
-from the environment, plus, beside them, the monitoring runner (one however many workers; it evaluates the
-alert rules after each run), the rollout runner (the controller that advances rollouts) and optionally the
-scheduler. Everything that can be wrong is checked before
-any process starts: a reference that does not resolve, an alert rule naming a figure that does not exist.
+A server is uvicorn with ``workers`` processes, each importing ``create_app``, reading its ``ServeConfig``
+from the environment and listening on a socket of its own (``workers.py``), plus, beside them, one companion
+process (``sidecars.start_companion``) running the monitoring runner (it evaluates the alert rules after
+each run), the rollout runner (the controller that advances rollouts) and optionally the scheduler.
+Everything that can be wrong is checked before any process starts: a reference that does not resolve, an
+alert rule naming a figure that does not exist.
 With ``engine="ray"`` the workers are the replicas of a Ray Serve deployment instead, each given its
 ``ServeConfig`` with the deployment (``shipyard.server.ray_serve``); what runs beside them is the same.
 
@@ -18,9 +19,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +42,8 @@ log = logging.getLogger("shipyard.serving")
 #: Where the token is read from when neither ``token`` nor ``token_file`` is given (the second is the older
 #: name); both are removed from the environment the workers inherit.
 TOKEN_VARIABLES = ("SHIPYARD_SERVE_TOKEN", "SHIPYARD_API_TOKEN")
+#: What every worker process imports and calls to build its app.
+APP = "shipyard.server.app:create_app"
 #: What runs the app: uvicorn's worker processes here, or replicas of a Ray Serve deployment.
 ENGINES = ("local", "ray")
 
@@ -203,8 +207,6 @@ def _private_token_file(token: str | None) -> Iterator[str | None]:
 
 def run_server(plan: ServerPlan) -> None:
     """Start the processes of ``plan`` and serve until interrupted (SIGINT/SIGTERM drain gracefully)."""
-    import uvicorn
-
     options = plan.options
     for name in TOKEN_VARIABLES:  # the workers and sidecars inherit this environment: the token stays out
         os.environ.pop(name, None)
@@ -219,20 +221,39 @@ def run_server(plan: ServerPlan) -> None:
         if options.engine == "ray":
             _serve_on_ray(plan)
             return
-        uvicorn.run(
-            "shipyard.server.app:create_app",
-            factory=True,
-            host=options.host,
-            port=options.port,
-            workers=options.workers,
-            log_level=options.log_level,
-            timeout_graceful_shutdown=30,
-            # A worker busy decoding a large body answers the supervisor's ping late; it is not hung.
-            timeout_worker_healthcheck=30,
-            timeout_keep_alive=5,
-            access_log=False,
-            ws="none",  # no route speaks WebSocket: the workers need not import a WebSocket library
-        )
+        _run_workers(options)
+
+
+def _run_workers(options: ServeOptions) -> None:
+    """uvicorn with ``options.workers`` processes; several get a listening socket each (``workers.py``)."""
+    import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
+
+    config = uvicorn.Config(
+        APP,
+        factory=True,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        log_level=options.log_level,
+        timeout_graceful_shutdown=30,
+        # A worker busy decoding a large body answers the supervisor's ping late; it is not hung.
+        timeout_worker_healthcheck=30,
+        timeout_keep_alive=5,
+        access_log=False,
+        ws="none",  # no route speaks WebSocket: the workers need not import a WebSocket library
+    )
+    if options.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+        return
+    from shipyard.server.workers import SlottedWorkers, listening_sockets
+
+    slots = listening_sockets(options.host, options.port, options.workers)
+    with suppress(KeyboardInterrupt):  # the supervisor handles SIGINT itself; this is only belt and braces
+        SlottedWorkers(config, slots).run()
 
 
 def _serve_on_ray(plan: ServerPlan) -> None:
