@@ -99,6 +99,7 @@ MODEL_PINS = $(shell grep -E '^(scikit-learn|scipy|numpy|joblib|threadpoolctl|pa
 MLFLOW_SERVING_STAMP := $(MLFLOW_VENV)/.installed-serving
 $(MLFLOW_SERVING_STAMP): $(MLFLOW_VENV)/bin/python constraints.txt
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow-skinny==3.17.2 fastapi==0.165.0 uvicorn==0.54.0 \
+		uvloop==0.23.0 httptools==0.9.0 \
 		$(MODEL_PINS)
 	touch $@
 

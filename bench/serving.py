@@ -748,10 +748,9 @@ def setup_notes(
     mlflow_measured = any(name in results for name in SERVER_NAMES["mlflow"])
     tcp_note = (
         [
-            "- MLflow at low concurrency waits about 40 ms per request on TCP, not on the model (GET /ping "
-            "too): with `--workers 2`, uvicorn on the plain asyncio loop (MLflow installs neither uvloop nor "
-            "httptools) leaves TCP_NODELAY off on accepted sockets, so the response body waits for the "
-            "client's delayed ACK. At c=64 MLflow is CPU-bound instead.",
+            "- MLflow's uvicorn runs on uvloop with httptools, installed in its environment (`make "
+            "bench-serving-deps`): a plain `pip install mlflow` has neither, and then uvicorn's asyncio "
+            "loop leaves TCP_NODELAY off, so each answer waits about 40 ms for the client's delayed ACK.",
         ]
         if mlflow_measured
         else []
