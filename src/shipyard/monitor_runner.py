@@ -18,10 +18,12 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from shipyard.alerts import AlertEvaluator, AlertsConfig, load_alerts
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
+from shipyard.monitoring.open_windows import OpenWindows
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
 from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog, compact, expire
@@ -47,29 +49,32 @@ class MonitorRunner:
         self.config = config
         self._last_retention: datetime | None = None
         self._alerts: AlertsConfig | None = None
+        # The windows in progress, counted a new segment at a time: a refresh does not re-read the hour.
+        self._open_windows: OpenWindows[Any] = OpenWindows()
 
     def run_once(self, now: datetime | None = None) -> list[WindowResult]:
         """One tick: the previous and the current window of every logged version, then log upkeep."""
         now = now or datetime.now(UTC)
         window = timedelta(seconds=self.config.window_seconds)
-        current = window_start_of(now, window)
+        since = window_start_of(now, window) - window  # the window that just ended, and the current one
         results: list[WindowResult] = []
         with Registry(self.settings) as registry:
-            prediction_log = PredictionLog(self.settings.log_url)
+            logged, kept = PredictionLog(self.settings.log_url), self._open_windows
             for reference in self.config.references:
                 try:
-                    versions = logged_versions(registry, prediction_log, reference)
-                    results += run_monitors(registry, prediction_log, versions, current - window, now, window)
+                    versions = logged_versions(registry, logged, reference)
+                    results += run_monitors(registry, logged, versions, since, now, window, None, kept)
                 except ShipyardError as error:  # one model's trouble must not stop the others
                     log.warning("monitoring %s failed: %s", reference, error)
+            kept.forget_before(since)
             if self.config.alerts:
                 self._evaluate_alerts(registry, window, now)
-            for store in prediction_log.stores:
+            for store in logged.stores:
                 compact(store, now=now)
             if self.settings.log_retention_days > 0 and (
                 self._last_retention is None or now - self._last_retention >= RETENTION_EVERY
             ):
-                for store in prediction_log.stores:
+                for store in logged.stores:
                     expire(store, self.settings.log_retention_days, now)
                 self._last_retention = now
         return results

@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipyard.durations import duration_label, parse_duration
 from shipyard.errors import InvalidInput, NotFound
@@ -32,6 +32,7 @@ from shipyard.store.feedback import FeedbackRepository
 from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow, WindowToSave
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported by the functions that compute windows
+    from shipyard.monitoring.open_windows import OpenWindows
     from shipyard.monitoring.windows import Sources, WindowResult
     from shipyard.predictions import PredictionLog
     from shipyard.stats.drift import DatasetDrift, DriftOptions
@@ -86,9 +87,11 @@ def run_monitors(
     end: datetime,
     window: timedelta,
     options: DriftOptions | None = None,
+    open_windows: OpenWindows[Any] | None = None,
 ) -> list[WindowResult]:
-    """Monitor every window of ``[start, end)`` for each version, store each, and return them."""
-    return list(monitor_range(registry, log, versions, start, end, window, options))
+    """Monitor every window of ``[start, end)`` for each version, store each, and return them; with
+    ``open_windows`` (a runner's, kept between its runs) a window counted before counts only what is new."""
+    return list(monitor_range(registry, log, versions, start, end, window, options, open_windows))
 
 
 def monitor_range(
@@ -99,6 +102,7 @@ def monitor_range(
     end: datetime,
     window: timedelta,
     options: DriftOptions | None = None,
+    open_windows: OpenWindows[Any] | None = None,
 ) -> Iterator[WindowResult]:
     """Monitor every window of ``[start, end)`` for each version, storing them a batch at a time and
     yielding each once stored; memory holds one batch, however long the range.
@@ -125,7 +129,7 @@ def monitor_range(
                 result = empty_window(version, moment, moment + window, minimums)
             else:
                 result = monitor_window(
-                    registry, log, version, moment, moment + window, options, minimums, sources
+                    registry, log, version, moment, moment + window, options, minimums, sources, open_windows
                 )
             pending.append(result)
             if len(pending) >= _SAVE_BATCH:

@@ -25,22 +25,26 @@ verdict: no feature drifts, and the figures stored for alerts are None.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring.contract_quality import ContractCounts
 from shipyard.monitoring.feedback import labels_for
+from shipyard.monitoring.open_windows import OpenWindows
 from shipyard.monitoring.policy import MinimumRows
 from shipyard.monitoring.service import FailureCounts, count_failures, no_usage, usage_figures
 from shipyard.predictions import PredictionLog
 from shipyard.predictions.records import OUTPUT_COLUMNS, PREDICTION_COLUMN, SCORE_COLUMN
+from shipyard.predictions.segments import Segment
 from shipyard.registry import ModelVersion, Registry
 from shipyard.stats import NumericLayout, NumericSketch, Profile, ProfileLayout
 from shipyard.stats.drift import DatasetDrift, DriftOptions, compare
@@ -139,9 +143,11 @@ def monitor_window(
     options: DriftOptions | None = None,
     minimums: MinimumRows | None = None,
     sources: Sources = Sources(),
+    open_windows: OpenWindows[_Tally] | None = None,
 ) -> WindowResult:
     """Monitor ``version`` over the predictions it answered in ``[start, end)``; a kind of verdict needs
-    ``minimums`` rows (default: ``MinimumRows()``)."""
+    ``minimums`` rows (default: ``MinimumRows()``). With ``open_windows``, a window counted before is
+    brought up to date with the segments written since, not read again."""
     if end <= start:
         raise InvalidInput(f"a window ends after it starts; got {start.isoformat()} to {end.isoformat()}")
     result = WindowResult(version.model, version.version, start, end, minimums=minimums or MinimumRows())
@@ -150,9 +156,8 @@ def monitor_window(
         result.notes.append(_no_profile(version))
     # Only the labelled predictions are kept for accuracy: memory follows the labels, not the window.
     labels = labels_for(registry, version.model, version.version, start, end) if sources.labels else []
-    tally = _Tally(version, reference, {pid: label for pid, label, _ in labels})
-    for table in log.batches(version.model, version.version, start, end, _READ_COLUMNS):
-        tally.add(table)
+    truth = {pid: label for pid, label, _ in labels}
+    tally = _count(log, version, reference, truth, (start, end), open_windows)
     result.rows, result.requests = tally.rows, tally.requests
     result.estimated_requests, result.sampled = round(tally.weights, 3), tally.sampled
     failures = (
@@ -231,6 +236,40 @@ class _Tally:
             )
 
 
+def _count(
+    log: PredictionLog,
+    version: ModelVersion,
+    reference: Profile | None,
+    truth: dict[str, Any],
+    span: tuple[datetime, datetime],
+    open_windows: OpenWindows[_Tally] | None,
+) -> _Tally:
+    """The window's tally: counted over its segments, or the last run's brought up to date."""
+    start, end = span
+
+    def count(tally: _Tally, segments: list[Segment]) -> None:
+        for table in log.segment_batches(segments, start, end, _READ_COLUMNS):
+            tally.add(table)
+
+    segments = log.segments(version.model, version.version, start, end)
+    if open_windows is None:
+        tally = _Tally(version, reference, truth)
+        count(tally, segments)
+        return tally
+    # What else the tally depends on: a new label or a rebuilt reference profile counts it all again.
+    fingerprint = (
+        hashlib.sha256(orjson.dumps(version.profile, option=orjson.OPT_SORT_KEYS)).hexdigest(),
+        frozenset((prediction, repr(label)) for prediction, label in truth.items()),
+    )
+    return open_windows.tally(
+        (version.model, version.version, start),
+        fingerprint,
+        segments,
+        lambda: _Tally(version, reference, truth),
+        count,
+    )
+
+
 def _judge(
     result: WindowResult,
     tally: _Tally,
@@ -281,7 +320,8 @@ def empty_window(
     result = WindowResult(version.model, version.version, start, end, minimums=minimums or MinimumRows())
     if not version.profile:
         result.notes.append(_no_profile(version))
-    result.health = {**_health(result, StreamPercentiles(), StreamPercentiles(), FailureCounts()), **no_usage()}
+    nothing = StreamPercentiles()
+    result.health = {**_health(result, nothing, nothing, FailureCounts()), **no_usage()}
     result.notes.append(_NO_DATA)
     return result
 

@@ -111,8 +111,22 @@ class PredictionLog:
         end: datetime | None,
         columns: list[str] | None,
     ) -> Iterator[pa.Table]:
+        segments = self.segments(model, version, start, end, store=store)
+        return self.segment_batches(segments, start, end, columns, store=store)
+
+    def segment_batches(
+        self,
+        segments: list[Segment],
+        start: datetime | None = None,
+        end: datetime | None = None,
+        columns: list[str] | None = None,
+        *,
+        store: SegmentStore | None = None,
+    ) -> Iterator[pa.Table]:
+        """The rows of ``segments`` (from ``segments()``) in ``[start, end)``, a row group at a time."""
+        store = store or self.store
         wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
-        for segment in self.segments(model, version, start, end, store=store):
+        for segment in segments:
             for group in store.row_groups(segment, wanted):
                 table = _between(_with_arm(group, store, wanted), start, end)
                 if table.num_rows:
