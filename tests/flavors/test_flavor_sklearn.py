@@ -245,3 +245,29 @@ def test_loading_a_skops_model_does_not_import_torch(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["1", "False", "True"], done
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_shipyards_own_processes_load_without_walking_scikit_learn(tmp_path: Path, own: bool) -> None:
+    """skops builds its default trust list by importing every scikit-learn subpackage (0.5 s, 15 MiB per
+    worker). shipyard vets each type itself, so its own processes skip the walk and still load the same
+    model and still refuse a foreign type; anyone else's process keeps skops's list for their own calls."""
+    import subprocess
+    import sys
+
+    model = LogisticRegression().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
+    saved = get_flavor("sklearn").save(model, tmp_path)
+    script = (
+        "import sys\n"
+        "import pandas as pd\n"
+        "from pathlib import Path\n"
+        "from shipyard.flavors import get_flavor\n"
+        "from shipyard.flavors._process import own_process\n"
+        f"{'own_process()' if own else 'pass'}\n"
+        f"loaded = get_flavor('sklearn').load(Path({str(saved.path)!r}), {{}})\n"
+        "from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES as listed\n"
+        "print(loaded.predict(pd.DataFrame({'x': [3.0]}))[0], 'sklearn.cross_decomposition' in sys.modules,"
+        " len(listed) > 100)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["1", str(not own), str(not own)], done

@@ -14,6 +14,7 @@ from shipyard.cli.app import app
 from shipyard.cli.common import state
 from shipyard.cli.render import error_console, plain
 from shipyard.errors import ShipyardError
+from shipyard.flavors._process import own_process
 
 #: Exit code for failures shipyard did not anticipate (a bug, or an environment problem).
 UNEXPECTED_EXIT = 70
@@ -21,6 +22,7 @@ UNEXPECTED_EXIT = 70
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``shipyard`` console script; returns the exit code."""
+    own_process()
     try:
         # Without standalone mode, a command's typer.Exit(code) comes back as the return value.
         outcome = app(args=argv, prog_name="shipyard", standalone_mode=False)

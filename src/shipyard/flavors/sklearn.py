@@ -38,6 +38,7 @@ import pandas as pd
 from shipyard.errors import InvalidInput, Unauthorized
 from shipyard.flavors._features import FeatureLayout
 from shipyard.flavors._optional import loaded
+from shipyard.flavors._process import is_own_process
 from shipyard.flavors._sniffing import zip_member_names
 from shipyard.flavors.base import (
     Flavor,
@@ -393,20 +394,35 @@ _TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
 
 
 def _import_skops_io() -> ModuleType:
-    """``skops.io``, imported without importing PyTorch.
+    """``skops.io``, imported without importing PyTorch, and in shipyard's own processes without walking
+    scikit-learn at all.
 
     skops lists scikit-learn's estimators at import (``all_estimators``), whose package walk imports every
     subpackage, the PyTorch shim among them: with torch installed that cost every serving worker and CLI
     command about 2 s of CPU and 180 MiB. The walk skips the shim anyway (scikit-learn ignores
-    ``externals``), so a placeholder stands in for it during the import, then steps aside.
+    ``externals``), so a placeholder stands in for it during the import, then steps aside. Without torch the
+    walk still costs about 0.5 s and 15 MiB, and skops reads the list only to decide what it trusts by
+    default; shipyard never relies on that default (it vets every type a file names, ``_is_library_class``),
+    so in its own processes (``flavors._process``) the list is left empty. In someone else's process it is
+    kept, for their own calls to skops.
     """
     if "skops.io" in sys.modules or "torch" in sys.modules or _TORCH_SHIM in sys.modules:
         import skops.io
 
         return skops.io
+    import sklearn.utils
+
+    listing = sklearn.utils.all_estimators
     sys.modules[_TORCH_SHIM] = ModuleType(_TORCH_SHIM)
+    if is_own_process():
+        sklearn.utils.all_estimators = _no_estimators
     try:
         import skops.io
     finally:
         del sys.modules[_TORCH_SHIM]
+        sklearn.utils.all_estimators = listing
     return skops.io
+
+
+def _no_estimators(*args: object, **kwargs: object) -> list[tuple[str, type]]:
+    return []

@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from shipyard.config import load_settings
 from shipyard.errors import ShipyardError
+from shipyard.flavors._process import own_process
 from shipyard.predictions import PredictionLog
 from shipyard.registry import Registry
 from shipyard.rollouts import active_split
@@ -34,6 +35,7 @@ def create_app(config: ServeConfig | None = None, *, sink: PredictionSink | None
     prediction goes to ``sink`` (default: the workspace's prediction log, unless ``log_predictions`` is off).
     """
     config = config or ServeConfig.from_environment()
+    own_process()  # a server worker: nothing but shipyard loads model files here
     configure_logging()
     server = _server_state(config, sink)
     app = Starlette(
