@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
@@ -27,6 +28,7 @@ from shipyard.monitoring.open_windows import OpenWindows
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
 from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog, compact, expire
+from shipyard.predictions.segments import HOUR, Segment
 from shipyard.registry import Registry
 from shipyard.sidecars import run_every, start_runner
 
@@ -70,7 +72,9 @@ class MonitorRunner:
             if self.config.alerts:
                 self._evaluate_alerts(registry, window, now)
             for store in logged.stores:
-                compact(store, now=now)
+                # The windows still counted here merge only what they have counted (open_windows.py).
+                counted = self._counted_or_before(since) if store is logged.store else None
+                compact(store, now=now, mergeable=counted)
             if self.settings.log_retention_days > 0 and (
                 self._last_retention is None or now - self._last_retention >= RETENTION_EVERY
             ):
@@ -78,6 +82,11 @@ class MonitorRunner:
                     expire(store, self.settings.log_retention_days, now)
                 self._last_retention = now
         return results
+
+    def _counted_or_before(self, since: datetime) -> Callable[[Segment], bool]:
+        """Segments compaction may merge: those of hours before ``since``, and those counted since."""
+        kept = self._open_windows
+        return lambda segment: segment.hour + HOUR <= since or kept.counted(segment)
 
     def _evaluate_alerts(self, registry: Registry, window: timedelta, now: datetime) -> None:
         try:

@@ -50,7 +50,10 @@ def test_only_new_segments_are_counted_and_a_merged_one_is_recognised() -> None:
     # Something else the tally depends on changed: counted again.
     windows.tally(key, "g", [_segment("ab", "a", "b"), _segment("ce", "c", "e"), _segment("d")], list, count)
     assert reads[-1] == ["ab", "ce", "d"]
+    assert windows.counted(_segment("d")) and windows.counted(_segment("x", "ab", "d"))
+    assert not windows.counted(_segment("f")) and not windows.counted(_segment("y", "d", "f"))
     windows.forget_before(key[2] + HOUR)
+    assert not windows.counted(_segment("d"))
     windows.tally(key, "g", [_segment("d")], list, count)
     assert reads[-1] == ["d"]
 

@@ -291,6 +291,21 @@ def test_an_hour_still_being_written_is_compacted_in_pieces_then_whole(tmp_path:
     assert table is not None and table.num_rows == 7
 
 
+def test_compaction_merges_only_the_segments_it_is_allowed_to(tmp_path: Path) -> None:
+    """The monitoring runner merges only what its monitors have counted: the rest waits for the next pass."""
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed in range(3):
+        writer.submit(record(1, seed=seed))
+        writer.flush()
+    writer.close()
+    store = SegmentStore(_url(tmp_path))
+    newest = max(segment.name for segment in store.segments("fraud", 1))
+    done = compact(store, now=datetime.now(UTC), mergeable=lambda segment: segment.name != newest)
+    assert done.merged_segments == 2
+    names = sorted(segment.name for segment in store.segments("fraud", 1))
+    assert newest in names and len(names) == 2
+
+
 def test_reading_a_large_segment_holds_one_row_group_at_a_time(tmp_path: Path) -> None:
     writer = LogWriter(_url(tmp_path), flush_seconds=60)
     writer.submit(record(150_000, seed=1, proba=False))

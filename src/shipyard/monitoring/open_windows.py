@@ -8,9 +8,10 @@ counts only the segments written since.
 
 Segments are immutable; compaction replaces several with one that names them (``Segment.replaces``). A
 segment whose replaced names were all counted is already counted; one that replaces counted and uncounted
-segments alike cannot be split, so the window is counted again from scratch. A change of anything else the
-tally depends on (the labels, the reference profile) also starts it again: the caller folds those into the
-``fingerprint``.
+segments alike cannot be split, so the window is counted again from scratch. Under load a writer segment
+lands between any listing and the compaction after it, so the runner compacts only what has been counted
+(``counted``). A change of anything else the tally depends on (the labels, the reference profile) also
+starts it again: the caller folds those into the ``fingerprint``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class OpenWindows(Generic[T]):
 
     def __init__(self) -> None:
         self._windows: dict[tuple[str, int, datetime], _Counted[T]] = {}
+        self._names: set[str] = set()  # every kept window's counted names
 
     def tally(
         self,
@@ -57,12 +59,20 @@ class OpenWindows(Generic[T]):
         for segment in segments:
             counted.names.add(segment.name)
             counted.names.update(segment.replaces)
+        self._names.update(counted.names)
         return counted.tally
+
+    def counted(self, segment: Segment) -> bool:
+        """Whether a kept window has counted ``segment``: merging it with others keeps the tally valid."""
+        if segment.name in self._names:
+            return True
+        return bool(segment.replaces) and self._names.issuperset(segment.replaces)
 
     def forget_before(self, start: datetime) -> None:
         """Drop the tallies of windows that start before ``start``: they are final, and stored."""
         for key in [key for key in self._windows if key[2] < start]:
             del self._windows[key]
+        self._names = set().union(*(counted.names for counted in self._windows.values()))
 
 
 def _uncounted(counted: _Counted[T], segments: Sequence[Segment]) -> list[Segment] | None:

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -26,6 +27,7 @@ from shipyard.predictions.segments import (
     REPLACES_KEY,
     SUFFIX,
     TEMPORARY_SUFFIX,
+    Segment,
     SegmentStore,
     list_entries,
 )
@@ -45,12 +47,19 @@ class CompactionResult:
     rows: int
 
 
-def compact(store: SegmentStore, *, min_segments: int = 2, now: datetime | None = None) -> CompactionResult:
+def compact(
+    store: SegmentStore,
+    *,
+    min_segments: int = 2,
+    now: datetime | None = None,
+    mergeable: Callable[[Segment], bool] | None = None,
+) -> CompactionResult:
     """Merge every hour folder holding at least ``min_segments`` segments into one compacted segment.
 
     With ``now``, an hour still being written (it ends after ``now`` less a minute) only has its new
     writer segments merged into one more compacted piece, so each call rewrites what arrived since the last
-    one, not the whole hour; the hour becomes one file once it is over.
+    one, not the whole hour; the hour becomes one file once it is over. With ``mergeable``, only the
+    segments it accepts are merged (the monitoring runner merges what its monitors have counted).
     """
     folders = merged = rows = 0
     for model in store.models():
@@ -61,6 +70,8 @@ def compact(store: SegmentStore, *, min_segments: int = 2, now: datetime | None 
                 _remove_stale_temporaries(store, store.hour_folder(model, version, hour))
                 if now is not None and hour + HOUR > now - OPEN_HOUR_GRACE:
                     segments = [s for s in segments if not s.name.startswith(COMPACTED_PREFIX)]
+                if mergeable is not None:
+                    segments = [s for s in segments if mergeable(s)]
                 if len(segments) < min_segments:
                     continue
                 tables = [table for segment in segments if (table := store.read(segment)) is not None]
