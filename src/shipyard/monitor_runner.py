@@ -4,8 +4,9 @@ Every ``interval`` seconds it computes, for every version of each served model t
 predictions, the window that just ended (its final figures) and the window in progress (refreshed until it
 ends), stores them (``shipyard.monitoring``), evaluates the alert rules over them (``shipyard.alerts``; the
 rules are read again each tick, so an edit to them needs no restart), and looks after the log: compaction
-each tick, retention once an hour. ``shipyard serve`` starts it in its own process, so its reading and
-counting never take CPU time from a request's event loop, and workers need not agree on who runs it.
+each tick, retention once an hour. ``shipyard serve`` runs it in its companion process (beside the rollout
+runner), so its reading and counting never take CPU time from a request's event loop, and workers need not
+agree on who runs it.
 
 It drives both monitoring and alerts, so it sits above both: alerts read monitoring's figures, and
 monitoring knows nothing of alerts.

@@ -7,12 +7,12 @@ pool opening, a load balancer reconnecting) can land on one worker while the oth
 the busier worker. Here each worker slot gets its own socket bound with ``SO_REUSEPORT`` to the same
 address, and the kernel spreads new connections over the slots' sockets by a hash of the connection.
 
-A slot's socket takes connections only once its worker listens on it, after the worker has loaded its
-models, so none wait on a worker that is still starting. When a worker dies, its slot gets a fresh socket
-for the replacement: until that one answers, the kernel sends every new connection to the workers alive
-(connections the dead worker had not yet accepted are reset, and a client retries them). The number of
-workers is fixed (SIGTTIN/SIGTTOU are declined; restart with another ``--workers``); SIGHUP still replaces
-each worker in turn, the new one taking over the slot's socket before the old one stops.
+A worker's socket takes connections only once the worker listens on it, after it has loaded its models, so
+none wait on a worker that is still starting. The supervisor closes its copy of a socket as soon as the
+worker it was made for has started (the worker got its own descriptor at spawn), so a worker that dies takes
+its socket with it and the kernel sends new connections to the workers alive at once; the replacement gets
+a fresh socket. The number of workers is fixed (SIGTTIN/SIGTTOU are declined; restart with another
+``--workers``); SIGHUP still replaces each worker in turn, the new one listening before the old one stops.
 """
 
 from __future__ import annotations
@@ -56,37 +56,33 @@ def _bound(host: str, port: int) -> socket.socket:
 
 
 class SlottedWorkers(Multiprocess):
-    """uvicorn's supervisor with one listening socket per worker slot instead of one for all."""
+    """uvicorn's supervisor with one listening socket per worker instead of one for all."""
 
-    def __init__(self, config: Config, slots: list[socket.socket]) -> None:
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
         super().__init__(config, sockets=[])
-        self.slots = slots
+        self.address = sockets[0].getsockname()[:2]
+        self._first_sockets = sockets  # bound before any worker starts: a port in use fails at once
 
-    def _start(self, slot: int) -> Process:
-        process = Process(self.config, [self.slots[slot]])
-        process.start()
+    def _start(self, sock: socket.socket | None = None) -> Process:
+        """A worker listening on ``sock`` (default: a fresh socket on the address); the supervisor's copy
+        is closed once the worker has its own, so the socket lives and dies with the worker."""
+        sock = sock or _bound(*self.address)
+        try:
+            process = Process(self.config, [sock])
+            process.start()
+        finally:
+            sock.close()
         return process
 
-    def _renew(self, slot: int) -> None:
-        """A fresh socket for ``slot``, listening once its next worker is ready; the old one is closed."""
-        old = self.slots[slot]
-        host, port = old.getsockname()[:2]
-        try:
-            self.slots[slot] = _bound(host, port)
-        except OSError as error:  # the replacement takes over the old socket then
-            log.warning("no fresh socket for the new worker (%s); it takes over the old one", error)
-            return
-        old.close()
-
     def init_processes(self) -> None:
-        self.processes = [self._start(slot) for slot in range(len(self.slots))]
+        self.processes = [self._start(sock) for sock in self._first_sockets]
 
     def restart_all(self) -> None:
-        """Each slot in turn: the replacement starts and answers before the old worker stops."""
+        """Each worker in turn: the replacement starts and answers before the old worker stops."""
         for slot, old in enumerate(self.processes):
             if self.should_exit.is_set():
                 return
-            new = self._start(slot)
+            new = self._start()
             if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
                 new.kill()
                 new.join()
@@ -97,7 +93,7 @@ class SlottedWorkers(Multiprocess):
             self.processes[slot] = new
 
     def keep_subprocess_alive(self) -> None:
-        """A worker that died or hangs is replaced on its slot; one that could not start stops the server."""
+        """A worker that died or hangs is replaced; one that could not start stops the server."""
         for slot, process in enumerate(self.processes):
             if self.should_exit.is_set():
                 return
@@ -110,18 +106,10 @@ class SlottedWorkers(Multiprocess):
                 self.should_exit.set()
                 return
             log.info("worker [%s] died; starting another on a fresh socket", process.pid)
-            self._renew(slot)
-            self.processes[slot] = self._start(slot)
+            self.processes[slot] = self._start()
 
     def handle_ttin(self) -> None:
         log.warning("the number of workers is fixed: restart the server with another --workers")
 
     def handle_ttou(self) -> None:
         log.warning("the number of workers is fixed: restart the server with another --workers")
-
-    def run(self) -> None:
-        try:
-            super().run()
-        finally:
-            for sock in self.slots:
-                sock.close()
