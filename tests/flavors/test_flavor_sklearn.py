@@ -225,9 +225,9 @@ def test_text_columns_stay_frames_for_pipelines() -> None:
     np.testing.assert_array_equal(model.predict(frame), pipeline.predict(frame))
 
 
-def test_loading_a_skops_model_does_not_import_torch(tmp_path: Path) -> None:
-    """skops lists scikit-learn's estimators by walking its packages, PyTorch's shim among them: a serving
-    worker or a CLI command would import torch (2 s of CPU, 180 MiB) to load a logistic regression."""
+def _load_in_a_fresh_process(tmp_path: Path, before: str, after: str) -> list[str]:
+    """Save a logistic regression, load it in a fresh interpreter with ``before`` run first, print its
+    prediction for x=3 and whatever ``after`` prints; the words printed."""
     import subprocess
     import sys
 
@@ -238,36 +238,34 @@ def test_loading_a_skops_model_does_not_import_torch(tmp_path: Path) -> None:
         "import pandas as pd\n"
         "from pathlib import Path\n"
         "from shipyard.flavors import get_flavor\n"
+        f"{before}\n"
         f"loaded = get_flavor('sklearn').load(Path({str(saved.path)!r}), {{}})\n"
-        "print(loaded.predict(pd.DataFrame({'x': [3.0]}))[0], 'torch' in sys.modules)\n"
-        "import sklearn.externals.array_api_compat.torch as shim\n"  # the placeholder stepped aside
-        "print(hasattr(shim, 'asarray'))\n"
+        "print(loaded.predict(pd.DataFrame({'x': [3.0]}))[0])\n"
+        f"{after}\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["1", "False", "True"], done
+    return done.stdout.split()
+
+
+def test_loading_a_skops_model_does_not_import_torch(tmp_path: Path) -> None:
+    """skops lists scikit-learn's estimators by walking its packages, PyTorch's shim among them: a serving
+    worker or a CLI command would import torch (2 s of CPU, 180 MiB) to load a logistic regression."""
+    after = (
+        "print('torch' in sys.modules)\n"
+        "import sklearn.externals.array_api_compat.torch as shim\n"  # the placeholder stepped aside
+        "print(hasattr(shim, 'asarray'))"
+    )
+    assert _load_in_a_fresh_process(tmp_path, "pass", after) == ["1", "False", "True"]
 
 
 @pytest.mark.parametrize("own", [True, False])
 def test_shipyards_own_processes_load_without_walking_scikit_learn(tmp_path: Path, own: bool) -> None:
     """skops builds its default trust list by importing every scikit-learn subpackage (0.5 s, 15 MiB per
     worker). shipyard vets each type itself, so its own processes skip the walk and still load the same
-    model and still refuse a foreign type; anyone else's process keeps skops's list for their own calls."""
-    import subprocess
-    import sys
-
-    model = LogisticRegression().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
-    saved = get_flavor("sklearn").save(model, tmp_path)
-    script = (
-        "import sys\n"
-        "import pandas as pd\n"
-        "from pathlib import Path\n"
-        "from shipyard.flavors import get_flavor\n"
-        "from shipyard.flavors._process import own_process\n"
-        f"{'own_process()' if own else 'pass'}\n"
-        f"loaded = get_flavor('sklearn').load(Path({str(saved.path)!r}), {{}})\n"
+    model; anyone else's process keeps skops's list for their own calls."""
+    before = "from shipyard.flavors._process import own_process\n" + ("own_process()" if own else "pass")
+    after = (
         "from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES as listed\n"
-        "print(loaded.predict(pd.DataFrame({'x': [3.0]}))[0], 'sklearn.cross_decomposition' in sys.modules,"
-        " len(listed) > 100)\n"
+        "print('sklearn.cross_decomposition' in sys.modules, len(listed) > 100)"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["1", str(not own), str(not own)], done
+    assert _load_in_a_fresh_process(tmp_path, before, after) == ["1", str(not own), str(not own)]
