@@ -91,9 +91,6 @@ class Load:
         for thread in self.threads:
             thread.join(timeout=30)
 
-    def failures(self) -> int:
-        return sum(count for status, count in self.statuses.items() if status != 200)
-
     def _drive(self) -> None:
         with httpx.Client(base_url=self.url, timeout=15.0) as client:
             while not self.stop.is_set():
@@ -143,6 +140,20 @@ def wait_for(condition: object, seconds: float, what: str) -> None:
 
 
 # -- a worker killed under load ------------------------------------------------------------------------------
+def exited(pid: int, seconds: float) -> float:
+    """The time a killed process had finished exiting (a zombie or gone): by then the kernel has closed every
+    socket it held. Polled every millisecond."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return time.monotonic()
+        except psutil.NoSuchProcess:
+            return time.monotonic()
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} still running {seconds:g} s after SIGKILL")
+
+
 def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -> None:
     server = start_server(home, ["fraud@production"], "--no-monitor", "--no-rollouts", workers=2)
     try:
@@ -151,6 +162,7 @@ def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -
         time.sleep(LOAD_SECONDS / 2)
         killed_at = time.monotonic()
         psutil.Process(victim).send_signal(signal.SIGKILL)
+        exited_at = exited(victim, 10)
         # The supervisor may wait up to 30 s (its health-check timeout) on a busy live worker first.
         wait_for(lambda: len(set(worker_pids(server)) - {victim, survivor}) == 1, 40, "a new worker")
         [replacement] = set(worker_pids(server)) - {victim, survivor}
@@ -168,17 +180,19 @@ def test_killed_worker_is_replaced_while_the_others_keep_answering(home: Path) -
 
     # The survivor kept answering: requests were answered between the kill and the replacement.
     assert any(killed_at < at < replaced_at for at, _ in load.answered) or replaced_at - killed_at < 0.5
-    # Only the requests in flight on the killed worker failed: at most one per client.
-    failed = load.failures()
-    assert failed <= len(load.threads), load.statuses
-    assert all(isinstance(status, str) for status, _ in load.statuses.items() if status != 200), load.statuses
+    # Only requests on the killed worker failed, as connections it held were cut: the ones in flight, and any
+    # a client reconnected onto the worker's socket before the exiting process had closed it (docs/deploy.md
+    # says how the kernel can hand those to the other workers). Once it had exited, nothing failed.
+    failures = [(at, status) for at, status in load.outcomes if status != 200]
+    assert all(isinstance(status, str) for _, status in failures), load.statuses
+    assert all(at < exited_at + 0.25 for at, _ in failures), (failures, exited_at - killed_at)
     # After the replacement came up, nothing failed.
     late = [status for at, status in load.outcomes if at > replaced_at + 0.5]
     assert late and set(late) == {200}
     # The server's count agrees with the clients': every answered request is counted (the killed worker's
     # counts survive it); at most the failed in-flight ones were counted and not delivered.
     served = counter(metrics, "shipyard_requests_total", status="200")
-    assert load.statuses[200] <= served <= load.statuses[200] + failed
+    assert load.statuses[200] <= served <= load.statuses[200] + len(failures)
     assert counter(metrics, "shipyard_in_flight_requests") == 0, "a dead worker's requests stay in flight"
 
 
