@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow,
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported by the functions that compute windows
     from shipyard.monitoring.open_windows import OpenWindows
+    from shipyard.monitoring.parallel import Chunk
     from shipyard.monitoring.windows import Sources, WindowResult
     from shipyard.predictions import PredictionLog
     from shipyard.stats.drift import DatasetDrift, DriftOptions
@@ -43,6 +45,7 @@ __all__ = [
     "latest_points",
     "logged_versions",
     "monitor_range",
+    "monitor_windows",
     "parse_window",
     "run_monitors",
     "save_window",
@@ -103,6 +106,7 @@ def monitor_range(
     window: timedelta,
     options: DriftOptions | None = None,
     open_windows: OpenWindows[Any] | None = None,
+    processes: int | None = None,
 ) -> Iterator[WindowResult]:
     """Monitor every window of ``[start, end)`` for each version, storing them a batch at a time and
     yielding each once stored; memory holds one batch, however long the range.
@@ -111,33 +115,89 @@ def monitor_range(
     version, only the windows over those hours are read, and the rest are "no data" without a read. Each
     model's ``[monitoring]`` policy (shipyard.toml) gives the rows a verdict needs and the most windows a
     range may hold; a longer range is refused before any work, with a window that fits.
-    """
-    from shipyard.monitoring.windows import empty_window, monitor_window
 
+    A range with many windows holding data is spread over ``processes`` worker processes (default: one per
+    CPU, from a few hundred such windows on; ``monitoring.parallel``); results come in the same order.
+    ``open_windows`` (a runner's tallies, kept in its process) keeps the work in this process.
+    """
     if end <= start:
         raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
-    policies = {
-        model: load_monitoring_policy(registry.settings, model) for model in {v.model for v in versions}
-    }
-    for policy in policies.values():
-        check_window_count(start, end, window, policy.max_windows)
+    for model in {version.model for version in versions}:
+        check_window_count(start, end, window, load_monitoring_policy(registry.settings, model).max_windows)
+    if open_windows is None and processes != 1:
+        from shipyard.monitoring import parallel
+
+        chunks = _chunks(log, versions, start, end, window)
+        busy = sum(chunk.busy for chunk in chunks)
+        workers = min(processes or parallel.available_cpus(), len(chunks))
+        if workers > 1 and (processes is not None or busy >= _PARALLEL_WINDOWS):
+            pieces = [chunk.chunk for chunk in chunks]
+            yield from parallel.monitor_in_processes(
+                registry.settings, monitor_windows, pieces, window, options, workers
+            )
+            return
     for version in versions:
-        minimums = policies[version.model].min_rows
-        pending: list[WindowResult] = []
-        for moment, sources in _plan(registry, log, version, start, end, window):
-            if sources is None:
-                result = empty_window(version, moment, moment + window, minimums)
-            else:
-                result = monitor_window(
-                    registry, log, version, moment, moment + window, options, minimums, sources, open_windows
-                )
-            pending.append(result)
-            if len(pending) >= _SAVE_BATCH:
-                save_windows(registry, pending, window)
-                yield from pending
-                pending = []
-        save_windows(registry, pending, window)
-        yield from pending
+        yield from monitor_windows(registry, log, version, start, end, window, options, open_windows)
+
+
+def monitor_windows(
+    registry: Registry,
+    log: PredictionLog,
+    version: ModelVersion,
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    options: DriftOptions | None = None,
+    open_windows: OpenWindows[Any] | None = None,
+) -> Iterator[WindowResult]:
+    """``monitor_range`` for one version in this process: each window computed, stored a batch at a time,
+    and yielded once stored."""
+    from shipyard.monitoring.windows import empty_window, monitor_window
+
+    minimums = load_monitoring_policy(registry.settings, version.model).min_rows
+    pending: list[WindowResult] = []
+    for moment, sources in _plan(registry, log, version, start, end, window):
+        if sources is None:
+            result = empty_window(version, moment, moment + window, minimums)
+        else:
+            result = monitor_window(
+                registry, log, version, moment, moment + window, options, minimums, sources, open_windows
+            )
+        pending.append(result)
+        if len(pending) >= _SAVE_BATCH:
+            save_windows(registry, pending, window)
+            yield from pending
+            pending = []
+    save_windows(registry, pending, window)
+    yield from pending
+
+
+@dataclass(frozen=True)
+class _Planned:
+    chunk: Chunk
+    busy: int  # windows in it with anything logged
+
+
+def _chunks(
+    log: PredictionLog, versions: list[ModelVersion], start: datetime, end: datetime, window: timedelta
+) -> list[_Planned]:
+    """Each version's windows cut into runs holding at most ``_CHUNK_WINDOWS`` windows with data, found by
+    listing the log's folders (no segment opened)."""
+    from shipyard.monitoring.parallel import Chunk
+
+    first, last = window_start_of(start, window), window_start_of(end - _INSTANT, window) + window
+    planned: list[_Planned] = []
+    for version in versions:
+        hours = log.hours_by_stream(version.model, version.version, first, last)
+        busy: set[datetime] = set().union(*(_windows_with_data(found, window) for found in hours.values()))
+        opened, count = first, 0
+        for moment in window_starts(start, end, window):
+            count += moment in busy
+            if count == _CHUNK_WINDOWS or moment + window >= end:
+                chunk = Chunk(version.model, version.version, opened, moment + window)
+                planned.append(_Planned(chunk, count))
+                opened, count = moment + window, 0
+    return planned
 
 
 def _plan(
@@ -166,6 +226,9 @@ def _plan(
 
 #: Windows stored per transaction by ``monitor_range``.
 _SAVE_BATCH = 200
+#: Windows with data in a chunk handed to a worker process, and in a range before it is spread over them.
+_CHUNK_WINDOWS = 200
+_PARALLEL_WINDOWS = 400
 _INSTANT = timedelta(microseconds=1)
 _HOUR = timedelta(hours=1)
 #: What ``check_window_count`` suggests instead of a window too small for the range, smallest first.

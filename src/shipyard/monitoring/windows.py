@@ -484,16 +484,18 @@ def _health(
 ) -> dict[str, float | None]:
     seconds = (result.end - result.start).total_seconds()
     every_request = result.estimated_requests + failures.requests
+    latency_p50, latency_p95, latency_p99 = latency.percentiles([50, 95, 99])
+    batch_p50, batch_p95 = batches.percentiles([50, 95])
     return {
         "request_rate": every_request / seconds if seconds > 0 else None,
         "error_rate": failures.errors / every_request if every_request else None,
         "rejected_rate": failures.refused / every_request if every_request else None,
         "rows_per_request": result.rows / result.requests if result.requests else None,
-        "latency_p50_ms": latency.percentile(50),
-        "latency_p95_ms": latency.percentile(95),
-        "latency_p99_ms": latency.percentile(99),
-        "batch_rows_p50": batches.percentile(50),
-        "batch_rows_p95": batches.percentile(95),
+        "latency_p50_ms": latency_p50,
+        "latency_p95_ms": latency_p95,
+        "latency_p99_ms": latency_p99,
+        "batch_rows_p50": batch_p50,
+        "batch_rows_p95": batch_p95,
     }
 
 

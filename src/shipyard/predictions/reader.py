@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput, MissingDependency
 from shipyard.predictions.records import DEFAULT_ARM
-from shipyard.predictions.segments import FAILURES, PREDICTIONS, USAGE, Segment, SegmentStore
+from shipyard.predictions.segments import FAILURES, HOUR, PREDICTIONS, USAGE, Segment, SegmentStore
 
 log = logging.getLogger("shipyard.predictions")
 
@@ -127,8 +127,11 @@ class PredictionLog:
         store = store or self.store
         wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
         for segment in segments:
+            # A segment holds its hour's rows: one whose hour lies in the range needs no filtering.
+            whole = (start is None or segment.hour >= start) and (end is None or segment.hour + HOUR <= end)
             for group in store.row_groups(segment, wanted):
-                table = _between(_with_arm(group, store, wanted), start, end)
+                table = _with_arm(group, store, wanted)
+                table = table if whole else _between(table, start, end)
                 if table.num_rows:
                     yield table if columns is None else table.select(columns)
 

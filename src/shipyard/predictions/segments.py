@@ -184,7 +184,7 @@ class SegmentStore:
         if len(self._footers) >= _MAX_REMEMBERED_FOOTERS:  # a long-lived reader must not grow forever
             self._footers.clear()
         try:
-            with self.fs.open(entry["name"], "rb") as source:
+            with self._open(entry["name"]) as source:
                 metadata = pq.read_metadata(source)
             replaces = json.loads((metadata.metadata or {}).get(REPLACES_KEY, b"[]"))
             footer: tuple[int, list[str]] | None = (metadata.num_rows, list(replaces))
@@ -201,7 +201,7 @@ class SegmentStore:
     def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
         """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
         try:
-            with self.fs.open(segment.path, "rb") as source:
+            with self._open(segment.path) as source:
                 return pq.read_table(source, columns=columns)
         except FileNotFoundError:
             return None
@@ -214,7 +214,7 @@ class SegmentStore:
     def row_groups(self, segment: Segment, columns: list[str] | None = None) -> Iterator[pa.Table]:
         """The segment's rows one row group at a time, so a reader's memory holds one group, not a file."""
         try:
-            with self.fs.open(segment.path, "rb") as source:
+            with self._open(segment.path) as source:
                 parquet = pq.ParquetFile(source)
                 for index in range(parquet.num_row_groups):
                     yield parquet.read_row_group(index, columns=columns)
@@ -224,6 +224,11 @@ class SegmentStore:
             raise
         except Exception as error:
             log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
+
+    def _open(self, path: str) -> Any:
+        """A segment opened for reading: by Arrow's own file reader on local disk (about half the time of a
+        Python file object for an hour's segment, which a long monitoring range reads thousands of)."""
+        return pa.OSFile(path, "rb") if self.local else self.fs.open(path, "rb")
 
     def remove(self, paths: list[str]) -> None:
         for path in paths:

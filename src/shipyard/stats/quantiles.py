@@ -57,14 +57,21 @@ class StreamPercentiles:
 
     def percentile(self, q: float) -> float | None:
         """The ``q``-th percentile (0–100), or None when nothing was added."""
+        return self.percentiles([q])[0]
+
+    def percentiles(self, qs: list[float]) -> list[float | None]:
+        """Several percentiles in one pass (a monitor takes three of every window's latencies)."""
         if not self.count:
-            return None
+            return [None] * len(qs)
         if self._bins is None:
-            return float(np.percentile(np.concatenate(self._values), q))
+            return [float(value) for value in np.percentile(np.concatenate(self._values), qs)]
+        cumulative = np.cumsum(self._bins)
+        return [self._from_bins(cumulative, q) for q in qs]
+
+    def _from_bins(self, cumulative: np.ndarray, q: float) -> float:
         rank = q / 100 * (self.count - 1)
         if rank < self._zeros:
             return 0.0
-        cumulative = np.cumsum(self._bins)
         index = int(np.searchsorted(cumulative, rank - self._zeros, side="right"))
         index = min(index, _BINS - 1)
         return float(2 * _GAMMA ** (index + _OFFSET) / (_GAMMA + 1))

@@ -45,6 +45,21 @@ def _index_of(typed_values: tuple[tuple[type, Any], ...]) -> pd.Index:
     return pd.Index([value for _, value in typed_values])
 
 
+def _vocabulary_positions(layout: CategoricalLayout) -> dict[Any, int]:
+    """The vocabulary as a dict of positions: for the few distinct values of a window, a lookup each costs
+    less than a pandas indexer's set-up. Values of one family only, so ``True == 1`` cannot collide."""
+    return _positions_of(tuple((type(value), value) for value in layout.vocabulary))
+
+
+@functools.lru_cache(maxsize=1024)
+def _positions_of(typed_values: tuple[tuple[type, Any], ...]) -> dict[Any, int]:
+    return {value: position for position, (_, value) in enumerate(typed_values)}
+
+
+#: Up to this many distinct values, a column's counts are placed by dict lookups rather than a pandas indexer.
+_FEW_VALUES = 64
+
+
 def _count(value: object, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
         raise InvalidInput(f"{what} must be a non-negative integer, got {value!r}")
@@ -347,14 +362,17 @@ class CategoricalSketch:
     def from_counts(cls, counted: CategoryCounts, layout: CategoricalLayout) -> CategoricalSketch:
         """Fold a column's value counts into the vocabulary; values of another type count as "other"."""
         family = layout.family
-        vocabulary = _vocabulary_index(layout)
         totals = np.zeros(len(layout.vocabulary), dtype=np.int64)
         other = 0
         for group in counted.groups:
             if family is None or group.family != family:
                 other += int(group.counts.sum())
                 continue
-            positions = np.asarray(vocabulary.get_indexer(group.values))
+            if len(group.values) <= _FEW_VALUES:
+                lookup = _vocabulary_positions(layout)
+                positions = np.fromiter((lookup.get(v, -1) for v in group.values), np.intp, len(group.values))
+            else:
+                positions = np.asarray(_vocabulary_index(layout).get_indexer(group.values))
             known = positions >= 0
             np.add.at(totals, positions[known], group.counts[known])
             other += int(group.counts[~known].sum())

@@ -1,0 +1,100 @@
+"""A long range spread over worker processes gives, stores and yields in order exactly what one process
+does, and works from a script with no ``if __name__ == "__main__"`` guard."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shipyard import Registry
+from shipyard.monitoring import series
+from shipyard.monitoring.series import monitor_range, stored_windows
+from shipyard.predictions import PredictionLog
+from shipyard.registry import ModelVersion
+from tests.models import transactions
+from tests.monitoring.test_minimum_sample import _log
+from tests.serving.conftest import FEATURES
+
+HOUR = timedelta(hours=1)
+START = datetime(2026, 3, 1, tzinfo=UTC)
+END = START + timedelta(days=2)
+BUSY = [START + timedelta(hours=hours) for hours in (1, 2, 7, 20, 26, 40)]
+
+
+@pytest.fixture(scope="module")
+def busy_days(trained: tuple[Path, ModelVersion], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("parallel") / "ws"
+    shutil.copytree(trained[0], home)
+    with Registry(home=home) as registry:
+        version = registry.resolve("fraud/1")
+        for number, hour in enumerate(BUSY):
+            rows = transactions(rows=120, seed=number)[FEATURES]
+            _log(registry, version, rows, hour + timedelta(minutes=5))
+    return home
+
+
+def _run(home: Path, processes: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """What monitor_range yields, and then what is stored, as reports."""
+    with Registry(home=home) as registry:
+        log = PredictionLog(registry.settings.log_url)
+        version = registry.resolve("fraud/1")
+        results = monitor_range(registry, log, [version], START, END, HOUR, processes=processes)
+        yielded = [result.to_dict() for result in results]
+        stored = [window.report for window in stored_windows(registry, "fraud", HOUR, start=START, end=END)]
+    return yielded, stored
+
+
+def test_worker_processes_yield_and_store_what_one_process_does(
+    busy_days: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(series, "_CHUNK_WINDOWS", 2)  # three chunks of two busy hours each
+    single_home, spread_home = tmp_path / "single", tmp_path / "spread"
+    shutil.copytree(busy_days, single_home)
+    shutil.copytree(busy_days, spread_home)
+
+    single = _run(single_home, processes=1)
+    spread = _run(spread_home, processes=2)
+
+    assert len(spread[0]) == 48 and [report["start"] for report in spread[0]] == sorted(
+        report["start"] for report in spread[0]
+    )
+    assert spread == single
+    assert sum(1 for report in spread[0] if report["rows"]) == len(BUSY)
+
+
+def test_a_script_without_a_main_guard_spreads_a_range_once(busy_days: Path, tmp_path: Path) -> None:
+    """Spawned workers import the parent's main script again unless shown none; this one would run its
+    top-level code again in each worker, and fail there."""
+    home, ran = tmp_path / "ws", tmp_path / "ran.txt"
+    shutil.copytree(busy_days, home)
+    script = tmp_path / "monitor_month.py"
+    script.write_text(
+        textwrap.dedent(f"""
+            from datetime import datetime, timedelta
+            from shipyard import Registry
+            from shipyard.monitoring import series
+            from shipyard.predictions import PredictionLog
+
+            with open({str(ran)!r}, "a") as marks:
+                marks.write("ran\\n")
+            series._CHUNK_WINDOWS = 2
+            start = datetime.fromisoformat({START.isoformat()!r})
+            with Registry(home={str(home)!r}) as registry:
+                log = PredictionLog(registry.settings.log_url)
+                version = registry.resolve("fraud/1")
+                hour = timedelta(hours=1)
+                end = start + timedelta(days=2)
+                results = series.monitor_range(registry, log, [version], start, end, hour, processes=2)
+                print(sum(result.rows > 0 for result in results))
+        """)
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(BUSY))]
+    assert ran.read_text() == "ran\n"
