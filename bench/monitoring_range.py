@@ -12,10 +12,11 @@ busy hour, requests of 10 rows, as the server writes them.
 * at scale — ``--models`` models (default 50), each with ``--rows`` logged rows (default 1,000,000) over
   ``--days`` days (default 30) of hourly windows. The models' logs are the same segment files linked under
   each model's folder (the reader goes by folder, so each model reads and judges its own windows). shipyard:
-  ``monitor_range`` over every model in one fresh process (wall, CPU, peak memory), and a second fresh
-  process over one model, so memory can be compared across 50× the windows. Floor: one model's segment
-  files read whole with pyarrow, timed inside its process and counted 50 times: the reading alone, nothing
-  counted or stored.
+  ``monitor_range`` over every model in one fresh process, which spreads the windows over a worker
+  process per CPU (wall, CPU of the whole tree, peak memory of the process and of the largest worker), and a
+  second fresh process over one model, so memory can be compared across 50× the windows. Floor: one model's
+  segment files read whole with pyarrow, timed inside its process and counted 50 times: the reading alone,
+  nothing counted or stored.
 
     python bench/monitoring_range.py [--models 50] [--rows 1000000] [--days 30] [--no-baseline] [--no-write]
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -214,7 +216,7 @@ def scale(folder: Path, models: int, rows: int, days: int) -> tuple[list[list[ob
         found[label] = seconds
         table.append([
             label, counted["windows"], f"{counted['rows']:,}", f"{seconds:.1f}", f"{cpu:.1f}", f"{peak:.0f}",
-            f"{counted['rows'] / seconds:,.0f}",
+            f"{counted['workers_peak']:.0f}", f"{counted['rows'] / seconds:,.0f}",
         ])  # fmt: skip
     command = [sys.executable, __file__, "--inner-floor", str(len(files)), *(str(path) for path in files)]
     _, _, _, output = run_process(command, env, timeout=None)
@@ -223,7 +225,7 @@ def scale(folder: Path, models: int, rows: int, days: int) -> tuple[list[list[ob
     table.append([
         f"floor: segments read whole with pyarrow (in-process, 1 model ×{models})", len(files) * models,
         f"{read:,}",
-        f"{floor:.1f}", "", "", f"{read / floor:,.0f}",
+        f"{floor:.1f}", "", "", "", f"{read / floor:,.0f}",
     ])  # fmt: skip
     found["floor"] = floor
     return table, found
@@ -240,7 +242,9 @@ def inner_scale(home: str, start: str, end: str, names: list[str]) -> None:
         for result in monitor_range(registry, log, versions, first, last, HOUR):
             windows += 1
             rows += result.rows
-    print(json.dumps({"windows": windows, "rows": rows}))
+    # The worker processes monitor_range spreads the windows over, once they have ended: the largest one's.
+    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"windows": windows, "rows": rows, "workers_peak": workers_peak}))
 
 
 def inner_floor(paths: list[str]) -> None:
@@ -291,7 +295,7 @@ def render(
 ) -> str:
     start_up, cli_run, in_process = (float(str(year[n][1])) for n in (0, 1, 3))
     many, one = found[f"shipyard, {args.models} models"], found["shipyard, 1 model"]
-    peaks = [float(str(row[5])) for row in at_scale[:2]]
+    peaks = [max(float(str(row[5])), float(str(row[6]))) for row in at_scale[:2]]
     verdicts = [
         "- A quiet year (1,000 rows in 50 busy hours, 8,760 hourly windows), aim under "
         f"{AIM_YEAR_SECONDS:.0f} s: `monitor_range` {in_process:.2f} s "
@@ -300,15 +304,19 @@ def render(
         f"start-up is {start_up:.2f} s.",
         f"- {args.models} models × {args.rows:,} rows over {args.days} days of hourly windows: {many:.1f} s, "
         f"aim under {AIM_SCALE_SECONDS:.0f} s: **{'PASS' if many < AIM_SCALE_SECONDS else 'MISS'}**; "
-        f"{many / found['floor']:.1f}× the time of only reading the segments, {one:.1f} s for one model.",
-        f"- Memory across {args.models}× the windows: peak {peaks[0]:.0f} MiB against {peaks[1]:.0f} MiB for "
-        f"one model: **{'PASS' if peaks[0] <= 1.25 * peaks[1] else 'MISS'}** (flat: within 25%).",
+        f"{many / found['floor']:.1f}× the time one process takes only to read the segments, {one:.1f} s for "
+        "one model.",
+        f"- Memory across {args.models}× the windows: the largest process peaks at {peaks[0]:.0f} MiB "
+        f"against {peaks[1]:.0f} MiB for one model: "
+        f"**{'PASS' if peaks[0] <= 1.25 * peaks[1] else 'MISS'}** (flat: within 25%).",
         "",
-        "Where the scale run's time goes: each hourly window opens its own segment file and counts its "
-        "1,380 rows into sketches (a few milliseconds a window, in Python and NumPy), so the cost is per "
-        f"window, not per row; reading alone is {found['floor'] / many:.0%} of it. Under a minute needs "
-        "windows counted several at a time from larger files (a day per file), which the log's hourly layout "
-        "does not give.",
+        "How it runs: `monitor_range` spreads a range with hundreds of windows holding data over one worker "
+        "process per CPU (here 2), in chunks of 200 such windows; the CPU column counts the workers too. "
+        "Each hourly window opens its own segment file and counts its 1,380 rows into sketches, so the cost "
+        "is per window (a few milliseconds of Python and NumPy), not per row. In the quiet year, "
+        f"`monitor run` spends {cli_run - in_process:.2f} s importing the monitoring stack (SQLAlchemy, "
+        "pandas, pyarrow, SciPy) and opening the workspace before `monitor_range` starts, and most of "
+        "`monitor_range`'s time storing the 8,760 windows, each a report and its figures.",
     ]
     return "\n".join(
         [
@@ -323,7 +331,10 @@ def render(
             f"### At scale: {args.models} models, {args.rows:,} rows each, {args.days} days of hourly "
             "windows",
             "",
-            markdown_table(["run", "windows", "rows", "wall s", "CPU s", "peak MiB", "rows/s"], at_scale),
+            markdown_table(
+                ["run", "windows", "rows", "wall s", "CPU s", "peak MiB", "workers' peak MiB", "rows/s"],
+                at_scale,
+            ),
             "",
             *verdicts,
         ]
