@@ -3,18 +3,23 @@ does, and works from a script with no ``if __name__ == "__main__"`` guard."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from shipyard import Registry
+from shipyard.errors import Unavailable
 from shipyard.monitoring import series
+from shipyard.monitoring.parallel import Chunk, monitor_in_processes
 from shipyard.monitoring.series import monitor_range, stored_windows
+from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion
 from tests.models import transactions
@@ -61,9 +66,8 @@ def test_worker_processes_yield_and_store_what_one_process_does(
     single = _run(single_home, processes=1)
     spread = _run(spread_home, processes=2)
 
-    assert len(spread[0]) == 48 and [report["start"] for report in spread[0]] == sorted(
-        report["start"] for report in spread[0]
-    )
+    starts = [str(report["start"]) for report in spread[0]]
+    assert len(starts) == 48 and starts == sorted(starts)
     assert spread == single
     assert sum(1 for report in spread[0] if report["rows"]) == len(BUSY)
 
@@ -98,3 +102,15 @@ def test_a_script_without_a_main_guard_spreads_a_range_once(busy_days: Path, tmp
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(len(BUSY))]
     assert ran.read_text() == "ran\n"
+
+
+def _die(*_: object) -> Iterator[WindowResult]:
+    """A worker's monitor that dies as an out-of-memory kill would end it."""
+    os._exit(137)
+
+
+def test_a_worker_that_dies_is_a_clear_error(busy_days: Path) -> None:
+    with Registry(home=busy_days) as registry:
+        chunks = [Chunk("fraud", 1, START, START + HOUR), Chunk("fraud", 1, START + HOUR, START + 2 * HOUR)]
+        with pytest.raises(Unavailable, match="monitoring worker process died"):
+            list(monitor_in_processes(registry.settings, _die, chunks, HOUR, None, processes=2))

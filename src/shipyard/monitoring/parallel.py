@@ -20,11 +20,13 @@ import types
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import Settings
+from shipyard.errors import Unavailable
 
 if TYPE_CHECKING:
     from shipyard.monitoring.windows import WindowResult
@@ -77,7 +79,13 @@ def monitor_in_processes(
         for chunk in itertools.islice(pending, 2 * processes):
             submit(chunk)
         while waiting:
-            results = waiting.popleft().result()
+            try:
+                results = waiting.popleft().result()
+            except BrokenProcessPool as error:
+                raise Unavailable(
+                    "a monitoring worker process died (out of memory, or killed); the windows stored before "
+                    "it are kept: run the range again, or with processes=1 to stay in one process"
+                ) from error
             following = next(pending, None)
             if following is not None:
                 submit(following)
