@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 from shipyard.stats import Profile, ProfileLayout
+from shipyard.stats._columns import CategoryCounts, CategoryGroup, Family
 from shipyard.stats.layout import CategoricalLayout, NumericLayout
+from shipyard.stats.sketches import CategoricalSketch
 
 
 def test_arrow_and_pandas_count_the_same_rows_alike() -> None:
@@ -43,3 +46,30 @@ def test_numbers_in_a_text_vocabulary_count_as_other() -> None:
     counted = Profile.build(pa.table({"channel": pa.array([1, 2, 2], pa.int64())}), layout)
     assert counted.columns["channel"].other_count == 3
     assert counted.to_dict() == Profile.build(pd.DataFrame({"channel": [1, 2, 2]}), layout).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("vocabulary", "values"),
+    [
+        (tuple(f"v{n}" for n in range(100)), [f"v{n}" for n in range(0, 200, 2)] + ["other"]),
+        (tuple(range(80)), [float(n) for n in range(0, 150, 2)] + [2.5]),
+    ],
+)
+def test_a_few_values_are_placed_as_many_are(vocabulary: tuple[object, ...], values: list[object]) -> None:
+    """Up to 64 distinct values are placed by dict lookups, more by a pandas indexer: both agree, for text
+    and for numbers, where an integer vocabulary matches the same numbers read as floats."""
+    layout = CategoricalLayout(vocabulary)
+    family: Family = "str" if isinstance(values[0], str) else "number"
+    array = np.asarray(values, dtype=object if family == "str" else np.float64)
+    counts = np.arange(1, len(values) + 1, dtype=np.int64)
+    whole = CategoryCounts((CategoryGroup(family, array, counts),), null_count=2)
+    halves = CategoryCounts(
+        tuple(CategoryGroup(family, array[part], counts[part]) for part in (slice(0, 30), slice(30, None))),
+        null_count=2,
+    )
+    assert len(values) > 64 >= 30
+    assert CategoricalSketch.from_counts(whole, layout) == CategoricalSketch.from_counts(halves, layout)
+    sketch = CategoricalSketch.from_counts(halves, layout)
+    known = set(vocabulary)
+    assert sketch.other_count == sum(int(n) for v, n in zip(values, counts, strict=True) if v not in known)
+    assert sketch.count == int(counts.sum()) and sketch.null_count == 2
