@@ -124,18 +124,15 @@ def monitor_range(
         raise InvalidInput(f"--from must come before --to; got {start.isoformat()} and {end.isoformat()}")
     for model in {version.model for version in versions}:
         check_window_count(start, end, window, load_monitoring_policy(registry.settings, model).max_windows)
-    if open_windows is None and processes != 1:
+    spread = None if open_windows is not None else _spread(log, versions, start, end, window, processes)
+    if spread is not None:
         from shipyard.monitoring import parallel
 
-        chunks = _chunks(log, versions, start, end, window)
-        busy = sum(chunk.busy for chunk in chunks)
-        workers = min(processes or parallel.available_cpus(), len(chunks))
-        if workers > 1 and (processes is not None or busy >= _PARALLEL_WINDOWS):
-            pieces = [chunk.chunk for chunk in chunks]
-            yield from parallel.monitor_in_processes(
-                registry.settings, monitor_windows, pieces, window, options, workers
-            )
-            return
+        chunks, workers = spread
+        yield from parallel.monitor_in_processes(
+            registry.settings, monitor_windows, chunks, window, options, workers
+        )
+        return
     for version in versions:
         yield from monitor_windows(registry, log, version, start, end, window, options, open_windows)
 
@@ -170,6 +167,31 @@ def monitor_windows(
             pending = []
     save_windows(registry, pending, window)
     yield from pending
+
+
+def _spread(
+    log: PredictionLog,
+    versions: list[ModelVersion],
+    start: datetime,
+    end: datetime,
+    window: timedelta,
+    processes: int | None,
+) -> tuple[list[Chunk], int] | None:
+    """The chunks and the number of worker processes to spread the range over, or None to stay in this
+    process: one process asked for, one CPU, or (by default) too few windows with data to repay starting
+    workers. A range too short to hold that many is decided without listing the log."""
+    if processes == 1 or (
+        processes is None and _window_count(start, end, window) * len(versions) < _PARALLEL_WINDOWS
+    ):
+        return None
+    from shipyard.monitoring.parallel import available_cpus
+
+    planned = _chunks(log, versions, start, end, window)
+    workers = min(processes or available_cpus(), len(planned))
+    busy = sum(chunk.busy for chunk in planned)
+    if workers < 2 or (processes is None and busy < _PARALLEL_WINDOWS):
+        return None
+    return [chunk.chunk for chunk in planned], workers
 
 
 @dataclass(frozen=True)
