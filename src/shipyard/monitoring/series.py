@@ -19,8 +19,9 @@ pyarrow: a server's supervisor parses its window here. Computing windows imports
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,12 @@ from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring.policy import load_monitoring_policy
 from shipyard.registry import ModelVersion, Registry
 from shipyard.store.feedback import FeedbackRepository
-from shipyard.store.monitor_series import MonitorSeriesRepository, StoredWindow, WindowToSave
+from shipyard.store.monitor_series import (
+    MAX_STRETCH_WINDOWS,
+    MonitorSeriesRepository,
+    StoredWindow,
+    WindowToSave,
+)
 
 if TYPE_CHECKING:  # numpy and pyarrow: imported by the functions that compute windows
     from shipyard.monitoring.open_windows import OpenWindows
@@ -153,18 +159,22 @@ def monitor_windows(
 
     minimums = load_monitoring_policy(registry.settings, version.model).min_rows
     pending: list[WindowResult] = []
+    busy = 0
+    quiet: WindowResult | None = None  # every window without data finds the same: one result, moved
     for moment, sources in _plan(registry, log, version, start, end, window):
         if sources is None:
-            result = empty_window(version, moment, moment + window, minimums)
+            quiet = quiet or empty_window(version, moment, moment + window, minimums)
+            result = quiet.moved(moment, moment + window)
         else:
             result = monitor_window(
                 registry, log, version, moment, moment + window, options, minimums, sources, open_windows
             )
+            busy += 1
         pending.append(result)
-        if len(pending) >= _SAVE_BATCH:
+        if busy >= _SAVE_BATCH or len(pending) >= _SAVE_QUIET_BATCH:
             save_windows(registry, pending, window)
             yield from pending
-            pending = []
+            pending, busy = [], 0
     save_windows(registry, pending, window)
     yield from pending
 
@@ -246,8 +256,10 @@ def _plan(
             yield moment, Sources(moment in busy[FAILURES], moment in busy[USAGE], labelled)
 
 
-#: Windows stored per transaction by ``monitor_range``.
+#: Windows with data stored per transaction by ``monitor_range`` (they hold sketches), and windows in all
+#: (those without data are a few numbers each, and a quiet stretch of them is stored as one record).
 _SAVE_BATCH = 200
+_SAVE_QUIET_BATCH = 2_000
 #: Windows with data in a chunk handed to a worker process, and in a range before it is spread over them.
 _CHUNK_WINDOWS = 200
 _PARALLEL_WINDOWS = 400
@@ -311,7 +323,7 @@ def save_windows(registry: Registry, results: list[WindowResult], window: timede
     computed_at = datetime.now(UTC)
     repository = MonitorSeriesRepository(registry.db)
     for (model, version), group in itertools.groupby(results, key=lambda r: (r.model, r.version)):
-        windows = [WindowToSave(r.start, r.end, r.to_dict(), list(_figures(r))) for r in group]
+        windows = _records(group)
         saved = repository.save_windows(
             model=model,
             version=version,
@@ -321,6 +333,38 @@ def save_windows(registry: Registry, results: list[WindowResult], window: timede
         )
         if not saved:
             raise NotFound(f"model {model!r} is not registered")
+
+
+def _records(results: Iterable[WindowResult]) -> list[WindowToSave]:
+    """The windows to store: each run of consecutive windows without data, alike in all but their times,
+    joined into one record of up to ``MAX_STRETCH_WINDOWS`` windows (a year of quiet hours is a few dozen
+    records); a record's figures follow from its report, so they are taken once per record."""
+    records: list[WindowToSave] = []
+    quiet: dict[str, Any] | None = None
+    count = 0
+    for result in results:
+        report = result.to_dict()
+        if report["no_data"]:
+            alike = {key: value for key, value in report.items() if key not in _TIMES}
+            last = records[-1] if records else None
+            if (
+                alike == quiet
+                and last is not None
+                and last.end == result.start
+                and count < MAX_STRETCH_WINDOWS
+            ):
+                records[-1] = dataclasses.replace(last, end=result.end)
+                count += 1
+                continue
+            quiet, count = alike, 1
+        else:
+            quiet = None
+        records.append(WindowToSave(result.start, result.end, report, list(_figures(result))))
+    return records
+
+
+#: The keys of a window's report that differ between the windows of a quiet stretch.
+_TIMES = ("start", "end")
 
 
 def stored_windows(
@@ -334,9 +378,18 @@ def stored_windows(
     last: int | None = None,
 ) -> list[StoredWindow]:
     """Stored window reports of a model (one version, or all), oldest first; ``last`` keeps the newest N."""
-    return MonitorSeriesRepository(registry.db).windows(
+    found = MonitorSeriesRepository(registry.db).windows(
         model, int(window.total_seconds()), version=version, start=start, end=end, last=last
     )
+    return [_with_own_times(stored) for stored in found]
+
+
+def _with_own_times(stored: StoredWindow) -> StoredWindow:
+    """A window of a stored quiet stretch carries the stretch's report: give it its own start and end."""
+    start, end = stored.start.isoformat(), stored.end.isoformat()
+    if stored.report.get("start") == start and stored.report.get("end") == end:
+        return stored
+    return dataclasses.replace(stored, report={**stored.report, "start": start, "end": end})
 
 
 def series(

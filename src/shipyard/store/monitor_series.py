@@ -3,19 +3,25 @@
 A window is stored twice: its whole report (``monitor_windows``, JSON, what ``shipyard monitor show`` and
 the reports read) and its figures one per row (``monitor_points``: metric, column, value), the series
 alerts and dashboards query. Saving a window again replaces what was stored for it, in one transaction.
+
+A record may stand for a run of consecutive windows with the same report and figures: a quiet stretch, where
+nothing was logged (``window_end`` then lies several windows after ``window_start``, and its figures are
+stored once, at its start). A year of quiet hours is a few records, not 8,760 reports and 70,000 figures.
+Every reader here hands back each window of a stretch on its own, as if it had been stored alone; the report
+of such a window is the stretch's (its ``start`` and ``end`` are the stretch's first window's).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from typing import cast as typed
 
 import orjson
-from sqlalchemy import ColumnElement, Table, Text, cast, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, Text, cast, delete, insert, select
 from sqlalchemy.orm import Session
 
 from shipyard.store.database import Database
@@ -44,6 +50,8 @@ class WindowToSave:
     end: datetime
     report: dict[str, Any]
     figures: list[tuple[str, str, float | None]]
+    #: When it was computed (a stretch's part kept from an earlier run keeps its own); None: now.
+    computed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +123,10 @@ class MonitorSeriesRepository:
                 MonitorWindowRow.version == version,
                 MonitorWindowRow.window_seconds == window_seconds,
             )
-            starts = [window.start for window in windows]
-            session.execute(delete(MonitorWindowRow).where(*same, MonitorWindowRow.window_start.in_(starts)))
+            length = timedelta(seconds=window_seconds)
+            kept = _replace_overlapped(session, same, windows, length)
+            saving = [*windows, *kept]
+            starts = [window.start for window in saving]
             reports = [
                 {
                     "model_id": row.id,
@@ -125,9 +135,9 @@ class MonitorSeriesRepository:
                     "window_start": window.start,
                     "window_end": window.end,
                     "report": window.report,
-                    "computed_at": computed_at,
+                    "computed_at": window.computed_at or computed_at,
                 }
-                for window in windows
+                for window in saving
             ]
             # Core inserts of the tables (not the entities), then the new ids read back by start: one
             # multi-row statement per batch of rows, where the ORM's path (or RETURNING in parameter order,
@@ -140,10 +150,10 @@ class MonitorSeriesRepository:
                 )
             )
             id_of = {start: window_id for start, window_id in stored}
-            ids = [id_of[window.start] for window in windows]
+            ids = [id_of[window.start] for window in saving]
             points = [
                 (window_id, row.id, version, window_seconds, window.start, metric, column, _real(value))
-                for window_id, window in zip(ids, windows, strict=True)
+                for window_id, window in zip(ids, saving, strict=True)
                 for metric, column, value in window.figures
             ]
             if points:
@@ -163,6 +173,7 @@ class MonitorSeriesRepository:
         last: int | None = None,
     ) -> list[StoredWindow]:
         """Stored window reports of a model (one version, or all), oldest first; ``last`` keeps the newest."""
+        length = timedelta(seconds=window_seconds)
         with self.db.reading() as session:
             row = select_named(session, ModelRow, model)
             if row is None:
@@ -175,7 +186,10 @@ class MonitorSeriesRepository:
             if version is not None:
                 chosen.append(window.version == version)
             if start is not None:
-                chosen.append(window.window_start >= start)
+                chosen += [
+                    window.window_start >= _earliest_reaching(start, length),
+                    window.window_end > start,
+                ]
             if end is not None:
                 chosen.append(window.window_start < end)
             if last is not None:  # the newest N picked by id, so the sort never carries whole reports
@@ -187,9 +201,13 @@ class MonitorSeriesRepository:
             report_text = cast(window.report, Text)
             query = select(window.version, window.window_start, window.window_end, report_text).where(*chosen)
             found = [
-                StoredWindow(version, start_, end_, _report_of(text))
-                for version, start_, end_, text in session.execute(query)
+                StoredWindow(number, moment, moment + length, report)
+                for number, first, final, text in session.execute(query)
+                for report in (_report_of(text),)
+                for moment in _starts_within(first, final, length, start, end)
             ]
+        if last is not None:  # a stretch counts as its windows
+            found = sorted(found, key=lambda stored: (-stored.start.timestamp(), stored.version))[:last]
         return sorted(found, key=lambda stored: (stored.start, stored.version))
 
     def series(
@@ -204,28 +222,37 @@ class MonitorSeriesRepository:
         end: datetime | None = None,
     ) -> list[tuple[datetime, int, float | None]]:
         """One figure over time: ``(window start, version, value)``, oldest first."""
+        length = timedelta(seconds=window_seconds)
         with self.db.reading() as session:
             row = select_named(session, ModelRow, model)
             if row is None:
                 return []
-            query = select(
-                MonitorPointRow.window_start, MonitorPointRow.version, MonitorPointRow.value
-            ).where(
-                MonitorPointRow.model_id == row.id,
-                MonitorPointRow.metric == metric,
-                MonitorPointRow.column == column,
-                MonitorPointRow.window_seconds == window_seconds,
+            point = MonitorPointRow
+            query = (
+                select(point.window_start, MonitorWindowRow.window_end, point.version, point.value)
+                .join(MonitorWindowRow, MonitorWindowRow.id == point.window_id)
+                .where(
+                    point.model_id == row.id,
+                    point.metric == metric,
+                    point.column == column,
+                    point.window_seconds == window_seconds,
+                )
             )
             if version is not None:
-                query = query.where(MonitorPointRow.version == version)
+                query = query.where(point.version == version)
             if start is not None:
-                query = query.where(MonitorPointRow.window_start >= start)
+                query = query.where(
+                    point.window_start >= _earliest_reaching(start, length),
+                    MonitorWindowRow.window_end > start,
+                )
             if end is not None:
-                query = query.where(MonitorPointRow.window_start < end)
-            return [
-                (at, number, value)
-                for at, number, value in session.execute(query.order_by(MonitorPointRow.window_start))
+                query = query.where(point.window_start < end)
+            found = [
+                (moment, number, value)
+                for first, final, number, value in session.execute(query.order_by(point.window_start))
+                for moment in _starts_within(first, final, length, start, end)
             ]
+        return sorted(found, key=lambda point: point[0])
 
     def latest_points(self, model: str, window_seconds: int) -> list[tuple[int, str, str, float | None]]:
         """``(version, metric, column, value)`` of the newest stored window of each version of ``model``."""
@@ -260,14 +287,17 @@ class MonitorSeriesRepository:
         self, metric: str, window_seconds: int, *, after: datetime, until: datetime, model: str | None = None
     ) -> set[tuple[str, int]]:
         """``(model, version)`` pairs with ``metric`` in a window starting in ``(after, until]``."""
+        length = timedelta(seconds=window_seconds)
         query = (
             select(ModelRow.name, MonitorPointRow.version)
             .join(ModelRow, ModelRow.id == MonitorPointRow.model_id)
+            .join(MonitorWindowRow, MonitorWindowRow.id == MonitorPointRow.window_id)
             .where(
                 MonitorPointRow.window_seconds == window_seconds,
                 MonitorPointRow.metric == metric,
-                MonitorPointRow.window_start > after,
+                MonitorPointRow.window_start > _earliest_reaching(after, length),
                 MonitorPointRow.window_start <= until,
+                MonitorWindowRow.window_end > after + length,  # a window of it starts after ``after``
             )
             .distinct()
         )
@@ -292,6 +322,7 @@ class MonitorSeriesRepository:
         A window without a value (one just begun, or begun while the server was down) says nothing yet: the
         window before it still answers, until it is too old for the caller. The columns the newest window
         stores as None are named in ``withheld``: that window had too few rows to judge them."""
+        length = timedelta(seconds=window_seconds)
         with self.db.reading() as session:
             model_id = session.execute(select(ModelRow.id).where(ModelRow.name == model)).scalar_one_or_none()
             if model_id is None:
@@ -303,31 +334,130 @@ class MonitorSeriesRepository:
                 MonitorPointRow.metric == metric,
                 MonitorPointRow.window_start <= until,
             )
-            latest = session.execute(select(func.max(MonitorPointRow.window_start)).where(*series)).scalar()
+            latest = _newest_record(session, series)
             if latest is None:
                 return None
+            latest_start = _last_start_by(latest, length, until)
             withheld = frozenset(
                 session.execute(
                     select(MonitorPointRow.column).where(
-                        *series, MonitorPointRow.window_start == latest, MonitorPointRow.value.is_(None)
+                        *series, MonitorPointRow.window_id == latest[0], MonitorPointRow.value.is_(None)
                     )
                 ).scalars()
             )
-            newest = session.execute(
-                select(func.max(MonitorPointRow.window_start)).where(
-                    *series, MonitorPointRow.value.is_not(None)
-                )
-            ).scalar_one_or_none()
-            if newest is None:
-                return NewestFigure(latest, [], {}, withheld, latest)
+            valued = _newest_record(session, (*series, MonitorPointRow.value.is_not(None)))
+            if valued is None:
+                return NewestFigure(latest_start, [], {}, withheld, latest_start)
+            newest = _last_start_by(valued, length, until)
             values = session.execute(
                 select(MonitorPointRow.column, MonitorPointRow.value).where(
-                    *series, MonitorPointRow.window_start == newest
+                    *series, MonitorPointRow.window_id == valued[0]
                 )
             ).all()
-            means = {} if means_over is None else _means(session, series, newest - means_over, newest)
-        held_at = latest if withheld else None
+            means = {} if means_over is None else _means(session, series, newest - means_over, newest, length)
+        held_at = latest_start if withheld else None
         return NewestFigure(newest, [(column, value) for column, value in values], means, withheld, held_at)
+
+
+#: The most windows one stored record stands for (a quiet stretch): it bounds how far before a time a
+#: record reaching it can start, so every reader's range stays on the index.
+MAX_STRETCH_WINDOWS = 200
+
+
+def _earliest_reaching(moment: datetime, length: timedelta) -> datetime:
+    """The earliest start of a record that can still hold windows at or after ``moment``."""
+    return moment - MAX_STRETCH_WINDOWS * length
+
+
+def _starts_within(
+    first: datetime, final: datetime, length: timedelta, start: datetime | None, end: datetime | None
+) -> Iterator[datetime]:
+    """The starts of a record's windows (``[first, final)``, one or a stretch) inside ``[start, end)``."""
+    moment = first
+    while moment < final:
+        if (start is None or moment >= start) and (end is None or moment < end):
+            yield moment
+        moment += length
+
+
+def _newest_record(
+    session: Session, series: tuple[ColumnElement[bool], ...]
+) -> tuple[int, datetime, datetime] | None:
+    """``(id, start, end)`` of the newest record with a point in ``series``."""
+    found = session.execute(
+        select(MonitorPointRow.window_id, MonitorPointRow.window_start, MonitorWindowRow.window_end)
+        .join(MonitorWindowRow, MonitorWindowRow.id == MonitorPointRow.window_id)
+        .where(*series)
+        .order_by(MonitorPointRow.window_start.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else (found[0], found[1], found[2])
+
+
+def _last_start_by(record: tuple[int, datetime, datetime], length: timedelta, until: datetime) -> datetime:
+    """The start of the record's last window that starts at or before ``until``."""
+    _, first, final = record
+    whole = min(int((until - first) / length), int((final - first) / length) - 1)
+    return first + max(whole, 0) * length
+
+
+def _replace_overlapped(
+    session: Session, same: tuple[ColumnElement[bool], ...], windows: list[WindowToSave], length: timedelta
+) -> list[WindowToSave]:
+    """Delete the stored records the windows about to be saved overlap, and return the parts of them outside
+    those windows (a quiet stretch computed again only in part), to be stored again as they were."""
+    low, high = min(window.start for window in windows), max(window.end for window in windows)
+    covered = {
+        moment
+        for window in windows
+        for moment in _starts_within(window.start, window.end, length, None, None)
+    }
+    window = MonitorWindowRow
+    overlapping = session.execute(
+        select(window.id, window.window_start, window.window_end).where(
+            *same,
+            window.window_start >= _earliest_reaching(low, length),
+            window.window_start < high,
+            window.window_end > low,
+        )
+    ).all()
+    doomed: list[int] = []
+    kept: list[WindowToSave] = []
+    for record_id, first, final in overlapping:
+        starts = list(_starts_within(first, final, length, None, None))
+        left = [moment for moment in starts if moment not in covered]
+        if len(left) == len(starts):
+            continue  # in a gap between the windows saved: untouched
+        doomed.append(record_id)
+        if left:
+            kept += _parts_kept(session, record_id, left, length)
+    if doomed:
+        session.execute(delete(window).where(window.id.in_(doomed)))
+    return kept
+
+
+def _parts_kept(
+    session: Session, record_id: int, starts: list[datetime], length: timedelta
+) -> list[WindowToSave]:
+    """A record's report and figures over each run of consecutive ``starts``."""
+    report, computed_at = session.execute(
+        select(MonitorWindowRow.report, MonitorWindowRow.computed_at).where(MonitorWindowRow.id == record_id)
+    ).one()
+    figures = [
+        (metric, column, value)
+        for metric, column, value in session.execute(
+            select(MonitorPointRow.metric, MonitorPointRow.column, MonitorPointRow.value)
+            .where(MonitorPointRow.window_id == record_id)
+            .order_by(MonitorPointRow.id)
+        )
+    ]
+    runs: list[list[datetime]] = []
+    for moment in starts:
+        if runs and runs[-1][-1] + length == moment:
+            runs[-1].append(moment)
+        else:
+            runs.append([moment])
+    return [WindowToSave(run[0], run[-1] + length, report, figures, computed_at) for run in runs]
 
 
 _POINT_COLUMNS = (
@@ -373,23 +503,34 @@ def _real(value: float | None) -> float | None:
 
 
 def _means(
-    session: Session, series: tuple[ColumnElement[bool], ...], start: datetime, end: datetime
+    session: Session,
+    series: tuple[ColumnElement[bool], ...],
+    start: datetime,
+    end: datetime,
+    length: timedelta,
 ) -> dict[str, float]:
-    """Each column's mean value over windows starting in ``[start, end)``."""
-    return {
-        column: float(mean)
-        for column, mean in session.execute(
-            select(MonitorPointRow.column, func.avg(MonitorPointRow.value))
-            .where(
-                *series,
-                MonitorPointRow.window_start >= start,
-                MonitorPointRow.window_start < end,
-                MonitorPointRow.value.is_not(None),
-            )
-            .group_by(MonitorPointRow.column)
+    """Each column's mean value over windows starting in ``[start, end)``; a stretch counts once per window
+    of it in the period."""
+    point = MonitorPointRow
+    totals: dict[str, list[float]] = {}
+    for column, value, first, final in session.execute(
+        select(point.column, point.value, point.window_start, MonitorWindowRow.window_end)
+        .join(MonitorWindowRow, MonitorWindowRow.id == point.window_id)
+        .where(
+            *series,
+            point.window_start >= _earliest_reaching(start, length),
+            point.window_start < end,
+            MonitorWindowRow.window_end > start,
+            point.value.is_not(None),
         )
-        if mean is not None
-    }
+    ):
+        if value is None:
+            continue
+        count = sum(1 for _ in _starts_within(first, final, length, start, end))
+        total = totals.setdefault(column, [0.0, 0])
+        total[0] += value * count
+        total[1] += count
+    return {column: total / count for column, (total, count) in totals.items() if count}
 
 
 def _report_of(text: str) -> dict[str, Any]:
