@@ -243,17 +243,19 @@ def _plan(
     """Each window of the range, with the sources worth reading in it (None: nothing was logged there),
     from one listing of the log's folders per stream and one lookup of the labels for the whole range."""
     from shipyard.monitoring.windows import Sources
-    from shipyard.predictions.segments import FAILURES, USAGE
+    from shipyard.predictions.segments import FAILURES, PREDICTIONS, USAGE
 
     first, last = window_start_of(start, window), window_start_of(end - _INSTANT, window) + window
     hours = log.hours_by_stream(version.model, version.version, first, last)
     busy = {stream: _windows_with_data(found, window) for stream, found in hours.items()}
+    predicted = _hours_by_window(hours[PREDICTIONS], window)
     labelled = FeedbackRepository(registry.db).has_labels(version.model, version.version, first, last)
     for moment in window_starts(start, end, window):
         if not any(moment in windows for windows in busy.values()):
             yield moment, None
         else:
-            yield moment, Sources(moment in busy[FAILURES], moment in busy[USAGE], labelled)
+            in_window = tuple(predicted.get(moment, ()))
+            yield moment, Sources(moment in busy[FAILURES], moment in busy[USAGE], labelled, in_window)
 
 
 #: Windows with data stored per transaction by ``monitor_range`` (they hold sketches), and windows in all
@@ -290,6 +292,15 @@ def check_window_count(start: datetime, end: datetime, window: timedelta, max_wi
 def _window_count(start: datetime, end: datetime, window: timedelta) -> int:
     first = window_start_of(start, window)
     return -(-int((end - first).total_seconds()) // int(window.total_seconds()))
+
+
+def _hours_by_window(hours: list[datetime], window: timedelta) -> dict[datetime, list[datetime]]:
+    """Each window's start, with the hours among these that overlap it."""
+    found: dict[datetime, list[datetime]] = {}
+    for hour in hours:
+        for moment in _windows_with_data([hour], window):
+            found.setdefault(moment, []).append(hour)
+    return found
 
 
 def _windows_with_data(hours: list[datetime], window: timedelta) -> set[datetime]:

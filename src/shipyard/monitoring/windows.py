@@ -150,6 +150,8 @@ class Sources:
     failures: bool = True
     usage: bool = True
     labels: bool = True
+    #: The hours whose prediction folders hold anything in the window, when known (None: list them).
+    hours: tuple[datetime, ...] | None = None
 
 
 def monitor_window(
@@ -175,7 +177,7 @@ def monitor_window(
     # Only the labelled predictions are kept for accuracy: memory follows the labels, not the window.
     labels = labels_for(registry, version.model, version.version, start, end) if sources.labels else []
     truth = {pid: label for pid, label, _ in labels}
-    tally = _count(log, version, reference, truth, (start, end), open_windows)
+    tally = _count(log, version, reference, truth, (start, end), open_windows, sources.hours)
     result.rows, result.requests = tally.rows, tally.requests
     result.estimated_requests, result.sampled = round(tally.weights, 3), tally.sampled
     failures = (
@@ -197,7 +199,6 @@ def monitor_window(
 #: The logged columns a window reads (not the model, version, protocol or arm its folder already says).
 _READ_COLUMNS = [
     "prediction_id",
-    "request_id",
     "timestamp",
     "latency_ms",
     "batch_rows",
@@ -261,15 +262,20 @@ def _count(
     truth: dict[str, Any],
     span: tuple[datetime, datetime],
     open_windows: OpenWindows[_Tally] | None,
+    hours: tuple[datetime, ...] | None = None,
 ) -> _Tally:
-    """The window's tally: counted over its segments, or the last run's brought up to date."""
+    """The window's tally: counted over its segments, or the last run's brought up to date. Decoded in
+    this thread: a window is small, and a long range runs one process per CPU."""
     start, end = span
 
     def count(tally: _Tally, segments: list[Segment]) -> None:
-        for table in log.segment_batches(segments, start, end, _READ_COLUMNS):
+        for table in log.segment_batches(segments, start, end, _READ_COLUMNS, threads=False):
             tally.add(table)
 
-    segments = log.segments(version.model, version.version, start, end)
+    if hours is None:
+        segments = log.segments(version.model, version.version, start, end)
+    else:
+        segments = log.segments_in_hours(version.model, version.version, hours)
     if open_windows is None:
         tally = _Tally(version, reference, truth)
         count(tally, segments)
@@ -444,10 +450,9 @@ def _positive_probability(table: pa.Table, version: ModelVersion) -> pa.Array:
 
 
 def _first_row_of_each_request(table: pa.Table) -> pa.Table:
-    """One row per request: a request's rows share its latency, id and sampling rate."""
-    columns = [
-        c for c in ("request_id", "latency_ms", "batch_rows", "sample_rate") if c in table.column_names
-    ]
+    """One row per request (its first row's id ends in ``-0``): a request's rows share its latency, batch
+    size and sampling rate."""
+    columns = [c for c in ("latency_ms", "batch_rows", "sample_rate") if c in table.column_names]
     return table.select(columns).filter(pc.ends_with(table["prediction_id"], "-0"))
 
 

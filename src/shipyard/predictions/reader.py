@@ -70,6 +70,11 @@ class PredictionLog:
                 found.extend(store.segments(name, number, start, end))
         return found
 
+    def segments_in_hours(self, model: str, version: int, hours: tuple[datetime, ...]) -> list[Segment]:
+        """The readable prediction segments of these hours (found by ``hours_by_stream``), without listing
+        which hours exist again."""
+        return [segment for hour in hours for segment in self.store.hour_contents(model, version, hour)[0]]
+
     def hours_by_stream(
         self, model: str, version: int, start: datetime, end: datetime
     ) -> dict[str, list[datetime]]:
@@ -122,14 +127,16 @@ class PredictionLog:
         columns: list[str] | None = None,
         *,
         store: SegmentStore | None = None,
+        threads: bool = True,
     ) -> Iterator[pa.Table]:
-        """The rows of ``segments`` (from ``segments()``) in ``[start, end)``, a row group at a time."""
+        """The rows of ``segments`` (from ``segments()``) in ``[start, end)``, a row group at a time
+        (``threads``: see ``SegmentStore.row_groups``)."""
         store = store or self.store
         wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
         for segment in segments:
             # A segment holds its hour's rows: one whose hour lies in the range needs no filtering.
             whole = (start is None or segment.hour >= start) and (end is None or segment.hour + HOUR <= end)
-            for group in store.row_groups(segment, wanted):
+            for group in store.row_groups(segment, wanted, threads=threads):
                 table = _with_arm(group, store, wanted)
                 table = table if whole else _between(table, start, end)
                 if table.num_rows:

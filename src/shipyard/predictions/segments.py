@@ -23,7 +23,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,9 @@ class Segment:
     rows: int
     #: For a compacted segment, the names of the segments it replaces.
     replaces: tuple[str, ...] = ()
+    #: Its Parquet footer, when it was just read to find the above: reading the rows then parses it once,
+    #: not twice (an hour's segment is small, and a long monitoring range reads thousands).
+    footer: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -162,41 +165,47 @@ class SegmentStore:
         readable: list[Segment] = []
         replaced: set[str] = set()
         for entry in entries:
-            footer = self._footer(entry)
+            footer, parsed = self._footer(entry)
             if footer is None:
                 continue
             rows, replaces = footer
-            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces)))
+            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces), parsed))
             replaced.update(replaces)
         live = [segment for segment in readable if segment.name not in replaced]
         leftovers = [segment.path for segment in readable if segment.name in replaced]
         return live, leftovers
 
-    def _footer(self, entry: dict[str, Any]) -> tuple[int, list[str]] | None:
-        """``(rows, names it replaces)`` from a segment's footer, remembered per path, size and time."""
+    def _footer(self, entry: dict[str, Any]) -> tuple[tuple[int, list[str]] | None, pq.FileMetaData | None]:
+        """``(rows, names it replaces)`` from a segment's footer, remembered per path, size and time; and the
+        footer itself when it was read just now (it is not remembered: a long-lived reader would hold
+        thousands)."""
         key = (
             entry["name"],
             int(entry.get("size") or 0),
             float(entry.get("mtime") or entry.get("created") or 0),
         )
         if key in self._footers:
-            return self._footers[key]
+            return self._footers[key], None
         if len(self._footers) >= _MAX_REMEMBERED_FOOTERS:  # a long-lived reader must not grow forever
             self._footers.clear()
+        metadata = None
         try:
             with self._open(entry["name"]) as source:
                 metadata = pq.read_metadata(source)
             replaces = json.loads((metadata.metadata or {}).get(REPLACES_KEY, b"[]"))
             footer: tuple[int, list[str]] | None = (metadata.num_rows, list(replaces))
         except FileNotFoundError:
-            return None  # compacted away between listing and reading: its rows are in the compacted file
+            return (
+                None,
+                None,
+            )  # compacted away between listing and reading: its rows are in the compacted file
         except ShipyardError:
             raise  # the object store is down or refuses us: every segment is unreadable, none is damaged
         except Exception as error:  # pyarrow reports a damaged file in several exception types
             log.warning("prediction log segment %s is unreadable and is skipped: %s", entry["name"], error)
             footer = None
         self._footers[key] = footer
-        return footer
+        return footer, metadata if footer is not None else None
 
     def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
         """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
@@ -211,13 +220,17 @@ class SegmentStore:
             log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
             return None
 
-    def row_groups(self, segment: Segment, columns: list[str] | None = None) -> Iterator[pa.Table]:
-        """The segment's rows one row group at a time, so a reader's memory holds one group, not a file."""
+    def row_groups(
+        self, segment: Segment, columns: list[str] | None = None, *, threads: bool = True
+    ) -> Iterator[pa.Table]:
+        """The segment's rows one row group at a time, so a reader's memory holds one group, not a file.
+        ``threads=False`` decodes in this thread: for a process that already has a CPU to itself (a
+        monitoring worker), Arrow's threads on an hour's small segment cost more CPU than they save."""
         try:
             with self._open(segment.path) as source:
-                parquet = pq.ParquetFile(source)
+                parquet = pq.ParquetFile(source, metadata=segment.footer)
                 for index in range(parquet.num_row_groups):
-                    yield parquet.read_row_group(index, columns=columns)
+                    yield parquet.read_row_group(index, columns=columns, use_threads=threads)
         except FileNotFoundError:
             return
         except ShipyardError:

@@ -77,6 +77,7 @@ from shipyard.rollouts.plan import Check
 from shipyard.rollouts.verdict import ABVerdict, ab_verdict
 from shipyard.stats import Profile, ProfileLayout
 from shipyard.stats.drift import DriftOptions, Method, compare
+from shipyard.stats.tails import chi_square_survival
 
 Verdict = Literal["pass", "fail", "not_enough_data"]
 Task = Literal["classification", "regression"]
@@ -545,8 +546,6 @@ def _homogeneity_p_value(reference: np.ndarray, current: np.ndarray) -> float:
     """χ² test of homogeneity on the 2 × k table of both arms' label counts: do they draw labels from one
     distribution? Labels too rare for the χ² approximation (expected fewer than 5 times on the smaller
     arm) are pooled into one; with a single label left there is nothing to tell the arms apart (p = 1)."""
-    from scipy.special import chdtrc
-
     codes, _ = pd.factorize(np.concatenate([reference, current]))
     split = len(reference)
     counts = np.stack(
@@ -561,7 +560,7 @@ def _homogeneity_p_value(reference: np.ndarray, current: np.ndarray) -> float:
         return 1.0
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     statistic = float(np.sum((table - expected) ** 2 / expected))
-    return float(chdtrc(table.shape[1] - 1, statistic))
+    return chi_square_survival(table.shape[1] - 1, statistic)
 
 
 _CHECKS: dict[str, Callable[..., CheckResult]] = {

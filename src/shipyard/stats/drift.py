@@ -60,6 +60,7 @@ from shipyard.errors import InvalidInput
 from shipyard.stats.layout import NumericLayout
 from shipyard.stats.profile import Profile
 from shipyard.stats.sketches import CategoricalSketch, NumericSketch
+from shipyard.stats.tails import chi_square_survival, kolmogorov_survival
 
 Method = Literal["ks", "wasserstein", "psi", "jensen_shannon", "chi_square"]
 NUMERIC_METHODS: tuple[Method, ...] = ("ks", "wasserstein", "psi")
@@ -340,19 +341,15 @@ def _cdf_gap(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def _kolmogorov_p_value(statistic: float, effective_rows: float) -> float:
-    from scipy.special import kolmogorov
-
-    return float(min(1.0, kolmogorov(statistic * math.sqrt(effective_rows))))
+    return kolmogorov_survival(statistic * math.sqrt(effective_rows))
 
 
 def _chi_square(observed: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    from scipy.special import chdtrc
-
     expected = np.maximum(reference, _FLOOR)
     expected = expected / expected.sum() * observed.sum()
     statistic = float(np.sum((observed - expected) ** 2 / expected))
     freedom = max(1, len(observed) - 1)
-    return statistic, float(chdtrc(freedom, statistic))
+    return statistic, chi_square_survival(freedom, statistic)
 
 
 def _wasserstein(
