@@ -22,6 +22,17 @@ def test_a_short_stream_gives_numpys_exact_percentiles() -> None:
     assert [stream.percentile(q) for q in QUANTILES] == [float(np.percentile(values, q)) for q in QUANTILES]
 
 
+@pytest.mark.parametrize("size", [1, 2, 3, 10, 137, 1_380])
+def test_exact_percentiles_are_numpys_to_the_last_bit_at_any_size(size: int) -> None:
+    rng = np.random.default_rng(size)
+    quantiles = [*QUANTILES, 5, 25, 33.3, 66.7, 75, 90]
+    for scale in (1e-3, 1.0, 1e6):
+        values = rng.lognormal(1.0, 2.0, size) * scale
+        stream = StreamPercentiles()
+        stream.add(values)
+        assert stream.percentiles(quantiles) == [float(np.percentile(values, q)) for q in quantiles]
+
+
 @pytest.mark.parametrize("sigma", [0.3, 2.0])
 def test_a_long_stream_is_within_the_relative_accuracy(sigma: float) -> None:
     values = np.random.default_rng(1).lognormal(0.5, sigma, 300_000)

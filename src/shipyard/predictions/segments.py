@@ -288,11 +288,32 @@ def hour_of(moment: datetime) -> datetime:
 
 
 def list_entries(fs: Any, folder: str) -> list[dict[str, Any]]:
+    """A folder's entries as fsspec details them (``name`` its full path, ``type``, ``size``, ``mtime``); on a
+    local disk from one ``scandir``, a fraction of the cost of fsspec's, which a monitor pays per window."""
+    if isinstance(fs, LocalFileSystem):
+        return _local_entries(folder)
     fs.invalidate_cache(folder)  # object stores cache listings; servers keep adding segments
     try:
         return list(fs.ls(folder, detail=True))
     except FileNotFoundError:
         return []
+
+
+def _local_entries(folder: str) -> list[dict[str, Any]]:
+    entries = []
+    try:
+        with os.scandir(folder) as found:
+            for entry in found:
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:
+                    continue  # removed (compacted, or a temporary file renamed) since the listing
+                kind = "directory" if entry.is_dir() else "file"
+                path = entry.path.replace(os.sep, "/")
+                entries.append({"name": path, "type": kind, "size": stat.st_size, "mtime": stat.st_mtime})
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return entries
 
 
 def _names(fs: Any, folder: str) -> list[str]:

@@ -64,7 +64,7 @@ class StreamPercentiles:
         if not self.count:
             return [None] * len(qs)
         if self._bins is None:
-            return [float(value) for value in np.percentile(np.concatenate(self._values), qs)]
+            return _exact(np.sort(np.concatenate(self._values)), qs)
         cumulative = np.cumsum(self._bins)
         return [self._from_bins(cumulative, q) for q in qs]
 
@@ -84,3 +84,18 @@ class StreamPercentiles:
         positive = np.minimum(values[~small], LARGEST)
         indexes = np.ceil(np.log(positive) / _LOG_GAMMA).astype(np.int64) - _OFFSET
         self._bins += np.bincount(np.clip(indexes, 0, _BINS - 1), minlength=_BINS)
+
+
+def _exact(ordered: np.ndarray, qs: list[float]) -> list[float | None]:
+    """``numpy.percentile`` of sorted values (its default, linear method, to the last bit), without its
+    overhead: a monitor takes five percentiles of a few hundred values in every window."""
+    last = ordered.size - 1
+    found: list[float | None] = []
+    for q in qs:
+        rank = (q / 100) * last
+        below = math.floor(rank)
+        low, high = float(ordered[below]), float(ordered[min(below + 1, last)])
+        share = rank - below
+        step = high - low
+        found.append(high - step * (1 - share) if share >= 0.5 else low + step * share)
+    return found
