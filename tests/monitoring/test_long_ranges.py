@@ -20,7 +20,7 @@ from shipyard.ids import new_request_id
 from shipyard.monitoring import windows as windows_module
 from shipyard.monitoring.report import build_drift_report
 from shipyard.monitoring.series import check_window_count, run_monitors, stored_windows
-from shipyard.monitoring.windows import empty_window, monitor_window
+from shipyard.monitoring.windows import Sources, empty_window, monitor_window
 from shipyard.predictions import LogWriter, PredictionLog
 from shipyard.predictions.events import FailedRequest, UsageSample
 from shipyard.registry import ModelVersion
@@ -147,3 +147,18 @@ def test_a_range_of_too_many_windows_is_refused_with_a_window_that_fits(
         )
     finally:
         (quiet_year / CONFIG_FILE).unlink()
+
+
+def test_a_window_read_from_the_ranges_plan_finds_what_a_window_read_alone_finds(quiet_year: Path) -> None:
+    """A range's plan names the hours holding predictions, and the window then reads its small segments
+    whole, once each; what it counts is what a window listing and reading its folders on its own counts."""
+    with Registry(home=quiet_year) as registry:
+        version = registry.resolve("fraud/1")
+        log = PredictionLog(registry.settings.log_url)
+        hour = SERVED[0]
+        kept = log.segments_in_hours("fraud", 1, (hour,))
+        alone = monitor_window(registry, log, version, hour, hour + HOUR)
+        planned = monitor_window(registry, log, version, hour, hour + HOUR, sources=Sources(hours=(hour,)))
+    assert kept and all(segment.content is not None for segment in kept)
+    assert planned.rows == alone.rows == 150
+    assert planned.to_dict() == alone.to_dict()

@@ -199,7 +199,6 @@ def monitor_window(
 #: The logged columns a window reads (not the model, version, protocol or arm its folder already says).
 _READ_COLUMNS = [
     "prediction_id",
-    "timestamp",
     "latency_ms",
     "batch_rows",
     "sample_rate",

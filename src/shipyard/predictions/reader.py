@@ -72,8 +72,12 @@ class PredictionLog:
 
     def segments_in_hours(self, model: str, version: int, hours: tuple[datetime, ...]) -> list[Segment]:
         """The readable prediction segments of these hours (found by ``hours_by_stream``), without listing
-        which hours exist again."""
-        return [segment for hour in hours for segment in self.store.hour_contents(model, version, hour)[0]]
+        which hours exist again, each small one held whole, to be read next."""
+        return [
+            segment
+            for hour in hours
+            for segment in self.store.hour_contents(model, version, hour, keep_small=True)[0]
+        ]
 
     def hours_by_stream(
         self, model: str, version: int, start: datetime, end: datetime
@@ -132,10 +136,12 @@ class PredictionLog:
         """The rows of ``segments`` (from ``segments()``) in ``[start, end)``, a row group at a time
         (``threads``: see ``SegmentStore.row_groups``)."""
         store = store or self.store
-        wanted = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
+        stamped = None if columns is None else list(dict.fromkeys([*columns, "timestamp"]))
         for segment in segments:
-            # A segment holds its hour's rows: one whose hour lies in the range needs no filtering.
+            # A segment holds its hour's rows: one whose hour lies in the range needs no filtering (and no
+            # timestamps, unless asked for).
             whole = (start is None or segment.hour >= start) and (end is None or segment.hour + HOUR <= end)
+            wanted = columns if whole else stamped
             for group in store.row_groups(segment, wanted, threads=threads):
                 table = _with_arm(group, store, wanted)
                 table = table if whole else _between(table, start, end)

@@ -49,6 +49,8 @@ HOUR = timedelta(hours=1)
 _MAX_REMEMBERED_FOOTERS = 100_000
 #: Rows per Parquet row group: the unit a reader holds in memory at once (a compacted hour can be millions).
 ROW_GROUP_ROWS = 100_000
+#: The largest segment a reader about to read it keeps whole when it reads its footer (``hour_contents``).
+KEPT_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,9 @@ class Segment:
     rows: int
     #: For a compacted segment, the names of the segments it replaces.
     replaces: tuple[str, ...] = ()
-    #: Its Parquet footer, when it was just read to find the above: reading the rows then parses it once,
-    #: not twice (an hour's segment is small, and a long monitoring range reads thousands).
-    footer: pq.FileMetaData | None = field(default=None, compare=False, repr=False)
+    #: The whole file, when the reader listing it asked for it (about to read it) and it is small: its rows
+    #: then cost no second open and read (a long monitoring range reads thousands of an hour's segments).
+    content: bytes | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -158,54 +160,56 @@ class SegmentStore:
             found.extend(self.hour_contents(model, version, hour)[0])
         return found
 
-    def hour_contents(self, model: str, version: int, hour: datetime) -> tuple[list[Segment], list[str]]:
-        """An hour folder's live segments, and the paths of segments a compacted one already replaces."""
+    def hour_contents(
+        self, model: str, version: int, hour: datetime, *, keep_small: bool = False
+    ) -> tuple[list[Segment], list[str]]:
+        """An hour folder's live segments, and the paths of segments a compacted one already replaces;
+        ``keep_small`` keeps the content of segments of at most ``KEPT_BYTES`` read to find their footers."""
         folder = self.hour_folder(model, version, hour)
         entries = [entry for entry in list_entries(self.fs, folder) if entry["name"].endswith(SUFFIX)]
         readable: list[Segment] = []
         replaced: set[str] = set()
         for entry in entries:
-            footer, parsed = self._footer(entry)
+            footer, content = self._footer(entry, keep_small)
             if footer is None:
                 continue
             rows, replaces = footer
-            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces), parsed))
+            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces), content))
             replaced.update(replaces)
         live = [segment for segment in readable if segment.name not in replaced]
         leftovers = [segment.path for segment in readable if segment.name in replaced]
         return live, leftovers
 
-    def _footer(self, entry: dict[str, Any]) -> tuple[tuple[int, list[str]] | None, pq.FileMetaData | None]:
+    def _footer(
+        self, entry: dict[str, Any], keep_small: bool
+    ) -> tuple[tuple[int, list[str]] | None, bytes | None]:
         """``(rows, names it replaces)`` from a segment's footer, remembered per path, size and time; and the
-        footer itself when it was read just now (it is not remembered: a long-lived reader would hold
-        thousands)."""
-        key = (
-            entry["name"],
-            int(entry.get("size") or 0),
-            float(entry.get("mtime") or entry.get("created") or 0),
-        )
+        whole file, when it was read just now with ``keep_small`` and is that small (never remembered)."""
+        size = int(entry.get("size") or 0)
+        key = (entry["name"], size, float(entry.get("mtime") or entry.get("created") or 0))
         if key in self._footers:
             return self._footers[key], None
         if len(self._footers) >= _MAX_REMEMBERED_FOOTERS:  # a long-lived reader must not grow forever
             self._footers.clear()
-        metadata = None
+        content = None
         try:
             with self._open(entry["name"]) as source:
-                metadata = pq.read_metadata(source)
+                if keep_small and 0 < size <= KEPT_BYTES:
+                    content = source.read()
+                    metadata = pq.read_metadata(pa.BufferReader(content))
+                else:
+                    metadata = pq.read_metadata(source)
             replaces = json.loads((metadata.metadata or {}).get(REPLACES_KEY, b"[]"))
             footer: tuple[int, list[str]] | None = (metadata.num_rows, list(replaces))
         except FileNotFoundError:
-            return (
-                None,
-                None,
-            )  # compacted away between listing and reading: its rows are in the compacted file
+            return None, None  # compacted away between listing and reading: its rows are in the compacted one
         except ShipyardError:
             raise  # the object store is down or refuses us: every segment is unreadable, none is damaged
         except Exception as error:  # pyarrow reports a damaged file in several exception types
             log.warning("prediction log segment %s is unreadable and is skipped: %s", entry["name"], error)
-            footer = None
+            footer = content = None
         self._footers[key] = footer
-        return footer, metadata if footer is not None else None
+        return footer, content
 
     def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
         """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
@@ -227,8 +231,9 @@ class SegmentStore:
         ``threads=False`` decodes in this thread: for a process that already has a CPU to itself (a
         monitoring worker), Arrow's threads on an hour's small segment cost more CPU than they save."""
         try:
-            with self._open(segment.path) as source:
-                parquet = pq.ParquetFile(source, metadata=segment.footer)
+            kept = segment.content
+            with pa.BufferReader(kept) if kept is not None else self._open(segment.path) as source:
+                parquet = pq.ParquetFile(source)
                 for index in range(parquet.num_row_groups):
                     yield parquet.read_row_group(index, columns=columns, use_threads=threads)
         except FileNotFoundError:
