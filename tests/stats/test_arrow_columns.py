@@ -41,6 +41,15 @@ def test_arrow_and_pandas_count_the_same_rows_alike() -> None:
     assert from_arrow.columns["channel"].other_count > 0 and from_arrow.columns["code"].null_count > 0
 
 
+def test_integers_beyond_a_floats_exact_range_are_counted_as_pandas_counts_them() -> None:
+    """An id-like integer feature (beyond 2**53) is counted rounded to a float, not refused by Arrow's cast."""
+    table = pa.table({"account": pa.array([2**62 + 1, 2**53 + 1, None, 7, -(2**63)], pa.int64())})
+    layout = ProfileLayout({"account": NumericLayout((0.0, 2.0**53, 2.0**60))})
+    from_arrow = Profile.build(table, layout)
+    assert from_arrow.to_dict() == Profile.build(table.to_pandas(), layout).to_dict()
+    assert from_arrow.columns["account"].count == 4 and from_arrow.columns["account"].null_count == 1
+
+
 def test_numbers_in_a_text_vocabulary_count_as_other() -> None:
     layout = ProfileLayout({"channel": CategoricalLayout(("1", "2"))})
     counted = Profile.build(pa.table({"channel": pa.array([1, 2, 2], pa.int64())}), layout)

@@ -92,10 +92,11 @@ class ColumnSource:
     def numbers(self, name: str) -> np.ndarray:
         """The column as float64 with NaN for nulls, as ``numeric_values`` reads it. An Arrow column of
         integers or floats goes straight to NumPy: monitoring counts thousands of small windows, and the
-        pandas Series on the way cost more than the counting."""
+        pandas Series on the way cost more than the counting. NumPy converts (nulls of integers become NaN):
+        Arrow's cast refuses an integer beyond 2**53, which a float holds rounded, as pandas does."""
         column = self._arrow_column(name)
         if column is not None and (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
-            return np.asarray(column.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+            return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
         return numeric_values(name, self.series(name))
 
     def categories(self, name: str) -> CategoryCounts:

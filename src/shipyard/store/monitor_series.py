@@ -151,13 +151,7 @@ class MonitorSeriesRepository:
             )
             id_of = {start: window_id for start, window_id in stored}
             ids = [id_of[window.start] for window in saving]
-            points = [
-                (window_id, row.id, version, window_seconds, window.start, metric, column, _real(value))
-                for window_id, window in zip(ids, saving, strict=True)
-                for metric, column, value in window.figures
-            ]
-            if points:
-                _insert_points(session, points)
+            _insert_points(session, (row.id, version, window_seconds), list(zip(ids, saving, strict=True)))
             return True
 
         return self.db.write(work)
@@ -432,7 +426,10 @@ def _replace_overlapped(
         if left:
             kept += _parts_kept(session, record_id, left, length)
     if doomed:
-        session.execute(delete(window).where(window.id.in_(doomed)))
+        # Core-style: no objects of these rows are loaded, so the ORM has none to bring in line.
+        session.execute(
+            delete(window).where(window.id.in_(doomed)).execution_options(synchronize_session=False)
+        )
     return kept
 
 
@@ -472,22 +469,27 @@ _POINT_COLUMNS = (
 )
 
 
-def _insert_points(session: Session, points: list[tuple[Any, ...]]) -> None:
-    """Insert figure rows ``(window id, model id, version, window seconds, start, metric, column, value)``
-    with the driver's executemany: a year of quiet windows is tens of thousands of rows, and SQLAlchemy's
-    per-row parameter processing cost more than the database did. Each start is converted once per window,
-    as ``UTCDateTime`` would."""
+def _insert_points(
+    session: Session, series: tuple[int, int, int], windows: list[tuple[int, WindowToSave]]
+) -> None:
+    """Insert the figures of each ``(window id, window)`` as rows of ``series`` (model id, version, window
+    seconds) with the driver's executemany: a month of busy windows is tens of thousands of rows, and
+    SQLAlchemy's per-row parameter processing cost more than the database did. Each start is converted
+    once per window, as ``UTCDateTime`` would."""
     connection = session.connection()
     dialect = connection.dialect
     table = typed(Table, MonitorPointRow.__table__)
     to_database = table.c.window_start.type.dialect_impl(dialect).bind_processor(dialect)
-    converted: dict[datetime, Any] = {}
+    model_id, version, window_seconds = series
     rows = []
-    for point in points:
-        start = point[4]
-        if start not in converted:
-            converted[start] = to_database(start) if to_database else start
-        rows.append((*point[:4], converted[start], *point[5:]))
+    for window_id, window in windows:
+        start = to_database(window.start) if to_database else window.start
+        rows += [
+            (window_id, model_id, version, window_seconds, start, metric, column, _real(value))
+            for metric, column, value in window.figures
+        ]
+    if not rows:
+        return
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
     statement = (
