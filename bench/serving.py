@@ -81,7 +81,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _memory
 import _rollouts
-from _report import machine, markdown_table, measure, write_section
+from _report import compile_bytecode, machine, markdown_table, measure, write_section
 from shipyard import Contract, Registry, VersionMetadata, __version__, rollouts
 from shipyard.flavors.sklearn import SklearnModel
 
@@ -1570,6 +1570,7 @@ def main() -> None:
         sys.exit(
             "wrk is not installed: `apt-get install -y wrk` (or `make bench-serving-deps`) and run again"
         )
+    compile_bytecode()
     busy_before = cpu_busy_share()
     load_before = os.getloadavg()[0]
     print(
