@@ -128,3 +128,23 @@ def test_a_stretch_holds_at_most_its_limit_of_windows(registry: Registry) -> Non
     save_windows(registry, _results(registry, "fraud", {}, 2 * MAX_STRETCH_WINDOWS + 1), HOUR)
     assert _records(registry, "fraud") == 3
     assert len(stored_windows(registry, "fraud", HOUR)) == 2 * MAX_STRETCH_WINDOWS + 1
+
+
+def test_the_newest_windows_of_two_versions_include_a_quiet_stretchs_newest(registry: Registry) -> None:
+    """Version 1 quiet for 100 hours (one record), version 2 busy in the last 10 (ten records): the newest
+    windows interleave both versions, as if every window had been stored alone."""
+    _register(registry, "fraud")
+    _register(registry, "fraud")
+    save_windows(registry, _results(registry, "fraud", {}, 100), HOUR)
+    busy = []
+    for hour in range(90, 100):
+        start = START + hour * HOUR
+        busy.append(WindowResult("fraud", 2, start, start + HOUR, rows=5, requests=5))
+    save_windows(registry, busy, HOUR)
+    newest = [(w.start, w.version) for w in stored_windows(registry, "fraud", HOUR, last=4)]
+    assert newest == [
+        (START + 98 * HOUR, 1),
+        (START + 98 * HOUR, 2),
+        (START + 99 * HOUR, 1),
+        (START + 99 * HOUR, 2),
+    ]

@@ -186,8 +186,10 @@ class MonitorSeriesRepository:
                 ]
             if end is not None:
                 chosen.append(window.window_start < end)
-            if last is not None:  # the newest N picked by id, so the sort never carries whole reports
-                newest = select(window.id).where(*chosen).order_by(window.window_start.desc(), window.version)
+            if last is not None:
+                # The newest N picked by id, so the sort never carries whole reports; by end, since the N
+                # newest windows lie in the N records that end last (a stretch ends with its newest window).
+                newest = select(window.id).where(*chosen).order_by(window.window_end.desc(), window.version)
                 chosen = [window.id.in_(newest.limit(last))]
             # The columns, not the entity, and the report as its JSON text decoded with orjson: a month of
             # hourly windows is 720 reports, and entities plus the standard json decoder cost most of a
