@@ -159,6 +159,6 @@ def test_a_window_read_from_the_ranges_plan_finds_what_a_window_read_alone_finds
         kept = log.segments_in_hours("fraud", 1, (hour,))
         alone = monitor_window(registry, log, version, hour, hour + HOUR)
         planned = monitor_window(registry, log, version, hour, hour + HOUR, sources=Sources(hours=(hour,)))
-    assert kept and all(segment.content is not None for segment in kept)
+    assert kept and all(segment.parsed is not None for segment in kept)
     assert planned.rows == alone.rows == 150
     assert planned.to_dict() == alone.to_dict()

@@ -42,7 +42,7 @@ def test_arrow_and_pandas_count_the_same_rows_alike() -> None:
 
 
 def test_integers_beyond_a_floats_exact_range_are_counted_as_pandas_counts_them() -> None:
-    """An id-like integer feature (beyond 2**53) is counted rounded to a float, not refused by Arrow's cast."""
+    """An id-like integer feature (beyond 2**53) is counted rounded to a float, not refused by a cast."""
     table = pa.table({"account": pa.array([2**62 + 1, 2**53 + 1, None, 7, -(2**63)], pa.int64())})
     layout = ProfileLayout({"account": NumericLayout((0.0, 2.0**53, 2.0**60))})
     from_arrow = Profile.build(table, layout)

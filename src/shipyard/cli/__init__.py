@@ -6,11 +6,11 @@ the traceback.
 
 from __future__ import annotations
 
-import gc
 import sys
 
 import typer
 
+from shipyard._collector import collect_rarely
 from shipyard.cli.app import app
 from shipyard.cli.common import state
 from shipyard.cli.render import error_console, plain
@@ -19,18 +19,11 @@ from shipyard.flavors._process import own_process
 
 #: Exit code for failures shipyard did not anticipate (a bug, or an environment problem).
 UNEXPECTED_EXIT = 70
-#: Container allocations between two runs of the youngest generation of the garbage collector.
-_ALLOCATIONS_BETWEEN_COLLECTIONS = 100_000
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``shipyard`` console script; returns the exit code."""
     own_process()
-    # A command imports the data stack (pandas, pyarrow, SQLAlchemy: half a million objects) and then builds
-    # thousands of small results: at the default threshold of 700 allocations the collector runs thousands
-    # of times and rescans that heap, a fifth of a second of a one-second command. Collected rarely instead;
-    # cyclic garbage waits for at most this many allocations.
-    gc.set_threshold(_ALLOCATIONS_BETWEEN_COLLECTIONS, 50, 100)
     try:
         # Without standalone mode, a command's typer.Exit(code) comes back as the return value.
         outcome = app(args=argv, prog_name="shipyard", standalone_mode=False)
@@ -70,6 +63,7 @@ def _one_line(text: str) -> str:
 
 
 def run() -> None:  # pragma: no cover - console script shim
+    collect_rarely()  # the process is the command's own (``main`` is also called inside other processes)
     sys.exit(main())
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from shipyard._collector import collect_rarely
 from shipyard.config import Settings
 from shipyard.errors import Unavailable
 
@@ -115,6 +116,7 @@ def _open(settings: Settings) -> None:
     from shipyard.predictions import PredictionLog
     from shipyard.registry import Registry
 
+    collect_rarely()
     registry = Registry(settings)
     _workspace.update(registry=registry, log=PredictionLog(settings.log_url), versions={})
 

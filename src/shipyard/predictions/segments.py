@@ -64,9 +64,10 @@ class Segment:
     rows: int
     #: For a compacted segment, the names of the segments it replaces.
     replaces: tuple[str, ...] = ()
-    #: The whole file, when the reader listing it asked for it (about to read it) and it is small: its rows
-    #: then cost no second open and read (a long monitoring range reads thousands of an hour's segments).
-    content: bytes | None = field(default=None, compare=False, repr=False)
+    #: The whole file, read and opened in memory, when the reader listing it asked for it (about to read it)
+    #: and it is small: its rows then cost no second open, read and parse of the footer (a long monitoring
+    #: range reads thousands of an hour's segments).
+    parsed: pq.ParquetFile | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -164,17 +165,17 @@ class SegmentStore:
         self, model: str, version: int, hour: datetime, *, keep_small: bool = False
     ) -> tuple[list[Segment], list[str]]:
         """An hour folder's live segments, and the paths of segments a compacted one already replaces;
-        ``keep_small`` keeps the content of segments of at most ``KEPT_BYTES`` read to find their footers."""
+        ``keep_small`` keeps each segment of at most ``KEPT_BYTES`` open in memory once its footer is read."""
         folder = self.hour_folder(model, version, hour)
         entries = [entry for entry in list_entries(self.fs, folder) if entry["name"].endswith(SUFFIX)]
         readable: list[Segment] = []
         replaced: set[str] = set()
         for entry in entries:
-            footer, content = self._footer(entry, keep_small)
+            footer, parsed = self._footer(entry, keep_small)
             if footer is None:
                 continue
             rows, replaces = footer
-            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces), content))
+            readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces), parsed))
             replaced.update(replaces)
         live = [segment for segment in readable if segment.name not in replaced]
         leftovers = [segment.path for segment in readable if segment.name in replaced]
@@ -182,21 +183,22 @@ class SegmentStore:
 
     def _footer(
         self, entry: dict[str, Any], keep_small: bool
-    ) -> tuple[tuple[int, list[str]] | None, bytes | None]:
+    ) -> tuple[tuple[int, list[str]] | None, pq.ParquetFile | None]:
         """``(rows, names it replaces)`` from a segment's footer, remembered per path, size and time; and the
-        whole file, when it was read just now with ``keep_small`` and is that small (never remembered)."""
+        file opened in memory, when it was read just now with ``keep_small`` and is that small (never
+        remembered)."""
         size = int(entry.get("size") or 0)
         key = (entry["name"], size, float(entry.get("mtime") or entry.get("created") or 0))
         if key in self._footers:
             return self._footers[key], None
         if len(self._footers) >= _MAX_REMEMBERED_FOOTERS:  # a long-lived reader must not grow forever
             self._footers.clear()
-        content = None
+        parsed = None
         try:
             with self._open(entry["name"]) as source:
                 if keep_small and 0 < size <= KEPT_BYTES:
-                    content = source.read()
-                    metadata = pq.read_metadata(pa.BufferReader(content))
+                    parsed = pq.ParquetFile(pa.BufferReader(source.read()))
+                    metadata = parsed.metadata
                 else:
                     metadata = pq.read_metadata(source)
             replaces = json.loads((metadata.metadata or {}).get(REPLACES_KEY, b"[]"))
@@ -207,9 +209,9 @@ class SegmentStore:
             raise  # the object store is down or refuses us: every segment is unreadable, none is damaged
         except Exception as error:  # pyarrow reports a damaged file in several exception types
             log.warning("prediction log segment %s is unreadable and is skipped: %s", entry["name"], error)
-            footer = content = None
+            footer = parsed = None
         self._footers[key] = footer
-        return footer, content
+        return footer, parsed
 
     def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
         """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
@@ -231,11 +233,11 @@ class SegmentStore:
         ``threads=False`` decodes in this thread: for a process that already has a CPU to itself (a
         monitoring worker), Arrow's threads on an hour's small segment cost more CPU than they save."""
         try:
-            kept = segment.content
-            with pa.BufferReader(kept) if kept is not None else self._open(segment.path) as source:
-                parquet = pq.ParquetFile(source)
-                for index in range(parquet.num_row_groups):
-                    yield parquet.read_row_group(index, columns=columns, use_threads=threads)
+            if segment.parsed is not None:
+                yield from _groups_of(segment.parsed, columns, threads)
+                return
+            with self._open(segment.path) as source:
+                yield from _groups_of(pq.ParquetFile(source), columns, threads)
         except FileNotFoundError:
             return
         except ShipyardError:
@@ -264,6 +266,11 @@ class SegmentStore:
 
 #: A range this short lists the folders of its own days; a longer one lists which days exist first.
 _LIST_DAYS_DIRECTLY = timedelta(days=2)
+
+
+def _groups_of(parquet: pq.ParquetFile, columns: list[str] | None, threads: bool) -> Iterator[pa.Table]:
+    for index in range(parquet.num_row_groups):
+        yield parquet.read_row_group(index, columns=columns, use_threads=threads)
 
 
 def _days(start: datetime, end: datetime) -> list[datetime]:
