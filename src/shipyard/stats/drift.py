@@ -50,6 +50,7 @@ here (every window is judged); monitoring sets them per model (``shipyard.monito
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -337,7 +338,9 @@ def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def _cdf_gap(p: np.ndarray, q: np.ndarray) -> float:
-    return float(np.max(np.abs(np.cumsum(p) - np.cumsum(q)))) if len(p) else 0.0
+    """The largest gap between the two CDFs at the bin edges (plain floats: a few dozen bins)."""
+    below_p, below_q = itertools.accumulate(p.tolist()), itertools.accumulate(q.tolist())
+    return max((abs(a - b) for a, b in zip(below_p, below_q, strict=True)), default=0.0)
 
 
 def _kolmogorov_p_value(statistic: float, effective_rows: float) -> float:
@@ -360,24 +363,29 @@ def _wasserstein(
 
     Inside the edges the CDFs are taken linear in each bin. Beyond them the gap is taken to fall linearly to
     0 over twice the larger standard deviation (or less, when the extreme values seen are nearer): an outer
-    bin has no width of its own, and its farthest value is too unstable to stand for one.
+    bin has no width of its own, and its farthest value is too unstable to stand for one. In plain floats:
+    a layout has a few dozen bins at most, where NumPy's per-call cost outweighs the arithmetic, and a
+    monitor judges thousands of windows.
     """
     means = (reference.mean or 0.0), (current.mean or 0.0)
     lower_bound = abs(means[0] - means[1])
     if not edges:
         return lower_bound
-    gaps = np.cumsum(p)[: len(edges)] - np.cumsum(q)[: len(edges)]  # the CDF gap at each edge
-    start, end, width = gaps[:-1], gaps[1:], np.diff(np.asarray(edges, dtype=np.float64))
-    same_sign = start * end >= 0
-    total = np.abs(start) + np.abs(end)
-    crossing = np.divide(start**2 + end**2, 2 * total, out=np.zeros_like(total), where=total > 0)
-    inner = float(np.sum(width * np.where(same_sign, total / 2, crossing)))
+    below_p, below_q = itertools.accumulate(p.tolist()), itertools.accumulate(q.tolist())
+    gaps = [a - b for a, b, _ in zip(below_p, below_q, edges, strict=False)]  # the CDF gap at each edge
+    inner = 0.0
+    for start, end, low, high in zip(gaps, gaps[1:], edges, edges[1:], strict=False):
+        total = abs(start) + abs(end)
+        if start * end >= 0:
+            inner += (high - low) * total / 2
+        elif total > 0:
+            inner += (high - low) * (start * start + end * end) / (2 * total)
     spread = 2 * max(reference.std or 0.0, current.std or 0.0)
     lows = [v for v in (reference.min, current.min) if v is not None and math.isfinite(v)]
     highs = [v for v in (reference.max, current.max) if v is not None and math.isfinite(v)]
     reach_low = min(spread, max(0.0, edges[0] - min([edges[0], *lows])))
     reach_high = min(spread, max(0.0, max([edges[-1], *highs]) - edges[-1]))
-    outer = (abs(float(gaps[0])) * reach_low + abs(float(gaps[-1])) * reach_high) / 2
+    outer = (abs(gaps[0]) * reach_low + abs(gaps[-1]) * reach_high) / 2
     return max(inner + outer, lower_bound)
 
 
