@@ -486,8 +486,10 @@ def _insert_points(
     rows = []
     for window_id, window in windows:
         start = to_database(window.start) if to_database else window.start
+        head = (window_id, model_id, version, window_seconds, start)
+        # None stays None; numpy's integers and floats become Python's, as the driver takes them.
         rows += [
-            (window_id, model_id, version, window_seconds, start, metric, column, _real(value))
+            (*head, metric, column, value if value is None else float(value))
             for metric, column, value in window.figures
         ]
     if not rows:
@@ -499,11 +501,6 @@ def _insert_points(
         f"VALUES ({', '.join([marker] * len(_POINT_COLUMNS))})"
     )
     connection.exec_driver_sql(statement, rows)
-
-
-def _real(value: float | None) -> float | None:
-    """A figure as the driver takes it: numpy's integers and floats become Python's."""
-    return None if value is None else float(value)
 
 
 def _means(
