@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import markdown_table, write_section
+from _report import compile_bytecode, markdown_table, write_section
 
 HERE = Path(__file__).resolve().parent
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
@@ -243,6 +243,7 @@ def main() -> None:
         print(json.dumps(found))
         return
 
+    compile_bytecode()
     sizes = [int(size) for size in args.sizes.split(",")]
     table_rows: list[list[object]] = []
     ratios: list[list[object]] = []
