@@ -3,7 +3,8 @@
 Each window is stored twice: its whole report (``monitor_windows``, JSON, what ``shipyard monitor show``
 and the reports read), and its figures one per row (``monitor_points``: metric, column, value), the series
 that alerts and dashboards query. Computing a window again replaces what was stored for it, so re-running
-``shipyard monitor run`` over a range is safe.
+``shipyard monitor run`` over a range is safe. A run of consecutive windows without data is stored as one
+record (``store.monitor_series``), and read back as its windows.
 
 Metric names: ``rows``, ``requests``, ``estimated_requests``, ``failed_requests`` and per kind
 ``failures.<kind>`` (``failures.rejected``, ``failures.timeout``, …), ``labelled_rows``; ``drift.share`` and
