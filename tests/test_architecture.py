@@ -30,6 +30,7 @@ LAYERS: dict[str, set[str]] = {
         "durations",
         "config",
         "threads",
+        "_collector",
         "contracts",
         "stats",
     },
