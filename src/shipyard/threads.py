@@ -12,6 +12,15 @@ import os
 NATIVE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on, which size a pool of one-core workers: its affinity (a container's
+    or ``taskset``'s limit), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def one_native_thread_per_process() -> None:
     """Ask OpenMP, OpenBLAS and MKL for one thread in this process and the processes it starts."""
     for variable in NATIVE_THREAD_VARIABLES:

@@ -1,12 +1,20 @@
-"""A workspace with one trained fraud model (fraud/1), shared by a test module."""
+"""A workspace with one trained fraud model (fraud/1), shared by a test module, and requests logged into
+copies of it as the server logs them."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from shipyard import Registry
+from shipyard.ids import new_request_id, prediction_id
+from shipyard.predictions import LogWriter, PredictionRecord
 from shipyard.registry import ModelVersion
 from shipyard.training import train
 from tests.models import transactions
@@ -20,3 +28,43 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelVersio
         registry.datasets.add("tx", transactions(rows=800))
         version = train(fraud_spec(), registry=registry, progress=False).version
     return home, version
+
+
+def log_request(registry: Registry, version: ModelVersion, frame: pd.DataFrame, at: datetime) -> list[str]:
+    """``frame`` served as one request at ``at``, logged as the server logs it; its prediction ids."""
+    model = registry.load_model(version.ref)
+    labels, probabilities = model.predict_with_proba(frame)
+    request = new_request_id(at)
+    ids = [prediction_id(request, i) for i in range(len(frame))]
+    writer = LogWriter(registry.settings.log_url, flush_seconds=60)
+    record = PredictionRecord(
+        request,
+        ids,
+        at,
+        version.model,
+        version.version,
+        "native",
+        frame,
+        np.asarray(labels),
+        probabilities,
+        0.002,
+    )
+    writer.submit(record)
+    writer.close()
+    return ids
+
+
+def served_copy(
+    trained: tuple[Path, ModelVersion],
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    requests: Iterable[tuple[datetime, pd.DataFrame]],
+) -> Path:
+    """A copy of the trained workspace with ``requests`` (when, rows) served by fraud/1 and logged."""
+    home = tmp_path_factory.mktemp(name) / "ws"
+    shutil.copytree(trained[0], home)
+    with Registry(home=home) as registry:
+        version = registry.resolve("fraud/1")
+        for at, frame in requests:
+            log_request(registry, version, frame, at)
+    return home

@@ -5,7 +5,6 @@ refused with a window that fits."""
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from shipyard.predictions import LogWriter, PredictionLog
 from shipyard.predictions.events import FailedRequest, UsageSample
 from shipyard.registry import ModelVersion
 from tests.models import transactions
-from tests.monitoring.test_minimum_sample import _log
+from tests.monitoring.conftest import served_copy
 from tests.serving.conftest import FEATURES
 
 HOUR = timedelta(hours=1)
@@ -39,14 +38,12 @@ SAMPLED = datetime(2026, 4, 30, 5, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def quiet_year(trained: tuple[Path, ModelVersion], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("year") / "ws"
-    shutil.copytree(trained[0], home)
+    requests = [
+        (hour + timedelta(minutes=9), transactions(rows=150, seed=number)[FEATURES])
+        for number, hour in enumerate(SERVED)
+    ]
+    home = served_copy(trained, tmp_path_factory, "year", requests)
     with Registry(home=home) as registry:
-        version = registry.resolve("fraud/1")
-        for number, hour in enumerate(SERVED):
-            _log(
-                registry, version, transactions(rows=150, seed=number)[FEATURES], hour + timedelta(minutes=9)
-            )
         writer = LogWriter(registry.settings.log_url, flush_seconds=60)
         at = REFUSED + timedelta(minutes=30)
         writer.submit_failure(

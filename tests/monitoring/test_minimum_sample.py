@@ -8,7 +8,6 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -16,43 +15,19 @@ from shipyard import Registry
 from shipyard.cli import main
 from shipyard.config import CONFIG_FILE
 from shipyard.errors import InvalidInput
-from shipyard.ids import new_request_id, prediction_id
 from shipyard.monitoring import attach_labels
 from shipyard.monitoring.policy import MinimumRows, load_monitoring_policy, monitoring_policy_from_dict
 from shipyard.monitoring.report import build_drift_report
 from shipyard.monitoring.series import run_monitors, series
-from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
+from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion
 from tests.models import transactions
+from tests.monitoring.conftest import log_request
 from tests.serving.conftest import FEATURES
 
 HOUR = timedelta(hours=1)
 #: The hour of four identical rows; the next hour holds 10,000 rows whose amounts are 4× larger.
 FEW = datetime(2026, 6, 1, 10, tzinfo=UTC)
-
-
-def _log(registry: Registry, version: ModelVersion, frame: pd.DataFrame, at: datetime) -> list[str]:
-    """``frame`` served as one request at ``at``, logged as the server logs it; its prediction ids."""
-    model = registry.load_model(version.ref)
-    labels, probabilities = model.predict_with_proba(frame)
-    request = new_request_id(at)
-    ids = [prediction_id(request, i) for i in range(len(frame))]
-    writer = LogWriter(registry.settings.log_url, flush_seconds=60)
-    record = PredictionRecord(
-        request,
-        ids,
-        at,
-        version.model,
-        version.version,
-        "native",
-        frame,
-        np.asarray(labels),
-        probabilities,
-        0.002,
-    )
-    writer.submit(record)
-    writer.close()
-    return ids
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +38,11 @@ def sparse(trained: tuple[Path, ModelVersion], tmp_path_factory: pytest.TempPath
     with Registry(home=home) as registry:
         version = registry.resolve("fraud/1")
         row = transactions(rows=1, seed=3)[FEATURES]
-        ids = _log(registry, version, pd.concat([row] * 4, ignore_index=True), FEW + timedelta(minutes=5))
+        ids = log_request(
+            registry, version, pd.concat([row] * 4, ignore_index=True), FEW + timedelta(minutes=5)
+        )
         shifted = transactions(rows=10_000, seed=4)[FEATURES]
-        _log(
+        log_request(
             registry, version, shifted.assign(amount=shifted["amount"] * 4), FEW + HOUR + timedelta(minutes=5)
         )
         attach_labels(

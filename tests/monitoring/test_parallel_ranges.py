@@ -23,7 +23,7 @@ from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog
 from shipyard.registry import ModelVersion
 from tests.models import transactions
-from tests.monitoring.test_minimum_sample import _log
+from tests.monitoring.conftest import served_copy
 from tests.serving.conftest import FEATURES
 
 HOUR = timedelta(hours=1)
@@ -34,14 +34,11 @@ BUSY = [START + timedelta(hours=hours) for hours in (1, 2, 7, 20, 26, 40)]
 
 @pytest.fixture(scope="module")
 def busy_days(trained: tuple[Path, ModelVersion], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("parallel") / "ws"
-    shutil.copytree(trained[0], home)
-    with Registry(home=home) as registry:
-        version = registry.resolve("fraud/1")
-        for number, hour in enumerate(BUSY):
-            rows = transactions(rows=120, seed=number)[FEATURES]
-            _log(registry, version, rows, hour + timedelta(minutes=5))
-    return home
+    requests = [
+        (hour + timedelta(minutes=5), transactions(rows=120, seed=number)[FEATURES])
+        for number, hour in enumerate(BUSY)
+    ]
+    return served_copy(trained, tmp_path_factory, "parallel", requests)
 
 
 def _run(home: Path, processes: int) -> tuple[list[dict[str, object]], list[dict[str, object]]]:

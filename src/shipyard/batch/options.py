@@ -5,11 +5,11 @@ score_batch(registry, "fraud@production", ["data/"], "preds/", BatchOptions(key_
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shipyard.errors import InvalidInput
+from shipyard.threads import available_cpus
 
 DEFAULT_CHUNK_ROWS = 100_000
 ENGINES = ("local", "ray")
@@ -68,5 +68,5 @@ class BatchOptions:
 
     @property
     def worker_count(self) -> int:
-        """``workers``, or every core of this machine."""
-        return max(1, self.workers or os.cpu_count() or 1)
+        """``workers``, or every core this process may run on."""
+        return max(1, self.workers or available_cpus())

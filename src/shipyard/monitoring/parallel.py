@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import multiprocessing
-import os
 import sys
 import types
 from collections import deque
@@ -48,14 +47,6 @@ class Chunk:
     version: int
     start: datetime
     end: datetime
-
-
-def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def monitor_in_processes(

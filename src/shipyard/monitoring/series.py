@@ -195,7 +195,7 @@ def _spread(
         processes is None and _window_count(start, end, window) * len(versions) < _PARALLEL_WINDOWS
     ):
         return None
-    from shipyard.monitoring.parallel import available_cpus
+    from shipyard.threads import available_cpus
 
     planned = _chunks(log, versions, start, end, window)
     workers = min(processes or available_cpus(), len(planned))
@@ -296,23 +296,19 @@ def _window_count(start: datetime, end: datetime, window: timedelta) -> int:
 
 
 def _hours_by_window(hours: list[datetime], window: timedelta) -> dict[datetime, list[datetime]]:
-    """Each window's start, with the hours among these that overlap it."""
+    """The start of each window overlapping any of these hours, with the hours that overlap it."""
     found: dict[datetime, list[datetime]] = {}
     for hour in hours:
-        for moment in _windows_with_data([hour], window):
+        moment = window_start_of(hour, window)
+        while moment < hour + _HOUR:
             found.setdefault(moment, []).append(hour)
+            moment += window
     return found
 
 
 def _windows_with_data(hours: list[datetime], window: timedelta) -> set[datetime]:
     """The starts of the windows overlapping any of these hours."""
-    starts: set[datetime] = set()
-    for hour in hours:
-        moment = window_start_of(hour, window)
-        while moment < hour + _HOUR:
-            starts.add(moment)
-            moment += window
-    return starts
+    return set(_hours_by_window(hours, window))
 
 
 def logged_versions(registry: Registry, log: PredictionLog, reference: str) -> list[ModelVersion]:
