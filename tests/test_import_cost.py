@@ -94,6 +94,36 @@ def test_planning_a_server_loads_no_data_or_learning_library(tmp_path: Path) -> 
     assert loaded_by(code, DATA_AND_LEARNING, cwd=tmp_path) == []
 
 
+def test_a_workspace_on_sqlite_never_loads_the_postgresql_dialect(tmp_path: Path) -> None:
+    """SQLAlchemy's PostgreSQL dialect imports every one of its drivers (about 40 ms of each process); a
+    SQLite workspace registers, resolves and records without it (JSON columns, version numbers). Creating
+    the workspace is left out: Alembic's migrations load every dialect's DDL once."""
+    home = tmp_path / "ws"
+    with Registry(home=home) as registry:
+        registry.register("fraud", tiny_classifier())
+    code = (
+        "import sys\n"
+        "from shipyard.registry import Registry, VersionMetadata\n"
+        "from tests.models import tiny_classifier\n"
+        f"with Registry(home={str(home)!r}) as registry:\n"
+        "    tags = VersionMetadata(tags={'team': 'risk'})\n"
+        "    registry.register('fraud', tiny_classifier(), metadata=tags)\n"
+        "    registry.register('churn', tiny_classifier())\n"
+        "    registry.set_alias('fraud', 'production', 2)\n"
+        "    assert registry.resolve('fraud@production').tags == {'team': 'risk'}\n"
+        "print([name for name in sys.modules if name.startswith('sqlalchemy.dialects.postgresql')])\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[1],
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "[]"
+
+
 #: Every package whose names load on first use.
 LAZY_PACKAGES = (
     "shipyard",

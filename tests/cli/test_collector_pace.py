@@ -1,6 +1,7 @@
-"""The command line's own process, and a monitoring worker, run the garbage collector every 100,000
-allocations instead of Python's 700 (they build thousands of small results over a heap of half a million
-imported objects); ``main`` called inside another process leaves that process's pace alone."""
+"""The command line's own process, a monitoring worker and a server worker while it starts run the garbage
+collector every 100,000 allocations instead of Python's 700 (they build thousands of small results over a
+heap of half a million imported objects); a server worker goes back to the usual pace once ready; ``main``
+called inside another process leaves that process's pace alone."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shipyard._collector import ALLOCATIONS_BETWEEN_COLLECTIONS
+from shipyard._collector import ALLOCATIONS_BETWEEN_COLLECTIONS, collect_as_before, collect_rarely
 from shipyard.cli import main
+from shipyard.server.lifespan import _freeze_what_lives_forever
 
 
 def _threshold_after(code: str) -> int:
@@ -38,6 +40,28 @@ def test_a_monitoring_worker_collects_rarely(tmp_path: Path) -> None:
         "print(gc.get_threshold()[0])\n"
     )
     assert _threshold_after(code) == ALLOCATIONS_BETWEEN_COLLECTIONS
+
+
+def test_a_server_worker_collects_rarely_while_it_starts() -> None:
+    code = (
+        "import gc\n"
+        "from uvicorn.supervisors.multiprocess import Process\n"
+        "from shipyard.server.workers import WorkerProcess\n"
+        "Process.target = lambda self, sockets=None: print(gc.get_threshold()[0])  # where uvicorn serves\n"
+        "WorkerProcess.target(object.__new__(WorkerProcess), [])\n"
+    )
+    assert _threshold_after(code) == ALLOCATIONS_BETWEEN_COLLECTIONS
+
+
+def test_a_ready_worker_collects_at_its_usual_pace_again() -> None:
+    before = gc.get_threshold()
+    collect_rarely()
+    try:
+        _freeze_what_lives_forever()  # the end of a worker's start
+        assert gc.get_threshold() == before
+    finally:
+        collect_as_before()
+        gc.unfreeze()
 
 
 def test_main_inside_another_process_leaves_its_pace_alone() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from shipyard.config import load_settings
 from shipyard.errors import Unavailable
 from shipyard.sidecars import RunnerSpec, parent_gone, run_every, start_companion
 
@@ -62,10 +63,14 @@ class MarkRunner:
     """A runner that leaves a file naming its process, then sleeps until told to stop."""
 
     def __init__(self, settings: object, config: MarkConfig) -> None:
+        self.settings = settings
         self.config = config
 
     def run(self, stop: threading.Event | None = None, *, parent: int | None = None) -> None:
         (Path(self.config.folder) / self.config.label).write_text(str(os.getpid()))
+        (Path(self.config.folder) / f"{self.config.label}.home").write_text(
+            str(getattr(self.settings, "home", ""))
+        )
         while stop is not None and not stop.wait(0.2) and not parent_gone(parent):
             pass
 
@@ -112,6 +117,31 @@ def test_a_companion_runs_its_runners_in_one_process_once_the_server_answers(
             time.sleep(0.1)
         pids = {(tmp_path / label).read_text() for label in ("first", "second")}
         assert pids == {str(companion.pid)}
+    finally:
+        companion.terminate()
+        companion.join(10)
+
+
+def test_a_companion_loads_its_settings_only_once_the_server_answers(
+    tmp_path: Path, readiness: ThreadingHTTPServer
+) -> None:
+    """Unpickling the settings imports pydantic (0.15 s of CPU), not to be taken from the starting workers."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    settings = load_settings(tmp_path / "ws")
+    spec = RunnerSpec(
+        f"{__name__}:MarkRunner", f"{__name__}:MarkConfig", {"folder": str(marks), "label": "a"}
+    )
+    url = f"http://127.0.0.1:{readiness.server_address[1]}/health/ready"
+    companion = start_companion(settings, [spec], ready_url=url)
+    try:
+        time.sleep(1.5)
+        assert "pydantic_core" not in Path(f"/proc/{companion.pid}/maps").read_text(encoding="utf-8")
+        readiness.ready = True  # type: ignore[attr-defined]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (marks / "a.home").exists():
+            time.sleep(0.1)
+        assert (marks / "a.home").read_text() == str(settings.home)
     finally:
         companion.terminate()
         companion.join(10)

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from shipyard._collector import collect_as_before
 from shipyard.predictions import LogWriter
 from shipyard.server import metrics
 from shipyard.server.access_log import access_log
@@ -66,9 +67,11 @@ def _freeze_what_lives_forever() -> None:
     """Everything alive now (libraries, models) lives as long as the server: moved out of the collector's
     reach, a full collection no longer walks it and stalls every request in the worker for ~200 ms (it made
     the slowest 2% of requests 6× slower than the rest under load). Garbage is collected first so none is
-    kept."""
+    kept; then the collector goes back to its usual pace (a worker starts collecting rarely: ``workers.py``).
+    """
     gc.collect()
     gc.freeze()
+    collect_as_before()
 
 
 def _start_log_writer(server: ServerState) -> LogWriter:

@@ -24,6 +24,8 @@ import sys
 from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from shipyard._collector import collect_rarely
+
 log = logging.getLogger("uvicorn.error")
 
 
@@ -55,6 +57,15 @@ def _bound(host: str, port: int) -> socket.socket:
     return sock
 
 
+class WorkerProcess(Process):
+    """uvicorn's worker process, collecting garbage rarely while it imports its libraries and loads its models
+    (0.3 s of a 2.3 s start); the lifespan restores the usual pace once that heap is frozen."""
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # runs in the worker process
+        collect_rarely()
+        super().target(sockets)
+
+
 class SlottedWorkers(Multiprocess):
     """uvicorn's supervisor with one listening socket per worker instead of one for all."""
 
@@ -68,7 +79,7 @@ class SlottedWorkers(Multiprocess):
         is closed once the worker has its own, so the socket lives and dies with the worker."""
         sock = sock or _bound(*self.address)
         try:
-            process = Process(self.config, [sock])
+            process = WorkerProcess(self.config, [sock])
             process.start()
         finally:
             sock.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shipyard.store.schema import Base
@@ -37,15 +36,23 @@ def lock_or_create_named(
     row = select_named(session, row_class, name, lock=True)
     if row is not None:
         return row, False
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    result = session.execute(
-        insert(row_class).values(name=name, last_version=0, **values).on_conflict_do_nothing()
-    )
+    insert = _insert_of(session.get_bind().dialect.name, row_class)
+    result = session.execute(insert.values(name=name, last_version=0, **values).on_conflict_do_nothing())
     created = bool(getattr(result, "rowcount", 0))
     row = select_named(session, row_class, name, lock=True)
     assert row is not None
     return row, created
+
+
+def _insert_of(dialect: str, row_class: type[Base]) -> Any:
+    """The dialect's INSERT (it says ON CONFLICT), from the dialect module the database has loaded already."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(row_class)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(row_class)
 
 
 def next_version(session: Session, row_class: type[Named], row_id: int, **also_set: Any) -> int:
