@@ -1104,6 +1104,32 @@ class FootprintResults:
     memory: dict[str, list[_memory.ProcessMemory]] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    #: Floor name -> seconds of a fresh process that only loads the model and predicts one row, per start.
+    floors: dict[str, list[float]] = field(default_factory=dict)
+
+
+#: What any worker must do before its first answer, each in a fresh process: the model alone as MLflow loads
+#: it (unpickled), and as a shipyard worker loads it (the registry's skops file, checked).
+FLOOR_PICKLE = "the model alone: unpickle it, predict one row"
+FLOOR_SHIPYARD = "the model as a shipyard worker loads it (skops, checked), predict one row"
+FLOOR_CODE = {
+    FLOOR_PICKLE: "import sys, joblib, numpy\njoblib.load(sys.argv[1]).predict(numpy.zeros((1, 20)))\n",
+    FLOOR_SHIPYARD: (
+        "import numpy\n"
+        "from shipyard._collector import collect_rarely\n"
+        "from shipyard.flavors._process import own_process\n"
+        "from shipyard.registry import Registry\n"
+        "collect_rarely(), own_process()\n"
+        f"Registry().load_model('{MODEL_NAME}@production').predict(numpy.zeros((1, 20)))\n"
+    ),
+}
+
+
+def time_floor(name: str, model_file: Path, environment: dict[str, str]) -> float:
+    """Seconds of a fresh Python process doing only ``FLOOR_CODE[name]``."""
+    started = time.perf_counter()
+    run_quietly([sys.executable, "-c", FLOOR_CODE[name], str(model_file)], timeout=300, env=environment)
+    return time.perf_counter() - started
 
 
 def describe_failure(error: Exception) -> str:
@@ -1130,7 +1156,11 @@ def time_footprint(
         except Exception as error:  # a baseline that cannot be installed is its n/a; the others still run
             results.reasons[SERVER_NAMES[key][0]] = describe_failure(error)
     print(f"footprint: {args.starts} start(s) of {len(servers)} server(s) …", file=sys.stderr)
+    floor_environment = next((server.environment for server in servers if server.name == "shipyard"), None)
     for start in range(1, args.starts + 1):
+        if floor_environment is not None:
+            for floor in FLOOR_CODE:
+                results.floors.setdefault(floor, []).append(time_floor(floor, model_file, floor_environment))
         for server in servers:
             if server.name in results.reasons:
                 continue
@@ -1198,6 +1228,7 @@ def footprint_report(results: FootprintResults, workload: Workload, args: argpar
         "what every process of the server costs in memory once it has answered a few requests.",
         f"Start to ready (seconds; median of {args.starts} fresh starts, the servers taking turns):",
         markdown_table(["server", "median s", "each start, s", "other work's CPU, each start"], ready_rows),
+        *floor_parts(results),
         f"Memory per process, {FOOTPRINT_IDLE_SECONDS:.0f} s idle after {FOOTPRINT_REQUESTS + 2} requests "
         "(last start):",
         markdown_table(columns, memory_rows),
@@ -1210,6 +1241,21 @@ def footprint_report(results: FootprintResults, workload: Workload, args: argpar
         )
     parts.append(footprint_notes(results, workload))
     return "\n\n".join(parts) + "\n"
+
+
+def floor_parts(results: FootprintResults) -> list[str]:
+    """The floors under a start: what a worker must do before its first answer, in a fresh process."""
+    if not results.floors:
+        return []
+    rows = [
+        [name, f"{statistics.median(seconds):.2f}", " / ".join(f"{value:.2f}" for value in seconds)]
+        for name, seconds in results.floors.items()
+    ]
+    return [
+        "Under a start, what a worker must do before its first answer, timed as a fresh Python process "
+        "doing nothing else (taking turns with the servers' starts): the floor of any server of this model.",
+        markdown_table(["floor", "median s", "each run, s"], rows),
+    ]
 
 
 def footprint_aims(results: FootprintResults) -> str:
@@ -1268,6 +1314,12 @@ def footprint_notes(results: FootprintResults, workload: Workload) -> str:
             "process tree on the same workspace or model folder; the first start also reads the files from "
             "disk, later ones from the page cache. Other work's share of the CPU during each start is "
             "measured as in the real-time serving section.",
+            "- The floors: a fresh `python -c` that loads the model and predicts one row, nothing else, with "
+            "one OpenMP thread, taking turns with the servers' starts. Unpickling is what MLflow's worker "
+            "does; shipyard's worker opens the registry (SQLAlchemy), imports skops besides scikit-learn, "
+            "checks every type the file names and rebuilds the estimator without pickle, collecting garbage "
+            "rarely as its workers do. A server's start adds its own checks (shipyard's supervisor resolves "
+            "the references and checks the alert rules before it starts any worker) and its web stack.",
             "- Memory from /proc/<pid>/smaps_rollup. RSS counts every page a process has resident, shared "
             "ones included: the Python interpreter, numpy's, scikit-learn's and pyarrow's libraries, mapped "
             "once by the kernel, appear in full in every process that maps them, so a sum of RSS counts "
