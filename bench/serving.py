@@ -15,13 +15,15 @@ the model's own ``predict`` gives.
 
 wrk, on the same machine and against 127.0.0.1 only, POSTs one fixed body per scenario — one row at
 concurrency 1, 16 and 64, and 100 rows at concurrency 16 — for ``--duration`` seconds after a ``--warmup``
-(3 s) at the same concurrency, ``--repetitions`` times; the servers take turns within each repetition so a
-change in the machine's background load hits all of them alike. Reported: medians over the repetitions of
-requests/s, p50 and p99 latency, and every error (connect, read, write, timeout, and non-2xx answers, which
-wrk counts as any status ≥ 400) summed over the repetitions; and, since the machine is shared, how much of
-the CPU other work took during each timed run (all busy time in /proc/stat minus what the servers' process
-trees, wrk and this script used). A baseline that cannot be installed, started or verified is reported as
-n/a with the reason; the others still run.
+(3 s) at the same concurrency, ``--repetitions`` times. Each server runs alone on the machine: within a
+repetition the servers take turns, each started, timed in every scenario and stopped before the next one
+starts (idle, the others' processes still cost the one under load about a tenth of its throughput on two
+cores), so a change in the machine's background load hits all of them alike. Reported: medians over the
+repetitions of requests/s, p50 and p99 latency, and every error (connect, read, write, timeout, and non-2xx
+answers, which wrk counts as any status ≥ 400) summed over the repetitions; and, since the machine is
+shared, how much of the CPU other work took during each timed run (all busy time in /proc/stat minus what
+the timed server's process tree, wrk and this script used). A baseline that cannot be installed, started
+or verified is reported as n/a with the reason; the others still run.
 
 Rollouts (shipyard only, the ``rollouts`` part; docs/benchmarks.md's "Rollouts in shipyard serve" section):
 one more ``shipyard serve bench@production --workers 2`` whose workspace also holds version 2, the same
@@ -509,7 +511,8 @@ def start_servers(
     frames: dict[int, pd.DataFrame],
     reasons: dict[str, str],
 ) -> list[Server]:
-    """Start and verify each chosen server; one that fails is stopped and its reason recorded."""
+    """Start and verify each chosen server, then stop it (each is timed alone); one that fails is recorded
+    with its reason."""
     model_file = work / "model.joblib"
     joblib.dump(model, model_file)
     builders: dict[str, Callable[[], Server]] = {
@@ -529,6 +532,7 @@ def start_servers(
                 server = builders[name]()
                 server.start()
                 verify(server, model, frames)
+                server.stop()
                 started.append(server)
             # Whatever goes wrong with one server (its install, its start, its answers) must not stop the
             # benchmark of the others: it becomes that server's n/a, with the reason.
@@ -551,8 +555,9 @@ def time_servers(
     args: argparse.Namespace,
     reasons: dict[str, str],
 ) -> tuple[dict[str, dict[str, Run]], dict[tuple[str, str], list[float]]]:
-    """Every scenario ``args.repetitions`` times, servers taking turns: medians per server and scenario,
-    and other work's share of the CPU during each timed run, per server and scenario."""
+    """Every scenario ``args.repetitions`` times, each server alone on the machine: within a repetition the
+    servers take turns, each started, timed in every scenario and stopped before the next starts. Medians
+    per server and scenario, and other work's share of the CPU during each timed run."""
     scripts: dict[tuple[str, int], Path] = {}
     for server in servers:
         for rows, frame in frames.items():
@@ -565,39 +570,51 @@ def time_servers(
     planned = len(servers) * len(SCENARIOS) * args.repetitions * (args.duration + args.warmup)
     print(f"timing {len(servers)} server(s), about {planned / 60:.1f} min …", file=sys.stderr)
     runs: dict[tuple[str, str], list[Run]] = {}
-    meter, others = LoadMeter(servers), dict[tuple[str, str], list[float]]()
+    others: dict[tuple[str, str], list[float]] = {}
     for repetition in range(1, args.repetitions + 1):
-        for scenario in SCENARIOS:
-            for server in servers:
-                if server.name in reasons:
-                    continue
-                if not server.alive():
-                    reasons[server.name] = f"exited during the benchmark: {server.log_tail()}"
-                    continue
-                url = server.url(server.predict_path)
-                script = scripts[(server.name, scenario.rows)]
-                try:
-                    run_wrk(url, script, scenario.connections, args.warmup)
-                    meter.start()
-                    run = run_wrk(url, script, scenario.connections, args.duration)
-                    share = meter.others_share()
-                except Unavailable as error:
-                    reasons[server.name] = f"wrk failed in {scenario.label}: {error}"
-                    continue
-                runs.setdefault((server.name, scenario.label), []).append(run)
-                others.setdefault((server.name, scenario.label), []).append(share)
-                print(
-                    f"  [{repetition}/{args.repetitions}] {server.name:24} {scenario.label:15} "
-                    f"{run.requests_per_second:8,.0f} req/s  p50 {milliseconds(run.p50_ms):>6} ms  "
-                    f"p99 {milliseconds(run.p99_ms):>6} ms  errors {run.errors}  "
-                    f"others' CPU {share:.0%}",
-                    file=sys.stderr,
-                )
+        for server in servers:
+            if server.name in reasons:
+                continue
+            try:
+                server.start()
+                for scenario in SCENARIOS:
+                    run, share = _time_scenario(server, scenario, scripts[(server.name, scenario.rows)], args)
+                    runs.setdefault((server.name, scenario.label), []).append(run)
+                    others.setdefault((server.name, scenario.label), []).append(share)
+                    print(
+                        f"  [{repetition}/{args.repetitions}] {server.name:24} {scenario.label:15} "
+                        f"{run.requests_per_second:8,.0f} req/s  p50 {milliseconds(run.p50_ms):>6} ms  "
+                        f"p99 {milliseconds(run.p99_ms):>6} ms  errors {run.errors}  "
+                        f"others' CPU {share:.0%}",
+                        file=sys.stderr,
+                    )
+            except Unavailable as error:
+                reasons[server.name] = str(error)
+            finally:
+                server.stop()
     results: dict[str, dict[str, Run]] = {}
     for (name, label), measured in runs.items():
         if name not in reasons and len(measured) == args.repetitions:
             results.setdefault(name, {})[label] = summarise(measured)
     return results, others
+
+
+def _time_scenario(
+    server: Server, scenario: Scenario, script: Path, args: argparse.Namespace
+) -> tuple[Run, float]:
+    """One warmed-up timed run of ``scenario``, and other work's share of the CPU meanwhile (everything but
+    this server, wrk and this script: no other server runs)."""
+    if not server.alive():
+        raise Unavailable(f"exited during the benchmark: {server.log_tail()}")
+    url = server.url(server.predict_path)
+    meter = LoadMeter([server])
+    try:
+        run_wrk(url, script, scenario.connections, args.warmup)
+        meter.start()
+        run = run_wrk(url, script, scenario.connections, args.duration)
+    except Unavailable as error:
+        raise Unavailable(f"wrk failed in {scenario.label}: {error}") from None
+    return run, meter.others_share()
 
 
 def cpu_busy_share(seconds: float = 2.0) -> float:
@@ -768,8 +785,10 @@ def setup_notes(
             f"{threads}; the same model, labels checked first.",
             *tcp_note,
             f"- wrk {context['wrk']} on the same machine: {args.duration} s per run after a {args.warmup} s "
-            f"warm-up, {args.repetitions} repetition(s), medians; errors summed over the repetitions. The "
-            "servers take turns within each repetition.",
+            f"warm-up, {args.repetitions} repetition(s), medians; errors summed over the repetitions. Each "
+            "server runs alone: within each repetition the servers take turns, each started, timed in every "
+            "scenario and stopped before the next starts. Measured with the other servers idle beside it, "
+            "shipyard lost about a tenth of its req/s at c=64 (their processes wake on timers).",
             f"- The model's own `predict` (in-process, one thread, median): {context['predict_one']} ms for "
             f"one row, {context['predict_hundred']} ms for 100 rows.",
             f"- Other work on the machine: {context['load']}. The table gives its share of the CPU during "
@@ -1670,7 +1689,7 @@ def compare_servers(work: Path, workload: Workload, chosen: list[str], args: arg
         "load": (
             f"{workload.busy_before:.0%} of the CPU busy in the 2 s before the servers started; during the "
             f"timed runs, other work took a median {statistics.median(shares):.0%} and at most "
-            f"{max(shares):.0%} of it (all busy CPU time minus the servers', wrk's and this script's); "
+            f"{max(shares):.0%} of it (all busy CPU time minus the timed server's, wrk's and this script's); "
             f"1-minute load average {workload.load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
         ),
     }
