@@ -165,9 +165,10 @@ def _value(connection: sqlite3.Connection, column: Any, number: int) -> Any:
     if column.foreign_keys:
         parent = next(iter(column.foreign_keys)).column
         return connection.execute(f'SELECT min("{parent.name}") FROM "{parent.table.name}"').fetchone()[0]
-    if isinstance(column.type, JSON):
+    stored = column.type.impl if hasattr(column.type, "impl") else column.type  # what a TypeDecorator stores
+    if isinstance(stored, JSON):
         return json.dumps({"number": number, "nested": [1.5, None, "x"], "score": math.nan}, allow_nan=True)
-    kind = column.type.python_type if not hasattr(column.type, "impl") else column.type.impl.python_type
+    kind = stored.python_type
     if kind is bool:
         return number % 2
     if kind is int:

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from shipyard.errors import (
     ConfigurationError,
@@ -328,9 +329,15 @@ def _storable(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     """The row as the destination stores it: JSON documents without NaN or infinity, which PostgreSQL's
     JSON cannot hold (they become null, as shipyard's own writer makes them)."""
     return {
-        column.name: _finite(row[column.name]) if isinstance(column.type, JSON) else row[column.name]
+        column.name: _finite(row[column.name]) if _holds_json(column) else row[column.name]
         for column in table.columns
     }
+
+
+def _holds_json(column: Column[Any]) -> bool:
+    """Whether ``column`` stores JSON documents (shipyard's own JSON type decorates SQLAlchemy's)."""
+    kind = column.type
+    return isinstance(kind.impl_instance if isinstance(kind, TypeDecorator) else kind, JSON)
 
 
 def comparable(value: Any) -> Any:
