@@ -80,6 +80,11 @@ def write_section(name: str, title: str, body: str) -> None:
     DOCS.write_text(text, encoding="utf-8")
 
 
+def verdict(met: bool) -> str:
+    """An aim's result as the tables give it."""
+    return "PASS" if met else "MISS"
+
+
 def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

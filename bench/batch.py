@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import compile_bytecode, markdown_table, write_section
+from _report import compile_bytecode, markdown_table, verdict, write_section
 
 HERE = Path(__file__).resolve().parent
 MLFLOW_PYTHON = HERE / ".venv-mlflow" / "bin" / "python"
@@ -272,10 +272,6 @@ def aims_table(by_size: dict[int, dict[str, dict[str, Any]]]) -> str:
             ]
         )
     return markdown_table(["aim", "measured", "result"], rows)
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "MISS"
 
 
 def main() -> None:

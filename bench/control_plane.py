@@ -46,7 +46,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import Timing, markdown_table, measure, write_section
+from _report import Timing, markdown_table, measure, verdict, write_section
 from shipyard import Registry
 from shipyard.access import AccessService
 from shipyard.client import RemoteRegistry
@@ -343,10 +343,6 @@ class Measured:
 def p95_ms(timing: Timing) -> float:
     ordered = sorted(timing.samples)
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] * 1000
-
-
-def verdict(met: bool) -> str:
-    return "PASS" if met else "MISS"
 
 
 def middle(values: list[float]) -> float:

@@ -83,7 +83,7 @@ from threadpoolctl import threadpool_limits
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _memory
 import _rollouts
-from _report import compile_bytecode, machine, markdown_table, measure, write_section
+from _report import compile_bytecode, machine, markdown_table, measure, verdict, write_section
 from shipyard import Contract, Registry, VersionMetadata, __version__, rollouts
 from shipyard.flavors.sklearn import SklearnModel
 
@@ -636,10 +636,6 @@ def summarise(runs: list[Run]) -> Run:
         p99_ms=statistics.median(run.p99_ms for run in runs),
         errors=sum(run.errors for run in runs),
     )
-
-
-def verdict(passed: bool) -> str:
-    return "PASS" if passed else "MISS"
 
 
 def report(

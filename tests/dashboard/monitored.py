@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from shipyard import Registry
-from shipyard.ids import new_request_id, prediction_id
+from shipyard.ids import new_request_id
 from shipyard.monitoring import attach_labels
 from shipyard.monitoring.series import StoredWindow, run_monitors, stored_windows
 from shipyard.monitoring.windows import WindowResult
@@ -25,6 +24,7 @@ from shipyard.predictions.events import FailedRequest, UsageSample
 from shipyard.registry import ModelVersion
 from shipyard.training import train
 from tests.models import transactions
+from tests.served import served_record
 from tests.serving.conftest import FEATURES, fraud_spec
 
 HOUR = timedelta(hours=1)
@@ -89,22 +89,7 @@ def _traffic(
     records = []
     for start in range(0, len(frame), 5):
         rows = frame.iloc[start : start + 5].reset_index(drop=True)
-        labels, probabilities = model.predict_with_proba(rows)
-        request = new_request_id(at)
-        ids = [prediction_id(request, i) for i in range(len(rows))]
-        latency = 0.002 + start * 1e-6
-        record = PredictionRecord(
-            request,
-            ids,
-            at,
-            version.model,
-            version.version,
-            "native",
-            rows,
-            np.asarray(labels),
-            probabilities,
-            latency,
-        )
+        record = served_record(model, version, rows, at, latency=0.002 + start * 1e-6)
         writer.submit(record)
         records.append(record)
     return records

@@ -8,16 +8,15 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from shipyard import Registry
-from shipyard.ids import new_request_id, prediction_id
-from shipyard.predictions import LogWriter, PredictionRecord
+from shipyard.predictions import LogWriter
 from shipyard.registry import ModelVersion
 from shipyard.training import train
 from tests.models import transactions
+from tests.served import served_record
 from tests.serving.conftest import fraud_spec
 
 
@@ -32,26 +31,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ModelVersio
 
 def log_request(registry: Registry, version: ModelVersion, frame: pd.DataFrame, at: datetime) -> list[str]:
     """``frame`` served as one request at ``at``, logged as the server logs it; its prediction ids."""
-    model = registry.load_model(version.ref)
-    labels, probabilities = model.predict_with_proba(frame)
-    request = new_request_id(at)
-    ids = [prediction_id(request, i) for i in range(len(frame))]
+    record = served_record(registry.load_model(version.ref), version, frame, at)
     writer = LogWriter(registry.settings.log_url, flush_seconds=60)
-    record = PredictionRecord(
-        request,
-        ids,
-        at,
-        version.model,
-        version.version,
-        "native",
-        frame,
-        np.asarray(labels),
-        probabilities,
-        0.002,
-    )
     writer.submit(record)
     writer.close()
-    return ids
+    return record.prediction_ids
 
 
 def served_copy(

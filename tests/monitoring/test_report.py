@@ -22,10 +22,10 @@ import pytest
 
 from shipyard import Registry
 from shipyard.cli import main
-from shipyard.ids import new_request_id, prediction_id
-from shipyard.predictions import LogWriter, PredictionRecord
+from shipyard.predictions import LogWriter
 from shipyard.registry import ModelVersion
 from tests.models import tiny_classifier, transactions
+from tests.served import served_record
 from tests.serving.conftest import FEATURES
 
 HOUR = timedelta(hours=1)
@@ -41,24 +41,7 @@ def _serve(
     """Log ``frame`` as the server would: requests of 5 rows at ``at``, answered by the model."""
     model = registry.load_model(version.ref)
     for first in range(0, len(frame), 5):
-        rows = frame.iloc[first : first + 5].reset_index(drop=True)
-        labels, probabilities = model.predict_with_proba(rows)
-        request = new_request_id(at)
-        ids = [prediction_id(request, i) for i in range(len(rows))]
-        writer.submit(
-            PredictionRecord(
-                request,
-                ids,
-                at,
-                version.model,
-                version.version,
-                "native",
-                rows,
-                np.asarray(labels),
-                probabilities,
-                0.002,
-            )
-        )
+        writer.submit(served_record(model, version, frame.iloc[first : first + 5].reset_index(drop=True), at))
 
 
 @dataclass(frozen=True)

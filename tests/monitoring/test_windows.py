@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from shipyard import Registry
 from shipyard.cli import main
 from shipyard.errors import InvalidInput
-from shipyard.ids import new_request_id, prediction_id
 from shipyard.monitor_runner import MonitorRunner, RunnerConfig
 from shipyard.monitoring import attach_labels
 from shipyard.monitoring.series import parse_window, run_monitors, series, stored_windows, window_starts
@@ -22,6 +20,7 @@ from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
 from shipyard.registry import ModelVersion
 from tests.models import transactions
+from tests.served import served_record
 from tests.serving.conftest import FEATURES
 
 HOUR = timedelta(hours=1)
@@ -35,20 +34,7 @@ def _traffic(
     records = []
     for start in range(0, len(frame), 5):
         rows = frame.iloc[start : start + 5].reset_index(drop=True)
-        labels, probabilities = model.predict_with_proba(rows)
-        request = new_request_id(at)
-        record = PredictionRecord(
-            request,
-            [prediction_id(request, i) for i in range(len(rows))],
-            at,
-            version.model,
-            version.version,
-            "native",
-            rows,
-            np.asarray(labels),
-            probabilities,
-            0.002 + start * 1e-6,
-        )
+        record = served_record(model, version, rows, at, latency=0.002 + start * 1e-6)
         writer.submit(record)
         records.append(record)
     return records

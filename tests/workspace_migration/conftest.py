@@ -28,14 +28,14 @@ from sqlalchemy import JSON
 
 from shipyard import Registry
 from shipyard.access import AccessService
-from shipyard.ids import new_request_id, prediction_id
 from shipyard.monitoring import attach_labels
 from shipyard.monitoring.series import run_monitors
-from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
+from shipyard.predictions import LogWriter, PredictionLog
 from shipyard.scheduling.schedules import add_schedule
 from shipyard.store.alerts import AlertRepository
 from shipyard.store.schema import Base
 from tests.conftest import drop_postgres_schema, new_postgres_schema
+from tests.served import served_record
 
 FEATURES = ["amount", "hour", "merchant_risk"]
 HOUR = timedelta(hours=1)
@@ -117,24 +117,9 @@ def _serve_and_monitor(registry: Registry, frame: pd.DataFrame) -> int:
         at = start + hour * HOUR + timedelta(minutes=5)
         for first in range(0, len(frame), 50):
             rows = frame.iloc[first : first + 50].reset_index(drop=True)
-            labels, probabilities = model.predict_with_proba(rows[FEATURES])
-            request = new_request_id(at)
-            ids = [prediction_id(request, index) for index in range(len(rows))]
-            writer.submit(
-                PredictionRecord(
-                    request,
-                    ids,
-                    at,
-                    version.model,
-                    version.version,
-                    "native",
-                    rows[FEATURES],
-                    np.asarray(labels),
-                    probabilities,
-                    0.002,
-                )
-            )
-            labelled += list(zip(ids, rows["fraud"].tolist(), strict=True))
+            record = served_record(model, version, rows[FEATURES], at)
+            writer.submit(record)
+            labelled += list(zip(record.prediction_ids, rows["fraud"].tolist(), strict=True))
     writer.close()
     log = PredictionLog(registry.settings.log_url)
     attach_labels(registry, log, labelled[::2], settle_seconds=0)
