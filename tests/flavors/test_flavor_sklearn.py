@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.special
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -18,7 +19,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 
 from shipyard.errors import InvalidInput, Unauthorized
 from shipyard.flavors import LoadedModel, flavor_for_file, flavor_for_object, get_flavor
-from shipyard.flavors.sklearn import SklearnModel
+from shipyard.flavors.sklearn import SklearnModel, _is_library_member
 
 FEATURES = ["age", "income", "score", "colour"]
 
@@ -225,13 +226,14 @@ def test_text_columns_stay_frames_for_pipelines() -> None:
     np.testing.assert_array_equal(model.predict(frame), pipeline.predict(frame))
 
 
-def _load_in_a_fresh_process(tmp_path: Path, before: str, after: str) -> list[str]:
-    """Save a logistic regression, load it in a fresh interpreter with ``before`` run first, print its
-    prediction for x=3 and whatever ``after`` prints; the words printed."""
+def _load_in_a_fresh_process(tmp_path: Path, before: str, after: str, model: Any = None) -> list[str]:
+    """Save ``model`` (default: a logistic regression), load it in a fresh interpreter with ``before`` run
+    first, print its prediction for x=3 and whatever ``after`` prints; the words printed."""
     import subprocess
     import sys
 
-    model = LogisticRegression().fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
+    model = model or LogisticRegression()
+    model.fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
     saved = get_flavor("sklearn").save(model, tmp_path)
     script = (
         "import sys\n"
@@ -269,3 +271,36 @@ def test_shipyards_own_processes_load_without_walking_scikit_learn(tmp_path: Pat
         "print('sklearn.cross_decomposition' in sys.modules, len(listed) > 100)"
     )
     assert _load_in_a_fresh_process(tmp_path, before, after) == ["1", str(not own), str(not own)]
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_scipy_special_functions_load_without_trust_though_own_processes_skip_their_listing(
+    tmp_path: Path, own: bool
+) -> None:
+    """skops names each of SciPy's special functions at import by searching every loaded module (0.25 s in
+    a worker). shipyard's own processes skip that list and vet a ufunc the file names themselves, so a
+    pipeline calling ``scipy.special.expit`` loads without trust either way, and SciPy is left as it was."""
+    before = "from shipyard.flavors._process import own_process\n" + ("own_process()" if own else "pass")
+    after = (
+        "import scipy\n"
+        "from skops.io._trusted_types import SCIPY_UFUNC_TYPE_NAMES as listed\n"
+        "special = scipy.special\n"
+        "print(special is sys.modules['scipy.special'], hasattr(special, 'expit'), len(listed) > 100)"
+    )
+    model = make_pipeline(FunctionTransformer(scipy.special.expit), LogisticRegression())
+    assert _load_in_a_fresh_process(tmp_path, before, after, model) == ["1", "True", "True", str(not own)]
+
+
+@pytest.mark.parametrize(
+    ("type_name", "trusted"),
+    [
+        ("numpy.log1p", True),
+        ("scipy.special._special_ufuncs.expit", True),
+        ("sklearn.linear_model._logistic.LogisticRegression", True),
+        ("numpy.load", False),  # a function, not elementwise math: it reads files
+        ("os.system", False),
+        ("numpy.f2py.__main__.main", False),
+    ],
+)
+def test_the_types_a_file_may_name_without_trust(type_name: str, trusted: bool) -> None:
+    assert _is_library_member(type_name) is trusted

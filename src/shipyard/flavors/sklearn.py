@@ -3,10 +3,12 @@
 skops writes a zip of JSON and ``.npy`` files and rebuilds the estimator without running pickle, so a file
 in the registry cannot smuggle in code the way a pickle can. What it cannot avoid is importing every class
 the file names. shipyard therefore loads a file on its own only when each type skops does not already
-trust is a *class* from scikit-learn, NumPy, SciPy, XGBoost or LightGBM. Functions from those packages are
-not widened this way (a function named in a file, such as ``numpy.load`` inside a FunctionTransformer, is
-called on your data), and anything else — a custom transformer, another library's estimator inside a
-Pipeline — needs ``trust=True``, because importing and rebuilding it runs its author's code.
+trust is a *class* from scikit-learn, NumPy, SciPy, XGBoost or LightGBM, or one of NumPy's and SciPy's
+ufuncs (elementwise math such as ``numpy.log1p`` or ``scipy.special.expit``). Other functions from those
+packages are not widened this way (a function named in a file, such as ``numpy.load`` inside a
+FunctionTransformer, is called on your data), and anything else — a custom transformer, another
+library's estimator inside a Pipeline — needs ``trust=True``, because importing and rebuilding it runs its
+author's code.
 
 Serving wants labels and probabilities together. For the classifiers whose label is by construction their
 most probable class (listed in ``_most_probable_class_estimators``), ``predict_with_proba`` runs a
@@ -125,7 +127,7 @@ class SklearnFlavor(Flavor):
             untrusted = skops_io.get_untrusted_types(file=path)
         except Exception as error:  # a damaged zip or schema surfaces as many exception types
             raise InvalidInput(f"'{path.name}' is not a readable skops file: {error}") from error
-        foreign = [type_name for type_name in untrusted if not _is_library_class(type_name)]
+        foreign = [type_name for type_name in untrusted if not _is_library_member(type_name)]
         if foreign and not trust:
             raise Unauthorized(
                 f"'{path.name}' contains types from outside the trusted libraries (scikit-learn, NumPy, "
@@ -361,8 +363,9 @@ def _is_estimator(obj: Any) -> bool:
     return base is not None and isinstance(obj, base.BaseEstimator) and not isinstance(obj, type)
 
 
-def _is_library_class(type_name: str) -> bool:
-    """Whether ``type_name`` (as skops reports it) is a class of a library shipyard trusts."""
+def _is_library_member(type_name: str) -> bool:
+    """Whether ``type_name`` (as skops reports it) is a class, or a ufunc (NumPy's and SciPy's elementwise
+    math, which skops itself trusts), of a library shipyard trusts."""
     if type_name in _LIBRARY_CLASSES:
         return True
     module_name, _, attribute = type_name.rpartition(".")
@@ -377,7 +380,17 @@ def _is_library_class(type_name: str) -> bool:
         module = importlib.import_module(module_name)
     except ImportError:
         return False
-    return isinstance(getattr(module, attribute, None), type)
+    member = getattr(module, attribute, None)
+    return isinstance(member, type) or _is_ufunc(member)
+
+
+def _is_ufunc(member: object) -> bool:
+    import numpy
+
+    return isinstance(member, numpy.ufunc) or any(
+        base.__name__ == "_UFuncWrapper" and base.__module__.startswith("scipy.")
+        for base in type(member).__mro__
+    )
 
 
 def _read_schema(path: Path) -> dict[str, Any] | None:
@@ -395,33 +408,47 @@ _TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
 
 def _import_skops_io() -> ModuleType:
     """``skops.io``, imported without importing PyTorch, and in shipyard's own processes without walking
-    scikit-learn at all.
+    scikit-learn or SciPy's special functions at all.
 
     skops lists scikit-learn's estimators at import (``all_estimators``), whose package walk imports every
     subpackage, the PyTorch shim among them: with torch installed that cost every serving worker and CLI
     command about 2 s of CPU and 180 MiB. The walk skips the shim anyway (scikit-learn ignores
     ``externals``), so a placeholder stands in for it during the import, then steps aside. Without torch the
-    walk still costs about 0.5 s and 15 MiB, and skops reads the list only to decide what it trusts by
-    default; shipyard never relies on that default (it vets every type a file names, ``_is_library_class``),
-    so in its own processes (``flavors._process``) the list is left empty. In someone else's process it is
-    kept, for their own calls to skops.
+    walk still costs about 0.5 s and 15 MiB. skops also names each of SciPy's 230 special functions by
+    searching every loaded module for it, about 0.25 s in a worker or CLI command. It reads both lists
+    only to decide what it trusts by default; shipyard never relies on that default (it vets every type a
+    file names, ``_is_library_member``), so in its own processes (``flavors._process``) both are left out.
+    In someone else's process they are kept, for their own calls to skops.
     """
     if "skops.io" in sys.modules or "torch" in sys.modules or _TORCH_SHIM in sys.modules:
         import skops.io
 
         return skops.io
+    import scipy
+    import scipy.special
     import sklearn.utils
 
-    listing = sklearn.utils.all_estimators
+    listing, special = sklearn.utils.all_estimators, scipy.special
     sys.modules[_TORCH_SHIM] = ModuleType(_TORCH_SHIM)
     if is_own_process():
         sklearn.utils.all_estimators = _no_estimators
+        scipy.special = _special_probe(special)
     try:
         import skops.io
     finally:
         del sys.modules[_TORCH_SHIM]
         sklearn.utils.all_estimators = listing
+        scipy.special = special
     return skops.io
+
+
+def _special_probe(special: ModuleType) -> ModuleType:
+    """What skops sees as ``scipy.special`` while it imports: only ``exp10``, the function it probes to
+    learn whether this SciPy wraps its special functions in a class of its own (SciPy 2)."""
+    probe = ModuleType(special.__name__)
+    if hasattr(special, "exp10"):
+        probe.exp10 = special.exp10  # type: ignore[attr-defined]
+    return probe
 
 
 def _no_estimators(*args: object, **kwargs: object) -> list[tuple[str, type]]:
