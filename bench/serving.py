@@ -1140,6 +1140,37 @@ FLOOR_CODE = {
 }
 
 
+#: The floor under a whole start: the least server of this model, with the same two workers, timed to ready.
+FLOOR_SERVER = "the least server: Starlette on uvicorn, 2 workers, the model unpickled (start to ready)"
+
+
+def minimal_server(work: Path, model_file: Path) -> Server:
+    """``bench/baselines/minimal_server.py`` on uvicorn with two workers, in shipyard's environment."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "minimal_server:app", "--app-dir", str(HERE / "baselines")]
+    command += ["--workers", str(WORKERS), "--port", str(port), "--log-level", "warning"]
+    return Server(
+        name="least server",
+        command=command,
+        environment=server_environment(BENCH_MODEL_FILE=str(model_file)),
+        port=port,
+        ready_path="/ready",
+        predict_path="/predict",
+        encode=lambda frame: {"records": frame.to_dict(orient="records")},
+        decode=lambda payload: list(payload["predictions"]),
+        version="",
+        log=work / "least-server.log",
+    )
+
+
+def time_floor_server(server: Server) -> float:
+    """Seconds from starting the least server to its readiness route's 200; stopped again at once."""
+    try:
+        return server.start(poll=READY_POLL_SECONDS)
+    finally:
+        server.stop()
+
+
 def time_floor(name: str, model_file: Path, environment: dict[str, str]) -> float:
     """Seconds of a fresh Python process doing only ``FLOOR_CODE[name]``."""
     started = time.perf_counter()
@@ -1176,6 +1207,8 @@ def time_footprint(
         if floor_environment is not None:
             for floor in FLOOR_CODE:
                 results.floors.setdefault(floor, []).append(time_floor(floor, model_file, floor_environment))
+            least = time_floor_server(minimal_server(folder, model_file))
+            results.floors.setdefault(FLOOR_SERVER, []).append(least)
         for server in servers:
             if server.name in results.reasons:
                 continue
@@ -1267,8 +1300,9 @@ def floor_parts(results: FootprintResults) -> list[str]:
         for name, seconds in results.floors.items()
     ]
     return [
-        "Under a start, what a worker must do before its first answer, timed as a fresh Python process "
-        "doing nothing else (taking turns with the servers' starts): the floor of any server of this model.",
+        "Under a start, the floors, taking turns with the servers' starts: what a worker must do before its "
+        "first answer, each timed as a fresh Python process doing nothing else, and the least server of "
+        "this model timed to ready as the servers are.",
         markdown_table(["floor", "median s", "each run, s"], rows),
     ]
 
@@ -1334,7 +1368,10 @@ def footprint_notes(results: FootprintResults, workload: Workload) -> str:
             "does; shipyard's worker opens the registry (SQLAlchemy), imports skops besides scikit-learn, "
             "checks every type the file names and rebuilds the estimator without pickle, collecting garbage "
             "rarely as its workers do. A server's start adds its own checks (shipyard's supervisor resolves "
-            "the references and checks the alert rules before it starts any worker) and its web stack.",
+            "the references and checks the alert rules before it starts any worker) and its web stack. "
+            "The least server (`bench/baselines/minimal_server.py`) is that web stack and nothing more: "
+            "Starlette on uvicorn, two workers, each unpickling the model at import, no registry, checks, "
+            "prediction log or monitoring; no server of this model on this stack starts faster.",
             "- Memory from /proc/<pid>/smaps_rollup. RSS counts every page a process has resident, shared "
             "ones included: the Python interpreter, numpy's, scikit-learn's and pyarrow's libraries, mapped "
             "once by the kernel, appear in full in every process that maps them, so a sum of RSS counts "
