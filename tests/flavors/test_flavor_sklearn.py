@@ -232,7 +232,7 @@ def _load_in_a_fresh_process(tmp_path: Path, before: str, after: str, model: Any
     import subprocess
     import sys
 
-    model = model or LogisticRegression()
+    model = LogisticRegression() if model is None else model
     model.fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 0, 1, 1])
     saved = get_flavor("sklearn").save(model, tmp_path)
     script = (
