@@ -20,7 +20,7 @@ import psutil
 
 KIB_PER_MIB = 1024
 #: The order roles are listed in: the tree from its root down.
-ROLE_ORDER = ("launcher", "supervisor", "worker", "companion", "resource tracker", "other")
+ROLE_ORDER = ("launcher", "supervisor", "fork server", "worker", "companion", "resource tracker", "other")
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,15 @@ def role_of(pid: int, root: int, port: int) -> str:
     except psutil.Error:
         return "other"
     spawned = "multiprocessing.spawn" in command
+    forked = "multiprocessing.forkserver" in command  # the fork server, and the workers it forked
     if "multiprocessing.resource_tracker" in command:
         return "resource tracker"
     if pid == root:
         return "supervisor" if listening else "launcher"
     if listening:
-        return "worker" if spawned else "supervisor"
+        return "worker" if spawned or forked else "supervisor"
+    if forked:
+        return "fork server"
     return "companion" if spawned else "other"
 
 

@@ -44,11 +44,13 @@ def test_a_monitoring_worker_collects_rarely(tmp_path: Path) -> None:
 
 def test_a_server_worker_collects_rarely_while_it_starts() -> None:
     code = (
-        "import gc\n"
+        "import gc, os\n"
         "from uvicorn.supervisors.multiprocess import Process\n"
         "from shipyard.server.workers import WorkerProcess\n"
         "Process.target = lambda self, sockets=None: print(gc.get_threshold()[0])  # where uvicorn serves\n"
-        "WorkerProcess.target(object.__new__(WorkerProcess), [])\n"
+        "worker = object.__new__(WorkerProcess)\n"
+        "worker.environment = dict(os.environ)\n"
+        "WorkerProcess.target(worker, [])\n"
     )
     assert _threshold_after(code) == ALLOCATIONS_BETWEEN_COLLECTIONS
 

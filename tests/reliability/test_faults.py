@@ -34,7 +34,7 @@ from tests.models import transactions
 from tests.receivers import WebhookReceiver, webhook_receiver
 from tests.reliability import bounds
 from tests.reliability.tcp_proxy import tcp_proxy
-from tests.serving.conftest import Server, fraud_spec, start_server, stop_server
+from tests.serving.conftest import Server, fraud_spec, start_server, stop_server, worker_processes
 
 pytestmark = pytest.mark.slow
 
@@ -107,16 +107,8 @@ class Load:
 
 
 def worker_pids(server: Server) -> list[int]:
-    """The uvicorn worker processes of a server (spawned children of its main process; start it without
-    sidecars, which are spawned children too)."""
-    pids = []
-    for child in psutil.Process(server.process.pid).children():
-        try:
-            if child.status() != psutil.STATUS_ZOMBIE and "spawn_main" in " ".join(child.cmdline()):
-                pids.append(child.pid)
-        except psutil.Error:
-            continue  # gone meanwhile
-    return sorted(pids)
+    """The uvicorn worker processes of a server (forked by its fork server)."""
+    return sorted(worker.pid for worker in worker_processes(server.process.pid))
 
 
 def counter(text: str, name: str, **labels: str) -> float:

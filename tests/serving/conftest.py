@@ -79,6 +79,23 @@ def start_server(
     raise AssertionError(f"the server did not become ready:\n{server.log_text()}")
 
 
+#: In the command line of the fork server a server's workers are forked from, and so in theirs.
+FORK_SERVER = "multiprocessing.forkserver"
+
+
+def worker_processes(server_pid: int) -> list[psutil.Process]:
+    """A server's uvicorn workers, alive: the processes its fork server (its child) forked."""
+    found = []
+    for child in psutil.Process(server_pid).children(recursive=True):
+        try:
+            forked = FORK_SERVER in " ".join(child.cmdline()) and child.ppid() != server_pid
+            if forked and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+        except psutil.Error:
+            continue  # gone meanwhile
+    return found
+
+
 def _kill_with_workers(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the server and its workers: a killed parent alone leaves its workers running, orphaned."""
     try:

@@ -1,6 +1,8 @@
-"""What ``shipyard serve --workers 2`` runs: the supervisor, two workers and one companion process for the
-runners (plus multiprocessing's resource tracker), and what each has loaded. The supervisor resolves and
-watches; it must not carry the data and learning libraries the workers need (they cost it ~100 MiB)."""
+"""What ``shipyard serve --workers 2`` runs: the supervisor, the fork server and the two workers it forked,
+and one companion process for the runners (plus multiprocessing's resource tracker), and what each has
+loaded. The supervisor resolves and watches; it must not carry the data and learning libraries the workers
+need (they cost it ~100 MiB). The fork server imports them once for both workers (the server's modules and
+scikit-learn, the library of most models); each worker loads its own models."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from urllib.parse import urlparse
 
 import psutil
 
-from tests.serving.conftest import Server
+from tests.serving.conftest import FORK_SERVER, Server, worker_processes
 
 #: Native libraries whose presence in a process's memory map means the Python package was imported.
 HEAVY = ("pandas", "pyarrow", "numpy", "sklearn", "scipy")
@@ -25,36 +27,40 @@ def _loaded(process: psutil.Process) -> set[str]:
 
 
 def _roles(server: Server, workers: int = 2) -> dict[str, list[psutil.Process]]:
-    """The server's children by role, once ``workers`` of them listen (ready means one worker answers:
+    """The server's processes by role, once ``workers`` of them listen (ready means one worker answers:
     a worker's socket listens once that worker has loaded its models)."""
     deadline = time.monotonic() + 120
-    roles = _children(server)
+    roles = _processes(server)
     while len(roles["workers"]) < workers and time.monotonic() < deadline:
         time.sleep(0.2)
-        roles = _children(server)
+        roles = _processes(server)
     return roles
 
 
-def _children(server: Server) -> dict[str, list[psutil.Process]]:
+def _processes(server: Server) -> dict[str, list[psutil.Process]]:
     port = urlparse(server.url).port
-    roles: dict[str, list[psutil.Process]] = {"workers": [], "tracker": [], "companions": []}
+    roles: dict[str, list[psutil.Process]] = {"fork servers": [], "tracker": [], "companions": []}
     for child in psutil.Process(server.process.pid).children():
         command = " ".join(child.cmdline())
-        listening = any(
-            s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in child.net_connections("tcp")
-        )
-        if listening:
-            roles["workers"].append(child)
+        if FORK_SERVER in command:
+            roles["fork servers"].append(child)
         elif "resource_tracker" in command:
             roles["tracker"].append(child)
         else:
             roles["companions"].append(child)
+    roles["workers"] = [
+        worker
+        for worker in worker_processes(server.process.pid)
+        if any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in worker.net_connections("tcp"))
+    ]
     return roles
 
 
-def test_two_workers_and_one_companion_and_nothing_else(server: Server) -> None:
+def test_two_workers_forked_by_one_fork_server_and_one_companion_and_nothing_else(server: Server) -> None:
     roles = _roles(server)
+    [fork_server] = roles["fork servers"]
     assert len(roles["workers"]) == 2
+    assert {worker.ppid() for worker in roles["workers"]} == {fork_server.pid}
     assert len(roles["companions"]) == 1, [p.cmdline() for p in roles["companions"]]
     assert len(roles["tracker"]) <= 1
 
@@ -62,8 +68,11 @@ def test_two_workers_and_one_companion_and_nothing_else(server: Server) -> None:
 def test_the_supervisor_loads_no_data_or_learning_library_and_the_workers_do(server: Server) -> None:
     supervisor = psutil.Process(server.process.pid)
     assert not _loaded(supervisor) & set(HEAVY), sorted(_loaded(supervisor) & set(HEAVY))
-    for worker in _roles(server)["workers"]:
+    roles = _roles(server)
+    for worker in roles["workers"]:
         assert {"pandas", "sklearn"} <= _loaded(worker)  # the check above would notice nothing otherwise
+    [fork_server] = roles["fork servers"]
+    assert {"pandas", "sklearn"} <= _loaded(fork_server)
 
 
 def test_connections_opened_at_once_spread_over_both_workers(server: Server) -> None:

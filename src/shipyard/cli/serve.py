@@ -113,10 +113,10 @@ def serve_command(
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve models over HTTP: shipyard JSON, MLflow /invocations and the Open Inference Protocol (/v2)."""
+    _before_the_checks(engine, workers)
     from shipyard.config import load_settings
     from shipyard.server import ServeOptions, plan_server, run_server
 
-    require_workspace()
     options = ServeOptions(
         host=host,
         port=port,
@@ -145,3 +145,15 @@ def serve_command(
     for line in plan.describe():
         render.message("{}", line)
     run_server(plan)
+
+
+def _before_the_checks(engine: str, workers: int) -> None:
+    """A workspace at hand, and for several local workers their fork server, started before the server's
+    checks are even imported: it imports what the workers need while the supervisor resolves the
+    references (``server/fork_server.py``)."""
+    require_workspace()
+    if engine == "local" and workers > 1:
+        from shipyard.server.config import TOKEN_VARIABLES
+        from shipyard.server.fork_server import start_fork_server
+
+        start_fork_server(TOKEN_VARIABLES)

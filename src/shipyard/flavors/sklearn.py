@@ -406,6 +406,12 @@ def _read_schema(path: Path) -> dict[str, Any] | None:
 _TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
 
 
+def import_loader() -> None:
+    """Import what loading a skops file takes (scikit-learn, skops) ahead of any load: in the process that
+    forks a server's workers, so that each worker forked has them already."""
+    _import_skops_io()
+
+
 def _import_skops_io() -> ModuleType:
     """``skops.io``, imported without importing PyTorch, and in shipyard's own processes without walking
     scikit-learn or SciPy's special functions at all.

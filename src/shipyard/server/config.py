@@ -17,6 +17,9 @@ from pathlib import Path
 from shipyard.errors import ConfigurationError
 
 ENV_VARIABLE = "SHIPYARD_SERVE_CONFIG"
+#: Where the token is read from when neither ``token`` nor ``token_file`` is given (the second is the older
+#: name); both are removed from the environment the workers inherit.
+TOKEN_VARIABLES = ("SHIPYARD_SERVE_TOKEN", "SHIPYARD_API_TOKEN")
 
 
 @dataclass(frozen=True)

@@ -33,15 +33,13 @@ from shipyard.errors import InvalidInput
 from shipyard.monitoring.series import parse_window
 from shipyard.registry import ModelVersion, Registry
 from shipyard.retraining import load_policies
-from shipyard.server.config import ENV_VARIABLE, ServeConfig, read_token_file
+from shipyard.server.config import ENV_VARIABLE, TOKEN_VARIABLES, ServeConfig, read_token_file
+from shipyard.server.fork_server import METRICS_VARIABLE, start_fork_server
 from shipyard.sidecars import RunnerSpec, start_companion
 from shipyard.threads import one_native_thread_per_process
 
 log = logging.getLogger("shipyard.serving")
 
-#: Where the token is read from when neither ``token`` nor ``token_file`` is given (the second is the older
-#: name); both are removed from the environment the workers inherit.
-TOKEN_VARIABLES = ("SHIPYARD_SERVE_TOKEN", "SHIPYARD_API_TOKEN")
 #: What every worker process imports and calls to build its app.
 APP = "shipyard.server.app:create_app"
 #: What runs the app: uvicorn's worker processes here, or replicas of a Ray Serve deployment.
@@ -213,15 +211,20 @@ def run_server(plan: ServerPlan) -> None:
     with _private_token_file(plan.config.api_token) as token_file:
         worker_config = replace(plan.config, api_token=None, api_token_file=token_file)
         os.environ[ENV_VARIABLE] = worker_config.to_environment()
-        if options.engine == "local" and options.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        if forks_workers(options) and METRICS_VARIABLE not in os.environ:
             # Before any worker imports prometheus_client: every worker writes its counts to this folder.
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="shipyard-metrics-")
+            os.environ[METRICS_VARIABLE] = tempfile.mkdtemp(prefix="shipyard-metrics-")
         one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
         _start_sidecars(plan)
         if options.engine == "ray":
             _serve_on_ray(plan)
             return
         _run_workers(options)
+
+
+def forks_workers(options: ServeOptions) -> bool:
+    """Whether the workers start from the fork server: several uvicorn workers (one runs in this process)."""
+    return options.engine == "local" and options.workers > 1
 
 
 def _run_workers(options: ServeOptions) -> None:
@@ -336,6 +339,8 @@ def serve(
     ``shipyard serve`` is this function: the same checks, processes and defaults. ``announce`` receives
     one line per thing started (default: the ``shipyard.serving`` logger).
     """
+    if forks_workers(options or ServeOptions()):
+        start_fork_server(TOKEN_VARIABLES)  # it imports the server's modules while the references are checked
     plan = plan_server(references, options, settings=settings)
     for line in plan.describe():
         (announce or log.info)(line)

@@ -23,7 +23,6 @@ from shipyard.server.state import ServerState
 from shipyard.serving.engine import Engine
 from shipyard.serving.prediction_log import NullSink
 from shipyard.serving.usage import sample_usage_forever
-from shipyard.sidecars import parent_gone
 
 log = logging.getLogger("shipyard.serving")
 
@@ -113,12 +112,12 @@ async def _stop_when_orphaned() -> None:
     """A worker whose supervisor was killed (SIGKILL, OOM) shuts itself down, draining and writing its log,
     instead of serving on, unsupervised, from the listening socket it inherited. A server run as one process
     has no supervisor and outlives its shell as it should."""
-    parent = multiprocessing.parent_process()
-    if parent is None or parent.pid is None:
+    parent = multiprocessing.parent_process()  # the supervisor, even for a worker the fork server forked
+    if parent is None:
         return
-    while not parent_gone(parent.pid):
+    while parent.is_alive():
         await asyncio.sleep(1.0)
-    log.warning("the server's supervisor (pid %d) is gone; this worker shuts down", parent.pid)
+    log.warning("the server's supervisor (pid %s) is gone; this worker shuts down", parent.pid)
     os.kill(os.getpid(), signal.SIGTERM)
 
 

@@ -18,13 +18,16 @@ a fresh socket. The number of workers is fixed (SIGTTIN/SIGTTOU are declined; re
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 
+from uvicorn._subprocess import subprocess_started
 from uvicorn.config import STARTUP_FAILURE, Config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from shipyard._collector import collect_rarely
+from shipyard.server.fork_server import worker_context
 
 log = logging.getLogger("uvicorn.error")
 
@@ -58,10 +61,23 @@ def _bound(host: str, port: int) -> socket.socket:
 
 
 class WorkerProcess(Process):
-    """uvicorn's worker process, collecting garbage rarely while it imports its libraries and loads its models
-    (0.3 s of a 2.3 s start); the lifespan restores the usual pace once that heap is frozen."""
+    """uvicorn's worker process, forked from the fork server (``fork_server.py``) with the environment the
+    supervisor has now, as a spawned worker would have it. It collects garbage rarely while it imports its
+    libraries and loads its models (0.3 s of a start); the lifespan restores the usual pace once that heap
+    is frozen."""
+
+    def __init__(self, config: Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        self.environment = dict(os.environ)
+        # uvicorn types this as the spawned kind; a forked one has the same interface.
+        self.process = worker_context().Process(  # type: ignore[assignment]
+            target=subprocess_started,
+            kwargs={"config": config, "target": self.target, "sockets": sockets, "stdin_fileno": None},
+        )
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # runs in the worker process
+        os.environ.clear()
+        os.environ.update(self.environment)
         collect_rarely()
         super().target(sockets)
 
