@@ -1,13 +1,13 @@
 """The fork server the workers of ``shipyard serve`` start from: the server's modules imported once, early.
 
 A worker spawned as a fresh interpreter imports the whole server (uvicorn, Starlette, pydantic, pandas,
-pyarrow, SQLAlchemy, the registry: about 0.7 s of CPU) before its model's library, and it can start only
-once the supervisor has checked every reference and alert rule (0.6 s). Instead, as soon as the command
-line has its options, a fork server is started beside the supervisor: it imports those modules once,
-while the supervisor runs its checks, and then forks each worker, which imports only its model's library
-(it is not known before the references resolve) and loads its model. The fork server is multiprocessing's
-own (``forkserver``): a clean process with no threads and no open database connection, so forking it is
-safe, and every worker shares its imported modules' pages until it writes to them.
+pyarrow, SQLAlchemy, the registry: about 0.7 s of CPU) and scikit-learn with skops (0.7 s), and it can
+start only once the supervisor has checked every reference and alert rule (0.6 s). Instead, as soon as
+the command line has its options, a fork server is started beside the supervisor: it imports all that
+once, while the supervisor runs its checks, and then forks each worker, which loads its models (and
+imports their library first if it is another one: PyTorch, ONNX Runtime…). The fork server is
+multiprocessing's own (``forkserver``): a clean process with no threads and no open database connection,
+so forking it is safe, and every worker shares its imported modules' pages until it writes to them.
 
 What the libraries read from the environment when they are imported (the native thread counts, the
 metrics folder of a multi-worker server) is set before the fork server starts; the bearer token is kept
@@ -42,12 +42,17 @@ def start_fork_server(secret_variables: Iterable[str]) -> None:
     """Start the fork server now, with the environment the workers' libraries read at import and without
     ``secret_variables``, so it imports the server's modules while the supervisor checks the references."""
     one_native_thread_per_process()
-    if METRICS_VARIABLE not in os.environ:
-        # Before any worker imports prometheus_client: every worker writes its counts to this folder.
-        os.environ[METRICS_VARIABLE] = tempfile.mkdtemp(prefix="shipyard-metrics-")
+    share_metrics_folder()
     hidden = {name: os.environ.pop(name) for name in secret_variables if name in os.environ}
     try:
         worker_context()
         forkserver.ensure_running()
     finally:
         os.environ.update(hidden)
+
+
+def share_metrics_folder() -> None:
+    """A folder every worker writes its metrics to (prometheus_client's multiprocess mode, chosen when it is
+    imported), unless the environment names one already."""
+    if METRICS_VARIABLE not in os.environ:
+        os.environ[METRICS_VARIABLE] = tempfile.mkdtemp(prefix="shipyard-metrics-")

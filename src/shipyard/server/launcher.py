@@ -34,7 +34,7 @@ from shipyard.monitoring.series import parse_window
 from shipyard.registry import ModelVersion, Registry
 from shipyard.retraining import load_policies
 from shipyard.server.config import ENV_VARIABLE, TOKEN_VARIABLES, ServeConfig, read_token_file
-from shipyard.server.fork_server import METRICS_VARIABLE, start_fork_server
+from shipyard.server.fork_server import share_metrics_folder, start_fork_server
 from shipyard.sidecars import RunnerSpec, start_companion
 from shipyard.threads import one_native_thread_per_process
 
@@ -211,9 +211,8 @@ def run_server(plan: ServerPlan) -> None:
     with _private_token_file(plan.config.api_token) as token_file:
         worker_config = replace(plan.config, api_token=None, api_token_file=token_file)
         os.environ[ENV_VARIABLE] = worker_config.to_environment()
-        if forks_workers(options) and METRICS_VARIABLE not in os.environ:
-            # Before any worker imports prometheus_client: every worker writes its counts to this folder.
-            os.environ[METRICS_VARIABLE] = tempfile.mkdtemp(prefix="shipyard-metrics-")
+        if forks_workers(options):
+            share_metrics_folder()  # before any worker imports prometheus_client
         one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
         _start_sidecars(plan)
         if options.engine == "ray":
