@@ -152,8 +152,6 @@ def _before_the_checks(engine: str, workers: int) -> None:
     checks are even imported: it imports what the workers need while the supervisor resolves the
     references (``server/fork_server.py``)."""
     require_workspace()
-    if engine == "local" and workers > 1:
-        from shipyard.server.config import TOKEN_VARIABLES
-        from shipyard.server.fork_server import start_fork_server
+    from shipyard.server.fork_server import start_fork_server
 
-        start_fork_server(TOKEN_VARIABLES)
+    start_fork_server(engine, workers)

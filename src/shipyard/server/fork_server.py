@@ -20,9 +20,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Iterable
 from multiprocessing import forkserver
 
+from shipyard.server.config import TOKEN_VARIABLES
 from shipyard.threads import one_native_thread_per_process
 
 #: What the fork server imports before it forks any worker (``fork_server_preload`` imports the rest).
@@ -38,12 +38,21 @@ def worker_context() -> multiprocessing.context.ForkServerContext:
     return context
 
 
-def start_fork_server(secret_variables: Iterable[str]) -> None:
-    """Start the fork server now, with the environment the workers' libraries read at import and without
-    ``secret_variables``, so it imports the server's modules while the supervisor checks the references."""
+def forks_workers(engine: str, workers: int) -> bool:
+    """Whether a server's workers start from the fork server: several uvicorn workers (a server of one runs
+    it in its own process; Ray starts its replicas itself)."""
+    return engine == "local" and workers > 1
+
+
+def start_fork_server(engine: str, workers: int) -> None:
+    """For a server that forks its workers, start the fork server now, with the environment the workers'
+    libraries read at import and without the token, so it imports the server's modules while the supervisor
+    checks the references."""
+    if not forks_workers(engine, workers):
+        return
     one_native_thread_per_process()
     share_metrics_folder()
-    hidden = {name: os.environ.pop(name) for name in secret_variables if name in os.environ}
+    hidden = {name: os.environ.pop(name) for name in TOKEN_VARIABLES if name in os.environ}
     try:
         worker_context()
         forkserver.ensure_running()

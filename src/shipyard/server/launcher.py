@@ -34,7 +34,7 @@ from shipyard.monitoring.series import parse_window
 from shipyard.registry import ModelVersion, Registry
 from shipyard.retraining import load_policies
 from shipyard.server.config import ENV_VARIABLE, TOKEN_VARIABLES, ServeConfig, read_token_file
-from shipyard.server.fork_server import share_metrics_folder, start_fork_server
+from shipyard.server.fork_server import forks_workers, share_metrics_folder, start_fork_server
 from shipyard.sidecars import RunnerSpec, start_companion
 from shipyard.threads import one_native_thread_per_process
 
@@ -211,7 +211,7 @@ def run_server(plan: ServerPlan) -> None:
     with _private_token_file(plan.config.api_token) as token_file:
         worker_config = replace(plan.config, api_token=None, api_token_file=token_file)
         os.environ[ENV_VARIABLE] = worker_config.to_environment()
-        if forks_workers(options):
+        if forks_workers(options.engine, options.workers):
             share_metrics_folder()  # before any worker imports prometheus_client
         one_native_thread_per_process()  # requests are many and small: threads would fight over the cores
         _start_sidecars(plan)
@@ -219,11 +219,6 @@ def run_server(plan: ServerPlan) -> None:
             _serve_on_ray(plan)
             return
         _run_workers(options)
-
-
-def forks_workers(options: ServeOptions) -> bool:
-    """Whether the workers start from the fork server: several uvicorn workers (one runs in this process)."""
-    return options.engine == "local" and options.workers > 1
 
 
 def _run_workers(options: ServeOptions) -> None:
@@ -338,8 +333,8 @@ def serve(
     ``shipyard serve`` is this function: the same checks, processes and defaults. ``announce`` receives
     one line per thing started (default: the ``shipyard.serving`` logger).
     """
-    if forks_workers(options or ServeOptions()):
-        start_fork_server(TOKEN_VARIABLES)  # it imports the server's modules while the references are checked
+    chosen = options or ServeOptions()
+    start_fork_server(chosen.engine, chosen.workers)  # it imports the workers' modules during the checks
     plan = plan_server(references, options, settings=settings)
     for line in plan.describe():
         (announce or log.info)(line)
