@@ -7,15 +7,19 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from shipyard.errors import InvalidInput
 from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, expire, prune
+from shipyard.predictions import segments as segments_module
 from tests.predictions.conftest import float_record, record
 
 
@@ -315,3 +319,42 @@ def test_reading_a_large_segment_holds_one_row_group_at_a_time(tmp_path: Path) -
     compact(SegmentStore(_url(tmp_path)))  # one file of 250,000 rows
     sizes = [table.num_rows for table in PredictionLog(_url(tmp_path)).batches("fraud")]
     assert sum(sizes) == 250_000 and max(sizes) <= 100_000 and len(sizes) == 3
+
+
+def test_compaction_streams_an_hour_in_whole_row_groups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An hour of millions of rows is merged a row group at a time: groups are written while segments are
+    still being read, and each is the full size whatever the sizes of the segments."""
+    monkeypatch.setattr(segments_module, "ROW_GROUP_ROWS", 1_000)
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed in range(25):
+        writer.submit(record(300, seed=seed, proba=False))
+        writer.flush()
+    writer.close()
+    before = PredictionLog(_url(tmp_path)).scan("fraud")
+    events: list[str] = []
+    store = SegmentStore(_url(tmp_path))
+    reading = store.row_groups
+
+    def read(*args: Any, **kwargs: Any) -> Iterator[pa.Table]:
+        for group in reading(*args, **kwargs):
+            events.append("read")
+            yield group
+
+    writing = pq.ParquetWriter.write_table
+
+    def write(self: pq.ParquetWriter, table: pa.Table, *args: Any, **kwargs: Any) -> None:
+        events.append("write")
+        writing(self, table, *args, **kwargs)
+
+    store.row_groups = read  # type: ignore[method-assign]
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", write)
+    assert compact(store).rows == 7_500
+    assert events.count("read") == 25 and events.index("write") < 5  # not every segment read first
+    (merged,) = SegmentStore(_url(tmp_path)).segments("fraud", 1)
+    parquet = pq.ParquetFile(merged.path)
+    sizes = [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)]
+    assert sizes == [1_000] * 7 + [500]
+    after = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert before is not None and after is not None and after.equals(before)

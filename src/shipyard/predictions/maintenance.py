@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -74,29 +74,61 @@ def compact(
                     segments = [s for s in segments if mergeable(s)]
                 if len(segments) < min_segments:
                     continue
-                tables = [table for segment in segments if (table := store.read(segment)) is not None]
-                if not tables:
+                written = _merge(store, store.hour_folder(model, version, hour), segments)
+                if written is None:
                     continue
-                # Sources of an older compaction that are not deleted yet stay replaced.
-                replaced = {segment.name for segment in segments}.union(
-                    *(segment.replaces for segment in segments)
-                )
-                table = pa.concat_tables(tables, promote_options="permissive")
-                first = min(
-                    segment.name.removeprefix(COMPACTED_PREFIX).split("-", 1)[0] for segment in segments
-                )
-                name = f"{COMPACTED_PREFIX}{first}-{uuid.uuid4().hex[:8]}{SUFFIX}"
-                store.write(
-                    store.hour_folder(model, version, hour),
-                    name,
-                    table,
-                    {REPLACES_KEY: json.dumps(sorted(replaced)).encode()},
-                )
-                store.remove([segment.path for segment in segments])
                 folders += 1
                 merged += len(segments)
-                rows += table.num_rows
+                rows += written
     return CompactionResult(folders, merged, rows)
+
+
+def _merge(store: SegmentStore, folder: str, segments: list[Segment]) -> int | None:
+    """Replace ``segments`` with one compacted segment in ``folder``, streamed a row group at a time; the
+    rows it holds, or None when none of the segments can be read any more."""
+    schema = _merged_schema(store, segments)
+    if schema is None:
+        return None
+    # Sources of an older compaction that are not deleted yet stay replaced.
+    replaced = {segment.name for segment in segments}.union(*(segment.replaces for segment in segments))
+    first = min(segment.name.removeprefix(COMPACTED_PREFIX).split("-", 1)[0] for segment in segments)
+    name = f"{COMPACTED_PREFIX}{first}-{uuid.uuid4().hex[:8]}{SUFFIX}"
+    counter = _Rows()
+    metadata = {REPLACES_KEY: json.dumps(sorted(replaced)).encode()}
+    store.write_tables(folder, name, schema, counter.count(_conformed(store, segments, schema)), metadata)
+    store.remove([segment.path for segment in segments])
+    return counter.rows
+
+
+def _merged_schema(store: SegmentStore, segments: list[Segment]) -> pa.Schema | None:
+    """One schema every segment's rows fit (a column new in later segments is null in older ones), read
+    from their footers; None when none of them can be read any more."""
+    schemas = [schema for segment in segments if (schema := store.schema(segment)) is not None]
+    if not schemas:
+        return None
+    return pa.unify_schemas(schemas, promote_options="permissive").remove_metadata()
+
+
+def _conformed(store: SegmentStore, segments: list[Segment], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The segments' rows a row group at a time, each in ``schema``."""
+    empty = schema.empty_table()
+    for segment in segments:
+        for group in store.row_groups(segment):
+            if not group.schema.equals(schema):
+                group = pa.concat_tables([empty, group], promote_options="permissive").select(schema.names)
+            yield group.replace_schema_metadata(None)
+
+
+class _Rows:
+    """Counts the rows of tables passing through to a writer."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def count(self, tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        for table in tables:
+            self.rows += table.num_rows
+            yield table
 
 
 def expire(store: SegmentStore, retention_days: float, now: datetime | None = None) -> tuple[int, datetime]:

@@ -22,7 +22,7 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -124,23 +124,36 @@ class SegmentStore:
         self, folder: str, name: str, table: pa.Table, metadata: dict[bytes, bytes] | None = None
     ) -> str:
         """Write ``table`` as the segment ``folder/name`` in one piece; returns its path."""
+        return self.write_tables(folder, name, table.schema, [table], metadata)
+
+    def write_tables(
+        self,
+        folder: str,
+        name: str,
+        schema: pa.Schema,
+        tables: Iterable[pa.Table],
+        metadata: dict[bytes, bytes] | None = None,
+    ) -> str:
+        """Write ``tables`` (each of ``schema``) as the one segment ``folder/name``, in row groups of
+        ``ROW_GROUP_ROWS`` rows, holding one group at a time: compacting an hour of millions of rows costs
+        the memory of a group, not of the hour. Returns its path."""
         if metadata:
-            table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+            schema = schema.with_metadata({**(schema.metadata or {}), **metadata})
         path = f"{folder}/{name}"
-        if self.local:
-            os.makedirs(folder, exist_ok=True)
-            temporary = f"{path}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
-            try:
-                pq.write_table(table, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
-                os.replace(temporary, path)
-            except BaseException:
-                # A failed write (a full disk) leaves no partial file behind to take space or mislead.
-                with contextlib.suppress(OSError):
-                    os.remove(temporary)
-                raise
-        else:
+        if not self.local:
             with self.fs.open(path, "wb") as target:
-                pq.write_table(table, target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+                _write_groups(target, schema, tables)
+            return path
+        os.makedirs(folder, exist_ok=True)
+        temporary = f"{path}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}"
+        try:
+            _write_groups(temporary, schema, tables)
+            os.replace(temporary, path)
+        except BaseException:
+            # A failed write (a full disk) leaves no partial file behind to take space or mislead.
+            with contextlib.suppress(OSError):
+                os.remove(temporary)
+            raise
         return path
 
     # -- reading -------------------------------------------------------------------------------------------
@@ -213,6 +226,21 @@ class SegmentStore:
         self._footers[key] = footer
         return footer, parsed
 
+    def schema(self, segment: Segment) -> pa.Schema | None:
+        """The segment's schema from its footer, or None when it vanished or broke meanwhile."""
+        try:
+            if segment.parsed is not None:
+                return segment.parsed.schema_arrow
+            with self._open(segment.path) as source:
+                return pq.read_schema(source)
+        except FileNotFoundError:
+            return None
+        except ShipyardError:
+            raise
+        except Exception as error:
+            log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
+            return None
+
     def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
         """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
         try:
@@ -266,6 +294,26 @@ class SegmentStore:
 
 #: A range this short lists the folders of its own days; a longer one lists which days exist first.
 _LIST_DAYS_DIRECTLY = timedelta(days=2)
+
+
+def _write_groups(target: Any, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
+    """Parquet of ``tables`` at ``target``, cut into groups of ``ROW_GROUP_ROWS`` rows whatever the sizes of
+    the tables given (an hour's writer segments hold a second's rows each)."""
+    with pq.ParquetWriter(target, schema, compression="zstd") as writer:
+        pending: list[pa.Table] = []
+        held = 0
+        for table in tables:
+            pending.append(table.replace_schema_metadata(schema.metadata))
+            held += table.num_rows
+            if held < ROW_GROUP_ROWS:
+                continue
+            gathered = pa.concat_tables(pending)
+            whole = held - held % ROW_GROUP_ROWS
+            writer.write_table(gathered.slice(0, whole), row_group_size=ROW_GROUP_ROWS)
+            pending, held = [gathered.slice(whole)], held - whole
+        if held or not pending:
+            rest = pa.concat_tables(pending) if pending else schema.empty_table()
+            writer.write_table(rest, row_group_size=ROW_GROUP_ROWS)
 
 
 def _groups_of(parquet: pq.ParquetFile, columns: list[str] | None, threads: bool) -> Iterator[pa.Table]:
