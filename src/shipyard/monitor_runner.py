@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from shipyard._heap import release_free_memory
 from shipyard.alerts import AlertEvaluator, AlertsConfig, load_alerts
 from shipyard.config import Settings
 from shipyard.errors import ShipyardError
@@ -82,6 +83,7 @@ class MonitorRunner:
                 for store in logged.stores:
                     expire(store, self.settings.log_retention_days, now)
                 self._last_retention = now
+        release_free_memory()  # what the tick freed goes back to the system, not kept by malloc (_heap.py)
         return results
 
     def _counted_or_before(self, since: datetime) -> Callable[[Segment], bool]:
