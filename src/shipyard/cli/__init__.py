@@ -1,70 +1,35 @@
 """The ``shipyard`` command line: a thin layer that parses, calls the Python API, and prints.
 
-Errors are one line on stderr and a non-zero exit code chosen by the error's class; ``--debug`` shows
-the traceback.
+``run`` is the console script. Before it imports the command line (Typer and every command: 0.2 s), it
+gives ``shipyard serve --workers N`` its fork server (``head_start``); ``main`` and ``app`` are imported on
+first use.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-import typer
+from shipyard._lazy_exports import lazy_exports
 
-from shipyard._collector import collect_rarely
-from shipyard.cli.app import app
-from shipyard.cli.common import state
-from shipyard.cli.render import error_console, plain
-from shipyard.errors import ShipyardError
-from shipyard.flavors._process import own_process
+if TYPE_CHECKING:
+    from shipyard.cli._main import UNEXPECTED_EXIT, main
+    from shipyard.cli.app import app
 
-#: Exit code for failures shipyard did not anticipate (a bug, or an environment problem).
-UNEXPECTED_EXIT = 70
+__all__ = ["UNEXPECTED_EXIT", "app", "main", "run"]
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``shipyard`` console script; returns the exit code."""
-    own_process()
-    try:
-        # Without standalone mode, a command's typer.Exit(code) comes back as the return value.
-        outcome = app(args=argv, prog_name="shipyard", standalone_mode=False)
-    except ShipyardError as exc:
-        if state.debug:
-            raise
-        error_console().print(f"[bold red]error:[/] {plain(_one_line(str(exc)))}")
-        return exc.exit_code
-    except typer.Exit as exc:
-        return int(exc.exit_code or 0)
-    except typer.Abort:
-        error_console().print("aborted")
-        return 130
-    except typer.TyperException as exc:  # usage errors: wrong option, missing argument
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            error_console().print(f"error: {plain(_one_line(exc.format_message()))}")
-        return exc.exit_code
-    except KeyboardInterrupt:
-        error_console().print("interrupted")
-        return 130
-    except Exception as exc:
-        if state.debug:
-            raise
-        error_console().print(
-            f"[bold red]error:[/] unexpected {type(exc).__name__}: {plain(_one_line(str(exc)))} "
-            "(run with --debug for the traceback)"
-        )
-        return UNEXPECTED_EXIT
-    return outcome if isinstance(outcome, int) else 0
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+if not TYPE_CHECKING:
+    __getattr__, __dir__ = lazy_exports(
+        __name__, {"shipyard.cli._main": ("UNEXPECTED_EXIT", "main"), "shipyard.cli.app": ("app",)}
+    )
 
 
 def run() -> None:  # pragma: no cover - console script shim
+    from shipyard.cli.head_start import start_fork_server_early
+
+    start_fork_server_early(sys.argv[1:])
+    from shipyard._collector import collect_rarely
+    from shipyard.cli._main import main
+
     collect_rarely()  # the process is the command's own (``main`` is also called inside other processes)
     sys.exit(main())
-
-
-__all__ = ["app", "main", "run"]
