@@ -1349,8 +1349,9 @@ def footprint_notes(results: FootprintResults, workload: Workload) -> str:
             "",
             f"- shipyard {shipyard}: `shipyard serve bench@production --workers 2` with the prediction log "
             "and monitoring on, as a user runs it (and as the real-time serving section runs it). Its tree: "
-            "the supervisor (uvicorn's, holding each worker's listening socket), the fork server it starts "
-            "before its checks (which imports once what every worker needs), two workers forked from it "
+            "the supervisor (uvicorn's, holding each worker's listening socket), the fork server the command "
+            "starts before it imports its command line (which imports once what every worker needs), two "
+            "workers forked from it "
             "(each listening on a socket of its own on the shared port), the companion (one spawned "
             "process running the monitoring and rollout runners as threads; it imports them only once "
             "/health/ready answers) and multiprocessing's resource tracker.",
