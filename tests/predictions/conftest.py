@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from shipyard.errors import Unavailable
 from shipyard.ids import new_request_id, prediction_id
-from shipyard.predictions import PredictionRecord
+from shipyard.predictions import LogWriter, PredictionRecord, SegmentStore
 
 
 def record(
@@ -63,3 +67,23 @@ def float_record(rows: int = 1, *, seed: int = 0) -> PredictionRecord:
         probabilities=None,
         latency_seconds=0.001,
     )
+
+
+def failing_halfway(url: str) -> SegmentStore:
+    """A log of 6 segments, and a store over it whose reads fail from the fourth segment on."""
+    writer = LogWriter(url, flush_seconds=60)
+    for seed in range(6):
+        writer.submit(record(2, seed=seed))
+        writer.flush()
+    writer.close()
+    store = SegmentStore(url)
+    reading, read = store.row_groups, []
+
+    def row_groups(segment: Any, *args: Any, **kwargs: Any) -> Iterator[pa.Table]:
+        read.append(segment)
+        if len(read) > 3:
+            raise Unavailable("the object store stopped answering")
+        yield from reading(segment, *args, **kwargs)
+
+    store.row_groups = row_groups  # type: ignore[method-assign]
+    return store

@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, Unavailable
 from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, expire, prune
 from shipyard.predictions import segments as segments_module
-from tests.predictions.conftest import float_record, record
+from tests.predictions.conftest import failing_halfway, float_record, record
 
 
 def _url(tmp_path: Path) -> str:
@@ -358,3 +358,18 @@ def test_compaction_streams_an_hour_in_whole_row_groups(
     assert sizes == [1_000] * 7 + [500]
     after = PredictionLog(_url(tmp_path)).scan("fraud")
     assert before is not None and after is not None and after.equals(before)
+
+
+def test_a_compaction_whose_sources_fail_halfway_leaves_the_hour_as_it_was(tmp_path: Path) -> None:
+    """The object store going down mid-merge: no compacted segment (which would name its sources as
+    replaced), no temporary file, every row still read from the sources."""
+    store = failing_halfway(_url(tmp_path))
+    before = PredictionLog(_url(tmp_path)).scan("fraud")
+    with pytest.raises(Unavailable):
+        compact(store)
+    folder = Path(store.hour_folder("fraud", 1, store.hours("fraud", 1)[0]))
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        s.name for s in store.segments("fraud", 1)
+    )
+    after = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert len(store.segments("fraud", 1)) == 6 and after is not None and after.equals(before)

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.linear_model import LogisticRegression
 
 from shipyard import Registry
 from shipyard.batch import BatchOptions, score_batch
 from shipyard.config import load_settings
+from shipyard.errors import Unavailable
 from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact
-from tests.predictions.conftest import record
+from tests.predictions.conftest import failing_halfway, record
 
 
 def test_segments_written_to_s3_read_back_with_every_row(s3_home: Path) -> None:
@@ -76,3 +78,20 @@ def test_batch_scoring_logs_its_rows_to_the_log_on_s3(s3_home: Path, tmp_path: P
     assert len(found) == 120
     logged = log.scan("fraud")
     assert logged is not None and logged.num_rows == 120
+
+
+def test_a_compaction_on_s3_whose_sources_fail_halfway_leaves_the_hour_as_it_was(s3_home: Path) -> None:
+    """The compacted object is streamed as its sources are read, and aborted when one fails: a half-written
+    object, whose footer would name every source as replaced, never appears."""
+    url = load_settings(s3_home).log_url
+    store = failing_halfway(url)
+    before = PredictionLog(url).scan("fraud")
+    with pytest.raises(Unavailable):
+        compact(store)
+    fresh = SegmentStore(url)
+    hour = fresh.hours("fraud", 1)[0]
+    names = sorted(path.rsplit("/", 1)[-1] for path in fresh.fs.ls(fresh.hour_folder("fraud", 1, hour)))
+    assert len(names) == 6 and not any(name.startswith("c-") or name.endswith(".tmp") for name in names)
+    after = PredictionLog(url).scan("fraud")
+    assert before is not None and after is not None
+    assert sorted(after["prediction_id"].to_pylist()) == sorted(before["prediction_id"].to_pylist())
