@@ -22,10 +22,10 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,6 +36,8 @@ from shipyard.numerals import whole_number
 from shipyard.store.filesystems import open_filesystem
 
 log = logging.getLogger("shipyard.predictions")
+
+T = TypeVar("T")
 
 PREDICTIONS = "predictions"
 FAILURES = "failures"
@@ -228,31 +230,23 @@ class SegmentStore:
 
     def schema(self, segment: Segment) -> pa.Schema | None:
         """The segment's schema from its footer, or None when it vanished or broke meanwhile."""
-        try:
+
+        def read() -> pa.Schema:
             if segment.parsed is not None:
                 return segment.parsed.schema_arrow
             with self._open(segment.path) as source:
                 return pq.read_schema(source)
-        except FileNotFoundError:
-            return None
-        except ShipyardError:
-            raise
-        except Exception as error:
-            log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
-            return None
+
+        return _readable(segment.path, read)
 
     def read(self, segment: Segment, columns: list[str] | None = None) -> pa.Table | None:
         """The segment's rows (only ``columns`` when given), or None when it vanished or broke meanwhile."""
-        try:
+
+        def read() -> pa.Table:
             with self._open(segment.path) as source:
                 return pq.read_table(source, columns=columns)
-        except FileNotFoundError:
-            return None
-        except ShipyardError:
-            raise
-        except Exception as error:
-            log.warning("prediction log segment %s is unreadable and is skipped: %s", segment.path, error)
-            return None
+
+        return _readable(segment.path, read)
 
     def row_groups(
         self, segment: Segment, columns: list[str] | None = None, *, threads: bool = True
@@ -294,6 +288,20 @@ class SegmentStore:
 
 #: A range this short lists the folders of its own days; a longer one lists which days exist first.
 _LIST_DAYS_DIRECTLY = timedelta(days=2)
+
+
+def _readable(path: str, read: Callable[[], T]) -> T | None:
+    """``read()`` of the segment at ``path``, or None when it vanished (compacted away) or broke meanwhile,
+    with a warning naming it; an object store that fails is an error, never a skip."""
+    try:
+        return read()
+    except FileNotFoundError:
+        return None
+    except ShipyardError:
+        raise
+    except Exception as error:  # pyarrow reports a damaged file in several exception types
+        log.warning("prediction log segment %s is unreadable and is skipped: %s", path, error)
+        return None
 
 
 def _write_groups(target: Any, schema: pa.Schema, tables: Iterable[pa.Table]) -> None:
