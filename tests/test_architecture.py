@@ -31,6 +31,7 @@ LAYERS: dict[str, set[str]] = {
         "config",
         "threads",
         "_collector",
+        "_heap",
         "contracts",
         "stats",
     },
