@@ -4,9 +4,9 @@ Every ``interval`` seconds it computes, for every version of each served model t
 predictions, the window that just ended (its final figures) and the window in progress (refreshed until it
 ends), stores them (``shipyard.monitoring``), evaluates the alert rules over them (``shipyard.alerts``; the
 rules are read again each tick, so an edit to them needs no restart), and looks after the log: compaction
-each tick, retention once an hour. ``shipyard serve`` runs it in its companion process (beside the rollout
-runner), so its reading and counting never take CPU time from a request's event loop, and workers need not
-agree on who runs it.
+each tick (a finished hour is merged in a short-lived process), retention once an hour. ``shipyard serve``
+runs it in its companion process (beside the rollout runner), so its reading and counting never take CPU
+time from a request's event loop, and workers need not agree on who runs it.
 
 It drives both monitoring and alerts, so it sits above both: alerts read monitoring's figures, and
 monitoring knows nothing of alerts.
@@ -30,6 +30,7 @@ from shipyard.monitoring.open_windows import OpenWindows
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
 from shipyard.monitoring.windows import WindowResult
 from shipyard.predictions import PredictionLog, compact, expire
+from shipyard.predictions.maintenance import compact_finished_apart, hour_is_over
 from shipyard.predictions.segments import HOUR, Segment
 from shipyard.registry import Registry
 from shipyard.sidecars import run_every, start_runner
@@ -73,10 +74,12 @@ class MonitorRunner:
             kept.forget_before(since)
             if self.config.alerts:
                 self._evaluate_alerts(registry, window, now)
+            over = hour_is_over(now)
             for store in logged.stores:
                 # The windows still counted here merge only what they have counted (open_windows.py).
                 counted = self._counted_or_before(since) if store is logged.store else None
-                compact(store, now=now, mergeable=counted)
+                compact(store, now=now, mergeable=counted, hours=lambda hour: not over(hour))
+                compact_finished_apart(store, now, counted)  # a process of its own (maintenance.py)
             if self.settings.log_retention_days > 0 and (
                 self._last_retention is None or now - self._last_retention >= RETENTION_EVERY
             ):

@@ -20,6 +20,8 @@ import pytest
 from shipyard.errors import InvalidInput, Unavailable
 from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, expire, prune
 from shipyard.predictions import segments as segments_module
+from shipyard.predictions.maintenance import compact_finished_apart
+from shipyard.predictions.segments import HOUR
 from tests.predictions.conftest import failing_halfway, float_record, record
 
 
@@ -373,3 +375,27 @@ def test_a_compaction_whose_sources_fail_halfway_leaves_the_hour_as_it_was(tmp_p
     )
     after = PredictionLog(_url(tmp_path)).scan("fraud")
     assert len(store.segments("fraud", 1)) == 6 and after is not None and after.equals(before)
+
+
+def test_finished_hours_are_merged_in_a_process_of_their_own_and_only_those(tmp_path: Path) -> None:
+    """The monitoring runner merges a finished hour apart (its decoders' memory goes when the process
+    ends); the hour still being written, and the segments not chosen, stay as they are."""
+    now = datetime.now(UTC)
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed, at in enumerate([now - timedelta(hours=3)] * 4 + [now] * 2):
+        writer.submit(record(1, seed=seed, at=at))
+        writer.flush()
+    writer.close()
+    before = PredictionLog(_url(tmp_path)).scan("fraud")
+    store = SegmentStore(_url(tmp_path))
+    finished, current = store.hours("fraud", 1)
+    newest = max(segment.name for segment in store.segments("fraud", 1, finished, finished + HOUR))
+    result = compact_finished_apart(store, now, lambda segment: segment.name != newest)
+    assert result is not None and (result.folders, result.merged_segments, result.rows) == (1, 3, 3)
+    fresh = SegmentStore(_url(tmp_path))
+    assert sorted(s.rows for s in fresh.segments("fraud", 1, finished, finished + HOUR)) == [1, 3]
+    assert len(fresh.segments("fraud", 1, current, current + HOUR)) == 2  # still being written: left alone
+    assert compact_finished_apart(fresh, now, lambda segment: segment.name != newest) is None  # no process
+    after = PredictionLog(_url(tmp_path)).scan("fraud")
+    assert before is not None and after is not None
+    assert sorted(after["prediction_id"].to_pylist()) == sorted(before["prediction_id"].to_pylist())
