@@ -29,8 +29,8 @@ from shipyard.errors import ShipyardError
 from shipyard.monitoring.open_windows import OpenWindows
 from shipyard.monitoring.series import logged_versions, run_monitors, window_start_of
 from shipyard.monitoring.windows import WindowResult
-from shipyard.predictions import PredictionLog, compact, expire
-from shipyard.predictions.maintenance import compact_finished_apart, hour_is_over
+from shipyard.predictions import PredictionLog, expire
+from shipyard.predictions.maintenance import compact_finished_apart, compact_open, finished_before
 from shipyard.predictions.segments import HOUR, Segment
 from shipyard.registry import Registry
 from shipyard.sidecars import run_every, start_runner
@@ -53,6 +53,10 @@ class MonitorRunner:
         self.settings = settings
         self.config = config
         self._last_retention: datetime | None = None
+        # Kept across ticks: its stores remember the footers of the files the log holds (segments.py).
+        self._log = PredictionLog(settings.log_url)
+        # Every finished hour ending by then is merged: later ticks list only the hours after it.
+        self._merged_before: datetime | None = None
         self._alerts: AlertsConfig | None = None
         # The windows in progress, counted a new segment at a time: a refresh does not re-read the hour.
         self._open_windows: OpenWindows[Any] = OpenWindows()
@@ -64,7 +68,7 @@ class MonitorRunner:
         since = window_start_of(now, window) - window  # the window that just ended, and the current one
         results: list[WindowResult] = []
         with Registry(self.settings) as registry:
-            logged, kept = PredictionLog(self.settings.log_url), self._open_windows
+            logged, kept = self._log, self._open_windows
             for reference in self.config.references:
                 try:
                     versions = logged_versions(registry, logged, reference)
@@ -74,12 +78,13 @@ class MonitorRunner:
             kept.forget_before(since)
             if self.config.alerts:
                 self._evaluate_alerts(registry, window, now)
-            over = hour_is_over(now)
             for store in logged.stores:
                 # The windows still counted here merge only what they have counted (open_windows.py).
                 counted = self._counted_or_before(since) if store is logged.store else None
-                compact(store, now=now, mergeable=counted, hours=lambda hour: not over(hour))
-                compact_finished_apart(store, now, counted)  # a process of its own (maintenance.py)
+                compact_open(store, now, counted)
+                compact_finished_apart(store, now, counted, self._merged_before)  # apart (maintenance.py)
+            # The finished hours ending by ``since`` had every segment mergeable just now: merged.
+            self._merged_before = min(since, finished_before(now))
             if self.settings.log_retention_days > 0 and (
                 self._last_retention is None or now - self._last_retention >= RETENTION_EVERY
             ):

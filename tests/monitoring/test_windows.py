@@ -12,14 +12,16 @@ import pytest
 
 from shipyard import Registry
 from shipyard.cli import main
+from shipyard.config import load_settings
 from shipyard.errors import InvalidInput
 from shipyard.monitor_runner import MonitorRunner, RunnerConfig
 from shipyard.monitoring import attach_labels
 from shipyard.monitoring.series import parse_window, run_monitors, series, stored_windows, window_starts
 from shipyard.monitoring.windows import monitor_window
-from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord
+from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord, SegmentStore
 from shipyard.registry import ModelVersion
 from tests.models import transactions
+from tests.predictions.conftest import record
 from tests.served import served_record
 from tests.serving.conftest import FEATURES
 
@@ -165,3 +167,33 @@ def test_the_runner_stores_the_last_and_current_window_and_tidies_the_log(logged
             "fraud", 1, logged.start, logged.start + 2 * HOUR
         )
         assert table is not None and table.num_rows == 3000
+
+
+def test_the_runner_lists_the_finished_hours_it_merged_once(tmp_path: Path) -> None:
+    """Each tick merges the hours that ended since the last one, not every hour of the retention period
+    again; a runner that starts afresh looks at them all once (it catches what arrived while it was down)."""
+    settings = load_settings(tmp_path / "ws")
+    first = datetime.now(UTC).replace(minute=30, second=0, microsecond=0) - 10 * HOUR
+    old, recent = first - 5 * HOUR, first - HOUR
+
+    def two_segments(at: datetime) -> None:
+        writer = LogWriter(settings.log_url, flush_seconds=60)
+        for seed in range(2):
+            writer.submit(record(1, seed=seed, at=at))
+            writer.flush()
+        writer.close()
+
+    def live(at: datetime) -> int:
+        hour = at.replace(minute=0)
+        return len(SegmentStore(settings.log_url).segments("fraud", 1, hour, hour + HOUR))
+
+    two_segments(old)
+    runner = MonitorRunner(settings, RunnerConfig([], alerts=False))
+    runner.run_once(first)
+    assert live(old) == 1
+    two_segments(old)  # late rows in an hour merged long ago
+    two_segments(recent)  # ended after the first tick's windows began: merged once they move on
+    runner.run_once(first + HOUR)
+    assert (live(old), live(recent)) == (3, 1)
+    MonitorRunner(settings, RunnerConfig([], alerts=False)).run_once(first + HOUR)
+    assert live(old) == 1

@@ -399,3 +399,47 @@ def test_finished_hours_are_merged_in_a_process_of_their_own_and_only_those(tmp_
     after = PredictionLog(_url(tmp_path)).scan("fraud")
     assert before is not None and after is not None
     assert sorted(after["prediction_id"].to_pylist()) == sorted(before["prediction_id"].to_pylist())
+
+
+def test_a_store_reads_each_footer_once_and_remembers_only_the_files_that_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store kept for days (the monitoring runner's) reads a segment's footer once, and forgets the
+    footers of the segments compaction replaced: what it holds is bounded by the files, not by time."""
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed in range(5):
+        writer.submit(record(1, seed=seed))
+        writer.flush()
+    writer.close()
+    store = SegmentStore(_url(tmp_path))
+    reads: list[str] = []
+    read_footer = SegmentStore._read_footer
+    monkeypatch.setattr(
+        SegmentStore,
+        "_read_footer",
+        lambda self, entry, keep: reads.append(entry["name"]) or read_footer(self, entry, keep),
+    )
+    assert len(store.segments("fraud", 1)) == 5 and len(reads) == 5
+    assert len(store.segments("fraud", 1)) == 5 and len(reads) == 5  # listed again: nothing read again
+    compact(store)
+    assert [segment.rows for segment in store.segments("fraud", 1)] == [5] and len(reads) == 6
+    assert sum(map(len, store._footers.values())) == 1  # the five merged ones are forgotten
+    prune(store, datetime.now(UTC) + 2 * HOUR)
+    assert store._footers == {}
+
+
+def test_finished_hours_before_since_are_not_looked_at(tmp_path: Path) -> None:
+    """A caller that compacts every minute names the hours it already merged (``since``): they are not
+    listed again, so a log of many days costs a tick the listing of its newest hours only."""
+    now = datetime.now(UTC)
+    writer = LogWriter(_url(tmp_path), flush_seconds=60)
+    for seed, at in enumerate([now - timedelta(hours=5)] * 2 + [now - timedelta(hours=2)] * 2):
+        writer.submit(record(1, seed=seed, at=at))
+        writer.flush()
+    writer.close()
+    store = SegmentStore(_url(tmp_path))
+    older, newer = store.hours("fraud", 1)
+    result = compact_finished_apart(store, now, since=newer)
+    assert result is not None and (result.folders, result.merged_segments) == (1, 2)
+    assert len(store.segments("fraud", 1, older, older + HOUR)) == 2  # before ``since``: left as it was
+    assert len(store.segments("fraud", 1, newer, newer + HOUR)) == 1

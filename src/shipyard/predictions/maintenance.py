@@ -31,6 +31,7 @@ from shipyard.predictions.segments import (
     TEMPORARY_SUFFIX,
     Segment,
     SegmentStore,
+    hour_of,
     list_entries,
 )
 
@@ -55,7 +56,8 @@ def compact(
     min_segments: int = 2,
     now: datetime | None = None,
     mergeable: Callable[[Segment], bool] | None = None,
-    hours: Callable[[datetime], bool] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> CompactionResult:
     """Merge every hour folder holding at least ``min_segments`` segments into one compacted segment.
 
@@ -63,14 +65,12 @@ def compact(
     writer segments merged into one more compacted piece, so each call rewrites what arrived since the last
     one, not the whole hour; the hour becomes one file once it is over. With ``mergeable``, only the
     segments it accepts are merged (the monitoring runner merges what its monitors have counted); with
-    ``hours``, only the hours it accepts are looked at.
+    ``start`` or ``end``, only the hours overlapping ``[start, end)`` are listed and looked at.
     """
     folders = merged = rows = 0
     for model in store.models():
         for version in store.versions(model):
-            for hour in store.hours(model, version):
-                if hours is not None and not hours(hour):
-                    continue
+            for hour in store.hours(model, version, start, end):
                 segments, leftovers = store.hour_contents(model, version, hour)
                 store.remove(leftovers)  # replaced by a compaction that stopped before deleting them
                 _remove_stale_temporaries(store, store.hour_folder(model, version, hour))
@@ -94,29 +94,46 @@ def hour_is_over(now: datetime) -> Callable[[datetime], bool]:
     return lambda hour: hour + HOUR <= now - OPEN_HOUR_GRACE
 
 
-def compact_finished_apart(
+def finished_before(now: datetime) -> datetime:
+    """The hour being written at ``now`` less ``OPEN_HOUR_GRACE``: every hour before it is over."""
+    return hour_of(now - OPEN_HOUR_GRACE)
+
+
+def compact_open(
     store: SegmentStore, now: datetime, mergeable: Callable[[Segment], bool] | None = None
+) -> CompactionResult:
+    """``compact`` of the hours still being written at ``now``, and only those (their days alone are
+    listed): each of them gets the writer segments that arrived since the last call merged."""
+    return compact(store, now=now, mergeable=mergeable, start=now - OPEN_HOUR_GRACE, end=now + HOUR)
+
+
+def compact_finished_apart(
+    store: SegmentStore,
+    now: datetime,
+    mergeable: Callable[[Segment], bool] | None = None,
+    since: datetime | None = None,
 ) -> CompactionResult | None:
-    """``compact`` of the hours over at ``now``, in a short-lived process of its own; None when no such
-    hour has two segments to merge (no process is started).
+    """``compact`` of the hours over at ``now`` (those ending after ``since``, when given), in a short-lived
+    process of its own; None when no such hour has two segments to merge (no process is started).
 
     Merging a finished hour streams it a row group at a time, yet Parquet's decoders and encoders and the
     allocators' per-thread heaps take 130 to 210 MiB more while it runs (2,000,000 rows of 20 features),
     whatever the size of the groups, and a long-lived process keeps much of that. A process that exits
     gives all of it back, so the monitoring runner's own memory stays flat across the hour. The segments
-    are chosen here (``mergeable``, which need not cross processes) and named to it."""
+    are chosen here (``mergeable``, which need not cross processes) and named to it. ``since`` spares a
+    caller that calls every minute listing and reading every hour of the retention period each time."""
+    end = finished_before(now)
     names = frozenset(
         segment.name
         for model in store.models()
         for version in store.versions(model)
-        for hour in store.hours(model, version)
-        if hour_is_over(now)(hour)
+        for hour in store.hours(model, version, since, end)
         for segment in _mergeable(store.hour_contents(model, version, hour)[0], mergeable)
     )
     if not names:
         return None
     with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as apart:
-        return apart.submit(_compact_named, store.url, store.stream, now, names).result()
+        return apart.submit(_compact_named, store.url, store.stream, now, names, since, end).result()
 
 
 def _mergeable(segments: list[Segment], mergeable: Callable[[Segment], bool] | None) -> list[Segment]:
@@ -125,10 +142,13 @@ def _mergeable(segments: list[Segment], mergeable: Callable[[Segment], bool] | N
     return chosen if len(chosen) >= 2 else []
 
 
-def _compact_named(url: str, stream: str, now: datetime, names: frozenset[str]) -> CompactionResult:
-    """In the merging process: ``compact`` of the finished hours' segments named ``names``."""
+def _compact_named(
+    url: str, stream: str, now: datetime, names: frozenset[str], start: datetime | None, end: datetime
+) -> CompactionResult:
+    """In the merging process: ``compact`` of the segments named ``names`` in the finished hours overlapping
+    ``[start, end)``."""
     store = SegmentStore(url, stream)
-    return compact(store, now=now, mergeable=lambda segment: segment.name in names, hours=hour_is_over(now))
+    return compact(store, now=now, mergeable=lambda segment: segment.name in names, start=start, end=end)
 
 
 def _merge(store: SegmentStore, folder: str, segments: list[Segment]) -> int | None:

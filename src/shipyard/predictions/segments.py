@@ -48,7 +48,8 @@ TEMPORARY_SUFFIX = ".tmp"
 COMPACTED_PREFIX = "c-"
 REPLACES_KEY = b"shipyard.replaces"
 HOUR = timedelta(hours=1)
-_MAX_REMEMBERED_FOOTERS = 100_000
+#: Hour folders whose segments' footers a store remembers; past that it forgets them all and reads again.
+_MAX_REMEMBERED_FOLDERS = 10_000
 #: Rows per Parquet row group: the unit a reader holds in memory at once (a compacted hour can be millions).
 ROW_GROUP_ROWS = 100_000
 #: The largest segment a reader about to read it keeps whole when it reads its footer (``hour_contents``).
@@ -87,7 +88,9 @@ class SegmentStore:
         self.fs, self.root = open_filesystem(url, "prediction log")
         self.base = f"{self.root}/{stream}"
         self.local = isinstance(self.fs, LocalFileSystem)
-        self._footers: dict[tuple[str, int, float], tuple[int, list[str]] | None] = {}
+        # Per hour folder, the footers of the segments it held when last listed: bounded by the files that
+        # exist, so a store kept for days (the monitoring runner's) stays the size of the log's listing.
+        self._footers: dict[str, dict[_FooterKey, _Footer]] = {}
 
     # -- paths ---------------------------------------------------------------------------------------------
     def hour_folder(self, model: str, version: int, hour: datetime) -> str:
@@ -183,31 +186,35 @@ class SegmentStore:
         ``keep_small`` keeps each segment of at most ``KEPT_BYTES`` open in memory once its footer is read."""
         folder = self.hour_folder(model, version, hour)
         entries = [entry for entry in list_entries(self.fs, folder) if entry["name"].endswith(SUFFIX)]
+        known = self._footers.pop(folder, {})
+        listed: dict[_FooterKey, _Footer] = {}
         readable: list[Segment] = []
         replaced: set[str] = set()
         for entry in entries:
-            footer, parsed = self._footer(entry, keep_small)
+            key = _footer_key(entry)
+            footer, parsed = (known[key], None) if key in known else self._read_footer(entry, keep_small)
+            listed[key] = footer
             if footer is None:
                 continue
             rows, replaces = footer
             readable.append(Segment(entry["name"], model, version, hour, rows, tuple(replaces), parsed))
             replaced.update(replaces)
+        self._remember(folder, listed)
         live = [segment for segment in readable if segment.name not in replaced]
         leftovers = [segment.path for segment in readable if segment.name in replaced]
         return live, leftovers
 
-    def _footer(
-        self, entry: dict[str, Any], keep_small: bool
-    ) -> tuple[tuple[int, list[str]] | None, pq.ParquetFile | None]:
-        """``(rows, names it replaces)`` from a segment's footer, remembered per path, size and time; and the
-        file opened in memory, when it was read just now with ``keep_small`` and is that small (never
-        remembered)."""
-        size = int(entry.get("size") or 0)
-        key = (entry["name"], size, float(entry.get("mtime") or entry.get("created") or 0))
-        if key in self._footers:
-            return self._footers[key], None
-        if len(self._footers) >= _MAX_REMEMBERED_FOOTERS:  # a long-lived reader must not grow forever
+    def _remember(self, folder: str, footers: dict[_FooterKey, _Footer]) -> None:
+        """Keep ``footers``, those of every file ``folder`` holds now, in place of what it held before."""
+        if len(self._footers) >= _MAX_REMEMBERED_FOLDERS:  # a reader that lists ever more hours
             self._footers.clear()
+        if footers:
+            self._footers[folder] = footers
+
+    def _read_footer(self, entry: dict[str, Any], keep_small: bool) -> tuple[_Footer, pq.ParquetFile | None]:
+        """``(rows, names it replaces)`` from a segment's footer, or None when it is unreadable; and the file
+        opened in memory, when ``keep_small`` and it is that small."""
+        size = int(entry.get("size") or 0)
         parsed = None
         try:
             with self._open(entry["name"]) as source:
@@ -217,16 +224,14 @@ class SegmentStore:
                 else:
                     metadata = pq.read_metadata(source)
             replaces = json.loads((metadata.metadata or {}).get(REPLACES_KEY, b"[]"))
-            footer: tuple[int, list[str]] | None = (metadata.num_rows, list(replaces))
+            return (metadata.num_rows, list(replaces)), parsed
         except FileNotFoundError:
             return None, None  # compacted away between listing and reading: its rows are in the compacted one
         except ShipyardError:
             raise  # the object store is down or refuses us: every segment is unreadable, none is damaged
         except Exception as error:  # pyarrow reports a damaged file in several exception types
             log.warning("prediction log segment %s is unreadable and is skipped: %s", entry["name"], error)
-            footer = parsed = None
-        self._footers[key] = footer
-        return footer, parsed
+            return None, None
 
     def schema(self, segment: Segment) -> pa.Schema | None:
         """The segment's schema from its footer, or None when it vanished or broke meanwhile."""
@@ -280,10 +285,21 @@ class SegmentStore:
                 continue
 
     def remove_folder(self, folder: str) -> None:
+        self._footers.pop(folder, None)
         try:
             self.fs.rm(folder, recursive=True)
         except FileNotFoundError:
             return
+
+
+#: A segment's identity in a listing (path, size, modification time), and what its footer says: its rows and
+#: the segments it replaces, or None when it is unreadable.
+_FooterKey = tuple[str, int, float]
+_Footer = tuple[int, list[str]] | None
+
+
+def _footer_key(entry: dict[str, Any]) -> _FooterKey:
+    return entry["name"], int(entry.get("size") or 0), float(entry.get("mtime") or entry.get("created") or 0)
 
 
 #: A range this short lists the folders of its own days; a longer one lists which days exist first.
