@@ -5,7 +5,9 @@ divided among the processes sharing it, so a tree's PSS adds up to what the tree
 and private (pages no other process maps). Each process also gets its role in the server, found from what it
 is rather than from its order of birth: the one holding the listening socket at the root is the supervisor,
 its spawned children holding it are workers, multiprocessing's resource tracker names itself on its command
-line, and a spawned child without the socket is the companion (shipyard's runners).
+line, and a spawned child without the socket is the companion (shipyard's runners); a process the companion
+spawned in turn (the monitoring runner merging a finished hour apart) is a companion child, which ends by
+design.
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ import psutil
 
 KIB_PER_MIB = 1024
 #: The order roles are listed in: the tree from its root down.
-ROLE_ORDER = ("launcher", "supervisor", "fork server", "worker", "companion", "resource tracker", "other")
+ROLE_ORDER = (
+    "launcher",
+    "supervisor",
+    "fork server",
+    "worker",
+    "companion",
+    "companion child",
+    "resource tracker",
+    "other",
+)
+#: Roles of processes that live seconds by design: their memory ends with them, so it cannot grow.
+SHORT_LIVED = frozenset({"companion child"})
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ def role_of(pid: int, root: int, port: int) -> str:
     try:
         process = psutil.Process(pid)
         command = " ".join(process.cmdline())
+        parent = process.ppid()
         listening = any(
             connection.status == psutil.CONN_LISTEN and connection.laddr.port == port
             for connection in process.net_connections(kind="tcp")
@@ -94,7 +108,9 @@ def role_of(pid: int, root: int, port: int) -> str:
         return "worker" if spawned or forked else "supervisor"
     if forked:
         return "fork server"
-    return "companion" if spawned else "other"
+    if not spawned:
+        return "other"
+    return "companion" if parent == root else "companion child"
 
 
 def role_rank(role: str) -> int:

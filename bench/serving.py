@@ -1503,7 +1503,8 @@ def role_cpu_seconds(roles: dict[int, str], role: str) -> float:
 def soak_memory_rows(results: SoakResults, baseline_at: float) -> tuple[list[list[object]], float]:
     """A row per process (RSS after the first minute, at the end, the most, and the change), and the
     largest rise of any process above its value after the first minute, as a share of that value: growth
-    is what the aim is about, and a process giving memory back (the companion between passes) is not."""
+    is what the aim is about, and a process giving memory back (the companion between passes) is not, nor
+    one that lives seconds by design (the companion's child merging a finished hour), listed all the same."""
     labels = _memory.numbered_roles(results.roles)
     rows: list[list[object]] = []
     worst = 0.0
@@ -1517,11 +1518,12 @@ def soak_memory_rows(results: SoakResults, baseline_at: float) -> tuple[list[lis
             continue
         base, end = after[0], after[-1]
         largest = max(rss / base - 1 for rss in after)
-        worst = max(worst, largest)
+        short_lived = results.roles[pid] in _memory.SHORT_LIVED
+        worst = worst if short_lived else max(worst, largest)
         peak = max(rss for _, rss in series)
         rows.append(
             [
-                labels[pid],
+                f"{labels[pid]} (ends by design)" if short_lived else labels[pid],
                 f"{base:,.0f}",
                 f"{end:,.0f}",
                 f"{peak:,.0f}",
