@@ -21,7 +21,7 @@ from shipyard.monitoring.windows import monitor_window
 from shipyard.predictions import LogWriter, PredictionLog, PredictionRecord, SegmentStore
 from shipyard.registry import ModelVersion
 from tests.models import transactions
-from tests.predictions.conftest import record
+from tests.predictions.conftest import record, write_segments
 from tests.served import served_record
 from tests.serving.conftest import FEATURES
 
@@ -177,11 +177,7 @@ def test_the_runner_lists_the_finished_hours_it_merged_once(tmp_path: Path) -> N
     old, recent = first - 5 * HOUR, first - HOUR
 
     def two_segments(at: datetime) -> None:
-        writer = LogWriter(settings.log_url, flush_seconds=60)
-        for seed in range(2):
-            writer.submit(record(1, seed=seed, at=at))
-            writer.flush()
-        writer.close()
+        write_segments(settings.log_url, (record(1, seed=seed, at=at) for seed in range(2)))
 
     def live(at: datetime) -> int:
         hour = at.replace(minute=0)

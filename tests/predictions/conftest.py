@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,3 +87,12 @@ def failing_halfway(url: str) -> SegmentStore:
 
     store.row_groups = row_groups  # type: ignore[method-assign]
     return store
+
+
+def write_segments(url: str, records: Iterable[PredictionRecord]) -> None:
+    """One segment per record, as a writer flushing after each request leaves them."""
+    writer = LogWriter(url, flush_seconds=60)
+    for item in records:
+        writer.submit(item)
+        writer.flush()
+    writer.close()

@@ -22,7 +22,7 @@ from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact
 from shipyard.predictions import segments as segments_module
 from shipyard.predictions.maintenance import compact_finished_apart
 from shipyard.predictions.segments import HOUR
-from tests.predictions.conftest import failing_halfway, float_record, record
+from tests.predictions.conftest import failing_halfway, float_record, record, write_segments
 
 
 def _url(tmp_path: Path) -> str:
@@ -117,11 +117,7 @@ def test_several_worker_processes_write_side_by_side_and_lose_nothing(tmp_path: 
 def test_a_truncated_segment_is_skipped_with_a_warning_and_the_rest_still_counts(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed in range(3):
-        writer.submit(record(2, seed=seed))
-        writer.flush()  # one segment each
-    writer.close()
+    write_segments(_url(tmp_path), (record(2, seed=seed) for seed in range(3)))
     log = PredictionLog(_url(tmp_path))
     victim = log.segments("fraud")[1].path
     with open(victim, "r+b") as broken:  # what a kill -9 in the middle of a write to disk leaves
@@ -143,11 +139,7 @@ def test_sampling_keeps_about_the_share_asked_for_and_says_so(tmp_path: Path) ->
 
 
 def test_compaction_merges_an_hour_into_one_file_and_no_row_counts_twice(tmp_path: Path) -> None:
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed in range(12):
-        writer.submit(record(1, seed=seed))
-        writer.flush()
-    writer.close()
+    write_segments(_url(tmp_path), (record(1, seed=seed) for seed in range(12)))
     store = SegmentStore(_url(tmp_path))
     before = PredictionLog(_url(tmp_path)).scan("fraud")
     assert before is not None and len(store.segments("fraud", 1)) == 12
@@ -299,11 +291,7 @@ def test_an_hour_still_being_written_is_compacted_in_pieces_then_whole(tmp_path:
 
 def test_compaction_merges_only_the_segments_it_is_allowed_to(tmp_path: Path) -> None:
     """The monitoring runner merges only what its monitors have counted: the rest waits for the next pass."""
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed in range(3):
-        writer.submit(record(1, seed=seed))
-        writer.flush()
-    writer.close()
+    write_segments(_url(tmp_path), (record(1, seed=seed) for seed in range(3)))
     store = SegmentStore(_url(tmp_path))
     newest = max(segment.name for segment in store.segments("fraud", 1))
     done = compact(store, now=datetime.now(UTC), mergeable=lambda segment: segment.name != newest)
@@ -329,11 +317,7 @@ def test_compaction_streams_an_hour_in_whole_row_groups(
     """An hour of millions of rows is merged a row group at a time: groups are written while segments are
     still being read, and each is the full size whatever the sizes of the segments."""
     monkeypatch.setattr(segments_module, "ROW_GROUP_ROWS", 1_000)
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed in range(25):
-        writer.submit(record(300, seed=seed, proba=False))
-        writer.flush()
-    writer.close()
+    write_segments(_url(tmp_path), (record(300, seed=seed, proba=False) for seed in range(25)))
     before = PredictionLog(_url(tmp_path)).scan("fraud")
     events: list[str] = []
     store = SegmentStore(_url(tmp_path))
@@ -381,11 +365,8 @@ def test_finished_hours_are_merged_in_a_process_of_their_own_and_only_those(tmp_
     """The monitoring runner merges a finished hour apart (its decoders' memory goes when the process
     ends); the hour still being written, and the segments not chosen, stay as they are."""
     now = datetime.now(UTC)
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed, at in enumerate([now - timedelta(hours=3)] * 4 + [now] * 2):
-        writer.submit(record(1, seed=seed, at=at))
-        writer.flush()
-    writer.close()
+    times = [now - timedelta(hours=3)] * 4 + [now] * 2
+    write_segments(_url(tmp_path), (record(1, seed=seed, at=at) for seed, at in enumerate(times)))
     before = PredictionLog(_url(tmp_path)).scan("fraud")
     store = SegmentStore(_url(tmp_path))
     finished, current = store.hours("fraud", 1)
@@ -406,11 +387,7 @@ def test_a_store_reads_each_footer_once_and_remembers_only_the_files_that_exist(
 ) -> None:
     """A store kept for days (the monitoring runner's) reads a segment's footer once, and forgets the
     footers of the segments compaction replaced: what it holds is bounded by the files, not by time."""
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed in range(5):
-        writer.submit(record(1, seed=seed))
-        writer.flush()
-    writer.close()
+    write_segments(_url(tmp_path), (record(1, seed=seed) for seed in range(5)))
     store = SegmentStore(_url(tmp_path))
     reads: list[str] = []
     read_footer = SegmentStore._read_footer
@@ -432,11 +409,8 @@ def test_finished_hours_before_since_are_not_looked_at(tmp_path: Path) -> None:
     """A caller that compacts every minute names the hours it already merged (``since``): they are not
     listed again, so a log of many days costs a tick the listing of its newest hours only."""
     now = datetime.now(UTC)
-    writer = LogWriter(_url(tmp_path), flush_seconds=60)
-    for seed, at in enumerate([now - timedelta(hours=5)] * 2 + [now - timedelta(hours=2)] * 2):
-        writer.submit(record(1, seed=seed, at=at))
-        writer.flush()
-    writer.close()
+    times = [now - timedelta(hours=5)] * 2 + [now - timedelta(hours=2)] * 2
+    write_segments(_url(tmp_path), (record(1, seed=seed, at=at) for seed, at in enumerate(times)))
     store = SegmentStore(_url(tmp_path))
     older, newer = store.hours("fraud", 1)
     result = compact_finished_apart(store, now, since=newer)
