@@ -391,11 +391,12 @@ def test_a_store_reads_each_footer_once_and_remembers_only_the_files_that_exist(
     store = SegmentStore(_url(tmp_path))
     reads: list[str] = []
     read_footer = SegmentStore._read_footer
-    monkeypatch.setattr(
-        SegmentStore,
-        "_read_footer",
-        lambda self, entry, keep: reads.append(entry["name"]) or read_footer(self, entry, keep),
-    )
+
+    def counted(self: SegmentStore, entry: dict[str, Any], keep_small: bool) -> Any:
+        reads.append(entry["name"])
+        return read_footer(self, entry, keep_small)
+
+    monkeypatch.setattr(SegmentStore, "_read_footer", counted)
     assert len(store.segments("fraud", 1)) == 5 and len(reads) == 5
     assert len(store.segments("fraud", 1)) == 5 and len(reads) == 5  # listed again: nothing read again
     compact(store)
