@@ -1465,7 +1465,10 @@ def soak(folder: Path, workload: Workload, args: argparse.Namespace) -> SoakResu
             sampler.stop()
             results.samples, results.roles = sampler.samples, sampler.roles()
         server.stop()
-    results.failed_passes = server.log.read_text(errors="replace").count("monitoring pass failed")
+    failures = [line for line in server.log.read_text(errors="replace").splitlines() if "pass failed" in line]
+    results.failed_passes = sum("monitoring pass failed" in line for line in failures)
+    for line in dict.fromkeys(failures):  # each distinct failure once, for whoever reads the run
+        print(f"  server log: {line}", file=sys.stderr)
     return results
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shipyard.errors import InvalidInput, Unavailable
-from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, expire, prune
+from shipyard.predictions import LogWriter, PredictionLog, SegmentStore, compact, expire, maintenance, prune
 from shipyard.predictions import segments as segments_module
 from shipyard.predictions.maintenance import compact_finished_apart
 from shipyard.predictions.segments import HOUR
@@ -380,6 +380,42 @@ def test_finished_hours_are_merged_in_a_process_of_their_own_and_only_those(tmp_
     after = PredictionLog(_url(tmp_path)).scan("fraud")
     assert before is not None and after is not None
     assert sorted(after["prediction_id"].to_pylist()) == sorted(before["prediction_id"].to_pylist())
+
+
+def _merge_finished_hours_in_a_daemon(url: str, now: datetime, results: Any) -> None:
+    try:
+        results.put(compact_finished_apart(SegmentStore(url), now))
+    except Exception as error:  # the test shows what went wrong
+        results.put(repr(error))
+
+
+def test_a_daemon_process_merges_finished_hours_apart(tmp_path: Path) -> None:
+    """The monitoring runner lives in a daemon process, which multiprocessing allows no children of its
+    own: the merging process is a plain child, so the merge still happens there."""
+    now = datetime.now(UTC)
+    write_segments(_url(tmp_path), (record(1, seed=seed, at=now - 3 * HOUR) for seed in range(3)))
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    daemon = context.Process(
+        target=_merge_finished_hours_in_a_daemon, args=(_url(tmp_path), now, results), daemon=True
+    )
+    daemon.start()
+    result = results.get(timeout=120)
+    daemon.join(30)
+    assert not isinstance(result, str), result
+    assert result is not None and (result.folders, result.merged_segments, result.rows) == (1, 3, 3)
+    assert [segment.rows for segment in SegmentStore(_url(tmp_path)).segments("fraud", 1)] == [3]
+
+
+def test_a_merging_process_that_fails_is_an_error_and_leaves_the_hour_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = datetime.now(UTC)
+    write_segments(_url(tmp_path), (record(1, seed=seed, at=now - 3 * HOUR) for seed in range(2)))
+    monkeypatch.setattr(maintenance.sys, "executable", "false")  # a child that exits at once, failing
+    with pytest.raises(Unavailable, match="merging the finished hours of the predictions log failed"):
+        compact_finished_apart(SegmentStore(_url(tmp_path)), now)
+    assert len(SegmentStore(_url(tmp_path)).segments("fraud", 1)) == 2
 
 
 def test_a_store_reads_each_footer_once_and_remembers_only_the_files_that_exist(

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, Unavailable
 from shipyard.predictions.segments import (
     COMPACTED_PREFIX,
     HOUR,
@@ -132,8 +132,7 @@ def compact_finished_apart(
     )
     if not names:
         return None
-    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn")) as apart:
-        return apart.submit(_compact_named, store.url, store.stream, now, names, since, end).result()
+    return _merge_apart(store, now, names, since, end)
 
 
 def _mergeable(segments: list[Segment], mergeable: Callable[[Segment], bool] | None) -> list[Segment]:
@@ -142,13 +141,33 @@ def _mergeable(segments: list[Segment], mergeable: Callable[[Segment], bool] | N
     return chosen if len(chosen) >= 2 else []
 
 
-def _compact_named(
-    url: str, stream: str, now: datetime, names: frozenset[str], start: datetime | None, end: datetime
+def _merge_apart(
+    store: SegmentStore, now: datetime, names: frozenset[str], start: datetime | None, end: datetime
 ) -> CompactionResult:
-    """In the merging process: ``compact`` of the segments named ``names`` in the finished hours overlapping
-    ``[start, end)``."""
-    store = SegmentStore(url, stream)
-    return compact(store, now=now, mergeable=lambda segment: segment.name in names, start=start, end=end)
+    """``compact`` of the segments named ``names`` in the finished hours overlapping ``[start, end)``, run by
+    ``python -m shipyard.predictions.merge_apart`` (a plain child: the runner's process is a daemon)."""
+    request = {
+        "url": store.url,
+        "stream": store.stream,
+        "now": now.isoformat(),
+        "names": sorted(names),
+        "start": None if start is None else start.isoformat(),
+        "end": end.isoformat(),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "shipyard.predictions.merge_apart"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    said = done.stderr.strip()
+    if done.returncode != 0:
+        reason = said.splitlines()[-1] if said else f"it exited with status {done.returncode}"
+        raise Unavailable(f"merging the finished hours of the {store.stream} log failed ({reason}); retrying")
+    if said:  # segments it skipped as unreadable, named in its warnings
+        log.warning("merging the finished hours of the %s log: %s", store.stream, said)
+    return CompactionResult(**json.loads(done.stdout))
 
 
 def _merge(store: SegmentStore, folder: str, segments: list[Segment]) -> int | None:
