@@ -4,13 +4,18 @@ alert rules evaluated after each run notify a real webhook receiver."""
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shipyard.config import load_settings
+from shipyard.predictions import SegmentStore
+from tests.predictions.conftest import record, write_segments
 from tests.receivers import WebhookReceiver, webhook_receiver
 from tests.serving.conftest import Server, start_server, stop_server
 
@@ -114,3 +119,27 @@ def test_alert_rules_run_beside_the_monitors_and_notify(monitored: Server, hook:
     assert payload["status"] == "firing"
     assert payload["alert"]["model"] == "fraud" and payload["alert"]["value"] > 0
     assert "alerting with 5 rule(s) through hook" in monitored.log_text()  # the defaults and ours
+
+
+def test_the_servers_runner_merges_a_finished_hour_in_a_process_of_its_own(
+    workspace: Path, tmp_path: Path
+) -> None:
+    """The runner lives in the server's companion, a daemon process; merging a finished hour apart from it
+    must work there, not only when called from a test's own process."""
+    home = tmp_path / "ws"
+    shutil.copytree(workspace, home)  # a log of its own: other tests count the shared one's rows
+    log_url = load_settings(home).log_url
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    write_segments(log_url, (record(1, seed=seed, at=hour + timedelta(minutes=seed)) for seed in range(3)))
+    running = start_server(home, ["fraud@production"], "--monitor-interval", "1", workers=1)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            merged = SegmentStore(log_url).segments("fraud", 1, hour, hour + timedelta(hours=1))
+            if len(merged) == 1:
+                break
+            time.sleep(0.5)
+        assert [segment.rows for segment in merged] == [3], running.log_text()
+        assert "pass failed" not in running.log_text()
+    finally:
+        stop_server(running)
