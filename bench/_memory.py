@@ -6,7 +6,7 @@ and private (pages no other process maps). Each process also gets its role in th
 is rather than from its order of birth: the one holding the listening socket at the root is the supervisor,
 its spawned children holding it are workers, multiprocessing's resource tracker names itself on its command
 line, and a spawned child without the socket is the companion (shipyard's runners); a process the companion
-spawned in turn (the monitoring runner merging a finished hour apart) is a companion child, which ends by
+starts in turn (the monitoring runner merging a finished hour apart) is a companion child, which ends by
 design.
 """
 
@@ -108,9 +108,9 @@ def role_of(pid: int, root: int, port: int) -> str:
         return "worker" if spawned or forked else "supervisor"
     if forked:
         return "fork server"
-    if not spawned:
-        return "other"
-    return "companion" if parent == root else "companion child"
+    if parent != root:  # started by the companion: the merge of a finished hour
+        return "companion child"
+    return "companion" if spawned else "other"
 
 
 def role_rank(role: str) -> int:
