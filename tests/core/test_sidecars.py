@@ -113,8 +113,9 @@ def test_a_companion_runs_its_runners_in_one_process_once_the_server_answers(
         assert companion.is_alive() and not list(tmp_path.iterdir())
         readiness.ready = True  # type: ignore[attr-defined]
         deadline = time.monotonic() + 60
-        marks = [tmp_path / label for label in ("first", "second")]  # each runner writes a ".home" too
-        while time.monotonic() < deadline and not all(mark.exists() for mark in marks):
+        marks = [tmp_path / label for label in ("first", "second")]
+        # Each runner writes its mark, then its ".home": once that exists, the mark is whole.
+        while time.monotonic() < deadline and not all(mark.with_suffix(".home").exists() for mark in marks):
             time.sleep(0.1)
         pids = {mark.read_text() for mark in marks}
         assert pids == {str(companion.pid)}
