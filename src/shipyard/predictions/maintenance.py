@@ -74,7 +74,7 @@ def compact(
                 segments, leftovers = store.hour_contents(model, version, hour)
                 store.remove(leftovers)  # replaced by a compaction that stopped before deleting them
                 _remove_stale_temporaries(store, store.hour_folder(model, version, hour))
-                if now is not None and not hour_is_over(now)(hour):
+                if now is not None and hour >= finished_before(now):  # still being written
                     segments = [s for s in segments if not s.name.startswith(COMPACTED_PREFIX)]
                 if mergeable is not None:
                     segments = [s for s in segments if mergeable(s)]
@@ -89,13 +89,9 @@ def compact(
     return CompactionResult(folders, merged, rows)
 
 
-def hour_is_over(now: datetime) -> Callable[[datetime], bool]:
-    """Whether an hour is over at ``now``: ended at least ``OPEN_HOUR_GRACE`` before it."""
-    return lambda hour: hour + HOUR <= now - OPEN_HOUR_GRACE
-
-
 def finished_before(now: datetime) -> datetime:
-    """The hour being written at ``now`` less ``OPEN_HOUR_GRACE``: every hour before it is over."""
+    """The hour being written at ``now`` less ``OPEN_HOUR_GRACE``: every hour before it is over (it ended at
+    least that long ago), and it and every later one is still being written."""
     return hour_of(now - OPEN_HOUR_GRACE)
 
 
@@ -104,7 +100,7 @@ def compact_open(
 ) -> CompactionResult:
     """``compact`` of the hours still being written at ``now``, and only those (their days alone are
     listed): each of them gets the writer segments that arrived since the last call merged."""
-    return compact(store, now=now, mergeable=mergeable, start=now - OPEN_HOUR_GRACE, end=now + HOUR)
+    return compact(store, now=now, mergeable=mergeable, start=finished_before(now), end=now + HOUR)
 
 
 def compact_finished_apart(
